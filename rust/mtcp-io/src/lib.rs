@@ -1,0 +1,87 @@
+//! # mtcp-io — moving frames
+//!
+//! Every backend implements [`PacketIo`]: a burst of received frames is handed to a callback,
+//! frames to send are written straight into the backend's buffers and flushed in bursts. This
+//! crate knows nothing of TCP; it moves Ethernet frames. All `unsafe` of mtcp lives here, in
+//! `sys` modules, each block with a `SAFETY:` comment.
+//!
+//! | backend | module | privileges |
+//! |---|---|---|
+//! | in-memory hub, real time | [`memory`] | none |
+//! | simulated network, virtual time | [`sim`] | none |
+pub mod memory;
+pub mod rss;
+pub mod sim;
+
+use std::sync::Arc;
+
+/// Frames a burst moves at most (mTCP and DPDK use 32–64).
+pub const BURST: usize = 64;
+
+/// Largest Ethernet frame a backend buffer holds (1500-byte MTU + 14-byte header + slack).
+pub const MAX_FRAME: usize = 2048;
+
+/// Something to wake when frames arrive (the context's loop thread, parked while idle).
+pub trait Notify: Send + Sync {
+    /// Called by a backend after it queued frames for a sleeping receiver.
+    fn notify(&self);
+}
+
+/// What a backend offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Caps {
+    /// The port's MAC address.
+    pub mac: [u8; 6],
+    /// IP MTU (1500 on Ethernet).
+    pub mtu: usize,
+    /// The device verifies IPv4/TCP checksums on receive.
+    pub rx_checksum: bool,
+    /// The device fills IPv4/TCP checksums on transmit.
+    pub tx_checksum: bool,
+}
+
+impl Caps {
+    /// Caps of a plain software port.
+    pub fn software(mac: [u8; 6], mtu: usize) -> Caps {
+        Caps { mac, mtu, rx_checksum: false, tx_checksum: false }
+    }
+}
+
+/// Counters every backend keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortStats {
+    /// Frames received.
+    pub rx_frames: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Frames sent.
+    pub tx_frames: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Frames dropped because a queue was full.
+    pub drops: u64,
+}
+
+/// One queue of a network port: the burst interface every backend implements.
+pub trait PacketIo: Send {
+    /// Takes up to `max` received frames, calling `on_frame` with each; returns how many.
+    fn rx_burst(&mut self, max: usize, on_frame: &mut dyn FnMut(&[u8])) -> usize;
+
+    /// Builds one frame of at most `len` bytes in a transmit buffer: `fill` writes it and
+    /// returns its real length. Frames wait for [`PacketIo::flush`]. Returns false (and drops
+    /// the frame) when no transmit buffer is free.
+    fn tx(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> usize) -> bool;
+
+    /// Sends every frame built since the last flush.
+    fn flush(&mut self);
+
+    /// What this port offers.
+    fn caps(&self) -> Caps;
+
+    /// Registers who to wake when frames arrive.
+    fn set_notify(&mut self, notify: Arc<dyn Notify>);
+
+    /// Counters.
+    fn stats(&self) -> PortStats;
+}

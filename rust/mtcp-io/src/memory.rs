@@ -1,0 +1,1 @@
+//! In-memory hub — io helper fills it.

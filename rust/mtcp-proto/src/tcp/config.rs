@@ -1,0 +1,63 @@
+//! Per-connection parameters, set by the runtime from `mtcp.conf` and socket options.
+use crate::time::Duration;
+
+/// Parameters of one connection. `Default` gives Linux-like values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpConfig {
+    /// MSS to advertise: MTU − 40 (1460 on Ethernet).
+    pub mss: u16,
+    /// Receive buffer in bytes (mTCP's `rcvbuf`); the advertised window never exceeds it.
+    pub rcvbuf: usize,
+    /// Send buffer in bytes (mTCP's `sndbuf`).
+    pub sndbuf: usize,
+    /// Time spent in TIME-WAIT (mTCP's `tcp_timewait`; 0 ends it at once).
+    pub timewait: Duration,
+    /// Idle time after which an established connection is closed with ETIMEDOUT
+    /// (mTCP's `tcp_timeout`); `None` disables it.
+    pub idle_timeout: Option<Duration>,
+    /// Initial retransmission timeout (RFC 6298 §2.1: 1 s).
+    pub initial_rto: Duration,
+    /// Lower bound on the RTO (Linux: 200 ms).
+    pub min_rto: Duration,
+    /// Upper bound on the RTO (RFC 6298 §2.5: at least 60 s).
+    pub max_rto: Duration,
+    /// Retransmissions of one segment before the connection fails with ETIMEDOUT (Linux tcp_retries2: 15).
+    pub max_retries: u32,
+    /// SYN retransmissions before connect fails with ETIMEDOUT (Linux tcp_syn_retries: 6).
+    pub max_syn_retries: u32,
+    /// Longest an ACK for received data may be delayed (Linux: 40 ms; RFC 9293 ≤ 500 ms).
+    pub delayed_ack: Duration,
+    /// Offer window scaling (RFC 7323 §2).
+    pub window_scaling: bool,
+    /// Offer timestamps (RFC 7323 §3).
+    pub timestamps: bool,
+    /// Offer SACK (RFC 2018).
+    pub sack: bool,
+    /// Disable Nagle's algorithm (`TCP_NODELAY`).
+    pub nodelay: bool,
+    /// Linger on close: `None` = off; `Some(ZERO)` = abort with RST on close.
+    pub linger: Option<Duration>,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            mss: 1460,
+            rcvbuf: 8192,
+            sndbuf: 8192,
+            timewait: Duration::ZERO,
+            idle_timeout: None,
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(200),
+            max_rto: Duration::from_secs(60),
+            max_retries: 15,
+            max_syn_retries: 6,
+            delayed_ack: Duration::from_millis(40),
+            window_scaling: true,
+            timestamps: true,
+            sack: true,
+            nodelay: false,
+            linger: None,
+        }
+    }
+}

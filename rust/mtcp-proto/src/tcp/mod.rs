@@ -1,0 +1,25 @@
+//! One TCP connection as a sans-IO state machine (RFC 9293).
+//!
+//! CONTRACT between this module and the runtime (`mtcp` crate). The runtime:
+//! * demultiplexes received segments by 4-tuple and calls [`Connection::handle_segment`] with a
+//!   parsed, checksum-verified [`TcpRepr`];
+//! * calls [`Connection::poll_transmit`] until it returns `None`, wrapping each segment it writes
+//!   into IPv4 and Ethernet;
+//! * asks [`Connection::poll_timeout`] for the next deadline and calls
+//!   [`Connection::handle_timeout`] when it passes;
+//! * calls the application-side methods (`send`, `recv`, `close`, …) for the mTCP API;
+//! * frees the connection when [`Connection::is_closed`] is true and the application has let go.
+//!
+//! Listening sockets live in the runtime: a SYN for a listener becomes a connection through
+//! [`Connection::accept`]. Segments for no connection are answered with [`reset_for`].
+//!
+//! RFC heads-up: sequence checks follow RFC 9293 §3.10.7.4; RST/SYN handling inside the window
+//! follows RFC 5961 §3–4 (challenge ACK); RTO follows RFC 6298; delayed ACK RFC 9293 §3.8.6.3.
+
+mod config;
+mod connection;
+mod state;
+
+pub use config::TcpConfig;
+pub use connection::{reset_for, Connection, Readiness};
+pub use state::State;

@@ -1,0 +1,1 @@
+//! arp — wire helper fills it (see wire/mod.rs re-exports).

@@ -1,0 +1,1 @@
+//! ethernet — wire helper fills it (see wire/mod.rs re-exports).

@@ -1,0 +1,1 @@
+//! icmpv4 — wire helper fills it (see wire/mod.rs re-exports).
