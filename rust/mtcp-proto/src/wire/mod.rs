@@ -21,10 +21,10 @@ pub mod icmpv4;
 pub mod ipv4;
 pub mod tcp;
 
-// WIRE-HELPER: restore once defined: pub use arp::{ArpOperation, ArpPacket, ArpRepr};
-// WIRE-HELPER: restore once defined: pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
-// WIRE-HELPER: restore once defined: pub use icmpv4::{Icmpv4Packet, Icmpv4Repr};
-// WIRE-HELPER: restore once defined: pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+pub use arp::{ArpOperation, ArpPacket, ArpRepr};
+pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
+pub use icmpv4::{Icmpv4Message, Icmpv4Packet, Icmpv4Repr};
+pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
 pub use tcp::{SeqNumber, TcpFlags, TcpPacket, TcpRepr, TcpTimestamp};
 
 /// Why a packet could not be parsed.
@@ -55,5 +55,31 @@ pub struct ChecksumCaps {
 impl Default for ChecksumCaps {
     fn default() -> Self {
         ChecksumCaps { rx: true, tx: true }
+    }
+}
+
+/// Helpers shared by the wire tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    /// A tiny deterministic generator (xorshift64, Marsaglia 2003) so tests need no crates.
+    pub(crate) struct XorShift(u64);
+
+    impl XorShift {
+        pub(crate) fn new(seed: u64) -> XorShift {
+            XorShift(seed | 1)
+        }
+        pub(crate) fn next_u64(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+        pub(crate) fn fill(&mut self, buf: &mut [u8]) {
+            for b in buf {
+                *b = self.next_u64() as u8;
+            }
+        }
     }
 }
