@@ -1,0 +1,286 @@
+//! The `mtcp.conf` keys: names, the per-key rule that turns text into a field, and the
+//! canonical text of each field (so `set(k, get(k))` round-trips).
+use super::values::{
+    check_station_mac, format_mac, parse_cc, parse_hex_u64, parse_in_range, parse_ipv4, parse_mac,
+    parse_names, parse_signed, parse_unsigned,
+};
+use super::{Config, ConfigError};
+
+/// The most contexts one stack runs: as many as a 64-bit `core_mask` can place.
+pub(super) const MAX_CORES: u64 = 64;
+/// mTCP's minimum socket buffer (config.c rejects smaller `rcvbuf`/`sndbuf`).
+pub(super) const MIN_BUF: u64 = 64;
+/// The largest useful socket buffer: a scaled TCP window is at most 2^30 bytes (RFC 7323 §2.3).
+pub(super) const MAX_BUF: u64 = 1 << 30;
+/// Pools larger than this are surely a typo: they would preallocate gigabytes per context.
+pub(super) const MAX_POOL: u64 = 1 << 24;
+/// mTCP keeps timeouts as `int` milliseconds, so no timeout can exceed `i32::MAX` ms.
+pub(super) const MAX_TIMER_SECS: u64 = i32::MAX as u64 / 1000;
+/// The smallest MTU every IPv4 host must handle (RFC 791, "Fragmentation") …
+pub(super) const MIN_MTU: u64 = 68;
+/// … and the common jumbo-frame ceiling.
+pub(super) const MAX_MTU: u64 = 9000;
+
+/// One `mtcp.conf` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Key {
+    Io,
+    NumCores,
+    CoreMask,
+    NumMemCh,
+    Port,
+    MaxConcurrency,
+    MaxNumBuffers,
+    Rcvbuf,
+    Sndbuf,
+    TcpTimeout,
+    TcpTimewait,
+    StatPrint,
+    Multiprocess,
+    Addr,
+    Gateway,
+    Mac,
+    Mtu,
+    Mode,
+    Cc,
+    Arp,
+    Route,
+    ArpConf,
+    RouteConf,
+}
+
+/// Every key, in the order of [`NAMES`].
+pub(super) const ALL: [Key; 23] = [
+    Key::Io,
+    Key::NumCores,
+    Key::CoreMask,
+    Key::NumMemCh,
+    Key::Port,
+    Key::MaxConcurrency,
+    Key::MaxNumBuffers,
+    Key::Rcvbuf,
+    Key::Sndbuf,
+    Key::TcpTimeout,
+    Key::TcpTimewait,
+    Key::StatPrint,
+    Key::Multiprocess,
+    Key::Addr,
+    Key::Gateway,
+    Key::Mac,
+    Key::Mtu,
+    Key::Mode,
+    Key::Cc,
+    Key::Arp,
+    Key::Route,
+    Key::ArpConf,
+    Key::RouteConf,
+];
+
+/// The spelling of every key (mTCP's first, then ours).
+pub(super) const NAMES: &[&str] = &[
+    "io",
+    "num_cores",
+    "core_mask",
+    "num_mem_ch",
+    "port",
+    "max_concurrency",
+    "max_num_buffers",
+    "rcvbuf",
+    "sndbuf",
+    "tcp_timeout",
+    "tcp_timewait",
+    "stat_print",
+    "multiprocess",
+    "addr",
+    "gateway",
+    "mac",
+    "mtu",
+    "mode",
+    "cc",
+    "arp",
+    "route",
+    "arp_conf",
+    "route_conf",
+];
+
+/// Keys accepted (and checked) for mTCP compatibility whose values are not used.
+pub(super) const IGNORED: &[&str] = &["num_mem_ch", "multiprocess"];
+
+impl Key {
+    pub(super) fn from_name(name: &str) -> Option<Key> {
+        NAMES.iter().position(|&n| n == name).map(|i| ALL[i])
+    }
+
+    pub(super) fn name(self) -> &'static str {
+        NAMES[ALL.iter().position(|&k| k == self).unwrap_or(0)]
+    }
+}
+
+/// Sets a key whose value is self-contained (every key but `arp`, `route`, `arp_conf`,
+/// `route_conf`, which `conf_file::apply` handles). Errors carry only a message.
+pub(super) fn set(config: &mut Config, key: Key, value: &str) -> Result<(), ConfigError> {
+    let optional = |value: &str| (!value.is_empty()).then_some(());
+    match key {
+        Key::Io => config.io = value.parse()?,
+        Key::NumCores => config.num_cores = parse_in_range(value, 1, MAX_CORES, " cores")? as usize,
+        Key::CoreMask => {
+            config.core_mask = match optional(value) {
+                // mTCP: a mask of 0 means "identity", the same as no mask.
+                Some(()) => Some(parse_hex_u64(value)?).filter(|&m| m != 0),
+                None => None,
+            }
+        }
+        Key::NumMemCh => {
+            if optional(value).is_some() {
+                parse_unsigned(value)?;
+            }
+        }
+        Key::Port => config.port = parse_names(value)?,
+        Key::MaxConcurrency => {
+            config.max_concurrency = parse_in_range(value, 1, MAX_POOL, " sockets")? as usize
+        }
+        Key::MaxNumBuffers => {
+            config.max_num_buffers = parse_in_range(value, 1, MAX_POOL, " buffers")? as usize
+        }
+        Key::Rcvbuf => config.rcvbuf = parse_in_range(value, MIN_BUF, MAX_BUF, " bytes")? as usize,
+        Key::Sndbuf => config.sndbuf = parse_in_range(value, MIN_BUF, MAX_BUF, " bytes")? as usize,
+        Key::TcpTimeout => {
+            let secs = parse_signed(value)?;
+            if secs > MAX_TIMER_SECS as i64 {
+                return Err(ConfigError::new(format!(
+                    "must be at most {MAX_TIMER_SECS} seconds (or <= 0 to disable), found {secs}"
+                )));
+            }
+            config.tcp_timeout = secs;
+        }
+        Key::TcpTimewait => {
+            config.tcp_timewait = parse_in_range(value, 0, MAX_TIMER_SECS, " seconds")?
+        }
+        Key::StatPrint => config.stat_print = parse_names(value)?,
+        Key::Multiprocess => {
+            if optional(value).is_some() {
+                check_multiprocess(value)?;
+            }
+        }
+        Key::Addr => {
+            config.addr = match optional(value) {
+                Some(()) => Some(value.parse()?),
+                None => None,
+            }
+        }
+        Key::Gateway => {
+            config.gateway = match optional(value) {
+                Some(()) => Some(parse_ipv4(value)?),
+                None => None,
+            }
+        }
+        Key::Mac => {
+            config.mac = match optional(value) {
+                Some(()) => {
+                    let mac = parse_mac(value)?;
+                    check_station_mac(&mac)?;
+                    Some(mac)
+                }
+                None => None,
+            }
+        }
+        Key::Mtu => config.mtu = parse_in_range(value, MIN_MTU, MAX_MTU, " bytes")? as usize,
+        Key::Mode => config.mode = value.parse()?,
+        Key::Cc => config.cc = parse_cc(value)?,
+        Key::Arp | Key::Route | Key::ArpConf | Key::RouteConf => {
+            return Err(ConfigError::new(
+                "internal: table keys are applied by conf_file",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `multiprocess = 0|1`, or the older `multiprocess = <core> master|slave`.
+fn check_multiprocess(value: &str) -> Result<(), ConfigError> {
+    let fields: Vec<&str> = value.split_whitespace().collect();
+    let ok = match fields[..] {
+        [n] => parse_unsigned(n).is_ok(),
+        [n, role] => parse_unsigned(n).is_ok() && matches!(role, "master" | "slave"),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(format!(
+            "expected 0, 1 or '<core> master|slave', found '{value}'"
+        )))
+    }
+}
+
+/// The canonical text of a key's value; `""` when unset (or ignored).
+pub(super) fn get(config: &Config, key: Key) -> String {
+    fn join<T: ToString>(items: impl IntoIterator<Item = T>, sep: &str) -> String {
+        items
+            .into_iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+    fn opt<T: ToString>(value: Option<T>) -> String {
+        value.map(|v| v.to_string()).unwrap_or_default()
+    }
+    match key {
+        Key::Io => config.io.name().to_string(),
+        Key::NumCores => config.num_cores.to_string(),
+        Key::CoreMask => opt(config.core_mask.map(|m| format!("{m:#x}"))),
+        Key::NumMemCh | Key::Multiprocess => String::new(),
+        Key::Port => config.port.join(" "),
+        Key::MaxConcurrency => config.max_concurrency.to_string(),
+        Key::MaxNumBuffers => config.max_num_buffers.to_string(),
+        Key::Rcvbuf => config.rcvbuf.to_string(),
+        Key::Sndbuf => config.sndbuf.to_string(),
+        Key::TcpTimeout => config.tcp_timeout.to_string(),
+        Key::TcpTimewait => config.tcp_timewait.to_string(),
+        Key::StatPrint => config.stat_print.join(" "),
+        Key::Addr => opt(config.addr),
+        Key::Gateway => opt(config.gateway),
+        Key::Mac => opt(config.mac.as_ref().map(format_mac)),
+        Key::Mtu => config.mtu.to_string(),
+        Key::Mode => config.mode.name().to_string(),
+        Key::Cc => config.cc.clone(),
+        Key::Arp => join(&config.arp, ", "),
+        Key::Route => join(&config.routes, ", "),
+        Key::ArpConf => opt(config.arp_conf.as_ref().map(|p| p.display())),
+        Key::RouteConf => opt(config.route_conf.as_ref().map(|p| p.display())),
+    }
+}
+
+/// The message for an unknown key, with a suggestion when one key is a small edit away.
+pub(super) fn unknown_key_message(name: &str) -> String {
+    if name.starts_with("onvm_") {
+        return format!("'{name}' belongs to mTCP's openNetVM module, which is not supported");
+    }
+    let nearest = NAMES
+        .iter()
+        .map(|&known| (edit_distance(name, known), known))
+        .min()
+        .filter(|&(d, _)| d <= 2);
+    match nearest {
+        Some((_, known)) => format!("unknown key '{name}' (did you mean '{known}'?)"),
+        None => format!("unknown key '{name}'; known keys: {}", NAMES.join(", ")),
+    }
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
