@@ -9,9 +9,12 @@
 //! |---|---|---|
 //! | in-memory hub, real time | [`memory`] | none |
 //! | simulated network, virtual time | [`sim`] | none |
+mod frame;
 pub mod memory;
+pub mod pcap;
 pub mod rss;
 pub mod sim;
+pub mod sys;
 
 use std::sync::Arc;
 
@@ -44,7 +47,12 @@ pub struct Caps {
 impl Caps {
     /// Caps of a plain software port.
     pub fn software(mac: [u8; 6], mtu: usize) -> Caps {
-        Caps { mac, mtu, rx_checksum: false, tx_checksum: false }
+        Caps {
+            mac,
+            mtu,
+            rx_checksum: false,
+            tx_checksum: false,
+        }
     }
 }
 

@@ -159,7 +159,8 @@ mod tests {
 
     /// (destination, destination port, source, source port, IPv4-only hash, IPv4/TCP hash),
     /// the IPv4 table of "Verifying the RSS Hash Calculation".
-    const MS_VECTORS: [([u8; 4], u16, [u8; 4], u16, u32, u32); 5] = [
+    type Vector = ([u8; 4], u16, [u8; 4], u16, u32, u32);
+    const MS_VECTORS: [Vector; 5] = [
         (
             [161, 142, 100, 80],
             1766,
