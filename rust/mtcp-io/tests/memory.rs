@@ -1,0 +1,344 @@
+//! The in-memory hub: delivery, broadcast, RSS steering, notification, overflow, detach and a
+//! two-thread stream. Each test uses its own hub name (tests run in parallel in one process).
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use mtcp_io::memory::{self, RX_QUEUE_FRAMES};
+use mtcp_io::rss::{flow_hash, queue_for};
+use mtcp_io::{PacketIo, BURST};
+
+#[test]
+fn two_stations_exchange_frames_both_ways() {
+    let mut a = memory::attach("mem-exchange", mac(1), 1, 1500).unwrap();
+    let mut b = memory::attach("mem-exchange", mac(2), 1, 1500).unwrap();
+    let to_b: Vec<Vec<u8>> = (0..10)
+        .map(|i| seq_frame(mac(2), mac(1), i, 60 + i as usize))
+        .collect();
+    for f in &to_b {
+        assert!(send(&mut a[0], f));
+    }
+    // Nothing moves before flush.
+    assert!(recv_all(&mut b[0]).is_empty());
+    a[0].flush();
+    assert_eq!(recv_all(&mut b[0]), to_b);
+    assert!(
+        recv_all(&mut a[0]).is_empty(),
+        "the sender must not hear itself"
+    );
+
+    let to_a = seq_frame(mac(1), mac(2), 99, 1514);
+    assert!(send(&mut b[0], &to_a));
+    b[0].flush();
+    assert_eq!(recv_all(&mut a[0]), vec![to_a.clone()]);
+
+    let sa = a[0].stats();
+    assert_eq!(
+        (sa.tx_frames, sa.rx_frames, sa.rx_bytes),
+        (10, 1, to_a.len() as u64)
+    );
+    assert_eq!(
+        sa.tx_bytes,
+        to_b.iter().map(|f| f.len() as u64).sum::<u64>()
+    );
+    assert_eq!(b[0].stats().rx_frames, 10);
+    assert_eq!(a[0].caps().mac, mac(1));
+    assert_eq!(a[0].caps().mtu, 1500);
+}
+
+#[test]
+fn unicast_to_unknown_mac_goes_nowhere() {
+    let mut a = memory::attach("mem-unknown", mac(1), 1, 1500).unwrap();
+    let mut b = memory::attach("mem-unknown", mac(2), 1, 1500).unwrap();
+    send(&mut a[0], &seq_frame(mac(3), mac(1), 1, 64));
+    a[0].flush();
+    assert!(recv_all(&mut b[0]).is_empty());
+    assert_eq!(a[0].stats().tx_frames, 1);
+}
+
+#[test]
+fn broadcast_reaches_every_other_station_and_every_queue() {
+    let mut a = memory::attach("mem-bcast", mac(1), 2, 1500).unwrap();
+    let mut b = memory::attach("mem-bcast", mac(2), 3, 1500).unwrap();
+    let mut c = memory::attach("mem-bcast", mac(3), 1, 1500).unwrap();
+    let arp = arp_frame(mac(1));
+    send(&mut a[0], &arp);
+    a[0].flush();
+    for q in b.iter_mut().chain(c.iter_mut()) {
+        assert_eq!(recv_all(q), vec![arp.clone()], "queue {:?}", q);
+    }
+    for q in a.iter_mut() {
+        assert!(
+            recv_all(q).is_empty(),
+            "the sender's station must not get its broadcast"
+        );
+    }
+    // Multicast (I/G bit) is flooded too.
+    let mcast = seq_frame([0x01, 0, 0x5e, 0, 0, 1], mac(3), 7, 64);
+    send(&mut c[0], &mcast);
+    c[0].flush();
+    assert_eq!(recv_all(&mut a[1]), vec![mcast.clone()]);
+    assert_eq!(recv_all(&mut b[2]), vec![mcast]);
+    assert!(recv_all(&mut c[0]).is_empty());
+}
+
+#[test]
+fn tcp_frames_are_steered_by_their_4_tuple() {
+    const QUEUES: usize = 4;
+    let mut a = memory::attach("mem-rss", mac(1), QUEUES, 1500).unwrap();
+    let mut b = memory::attach("mem-rss", mac(2), QUEUES, 1500).unwrap();
+    let (ip_a, ip_b) = ([198, 18, 0, 1], [198, 18, 0, 2]);
+    let mut per_queue = [0usize; QUEUES];
+    for sport in 40_000..40_200u16 {
+        let frame = tcp_frame(mac(2), mac(1), (ip_a, sport), (ip_b, 80), b"x");
+        let want = queue_for(flow_hash(ip_a, ip_b, sport, 80), QUEUES);
+        send(&mut a[sport as usize % QUEUES], &frame);
+        a[sport as usize % QUEUES].flush();
+        for (q, port) in b.iter_mut().enumerate() {
+            let got = recv_all(port);
+            assert_eq!(got.len(), usize::from(q == want), "sport {sport} queue {q}");
+        }
+        per_queue[want] += 1;
+
+        // The reply (swapped tuple) lands on the queue of the same index at the other end.
+        let reply = tcp_frame(mac(1), mac(2), (ip_b, 80), (ip_a, sport), b"y");
+        send(&mut b[want], &reply);
+        b[want].flush();
+        assert_eq!(recv_all(&mut a[want]), vec![reply]);
+    }
+    assert!(
+        per_queue.iter().all(|&n| n > 20),
+        "flows spread over queues: {per_queue:?}"
+    );
+
+    // ICMP goes to queue 0.
+    let icmp = eth_frame(
+        mac(2),
+        mac(1),
+        0x0800,
+        &ipv4(1, ip_a, ip_b, &[8, 0, 0, 0, 0, 0, 0, 0]),
+    );
+    send(&mut a[3], &icmp);
+    a[3].flush();
+    assert_eq!(recv_all(&mut b[0]), vec![icmp]);
+    assert!(b[1..].iter_mut().all(|q| recv_all(q).is_empty()));
+}
+
+#[test]
+fn notify_is_called_once_per_burst_when_registered() {
+    let mut a = memory::attach("mem-notify", mac(1), 1, 1500).unwrap();
+    let mut b = memory::attach("mem-notify", mac(2), 2, 1500).unwrap();
+    let woken = Arc::new(CountingNotify::default());
+    b[0].set_notify(woken.clone());
+    for i in 0..10 {
+        send(&mut a[0], &seq_frame(mac(2), mac(1), i, 64));
+    }
+    a[0].flush();
+    assert_eq!(woken.count(), 1);
+    a[0].flush(); // nothing to send: no wake-up
+    assert_eq!(woken.count(), 1);
+    // Broadcast: both queues get it; only queue 0 has a Notify.
+    send(&mut a[0], &arp_frame(mac(1)));
+    a[0].flush();
+    assert_eq!(woken.count(), 2);
+    // Non-IP frames are copied to every queue of a station.
+    assert_eq!(recv_all(&mut b[0]).len(), 11);
+    assert_eq!(recv_all(&mut b[1]).len(), 11);
+}
+
+#[test]
+fn overflow_is_dropped_and_counted() {
+    let mut a = memory::attach("mem-overflow", mac(1), 1, 1500).unwrap();
+    let mut b = memory::attach("mem-overflow", mac(2), 1, 1500).unwrap();
+    let extra = 100;
+    for i in 0..(RX_QUEUE_FRAMES + extra) as u64 {
+        assert!(send(&mut a[0], &seq_frame(mac(2), mac(1), i, 64)));
+        if i % BURST as u64 == 0 {
+            a[0].flush();
+        }
+    }
+    a[0].flush();
+    assert_eq!(b[0].stats().drops, extra as u64);
+    assert_eq!(a[0].stats().tx_frames, (RX_QUEUE_FRAMES + extra) as u64);
+    let got = recv_all(&mut b[0]);
+    assert_eq!(got.len(), RX_QUEUE_FRAMES);
+    // Tail drop: the first frames are the ones kept.
+    assert!(got.iter().enumerate().all(|(i, f)| seq_of(f) == i as u64));
+}
+
+#[test]
+fn oversized_frames_are_dropped() {
+    let mut a = memory::attach("mem-mtu", mac(1), 1, 1000).unwrap();
+    let mut b = memory::attach("mem-mtu", mac(2), 1, 1500).unwrap();
+    assert!(!send(&mut a[0], &seq_frame(mac(2), mac(1), 1, 1015)));
+    assert!(send(&mut a[0], &seq_frame(mac(2), mac(1), 2, 1014)));
+    a[0].flush();
+    assert_eq!(a[0].stats().drops, 1);
+    assert_eq!(recv_all(&mut b[0]).len(), 1);
+    // Bigger than the receiver's MTU: dropped on the way.
+    assert!(send(&mut b[0], &seq_frame(mac(1), mac(2), 3, 1200)));
+    b[0].flush();
+    assert!(recv_all(&mut a[0]).is_empty());
+    // Never a panic on silly lengths.
+    assert!(!a[0].tx(100_000, &mut |_| 100_000));
+    assert!(!a[0].tx(10, &mut |_| 11));
+}
+
+#[test]
+fn attach_rejects_a_duplicate_mac_and_bad_arguments() {
+    let a = memory::attach("mem-dup", mac(1), 2, 1500).unwrap();
+    let err = memory::attach("mem-dup", mac(1), 1, 1500).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EADDRINUSE));
+    // Same MAC on another hub is fine.
+    let other = memory::attach("mem-dup-other", mac(1), 1, 1500).unwrap();
+    drop(other);
+    let einval = |r: std::io::Result<Vec<memory::MemoryQueue>>| r.unwrap_err().raw_os_error();
+    assert_eq!(
+        einval(memory::attach("mem-dup", mac(9), 0, 1500)),
+        Some(libc::EINVAL)
+    );
+    assert_eq!(
+        einval(memory::attach("mem-dup", mac(9), 1, 4000)),
+        Some(libc::EINVAL)
+    );
+    drop(a);
+}
+
+#[test]
+fn detach_on_last_queue_drop_then_reattach() {
+    let mut a = memory::attach("mem-detach", mac(1), 1, 1500).unwrap();
+    let mut b = memory::attach("mem-detach", mac(2), 2, 1500).unwrap();
+    send(&mut a[0], &seq_frame(mac(2), mac(1), 1, 64));
+    a[0].flush();
+    // One queue left: still attached, the MAC is taken.
+    let b1 = b.pop().unwrap();
+    drop(b);
+    assert!(memory::attach("mem-detach", mac(2), 1, 1500).is_err());
+    drop(b1);
+    // Detached: the MAC is free again, and the old queued frame is gone with the old station.
+    let mut b = memory::attach("mem-detach", mac(2), 1, 1500).unwrap();
+    assert!(recv_all(&mut b[0]).is_empty());
+    send(&mut a[0], &seq_frame(mac(2), mac(1), 2, 64));
+    a[0].flush();
+    let got = recv_all(&mut b[0]);
+    assert_eq!(got.iter().map(|f| seq_of(f)).collect::<Vec<_>>(), vec![2]);
+
+    // With every station gone the hub goes too: a new station finds an empty hub.
+    drop(a);
+    drop(b);
+    let mut c = memory::attach("mem-detach", mac(3), 1, 1500).unwrap();
+    let mut d = memory::attach("mem-detach", mac(1), 1, 1500).unwrap();
+    send(&mut c[0], &arp_frame(mac(3)));
+    c[0].flush();
+    assert_eq!(recv_all(&mut d[0]).len(), 1);
+}
+
+#[test]
+fn senders_from_several_threads_to_one_station() {
+    let mut rx = memory::attach("mem-fanin", mac(10), 1, 1500).unwrap();
+    let per_sender = 1000u64; // 3000 in all: fits one ring
+    let senders: Vec<_> = (1..=3u8)
+        .map(|id| {
+            let mut q = memory::attach("mem-fanin", mac(id), 1, 1500).unwrap();
+            thread::spawn(move || {
+                for i in 0..per_sender {
+                    send(&mut q[0], &seq_frame(mac(10), mac(id), i, 64));
+                    if i % 16 == 15 {
+                        q[0].flush();
+                    }
+                }
+                q[0].flush();
+                q
+            })
+        })
+        .collect();
+    let queues: Vec<_> = senders.into_iter().map(|h| h.join().unwrap()).collect();
+    let got = recv_all(&mut rx[0]);
+    assert_eq!(got.len() as u64, 3 * per_sender);
+    // Per sender, order is kept.
+    for id in 1..=3u8 {
+        let seqs: Vec<u64> = got
+            .iter()
+            .filter(|f| f[11] == id)
+            .map(|f| seq_of(f))
+            .collect();
+        assert_eq!(seqs, (0..per_sender).collect::<Vec<_>>());
+    }
+    drop(queues);
+}
+
+/// One producer thread, one consumer thread, 1,000,000 numbered frames; the producer stays at
+/// most half a ring ahead of what the consumer acknowledged (the consumer "keeps up"), so
+/// nothing may be lost, duplicated or reordered.
+#[test]
+fn a_million_frames_between_two_threads() {
+    const FRAMES: u64 = 1_000_000;
+    const WINDOW: u64 = (RX_QUEUE_FRAMES / 2) as u64;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut tx = memory::attach("mem-million", mac(1), 1, 1500).unwrap();
+    let mut rx = memory::attach("mem-million", mac(2), 1, 1500).unwrap();
+    let consumed = Arc::new(AtomicU64::new(0));
+    let gave_up = Arc::new(AtomicBool::new(false));
+
+    let producer = {
+        let consumed = consumed.clone();
+        let gave_up = gave_up.clone();
+        thread::spawn(move || {
+            let mut next = 0u64;
+            while next < FRAMES && !gave_up.load(Ordering::Relaxed) {
+                if next - consumed.load(Ordering::Acquire) >= WINDOW {
+                    thread::yield_now();
+                    continue;
+                }
+                for _ in 0..BURST.min((FRAMES - next) as usize) {
+                    let seq = next;
+                    tx[0].tx(64, &mut |buf: &mut [u8]| {
+                        buf[..6].copy_from_slice(&mac(2));
+                        buf[6..12].copy_from_slice(&mac(1));
+                        buf[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
+                        buf[14..22].copy_from_slice(&seq.to_be_bytes());
+                        64
+                    });
+                    next += 1;
+                }
+                tx[0].flush();
+            }
+            (next, tx[0].stats())
+        })
+    };
+
+    let mut expected = 0u64;
+    let mut out_of_order = 0u64;
+    while expected < FRAMES {
+        if Instant::now() > deadline {
+            gave_up.store(true, Ordering::Relaxed);
+            break;
+        }
+        let n = rx[0].rx_burst(BURST, &mut |f: &[u8]| {
+            if seq_of(f) != expected {
+                out_of_order += 1;
+            }
+            expected += 1;
+        });
+        if n == 0 {
+            thread::yield_now();
+        } else {
+            consumed.store(expected, Ordering::Release);
+        }
+    }
+    let (sent, tx_stats) = producer.join().unwrap();
+    assert!(
+        !gave_up.load(Ordering::Relaxed),
+        "timed out after {expected} frames"
+    );
+    assert_eq!(sent, FRAMES);
+    assert_eq!(expected, FRAMES);
+    assert_eq!(out_of_order, 0);
+    assert_eq!(tx_stats.tx_frames, FRAMES);
+    assert_eq!(rx[0].stats().drops, 0);
+    assert_eq!(rx[0].stats().rx_frames, FRAMES);
+}
