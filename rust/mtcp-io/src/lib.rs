@@ -14,6 +14,7 @@ pub mod memory;
 pub mod pcap;
 pub mod rss;
 pub mod sim;
+pub mod sys;
 
 use std::sync::Arc;
 

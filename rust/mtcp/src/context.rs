@@ -1,6 +1,24 @@
-//! The per-core context: the mTCP API, call for call.
+//! The per-core context: the mTCP API, call for call, over one [`Engine`].
+//!
+//! Three ways to run the packet loop:
+//! * **threaded** (mTCP's model): a native thread pinned to the context's core polls the port,
+//!   fires timers and transmits; it parks on a futex when idle and is woken by arriving frames
+//!   or by API calls that queue work. API calls take the context's lock briefly — contexts
+//!   share nothing, so there is never contention between cores.
+//! * **inline** (run-to-completion): the loop runs inside API calls and `epoll_wait`.
+//! * **sim**: a [`crate::sim::Network`] drives the loop in virtual time; API calls only change
+//!   state, and nothing moves outside `Network::run`.
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
+
+use mtcp_proto::{Errno, Instant};
+
+use crate::clock::Clock;
+use crate::engine::Engine;
+use crate::wake::Parker;
 
 /// A descriptor: a small int local to its context (mTCP's sockid).
 pub type SockId = i32;
@@ -24,109 +42,275 @@ pub struct ContextStats {
     pub sockets_in_use: u64,
     /// Segments retransmitted.
     pub retransmits: u64,
-    /// Frames dropped (bad checksum, no route, malformed, …).
+    /// Frames dropped (bad checksum, no route, malformed, full queues, …).
     pub drops: u64,
 }
 
-/// One core's TCP engine and its API. Cheap to clone; all clones are the same context.
-#[derive(Clone)]
-pub struct Context {
-    pub(crate) _todo: (),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Threaded,
+    Inline,
+    Sim,
 }
 
-#[allow(missing_docs, clippy::missing_errors_doc)]
+pub(crate) struct ContextInner {
+    pub(crate) core: usize,
+    pub(crate) mode: Mode,
+    pub(crate) engine: Mutex<Engine>,
+    pub(crate) clock: Clock,
+    /// Wakes `epoll_wait` callers (and, inline, anyone waiting for frames).
+    pub(crate) app_wake: Arc<Parker>,
+    /// Wakes the loop thread.
+    pub(crate) loop_wake: Arc<Parker>,
+    pub(crate) stop: AtomicBool,
+    pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
+    pub(crate) num_queues: usize,
+    /// Gives the port queue back to the stack when the context goes away.
+    pub(crate) on_destroy: Mutex<Option<Box<dyn FnOnce(Box<dyn mtcp_io::PacketIo>) + Send>>>,
+}
+
+/// One core's TCP engine and its API. Cheap to clone; all clones are the same context.
+///
+/// Every call returns `io::Result`; the error's `raw_os_error()` is the errno Linux (or mTCP,
+/// where the contract says so) gives for the same misuse.
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) inner: Arc<ContextInner>,
+}
+
+fn err(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw())
+}
+
+/// Idle loop threads sleep at most this long between timer checks.
+const MAX_PARK: std::time::Duration = std::time::Duration::from_millis(100);
+/// Polls without work before the loop thread parks (keeps latency low under load without
+/// burning a core that a Python thread needs).
+const SPIN_POLLS: u32 = 64;
+
+impl ContextInner {
+    fn lock(&self) -> MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `op` on the engine, then does what the mode needs so its effects happen: wake the
+    /// loop thread, or (inline) run the loop once.
+    fn call<T>(&self, op: impl FnOnce(&mut Engine, Instant) -> Result<T, Errno>) -> io::Result<T> {
+        let mut engine = self.lock();
+        let now = self.clock.now();
+        let result = op(&mut engine, now);
+        self.after_call(&mut engine, now);
+        result.map_err(err)
+    }
+
+    fn after_call(&self, engine: &mut Engine, now: Instant) {
+        match self.mode {
+            Mode::Threaded => {
+                if engine.core.has_work() {
+                    self.loop_wake.notify();
+                }
+            }
+            Mode::Inline => {
+                engine.poll(now);
+            }
+            Mode::Sim => engine.core.update_events(),
+        }
+        if engine.core.take_wakeup() {
+            self.app_wake.notify();
+        }
+    }
+
+    /// The loop thread's body.
+    pub(crate) fn run_loop(weak: Weak<ContextInner>, loop_wake: Arc<Parker>) {
+        let mut idle_polls = 0u32;
+        loop {
+            let Some(ctx) = weak.upgrade() else { return };
+            if ctx.stop.load(Ordering::Acquire) {
+                return;
+            }
+            let (busy, deadline, now) = {
+                let mut engine = ctx.lock();
+                let now = ctx.clock.now();
+                let busy = engine.poll(now);
+                if engine.core.take_wakeup() {
+                    ctx.app_wake.notify();
+                }
+                (busy || engine.core.has_work(), engine.core.next_deadline(), now)
+            };
+            drop(ctx);
+            if busy {
+                idle_polls = 0;
+                continue;
+            }
+            idle_polls += 1;
+            if idle_polls < SPIN_POLLS {
+                std::thread::yield_now();
+                continue;
+            }
+            let wait = deadline.map_or(MAX_PARK, |d| {
+                std::time::Duration::from_micros((d - now).total_micros()).min(MAX_PARK)
+            });
+            if !wait.is_zero() {
+                loop_wake.wait(wait);
+            }
+            idle_polls = SPIN_POLLS / 2;
+        }
+    }
+
+    pub(crate) fn shutdown(&self) {
+        if self.stop.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.loop_wake.notify();
+        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = handle {
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
+        }
+        let mut engine = self.lock();
+        let now = self.clock.now();
+        engine.core.destroy(now);
+        if self.mode != Mode::Sim {
+            // Send the resets now: no loop will run again.
+            engine.poll(now);
+        }
+        let io = std::mem::replace(&mut engine.io, Box::new(crate::stack::NullIo));
+        drop(engine);
+        if let Some(give_back) = self.on_destroy.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            give_back(io);
+        }
+        self.app_wake.notify();
+    }
+}
+
+impl Drop for ContextInner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.loop_wake.notify();
+    }
+}
+
 impl Context {
+    /// The core this context runs on.
     pub fn core(&self) -> usize {
-        todo!()
+        self.inner.core
     }
+
+    /// `mtcp_socket`: EAFNOSUPPORT unless `domain` is AF_INET, EINVAL unless `ty` is
+    /// SOCK_STREAM and `protocol` is 0, ENFILE when the pool (`max_concurrency`) is empty.
     pub fn socket(&self, domain: i32, ty: i32, protocol: i32) -> io::Result<SockId> {
-        let _ = (domain, ty, protocol);
-        todo!()
+        self.inner.call(|e, _| e.core.socket(domain, ty, protocol))
     }
+
+    /// `mtcp_bind`: the host's address or 0.0.0.0; port 0 picks a free port.
     pub fn bind(&self, sockid: SockId, addr: SocketAddrV4) -> io::Result<()> {
-        let _ = (sockid, addr);
-        todo!()
+        self.inner.call(|e, _| e.core.bind(sockid, addr))
     }
+
+    /// `mtcp_listen`: EINVAL for a backlog ≤ 0 (as mTCP); larger than the pool is clamped.
     pub fn listen(&self, sockid: SockId, backlog: i32) -> io::Result<()> {
-        let _ = (sockid, backlog);
-        todo!()
+        self.inner.call(|e, _| e.core.listen(sockid, backlog))
     }
+
+    /// `mtcp_accept`: the new descriptor and the peer's address; EAGAIN when none is queued.
     pub fn accept(&self, sockid: SockId) -> io::Result<(SockId, SocketAddrV4)> {
-        let _ = sockid;
-        todo!()
+        self.inner.call(|e, _| e.core.accept(sockid))
     }
-    /// Non-blocking: `Err` with EINPROGRESS when the SYN is on its way.
+
+    /// `mtcp_connect`, non-blocking: `Err` with EINPROGRESS when the SYN is on its way;
+    /// completion shows as EPOLLOUT (or EPOLLERR with `SO_ERROR`).
     pub fn connect(&self, sockid: SockId, addr: SocketAddrV4) -> io::Result<()> {
-        let _ = (sockid, addr);
-        todo!()
+        self.inner.call(|e, now| e.core.connect(sockid, addr, now))
     }
+
+    /// `mtcp_read`: `Ok(0)` at end of stream; EAGAIN when nothing is buffered.
     pub fn read(&self, sockid: SockId, buf: &mut [u8]) -> io::Result<usize> {
-        let _ = (sockid, buf);
-        todo!()
+        self.recv(sockid, buf, 0)
     }
-    /// `flags`: 0 or `MSG_PEEK`.
+
+    /// `mtcp_recv` with `flags` 0 or `MSG_PEEK`.
     pub fn recv(&self, sockid: SockId, buf: &mut [u8], flags: i32) -> io::Result<usize> {
-        let _ = (sockid, buf, flags);
-        todo!()
+        self.inner.call(|e, _| e.core.recv(sockid, buf, flags))
     }
+
+    /// `mtcp_readv`: fills the buffers in order.
     pub fn readv(&self, sockid: SockId, bufs: &mut [&mut [u8]]) -> io::Result<usize> {
-        let _ = (sockid, bufs);
-        todo!()
+        self.inner.call(|e, _| e.core.readv(sockid, bufs))
     }
+
+    /// `mtcp_write`: bytes accepted, possibly fewer than given; EAGAIN when the send buffer is
+    /// full.
     pub fn write(&self, sockid: SockId, data: &[u8]) -> io::Result<usize> {
-        let _ = (sockid, data);
-        todo!()
+        self.inner.call(|e, _| e.core.send(sockid, data))
     }
+
+    /// `mtcp_writev`.
     pub fn writev(&self, sockid: SockId, bufs: &[&[u8]]) -> io::Result<usize> {
-        let _ = (sockid, bufs);
-        todo!()
+        self.inner.call(|e, _| e.core.writev(sockid, bufs))
     }
+
+    /// `shutdown` with `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR` (mTCP has none; this is Linux's).
     pub fn shutdown(&self, sockid: SockId, how: i32) -> io::Result<()> {
-        let _ = (sockid, how);
-        todo!()
+        self.inner.call(|e, now| e.core.shutdown(sockid, how, now))
     }
+
+    /// `mtcp_close`: FIN after queued data (RST if unread data remains, or with linger 0); the
+    /// descriptor returns to the pool at once.
     pub fn close(&self, sockid: SockId) -> io::Result<()> {
-        let _ = sockid;
-        todo!()
+        self.inner.call(|e, now| e.core.close(sockid, now))
     }
+
+    /// `mtcp_abort`: RST and release.
     pub fn abort(&self, sockid: SockId) -> io::Result<()> {
-        let _ = sockid;
-        todo!()
+        self.inner.call(|e, now| e.core.abort(sockid, now))
     }
+
+    /// `mtcp_getsockopt` for integer options (`SO_ERROR` reads and clears the pending error;
+    /// `SO_LINGER` gives the linger time in seconds, or -1 when off).
     pub fn getsockopt(&self, sockid: SockId, level: i32, optname: i32) -> io::Result<i32> {
-        let _ = (sockid, level, optname);
-        todo!()
+        self.inner.call(|e, _| e.core.getsockopt(sockid, level, optname))
     }
+
+    /// `mtcp_setsockopt` for integer options (`SO_LINGER`: seconds, negative turns it off).
     pub fn setsockopt(&self, sockid: SockId, level: i32, optname: i32, value: i32) -> io::Result<()> {
-        let _ = (sockid, level, optname, value);
-        todo!()
+        self.inner.call(|e, _| e.core.setsockopt(sockid, level, optname, value))
     }
+
+    /// `mtcp_getsockname`.
     pub fn getsockname(&self, sockid: SockId) -> io::Result<SocketAddrV4> {
-        let _ = sockid;
-        todo!()
+        self.inner.call(|e, _| e.core.getsockname(sockid))
     }
+
+    /// `mtcp_getpeername`: ENOTCONN unless connected.
     pub fn getpeername(&self, sockid: SockId) -> io::Result<SocketAddrV4> {
-        let _ = sockid;
-        todo!()
+        self.inner.call(|e, _| e.core.getpeername(sockid))
     }
+
+    /// `mtcp_socket_ioctl`: `FIONREAD` (bytes readable) and `FIONBIO` (accepted, no effect).
     pub fn socket_ioctl(&self, sockid: SockId, request: i32) -> io::Result<i32> {
-        let _ = (sockid, request);
-        todo!()
+        self.inner.call(|e, _| e.core.ioctl(sockid, request))
     }
+
+    /// `mtcp_setsock_nonblock`: sockets are always non-blocking; checks the descriptor.
     pub fn setsock_nonblock(&self, sockid: SockId) -> io::Result<()> {
-        let _ = sockid;
-        todo!()
+        self.inner.call(|e, _| e.core.setsock_nonblock(sockid))
     }
+
+    /// `mtcp_epoll_create`: EINVAL for `size` ≤ 0. Several instances per context are allowed.
     pub fn epoll_create(&self, size: i32) -> io::Result<SockId> {
-        let _ = size;
-        todo!()
+        self.inner.call(|e, _| e.core.epoll_create(size))
     }
+
+    /// `mtcp_epoll_ctl` with `MTCP_EPOLL_CTL_ADD/MOD/DEL`. A descriptor belongs to at most one
+    /// epoll instance at a time.
     pub fn epoll_ctl(&self, epid: SockId, op: i32, sockid: SockId, events: u32) -> io::Result<()> {
-        let _ = (epid, op, sockid, events);
-        todo!()
+        self.inner.call(|e, _| e.core.epoll_ctl(epid, op, sockid, events))
     }
-    /// Waits up to `timeout_ms` (-1: forever, 0: poll) for events; appends `(sockid, events)`
-    /// pairs to `out` and returns how many.
+
+    /// `mtcp_epoll_wait`: waits up to `timeout_ms` (-1: forever, 0: poll) and appends
+    /// `(sockid, events)` pairs to `out`; returns how many. In a simulated network it never
+    /// waits (time moves only in `Network::run`).
     pub fn epoll_wait(
         &self,
         epid: SockId,
@@ -134,21 +318,109 @@ impl Context {
         maxevents: i32,
         timeout_ms: i32,
     ) -> io::Result<usize> {
-        let _ = (epid, out, maxevents, timeout_ms);
-        todo!()
+        self.epoll_wait_until(epid, out, maxevents, timeout_ms, &mut || false)
     }
+
+    /// `epoll_wait` that also returns (with 0 events) when `interrupted()` says so; the Python
+    /// layer checks for signals there.
+    pub fn epoll_wait_until(
+        &self,
+        epid: SockId,
+        out: &mut Vec<(SockId, u32)>,
+        maxevents: i32,
+        timeout_ms: i32,
+        interrupted: &mut dyn FnMut() -> bool,
+    ) -> io::Result<usize> {
+        if maxevents <= 0 {
+            // Still report a bad epid first, as Linux checks the descriptor first.
+            self.inner.call(|e, _| e.core.epoll_collect(epid, 0, out))?;
+            return Err(err(Errno::EINVAL));
+        }
+        let inner = &*self.inner;
+        let start = std::time::Instant::now();
+        let limit = (timeout_ms >= 0).then(|| std::time::Duration::from_millis(timeout_ms as u64));
+        loop {
+            let (found, deadline, now) = {
+                let mut engine = inner.lock();
+                let now = inner.clock.now();
+                if inner.mode == Mode::Inline {
+                    engine.poll(now);
+                }
+                let found = engine.core.epoll_collect(epid, maxevents as usize, out).map_err(err)?;
+                engine.core.take_wakeup();
+                (found, engine.core.next_deadline(), now)
+            };
+            if found > 0 || inner.mode == Mode::Sim || inner.stop.load(Ordering::Acquire) {
+                return Ok(found);
+            }
+            let elapsed = start.elapsed();
+            let remaining = match limit {
+                Some(l) if elapsed >= l => return Ok(0),
+                Some(l) => l - elapsed,
+                None => MAX_PARK,
+            };
+            let mut wait = remaining.min(std::time::Duration::from_millis(50));
+            if inner.mode == Mode::Inline {
+                if let Some(d) = deadline {
+                    wait = wait.min(std::time::Duration::from_micros((d - now).total_micros()));
+                }
+            }
+            inner.app_wake.wait(wait);
+            if interrupted() {
+                return Err(err(Errno::EINTR));
+            }
+        }
+    }
+
+    /// `mtcp_init_rss`: connections from this context then use source ports whose replies hash
+    /// back to it. `saddr` must be the host's address or 0.0.0.0.
     pub fn init_rss(&self, saddr: Ipv4Addr, num_addrs: i32, daddr: Ipv4Addr, dport: u16) -> io::Result<()> {
-        let _ = (saddr, num_addrs, daddr, dport);
-        todo!()
+        let _ = (daddr, dport); // the hash covers every destination; kept for mTCP's signature
+        let queues = self.inner.num_queues;
+        self.inner.call(|e, _| e.core.init_rss(saddr, num_addrs, queues))
     }
+
+    /// `mtcp_pipe`: a connected (read end, write end) pair usable with epoll.
     pub fn pipe(&self) -> io::Result<(SockId, SockId)> {
-        todo!()
+        self.inner.call(|e, _| e.core.pipe())
     }
+
+    /// Counters.
     pub fn stats(&self) -> ContextStats {
-        todo!()
+        let engine = self.inner.lock();
+        let mut s = engine.core.stats;
+        s.flows = engine.core.flows.len() as u64;
+        s.sockets_in_use = engine.core.sockets.in_use() as u64;
+        s
     }
-    /// Stops the loop and closes every socket (`mtcp_destroy_context`). Later calls give EBADF... EPERM as mTCP.
+
+    /// `mtcp_destroy_context`: stops the loop and aborts every connection. Later calls fail
+    /// with EPERM, as in mTCP.
     pub fn destroy(&self) {
-        todo!()
+        self.inner.shutdown();
+    }
+
+    /// Whether the context was destroyed.
+    pub fn is_destroyed(&self) -> bool {
+        self.inner.stop.load(Ordering::Acquire)
+    }
+
+    /// Runs the loop once now (inline and threaded modes; a no-op in a simulated network).
+    pub fn poll(&self) {
+        if self.inner.mode == Mode::Sim {
+            return;
+        }
+        let mut engine = self.inner.lock();
+        let now = self.inner.clock.now();
+        engine.poll(now);
+        if engine.core.take_wakeup() {
+            self.inner.app_wake.notify();
+        }
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("core", &self.inner.core).field("mode", &self.inner.mode).finish()
     }
 }

@@ -16,23 +16,29 @@
 //! ```
 #![warn(missing_docs)]
 
+mod api;
+mod arp_cache;
+mod clock;
 pub mod config;
 pub mod consts;
 mod context;
+mod engine;
+mod flow_table;
+mod frame;
+mod pipe;
+mod pool;
 pub mod sim;
+mod socket;
 mod stack;
+mod timer_wheel;
+mod wake;
 
 pub use config::{Config, ConfigError, IoKind, Ipv4Cidr, RunMode};
 pub use context::{Context, ContextStats, SockId};
 pub use mtcp_proto::Errno;
-pub use stack::Stack;
+pub use stack::{Stack, DEFAULT_ADDR};
 
 /// The errno of an `io::Error` made by this crate.
 pub fn errno_of(err: &std::io::Error) -> Option<Errno> {
     err.raw_os_error().and_then(Errno::from_raw)
-}
-
-/// An `io::Error` carrying `errno`.
-pub(crate) fn err(errno: Errno) -> std::io::Error {
-    std::io::Error::from_raw_os_error(errno.raw())
 }

@@ -1,29 +1,247 @@
-//! The stack: configuration, port, addresses; creates one context per core.
+//! The stack: configuration, one port with its queues, addresses and routes; it creates one
+//! context per core, each taking one queue of the port.
 use std::io;
+use std::net::Ipv4Addr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, Weak};
 
-use crate::{Config, Context};
+use mtcp_io::{Caps, Notify, PacketIo, PortStats};
+use mtcp_proto::Errno;
 
-/// A TCP/IP stack on one port. Cheap to clone.
-#[derive(Clone)]
-pub struct Stack {
-    pub(crate) _todo: (),
+use crate::clock::Clock;
+use crate::config::{IoKind, Ipv4Cidr, RunMode};
+use crate::context::{Context, ContextInner, Mode};
+use crate::engine::{tcp_config_from, Core, Engine, NetConfig};
+use crate::wake::Parker;
+use crate::Config;
+
+/// The address a memory-link host gets when the configuration names none.
+pub const DEFAULT_ADDR: Ipv4Cidr = Ipv4Cidr { addr: Ipv4Addr::new(198, 18, 0, 1), prefix_len: 15 };
+
+/// A port queue that is gone (after its context was destroyed).
+pub(crate) struct NullIo;
+
+impl PacketIo for NullIo {
+    fn rx_burst(&mut self, _max: usize, _on_frame: &mut dyn FnMut(&[u8])) -> usize {
+        0
+    }
+    fn tx(&mut self, _len: usize, _fill: &mut dyn FnMut(&mut [u8]) -> usize) -> bool {
+        false
+    }
+    fn flush(&mut self) {}
+    fn caps(&self) -> Caps {
+        Caps::software([0; 6], 1500)
+    }
+    fn set_notify(&mut self, _notify: Arc<dyn Notify>) {}
+    fn stats(&self) -> PortStats {
+        PortStats::default()
+    }
 }
 
-#[allow(missing_docs)]
+pub(crate) struct StackInner {
+    pub(crate) config: Config,
+    pub(crate) net: NetConfig,
+    /// One queue per core until a context takes it.
+    queues: Mutex<Vec<Option<Box<dyn PacketIo>>>>,
+    contexts: Mutex<Vec<Weak<ContextInner>>>,
+    pub(crate) clock: Clock,
+    seed: u64,
+}
+
+/// A TCP/IP stack on one port. Cheap to clone; clones are the same stack.
+#[derive(Clone)]
+pub struct Stack {
+    pub(crate) inner: Arc<StackInner>,
+}
+
+fn invalid(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg.into())
+}
+
 impl Stack {
+    /// Builds a stack and attaches its port (`io = memory` joins the in-memory hub named by
+    /// `port`). Errors: the configuration's own (`InvalidInput`), EADDRINUSE when the hub has
+    /// a host with the same MAC, EOPNOTSUPP for a backend not built into this version.
     pub fn new(config: Config) -> io::Result<Stack> {
-        let _ = config;
-        todo!()
+        let mut config = config;
+        if config.addr.is_none() && config.io == IoKind::Memory {
+            config.addr = Some(DEFAULT_ADDR);
+        }
+        config.validate().map_err(|e| invalid(e.to_string()))?;
+        let mac = config.effective_mac();
+        let queues: Vec<Box<dyn PacketIo>> = match config.io {
+            IoKind::Memory => {
+                let port = config.port.first().cloned().unwrap_or_else(|| "mtcp0".into());
+                mtcp_io::memory::attach(&port, mac, config.num_cores, config.mtu)?
+                    .into_iter()
+                    .map(|q| Box::new(q) as Box<dyn PacketIo>)
+                    .collect()
+            }
+            IoKind::Sim => {
+                return Err(invalid("io = sim hosts are made by mtcp::sim::Network::add_host"));
+            }
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("io = {} is not available in this build", other.name()),
+                ));
+            }
+        };
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id()) << 32;
+        Ok(Stack::from_parts(config, queues, Clock::Real(std::time::Instant::now()), seed))
     }
-    pub fn create_context(&self, core: usize) -> io::Result<Context> {
-        let _ = core;
-        todo!()
+
+    pub(crate) fn from_parts(
+        config: Config,
+        queues: Vec<Box<dyn PacketIo>>,
+        clock: Clock,
+        seed: u64,
+    ) -> Stack {
+        let addr = config.addr.unwrap_or(DEFAULT_ADDR);
+        let net = NetConfig {
+            ip: addr.addr,
+            prefix_len: addr.prefix_len,
+            mac: config.effective_mac(),
+            routes: config
+                .routes
+                .iter()
+                .map(|r| (r.dest.addr, r.dest.prefix_len, r.gateway))
+                .collect(),
+            gateway: config.gateway,
+        };
+        Stack {
+            inner: Arc::new(StackInner {
+                config,
+                net,
+                queues: Mutex::new(queues.into_iter().map(Some).collect()),
+                contexts: Mutex::new(Vec::new()),
+                clock,
+                seed,
+            }),
+        }
     }
+
+    /// The configuration this stack runs with.
     pub fn config(&self) -> Config {
-        todo!()
+        self.inner.config.clone()
     }
-    /// Stops every context.
+
+    /// This host's IPv4 address.
+    pub fn addr(&self) -> Ipv4Addr {
+        self.inner.net.ip
+    }
+
+    /// `mtcp_create_context`: the context of `core` (0 ≤ core < `num_cores`), with its own
+    /// socket pool of `max_concurrency` descriptors. EINVAL for a core out of range; EEXIST
+    /// while that core's context exists.
+    pub fn create_context(&self, core: usize) -> io::Result<Context> {
+        let cfg = &self.inner.config;
+        if core >= cfg.num_cores {
+            return Err(io::Error::from_raw_os_error(Errno::EINVAL.raw()));
+        }
+        let io = {
+            let mut queues = self.inner.queues.lock().unwrap_or_else(|e| e.into_inner());
+            queues[core].take().ok_or_else(|| io::Error::from_raw_os_error(Errno::EEXIST.raw()))?
+        };
+        let mode = match (cfg.io, cfg.mode) {
+            (IoKind::Sim, _) => Mode::Sim,
+            (_, RunMode::Inline) => Mode::Inline,
+            (_, RunMode::Threaded) => Mode::Threaded,
+        };
+        let now = self.inner.clock.now();
+        let mut core_state = Core::new(
+            core,
+            self.inner.net.clone(),
+            tcp_config_from(cfg),
+            cfg.max_concurrency,
+            self.inner.seed ^ (core as u64 + 1).wrapping_mul(0x9e37_79b9),
+            now,
+        );
+        for entry in &cfg.arp {
+            if entry.dest.prefix_len == 32 {
+                core_state.arp.add_static(entry.dest.addr, entry.mac);
+            }
+        }
+        if cfg.num_cores > 1 {
+            core_state.rss = Some(crate::engine::RssFilter { queue: core, num_queues: cfg.num_cores });
+        }
+        let app_wake = Arc::new(Parker::default());
+        let loop_wake = Arc::new(Parker::default());
+        let mut io = io;
+        match mode {
+            Mode::Threaded => io.set_notify(loop_wake.clone()),
+            Mode::Inline => io.set_notify(app_wake.clone()),
+            Mode::Sim => {}
+        }
+        let stack = Arc::downgrade(&self.inner);
+        let inner = Arc::new(ContextInner {
+            core,
+            mode,
+            engine: Mutex::new(Engine { io, core: core_state }),
+            clock: self.inner.clock.clone(),
+            app_wake,
+            loop_wake: loop_wake.clone(),
+            stop: AtomicBool::new(false),
+            thread: Mutex::new(None),
+            num_queues: cfg.num_cores,
+            on_destroy: Mutex::new(Some(Box::new(move |io: Box<dyn PacketIo>| {
+                if let Some(stack) = stack.upgrade() {
+                    let mut queues = stack.queues.lock().unwrap_or_else(|e| e.into_inner());
+                    queues[core] = Some(io);
+                }
+            }))),
+        });
+        if mode == Mode::Threaded {
+            let weak = Arc::downgrade(&inner);
+            let cpu = self.cpu_of(core);
+            let handle = std::thread::Builder::new()
+                .name(format!("mtcp-ctx{core}"))
+                .spawn(move || {
+                    // Best effort: a machine with fewer CPUs than contexts still runs.
+                    let _ = mtcp_io::sys::affinity::pin_current_thread(cpu);
+                    ContextInner::run_loop(weak, loop_wake);
+                })?;
+            *inner.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        }
+        let mut contexts = self.inner.contexts.lock().unwrap_or_else(|e| e.into_inner());
+        contexts.retain(|w| w.strong_count() > 0);
+        contexts.push(Arc::downgrade(&inner));
+        Ok(Context { inner })
+    }
+
+    /// The CPU a context runs on: the core-th set bit of `core_mask`, else `core` modulo the
+    /// CPUs available.
+    fn cpu_of(&self, core: usize) -> usize {
+        let cpus = mtcp_io::sys::affinity::available_cpus();
+        match self.inner.config.core_mask {
+            Some(mask) => (0..64).filter(|b| mask >> b & 1 == 1).nth(core).unwrap_or(core) % cpus.max(1),
+            None => core % cpus.max(1),
+        }
+    }
+
+    /// Live contexts of this stack.
+    pub(crate) fn contexts(&self) -> Vec<Arc<ContextInner>> {
+        let contexts = self.inner.contexts.lock().unwrap_or_else(|e| e.into_inner());
+        contexts.iter().filter_map(Weak::upgrade).filter(|c| !c.stop.load(std::sync::atomic::Ordering::Acquire)).collect()
+    }
+
+    /// `mtcp_destroy`: destroys every context of this stack.
     pub fn destroy(&self) {
-        todo!()
+        for ctx in self.contexts() {
+            ctx.shutdown();
+        }
+    }
+}
+
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stack")
+            .field("io", &self.inner.config.io)
+            .field("addr", &self.inner.net.ip)
+            .field("num_cores", &self.inner.config.num_cores)
+            .finish()
     }
 }

@@ -155,11 +155,12 @@ pub(super) fn apply(
         parse_arp_table,
     )
     .map_err(|(e, line)| place_key("arp_conf", line)(e))?;
-    if let Some((path, _)) = &arp_table {
-        config.arp_conf = path.clone();
-    }
+    let arp_table = arp_table.and_then(|(path, table)| {
+        config.arp_conf = path;
+        table
+    });
     if arp_table.is_some() || inline_arp.is_some() {
-        let mut arp = arp_table.and_then(|(_, t)| t).unwrap_or_default();
+        let mut arp = arp_table.unwrap_or_default();
         arp.extend(inline_arp.map(|(list, _)| list).unwrap_or_default());
         config.arp = arp;
     }
@@ -174,12 +175,13 @@ pub(super) fn apply(
         parse_route_table,
     )
     .map_err(|(e, line)| place_key("route_conf", line)(e))?;
-    if let Some((path, _)) = &route_table {
-        config.route_conf = path.clone();
-    }
+    let route_table = route_table.and_then(|(path, table)| {
+        config.route_conf = path;
+        table
+    });
     if route_table.is_some() || inline_routes.is_some() {
         let inline_line = inline_routes.as_ref().and_then(|(_, line)| *line);
-        let mut routes = route_table.and_then(|(_, t)| t).unwrap_or_default();
+        let mut routes = route_table.unwrap_or_default();
         routes.extend(inline_routes.map(|(list, _)| list).unwrap_or_default());
         let defaults = routes.iter().filter(|r| r.dest.prefix_len == 0).count();
         if defaults > 1 {

@@ -1,0 +1,3 @@
+//! Thin wrappers over the system calls mtcp needs. Every `unsafe` block of mtcp lives under
+//! this module (and the backends' own `sys` files), each with a `SAFETY:` comment.
+pub mod affinity;

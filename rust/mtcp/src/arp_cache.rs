@@ -1,0 +1,110 @@
+//! The neighbour table of one context: static entries from `arp.conf`, entries learned from ARP
+//! (RFC 826) with a lifetime, and a bounded queue of frames waiting for a resolution.
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use mtcp_proto::{Duration, Instant};
+
+/// How long a learned entry is trusted (Linux's base_reachable_time is 30 s; stale entries are
+/// refreshed by traffic and re-resolved afterwards).
+const LIFETIME: Duration = Duration::from_secs(60);
+/// Minimum spacing of ARP requests for one address.
+const REQUEST_INTERVAL: Duration = Duration::from_millis(200);
+/// Frames held while waiting for replies (all neighbours together).
+const MAX_PENDING: usize = 256;
+
+struct Entry {
+    mac: [u8; 6],
+    /// `None` for static entries.
+    expires: Option<Instant>,
+}
+
+pub(crate) struct ArpCache {
+    entries: HashMap<Ipv4Addr, Entry>,
+    last_request: HashMap<Ipv4Addr, Instant>,
+    pending: Vec<(Ipv4Addr, Vec<u8>)>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl ArpCache {
+    pub(crate) fn new() -> ArpCache {
+        ArpCache {
+            entries: HashMap::new(),
+            last_request: HashMap::new(),
+            pending: Vec::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    pub(crate) fn add_static(&mut self, ip: Ipv4Addr, mac: [u8; 6]) {
+        self.entries.insert(ip, Entry { mac, expires: None });
+    }
+
+    pub(crate) fn lookup(&self, ip: Ipv4Addr, now: Instant) -> Option<[u8; 6]> {
+        let e = self.entries.get(&ip)?;
+        match e.expires {
+            Some(t) if t <= now => None,
+            _ => Some(e.mac),
+        }
+    }
+
+    /// Records a mapping seen in an ARP packet; returns frames now deliverable to `ip`.
+    pub(crate) fn learn(&mut self, ip: Ipv4Addr, mac: [u8; 6], now: Instant, out: &mut Vec<Vec<u8>>) {
+        match self.entries.get_mut(&ip) {
+            Some(e) if e.expires.is_none() => {} // static entries win
+            Some(e) => {
+                e.mac = mac;
+                e.expires = Some(now + LIFETIME);
+            }
+            None => {
+                self.entries.insert(ip, Entry { mac, expires: Some(now + LIFETIME) });
+            }
+        }
+        self.last_request.remove(&ip);
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].0 == ip {
+                let (_, mut frame) = self.pending.swap_remove(i);
+                frame[0..6].copy_from_slice(&mac);
+                out.push(frame);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// A buffer for a frame that will wait for resolution.
+    pub(crate) fn buffer(&mut self) -> Vec<u8> {
+        let mut b = self.spare.pop().unwrap_or_default();
+        b.clear();
+        b
+    }
+
+    /// Gives a buffer back for reuse.
+    pub(crate) fn recycle(&mut self, buf: Vec<u8>) {
+        if self.spare.len() < MAX_PENDING {
+            self.spare.push(buf);
+        }
+    }
+
+    /// Holds a frame (destination MAC to be filled in) until `ip` resolves; drops the oldest
+    /// when full. Returns whether an ARP request should be sent now.
+    pub(crate) fn hold(&mut self, ip: Ipv4Addr, frame: Vec<u8>, now: Instant) -> bool {
+        if self.pending.len() >= MAX_PENDING {
+            let old = self.pending.remove(0).1;
+            self.recycle(old);
+        }
+        self.pending.push((ip, frame));
+        self.should_request(ip, now)
+    }
+
+    fn should_request(&mut self, ip: Ipv4Addr, now: Instant) -> bool {
+        match self.last_request.get(&ip) {
+            Some(&t) if now < t + REQUEST_INTERVAL => false,
+            _ => {
+                self.last_request.insert(ip, now);
+                true
+            }
+        }
+    }
+}

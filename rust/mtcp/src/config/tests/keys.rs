@@ -1,0 +1,263 @@
+//! `Config::{set, get, update, keys}`: per-key parsing and canonical text.
+use super::{assert_err, TempDir};
+use crate::config::{Config, IoKind, RunMode};
+
+/// A configuration in which every stored key differs from its default, loaded from files in
+/// `dir` (so `arp_conf`/`route_conf` are set too).
+fn rich(dir: &TempDir) -> Config {
+    dir.write(
+        "arp.conf",
+        "ARP_ENTRY 2\n198.18.0.2/32 02:00:c6:12:00:02\n198.18.0.254 02:00:c6:12:00:fe\n",
+    );
+    dir.write(
+        "route.conf",
+        "ROUTES 2\n198.19.0.0/16 veth1 via 198.18.0.253\n198.18.0.254/0 veth0\n",
+    );
+    let path = dir.write(
+        "mtcp.conf",
+        "io = afxdp\nnum_cores = 2\ncore_mask = 0xc\nport = veth0 veth1\nmax_concurrency = 77\n\
+         max_num_buffers = 88\nrcvbuf = 4096\nsndbuf = 2048\ntcp_timeout = -1\ntcp_timewait = 3\n\
+         stat_print = veth1 veth0\naddr = 198.18.0.9/24\ngateway = 198.18.0.254\n\
+         mac = 02:00:c6:12:00:99\nmtu = 4000\nmode = inline\ncc = cubic\n",
+    );
+    let c = Config::load(path).unwrap();
+    c.validate().unwrap();
+    c
+}
+
+#[test]
+fn keys_lists_every_key_once() {
+    let keys = Config::keys();
+    assert_eq!(keys.len(), 23);
+    for (i, k) in keys.iter().enumerate() {
+        assert!(!keys[..i].contains(k), "{k} listed twice");
+        assert!(Config::default().get(k).is_some(), "get({k})");
+    }
+    for k in [
+        "io",
+        "num_cores",
+        "core_mask",
+        "num_mem_ch",
+        "port",
+        "max_concurrency",
+        "max_num_buffers",
+        "rcvbuf",
+        "sndbuf",
+        "tcp_timeout",
+        "tcp_timewait",
+        "stat_print",
+        "multiprocess",
+        "addr",
+        "gateway",
+        "mac",
+        "mtu",
+        "mode",
+        "cc",
+        "arp",
+        "route",
+        "arp_conf",
+        "route_conf",
+    ] {
+        assert!(keys.contains(&k), "{k} missing");
+    }
+    for k in Config::ignored_keys() {
+        assert!(keys.contains(k));
+    }
+}
+
+#[test]
+fn get_unknown_key_is_none() {
+    assert_eq!(Config::default().get("nope"), None);
+    assert_eq!(Config::default().get("IO"), None);
+}
+
+#[test]
+fn get_canonical_forms() {
+    let dir = TempDir::new("canon");
+    let c = rich(&dir);
+    let want = [
+        ("io", "afxdp"),
+        ("num_cores", "2"),
+        ("core_mask", "0xc"),
+        ("num_mem_ch", ""),
+        ("port", "veth0 veth1"),
+        ("rcvbuf", "4096"),
+        ("tcp_timeout", "-1"),
+        ("stat_print", "veth1 veth0"),
+        ("addr", "198.18.0.9/24"),
+        ("gateway", "198.18.0.254"),
+        ("mac", "02:00:c6:12:00:99"),
+        ("mode", "inline"),
+        ("cc", "cubic"),
+        (
+            "arp",
+            "198.18.0.2/32 02:00:c6:12:00:02, 198.18.0.254/32 02:00:c6:12:00:fe",
+        ),
+        (
+            "route",
+            "198.19.0.0/16 veth1 via 198.18.0.253, 198.18.0.254/0 veth0",
+        ),
+    ];
+    for (k, v) in want {
+        assert_eq!(c.get(k).unwrap(), v, "{k}");
+    }
+    assert_eq!(
+        c.get("arp_conf").unwrap(),
+        dir.path().join("arp.conf").display().to_string()
+    );
+    let d = Config::default();
+    for k in [
+        "core_mask",
+        "stat_print",
+        "addr",
+        "gateway",
+        "mac",
+        "arp",
+        "route",
+        "arp_conf",
+        "route_conf",
+    ] {
+        assert_eq!(d.get(k).unwrap(), "", "unset {k} reads as empty");
+    }
+}
+
+#[test]
+fn set_get_round_trips_for_every_key_into_a_fresh_config() {
+    let dir = TempDir::new("roundtrip");
+    let c = rich(&dir);
+    let default = Config::default();
+    for &k in Config::keys() {
+        let text = c.get(k).unwrap();
+        let mut d = Config::default();
+        d.set(k, &text)
+            .unwrap_or_else(|e| panic!("set({k}, {text:?}): {e}"));
+        assert_eq!(d.get(k).unwrap(), text, "{k}");
+        if !Config::ignored_keys().contains(&k) {
+            assert_ne!(
+                default.get(k).unwrap(),
+                text,
+                "{k} should differ from its default in this test"
+            );
+        }
+    }
+}
+
+#[test]
+fn set_of_get_leaves_the_config_unchanged() {
+    let dir = TempDir::new("idem");
+    let c = rich(&dir);
+    for &k in Config::keys() {
+        let mut d = c.clone();
+        d.set(k, &c.get(k).unwrap()).unwrap();
+        assert_eq!(d, c, "{k}");
+    }
+    let d0 = Config::default();
+    for &k in Config::keys() {
+        let mut d = d0.clone();
+        d.set(k, &d0.get(k).unwrap()).unwrap();
+        assert_eq!(d, d0, "{k} on the default config");
+    }
+}
+
+#[test]
+fn set_parses_like_the_file() {
+    let mut c = Config::default();
+    c.set("io", "tap").unwrap();
+    c.set("num_cores", "8").unwrap();
+    c.set("addr", "198.18.7.7").unwrap();
+    c.set("mode", "inline").unwrap();
+    c.set(
+        "arp",
+        "198.18.7.1/32 02:00:00:00:00:01, 198.18.7.2/32 02:00:00:00:00:02",
+    )
+    .unwrap();
+    assert_eq!(c.io, IoKind::Tap);
+    assert_eq!(c.num_cores, 8);
+    assert_eq!(c.addr.unwrap().prefix_len, 32);
+    assert_eq!(c.mode, RunMode::Inline);
+    assert_eq!(c.arp.len(), 2);
+    c.set("arp", "198.18.7.3/32 02:00:00:00:00:03").unwrap();
+    assert_eq!(c.arp.len(), 1, "set replaces the list");
+}
+
+#[test]
+fn set_does_not_mirror_buffers() {
+    let mut c = Config::default();
+    c.set("rcvbuf", "4096").unwrap();
+    assert_eq!((c.rcvbuf, c.sndbuf), (4096, 8192));
+}
+
+#[test]
+fn update_mirrors_buffers_like_a_file() {
+    let mut c = Config::default();
+    c.update([("io", "memory"), ("rcvbuf", "4096")]).unwrap();
+    assert_eq!((c.rcvbuf, c.sndbuf), (4096, 4096));
+    c.update([("sndbuf", "1000"), ("rcvbuf", "2000")]).unwrap();
+    assert_eq!((c.rcvbuf, c.sndbuf), (2000, 1000));
+}
+
+#[test]
+fn update_stops_at_the_first_error() {
+    let mut c = Config::default();
+    let e = c
+        .update([("mtu", "1400"), ("num_cores", "0"), ("mode", "inline")])
+        .unwrap_err();
+    assert_err(&e, None, None, Some("num_cores"), "between 1 and 64");
+    assert_eq!(c.mtu, 1400);
+    assert_eq!(c.mode, RunMode::Threaded);
+}
+
+#[test]
+fn set_errors_name_the_key_only() {
+    let mut c = Config::default();
+    let cases = [
+        ("rcvbuf", "32", "between 64 and"),
+        ("num_cores", "", "non-negative whole number"),
+        ("io", "psio", "not supported"),
+        ("addr", "198.18.0.1/33", "out of range"),
+        ("mac", "zz", "MAC"),
+        ("route", "198.18.0.1/0 p0, 198.18.0.2/0 p0", "default route"),
+        ("mtu", "1500 bytes", "whole number"),
+    ];
+    for (k, v, needle) in cases {
+        let e = c.set(k, v).unwrap_err();
+        assert_err(&e, None, None, Some(k), needle);
+    }
+    let e = c.set("sndbuff", "4096").unwrap_err();
+    assert_err(&e, None, None, Some("sndbuff"), "did you mean 'sndbuf'");
+    assert_eq!(c, Config::default(), "failed sets change nothing");
+}
+
+#[test]
+fn empty_value_unsets_optional_keys() {
+    let mut c = Config::default();
+    c.set("addr", "198.18.0.1/24").unwrap();
+    c.set("gateway", "198.18.0.254").unwrap();
+    c.set("mac", "02:00:00:00:00:01").unwrap();
+    c.set("core_mask", "ff").unwrap();
+    for k in ["addr", "gateway", "mac", "core_mask"] {
+        c.set(k, "").unwrap();
+    }
+    assert_eq!(c, Config::default());
+    assert!(
+        c.set("mtu", "").is_err(),
+        "a required value cannot be empty"
+    );
+}
+
+#[test]
+fn set_values_are_trimmed() {
+    let mut c = Config::default();
+    c.set(" mtu ", " 1400 ").unwrap();
+    assert_eq!(c.mtu, 1400);
+}
+
+#[test]
+fn effective_mac_derives_from_addr() {
+    let mut c = Config::default();
+    assert_eq!(c.effective_mac(), [2, 0, 0, 0, 0, 0]);
+    c.set("addr", "198.18.0.7/24").unwrap();
+    assert_eq!(c.effective_mac(), [2, 0, 198, 18, 0, 7]);
+    c.set("mac", "02:aa:bb:cc:dd:ee").unwrap();
+    assert_eq!(c.effective_mac(), [2, 0xaa, 0xbb, 0xcc, 0xdd, 0xee]);
+}

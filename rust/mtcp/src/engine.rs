@@ -1,0 +1,682 @@
+//! The per-context engine: one core's sockets, flows, timers and packet path.
+//!
+//! `Engine::poll` is mTCP's main-loop iteration: receive a burst, fire due timers, transmit
+//! what connections and control traffic produced, then update epoll readiness. API calls
+//! (`api.rs`) change the same state and leave transmission to the next poll.
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use mtcp_io::{PacketIo, BURST, MAX_FRAME};
+use mtcp_proto::tcp::{reset_for, Connection, State, TcpConfig};
+use mtcp_proto::wire::{ChecksumCaps, TcpRepr};
+use mtcp_proto::{Duration, Instant};
+
+use crate::arp_cache::ArpCache;
+use crate::consts::*;
+use crate::context::{ContextStats, SockId};
+use crate::flow_table::{FlowId, FlowKey, FlowMap, Slab};
+use crate::frame::{self, Parsed, ETH_IP_HEADERS};
+use crate::pipe::Pipe;
+use crate::pool::Pool;
+use crate::socket::{Kind, SockOpts, Socket};
+use crate::timer_wheel::TimerWheel;
+
+/// Who holds a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// An application descriptor.
+    Socket(SockId),
+    /// Passive open not yet accepted: the listener's descriptor.
+    Pending(SockId),
+    /// The application closed it; the connection finishes on its own.
+    Orphan,
+}
+
+pub(crate) struct Flow {
+    pub(crate) conn: Connection,
+    pub(crate) key: FlowKey,
+    pub(crate) owner: Owner,
+    /// In the flow map (false once the connection has closed and its 4-tuple is released).
+    pub(crate) mapped: bool,
+    pub(crate) in_accept_queue: bool,
+    pub(crate) in_txq: bool,
+    /// The deadline of this flow's live timer-wheel entry.
+    pub(crate) timer_at: Option<Instant>,
+}
+
+/// The addresses and routes of this host, shared by all its contexts.
+#[derive(Debug, Clone)]
+pub(crate) struct NetConfig {
+    pub(crate) ip: Ipv4Addr,
+    pub(crate) prefix_len: u8,
+    pub(crate) mac: [u8; 6],
+    /// (network, prefix, gateway) for routes beyond the connected one.
+    pub(crate) routes: Vec<(Ipv4Addr, u8, Option<Ipv4Addr>)>,
+    pub(crate) gateway: Option<Ipv4Addr>,
+}
+
+fn in_prefix(ip: Ipv4Addr, net: Ipv4Addr, prefix: u8) -> bool {
+    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+    u32::from(ip) & mask == u32::from(net) & mask
+}
+
+impl NetConfig {
+    /// The next hop for `dst`: itself when on-link, else the gateway of the longest matching
+    /// route; `None` when unreachable.
+    pub(crate) fn next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        if in_prefix(dst, self.ip, self.prefix_len) {
+            return Some(dst);
+        }
+        let best = self
+            .routes
+            .iter()
+            .filter(|(net, prefix, _)| in_prefix(dst, *net, *prefix))
+            .max_by_key(|(_, prefix, _)| *prefix);
+        match best {
+            Some((_, _, Some(gw))) => Some(*gw),
+            Some((_, _, None)) => Some(dst),
+            None => self.gateway,
+        }
+    }
+}
+
+/// Which client ports hash back to this context (mtcp_init_rss).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RssFilter {
+    pub(crate) queue: usize,
+    pub(crate) num_queues: usize,
+}
+
+pub(crate) struct Engine {
+    pub(crate) io: Box<dyn PacketIo>,
+    pub(crate) core: Core,
+}
+
+pub(crate) struct Core {
+    pub(crate) cpu: usize,
+    pub(crate) net: NetConfig,
+    pub(crate) tcp: TcpConfig,
+    pub(crate) default_opts: SockOpts,
+    pub(crate) caps: ChecksumCaps,
+    pub(crate) sockets: Pool<Socket>,
+    pub(crate) flows: Slab<Flow>,
+    pub(crate) flow_map: FlowMap,
+    /// Listener descriptor by local port (-1: none).
+    pub(crate) listeners: Box<[SockId]>,
+    /// Sockets holding each local port through bind.
+    pub(crate) bound_ports: Box<[u16]>,
+    pub(crate) pipes: Pool<Pipe>,
+    timers: TimerWheel<(FlowId, Instant)>,
+    fired: Vec<(FlowId, Instant)>,
+    txq: Vec<FlowId>,
+    touched: Vec<SockId>,
+    pub(crate) arp: ArpCache,
+    /// Control frames (ARP, ICMP, RST) waiting for transmission.
+    ctrl: Vec<Vec<u8>>,
+    spare: Vec<Vec<u8>>,
+    ip_ident: u16,
+    iss_secret: u64,
+    pub(crate) next_port: u16,
+    pub(crate) rss: Option<RssFilter>,
+    pub(crate) epoll_serial: u64,
+    pub(crate) stats: ContextStats,
+    /// Events became ready since the last `take_wakeup` (wake epoll waiters).
+    wakeup: bool,
+    pub(crate) destroyed: bool,
+    pub(crate) now: Instant,
+}
+
+/// Linux's ephemeral port range (ip_local_port_range).
+pub(crate) const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
+
+impl Core {
+    pub(crate) fn new(
+        cpu: usize,
+        net: NetConfig,
+        tcp: TcpConfig,
+        max_concurrency: usize,
+        seed: u64,
+        now: Instant,
+    ) -> Core {
+        let default_opts = SockOpts {
+            rcvbuf: tcp.rcvbuf,
+            sndbuf: tcp.sndbuf,
+            nodelay: tcp.nodelay,
+            linger: None,
+            keepalive: false,
+            keepidle: 7200,
+            keepintvl: 75,
+            keepcnt: 9,
+            reuseaddr: false,
+            reuseport: false,
+        };
+        let mut flow_map = FlowMap::default();
+        flow_map.reserve(max_concurrency * 2);
+        let mut rng = seed ^ 0x9e37_79b9_7f4a_7c15 ^ (cpu as u64).wrapping_mul(0x1000_0000_01b3);
+        let iss_secret = xorshift(&mut rng);
+        let span = u64::from(EPHEMERAL.end() - EPHEMERAL.start()) + 1;
+        let next_port = EPHEMERAL.start() + (xorshift(&mut rng) % span) as u16;
+        Core {
+            cpu,
+            net,
+            tcp,
+            default_opts,
+            caps: ChecksumCaps::default(),
+            sockets: Pool::new(max_concurrency),
+            // Closed sockets leave connections finishing (FIN-WAIT, TIME-WAIT) behind, so the
+            // flow slab is larger than the socket pool.
+            flows: Slab::new(max_concurrency * 2),
+            flow_map,
+            listeners: vec![-1; 65536].into_boxed_slice(),
+            bound_ports: vec![0; 65536].into_boxed_slice(),
+            pipes: Pool::new(max_concurrency / 2 + 1),
+            timers: TimerWheel::new(now),
+            fired: Vec::with_capacity(BURST),
+            txq: Vec::with_capacity(max_concurrency.min(4096)),
+            touched: Vec::with_capacity(max_concurrency.min(4096)),
+            arp: ArpCache::new(),
+            ctrl: Vec::new(),
+            spare: Vec::new(),
+            ip_ident: 0,
+            iss_secret,
+            next_port,
+            rss: None,
+            epoll_serial: 0,
+            stats: ContextStats::default(),
+            wakeup: false,
+            destroyed: false,
+            now,
+        }
+    }
+
+    /// RFC 6528 initial sequence number: a clock ticking every 4 µs plus a keyed hash of the
+    /// 4-tuple.
+    pub(crate) fn initial_seq(&self, key: FlowKey, local_port: u16, now: Instant) -> u32 {
+        let mut h = (key.remote().ip().to_bits() as u64) << 32
+            | u64::from(key.remote().port()) << 16
+            | u64::from(local_port);
+        h ^= self.iss_secret;
+        h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h ^= h >> 29;
+        ((h as u32).wrapping_add((now.total_micros() / 4) as u32)) as u32
+    }
+
+    /// Whether anything waits to be transmitted or is due now.
+    pub(crate) fn has_work(&self) -> bool {
+        !self.txq.is_empty() || !self.ctrl.is_empty()
+    }
+
+    /// The earliest timer deadline.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Returns and clears "events became ready".
+    pub(crate) fn take_wakeup(&mut self) -> bool {
+        std::mem::take(&mut self.wakeup)
+    }
+
+    // ---------------------------------------------------------------- receive path
+
+    pub(crate) fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
+        self.stats.rx_frames += 1;
+        self.stats.rx_bytes += frame.len() as u64;
+        match frame::parse(frame, self.net.mac, self.net.ip, self.caps) {
+            Parsed::Tcp { src_mac, src_ip, segment } => self.handle_tcp(now, src_mac, src_ip, &segment),
+            Parsed::ArpRequest { sender_mac, sender_ip, for_us } => {
+                if for_us {
+                    let mut out = std::mem::take(&mut self.ctrl);
+                    self.arp.learn(sender_ip, sender_mac, now, &mut out);
+                    self.ctrl = out;
+                    let mut buf = self.spare_frame();
+                    frame::build_arp(&mut buf, 2, self.net.mac, self.net.ip, sender_mac, sender_ip);
+                    self.ctrl.push(buf);
+                }
+            }
+            Parsed::ArpReply { sender_mac, sender_ip } => {
+                let mut out = std::mem::take(&mut self.ctrl);
+                self.arp.learn(sender_ip, sender_mac, now, &mut out);
+                self.ctrl = out;
+            }
+            Parsed::EchoRequest { src_mac, src_ip, icmp } => {
+                let mut buf = self.spare_frame();
+                self.ip_ident = self.ip_ident.wrapping_add(1);
+                if frame::build_echo_reply(&mut buf, self.net.mac, src_mac, self.net.ip, src_ip, self.ip_ident, icmp) {
+                    self.ctrl.push(buf);
+                } else {
+                    self.spare.push(buf);
+                }
+            }
+            Parsed::Ignored => {}
+            Parsed::Dropped => self.stats.drops += 1,
+        }
+    }
+
+    fn handle_tcp(&mut self, now: Instant, src_mac: [u8; 6], src_ip: Ipv4Addr, seg: &TcpRepr<'_>) {
+        if seg.src_port == 0 || seg.dst_port == 0 {
+            self.stats.drops += 1;
+            return;
+        }
+        let remote = SocketAddrV4::new(src_ip, seg.src_port);
+        let key = FlowKey::new(remote, seg.dst_port);
+        if let Some(&fid) = self.flow_map.get(&key) {
+            if let Some(flow) = self.flows.get_mut(fid) {
+                flow.conn.handle_segment(now, seg);
+                self.after_flow_event(fid, true);
+                return;
+            }
+        }
+        if seg.flags.syn() && !seg.flags.ack() && !seg.flags.rst() {
+            let lsock = self.listeners[seg.dst_port as usize];
+            if lsock >= 0 && self.passive_open(now, lsock, key, remote, seg) {
+                return;
+            }
+        }
+        if let Some(rst) = reset_for(seg) {
+            let mut buf = self.spare_frame();
+            self.ip_ident = self.ip_ident.wrapping_add(1);
+            frame::build_tcp(&mut buf, self.net.mac, src_mac, self.net.ip, src_ip, self.ip_ident, &rst);
+            self.ctrl.push(buf);
+        }
+    }
+
+    /// A SYN for a listener: a new connection in SYN-RECEIVED, unless the queues are full
+    /// (then the SYN is dropped and the peer retries, as Linux does without SYN cookies).
+    fn passive_open(
+        &mut self,
+        now: Instant,
+        lsock: SockId,
+        key: FlowKey,
+        remote: SocketAddrV4,
+        syn: &TcpRepr<'_>,
+    ) -> bool {
+        let Some(Socket { kind: Kind::Listener(l), opts, .. }) = self.sockets.get(lsock as u32) else {
+            return false;
+        };
+        if l.accept_queue.len() >= l.backlog || l.half_open >= l.backlog.max(128) || self.flows.is_full() {
+            self.stats.drops += 1;
+            return true;
+        }
+        let local = SocketAddrV4::new(self.net.ip, syn.dst_port);
+        let config = self.config_for(opts);
+        let iss = self.initial_seq(key, syn.dst_port, now);
+        let conn = Connection::accept(&config, local, remote, syn, mtcp_proto::wire::SeqNumber(iss), now);
+        let flow = Flow {
+            conn,
+            key,
+            owner: Owner::Pending(lsock),
+            mapped: true,
+            in_accept_queue: false,
+            in_txq: false,
+            timer_at: None,
+        };
+        let Some(fid) = self.flows.insert(flow) else { return false };
+        self.flow_map.insert(key, fid);
+        if let Some(Socket { kind: Kind::Listener(l), .. }) = self.sockets.get_mut(lsock as u32) {
+            l.half_open += 1;
+        }
+        self.stats.connections_opened += 1;
+        self.after_flow_event(fid, true);
+        true
+    }
+
+    /// The connection parameters for a socket with `opts`.
+    pub(crate) fn config_for(&self, opts: &SockOpts) -> TcpConfig {
+        TcpConfig {
+            rcvbuf: opts.rcvbuf,
+            sndbuf: opts.sndbuf,
+            nodelay: opts.nodelay,
+            linger: opts.linger,
+            ..self.tcp.clone()
+        }
+    }
+
+    /// Bookkeeping after anything happened to a flow: accept-queue promotion, timer, transmit
+    /// list, epoll readiness, and release once closed.
+    pub(crate) fn after_flow_event(&mut self, fid: FlowId, from_net: bool) {
+        let Some(flow) = self.flows.get_mut(fid) else { return };
+        let state = flow.conn.state();
+        if let Some(deadline) = flow.conn.poll_timeout() {
+            if flow.timer_at.is_none_or(|t| deadline < t) {
+                flow.timer_at = Some(deadline);
+                self.timers.insert(deadline, (fid, deadline));
+            }
+        }
+        if !flow.in_txq && flow.conn.wants_transmit() {
+            flow.in_txq = true;
+            self.txq.push(fid);
+        }
+        let closed = flow.conn.is_closed() && !flow.in_txq;
+        match flow.owner {
+            Owner::Socket(s) => self.touch(s, from_net),
+            Owner::Pending(l) => {
+                let promote = !flow.in_accept_queue
+                    && !closed
+                    && !matches!(state, State::SynReceived | State::Closed | State::Listen);
+                if promote {
+                    flow.in_accept_queue = true;
+                    if let Some(Socket { kind: Kind::Listener(lst), .. }) = self.sockets.get_mut(l as u32) {
+                        lst.half_open = lst.half_open.saturating_sub(1);
+                        lst.accept_queue.push_back(fid);
+                    }
+                    self.touch(l, true);
+                }
+            }
+            Owner::Orphan => {}
+        }
+        if closed {
+            self.release(fid);
+        }
+    }
+
+    /// A closed connection gives up its 4-tuple; it is freed unless a descriptor still holds it
+    /// (then `close` frees it).
+    fn release(&mut self, fid: FlowId) {
+        let Some(flow) = self.flows.get_mut(fid) else { return };
+        if flow.mapped {
+            flow.mapped = false;
+            let key = flow.key;
+            if self.flow_map.get(&key) == Some(&fid) {
+                self.flow_map.remove(&key);
+            }
+        }
+        flow.timer_at = None;
+        match flow.owner {
+            Owner::Socket(_) => {}
+            Owner::Orphan => {
+                self.flows.remove(fid);
+            }
+            Owner::Pending(l) => {
+                let queued = flow.in_accept_queue;
+                if let Some(Socket { kind: Kind::Listener(lst), .. }) = self.sockets.get_mut(l as u32) {
+                    if queued {
+                        lst.accept_queue.retain(|&f| f != fid);
+                    } else {
+                        lst.half_open = lst.half_open.saturating_sub(1);
+                    }
+                }
+                self.flows.remove(fid);
+            }
+        }
+    }
+
+    /// Frees a flow that a descriptor held (on close, after the connection was told).
+    pub(crate) fn drop_socket_flow(&mut self, fid: FlowId) {
+        let Some(flow) = self.flows.get_mut(fid) else { return };
+        flow.owner = Owner::Orphan;
+        if !flow.mapped {
+            self.flows.remove(fid);
+        } else {
+            self.after_flow_event(fid, false);
+        }
+    }
+
+    // ---------------------------------------------------------------- timers
+
+    pub(crate) fn fire_timers(&mut self, now: Instant) {
+        let mut fired = std::mem::take(&mut self.fired);
+        self.timers.expire(now, &mut fired);
+        for &(fid, deadline) in &fired {
+            let Some(flow) = self.flows.get_mut(fid) else { continue };
+            if flow.timer_at != Some(deadline) {
+                continue; // superseded by an earlier deadline
+            }
+            flow.timer_at = None;
+            if flow.conn.poll_timeout().is_some_and(|d| d <= now) {
+                flow.conn.handle_timeout(now);
+            }
+            self.after_flow_event(fid, true);
+        }
+        fired.clear();
+        self.fired = fired;
+    }
+
+    // ---------------------------------------------------------------- transmit path
+
+    fn spare_frame(&mut self) -> Vec<u8> {
+        let mut b = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(MAX_FRAME));
+        b.clear();
+        b
+    }
+
+    pub(crate) fn transmit(&mut self, now: Instant, io: &mut dyn PacketIo) {
+        for buf in std::mem::take(&mut self.ctrl) {
+            let n = buf.len();
+            if io.tx(n, &mut |out| {
+                out[..n].copy_from_slice(&buf);
+                n
+            }) {
+                self.stats.tx_frames += 1;
+                self.stats.tx_bytes += n as u64;
+            }
+            self.spare.push(buf);
+        }
+        let mut i = 0;
+        while i < self.txq.len() {
+            let fid = self.txq[i];
+            i += 1;
+            if let Some(flow) = self.flows.get_mut(fid) {
+                flow.in_txq = false;
+                self.emit_flow(now, fid, io);
+                self.after_flow_event(fid, false);
+            }
+        }
+        self.txq.drain(..i);
+    }
+
+    fn emit_flow(&mut self, now: Instant, fid: FlowId, io: &mut dyn PacketIo) {
+        let Some(flow) = self.flows.get_mut(fid) else { return };
+        let remote_ip = *flow.key.remote().ip();
+        let Some(hop) = self.net.next_hop(remote_ip) else {
+            // Unroutable: drain the segments so the connection times out rather than spins.
+            let mut scratch = [0u8; MAX_FRAME];
+            while flow.conn.poll_transmit(now, &mut scratch).is_some() {
+                self.stats.drops += 1;
+            }
+            return;
+        };
+        let (src_mac, src_ip) = (self.net.mac, self.net.ip);
+        match self.arp.lookup(hop, now) {
+            Some(dst_mac) => loop {
+                let mut sent = 0;
+                let ident = &mut self.ip_ident;
+                let conn = &mut flow.conn;
+                let ok = io.tx(MAX_FRAME, &mut |buf| {
+                    let Some(n) = conn.poll_transmit(now, &mut buf[ETH_IP_HEADERS..]) else { return 0 };
+                    *ident = ident.wrapping_add(1);
+                    frame::write_headers(buf, src_mac, dst_mac, src_ip, remote_ip, *ident, n);
+                    sent = ETH_IP_HEADERS + n;
+                    sent
+                });
+                if sent == 0 {
+                    break;
+                }
+                if ok {
+                    self.stats.tx_frames += 1;
+                    self.stats.tx_bytes += sent as u64;
+                } else {
+                    self.stats.drops += 1;
+                }
+            },
+            None => loop {
+                let mut buf = self.arp.buffer();
+                buf.resize(MAX_FRAME, 0);
+                let Some(n) = flow.conn.poll_transmit(now, &mut buf[ETH_IP_HEADERS..]) else {
+                    self.arp.recycle(buf);
+                    break;
+                };
+                self.ip_ident = self.ip_ident.wrapping_add(1);
+                frame::write_headers(&mut buf, src_mac, [0; 6], src_ip, remote_ip, self.ip_ident, n);
+                buf.truncate(ETH_IP_HEADERS + n);
+                if self.arp.hold(hop, buf, now) {
+                    let mut req = self.spare.pop().unwrap_or_default();
+                    frame::build_arp(&mut req, 1, src_mac, src_ip, [0xff; 6], hop);
+                    self.ctrl.push(req);
+                }
+            },
+        }
+    }
+
+    // ---------------------------------------------------------------- readiness and epoll
+
+    /// Marks a descriptor whose readiness may have changed.
+    pub(crate) fn touch(&mut self, s: SockId, from_net: bool) {
+        let Some(sock) = self.sockets.get_mut(s as u32) else { return };
+        if sock.reg.is_none() {
+            return;
+        }
+        if from_net {
+            // A new arrival is a new edge even if the socket was already readable (Linux wakes
+            // edge-triggered waiters on every arrival).
+            sock.last_events &= !(MTCP_EPOLLIN | MTCP_EPOLLOUT);
+        }
+        self.touched.push(s);
+    }
+
+    /// The events a descriptor would report now.
+    pub(crate) fn readiness(&self, s: SockId) -> u32 {
+        let Some(sock) = self.sockets.get(s as u32) else { return 0 };
+        match &sock.kind {
+            Kind::Stream(st) => match st.flow.and_then(|f| self.flows.get(f)) {
+                None => MTCP_EPOLLOUT | MTCP_EPOLLHUP,
+                Some(flow) => {
+                    let r = flow.conn.readiness();
+                    let mut ev = 0;
+                    if r.readable {
+                        ev |= MTCP_EPOLLIN;
+                    }
+                    if r.writable {
+                        ev |= MTCP_EPOLLOUT;
+                    }
+                    if r.read_hangup {
+                        ev |= MTCP_EPOLLRDHUP | MTCP_EPOLLIN;
+                    }
+                    if r.hangup {
+                        ev |= MTCP_EPOLLHUP;
+                    }
+                    if r.error {
+                        ev |= MTCP_EPOLLERR;
+                    }
+                    ev
+                }
+            },
+            Kind::Listener(l) => {
+                if l.accept_queue.is_empty() {
+                    0
+                } else {
+                    MTCP_EPOLLIN
+                }
+            }
+            Kind::Epoll(_) => 0,
+            Kind::PipeRead(p) => match self.pipes.get(*p) {
+                Some(pipe) => {
+                    let mut ev = 0;
+                    if !pipe.data.is_empty() {
+                        ev |= MTCP_EPOLLIN;
+                    }
+                    if pipe.writer.is_none() {
+                        ev |= MTCP_EPOLLIN | MTCP_EPOLLHUP;
+                    }
+                    ev
+                }
+                None => MTCP_EPOLLHUP,
+            },
+            Kind::PipeWrite(p) => match self.pipes.get(*p) {
+                Some(pipe) => {
+                    let mut ev = 0;
+                    if pipe.space() > 0 {
+                        ev |= MTCP_EPOLLOUT;
+                    }
+                    if pipe.reader.is_none() {
+                        ev |= MTCP_EPOLLERR;
+                    }
+                    ev
+                }
+                None => MTCP_EPOLLERR,
+            },
+        }
+    }
+
+    /// Moves touched descriptors with pending events into their epoll's ready queue.
+    pub(crate) fn update_events(&mut self) {
+        if self.touched.is_empty() {
+            return;
+        }
+        let touched = std::mem::take(&mut self.touched);
+        for &s in &touched {
+            let ready = self.readiness(s);
+            let Some(sock) = self.sockets.get_mut(s as u32) else { continue };
+            let Some(reg) = sock.reg else { continue };
+            let mask = ready & (reg.events | MTCP_EPOLLERR | MTCP_EPOLLHUP);
+            let fire = if reg.events & MTCP_EPOLLET != 0 {
+                let rising = mask & !sock.last_events;
+                sock.last_events = mask;
+                rising != 0
+            } else {
+                mask != 0
+            };
+            if fire && !sock.queued {
+                sock.queued = true;
+                if let Some(Socket { kind: Kind::Epoll(ep), .. }) = self.sockets.get_mut(reg.epid as u32) {
+                    if ep.serial == reg.serial {
+                        ep.ready.push_back(s);
+                        self.wakeup = true;
+                        continue;
+                    }
+                }
+                if let Some(sock) = self.sockets.get_mut(s as u32) {
+                    sock.queued = false;
+                }
+            }
+        }
+        let mut touched = touched;
+        touched.clear();
+        self.touched = touched;
+    }
+}
+
+impl Engine {
+    /// One iteration of the loop; returns whether anything was received or sent.
+    pub(crate) fn poll(&mut self, now: Instant) -> bool {
+        let Engine { io, core } = self;
+        core.now = now;
+        let mut received = 0;
+        for _ in 0..4 {
+            let n = io.rx_burst(BURST, &mut |frame| core.handle_frame(now, frame));
+            received += n;
+            if n < BURST {
+                break;
+            }
+        }
+        core.fire_timers(now);
+        let had_tx = core.has_work();
+        core.transmit(now, &mut **io);
+        io.flush();
+        core.update_events();
+        received > 0 || had_tx
+    }
+}
+
+fn xorshift(state: &mut u64) -> u64 {
+    let mut x = *state;
+    if x == 0 {
+        x = 0x2545_f491_4f6c_dd1d;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+/// Linux's default idle retransmission clamp etc. live in `TcpConfig`; this is the one place
+/// the runtime turns `mtcp.conf` into connection parameters.
+pub(crate) fn tcp_config_from(config: &crate::Config) -> TcpConfig {
+    TcpConfig {
+        mss: (config.mtu.saturating_sub(40)).clamp(88, 65495) as u16,
+        rcvbuf: config.rcvbuf,
+        sndbuf: config.sndbuf,
+        timewait: Duration::from_secs(config.tcp_timewait),
+        idle_timeout: (config.tcp_timeout > 0).then(|| Duration::from_secs(config.tcp_timeout as u64)),
+        ..TcpConfig::default()
+    }
+}

@@ -1,0 +1,147 @@
+//! Flows: connections in a slab with generation counters, found by 4-tuple through a hash map
+//! that is sized once (O(1) lookup; never a scan over all sockets).
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// A flow's key from this host's point of view: (remote ip, remote port, local port). The
+/// local IP is the host's one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct FlowKey(u64);
+
+impl FlowKey {
+    pub(crate) fn new(remote: SocketAddrV4, local_port: u16) -> FlowKey {
+        FlowKey(
+            (u64::from(u32::from(*remote.ip())) << 32)
+                | (u64::from(remote.port()) << 16)
+                | u64::from(local_port),
+        )
+    }
+
+    pub(crate) fn remote(self) -> SocketAddrV4 {
+        SocketAddrV4::new(Ipv4Addr::from((self.0 >> 32) as u32), (self.0 >> 16) as u16)
+    }
+}
+
+/// Multiply-xorshift hasher for one u64 key (the keys are not attacker-controlled in bulk: the
+/// port and address space of one host; a keyed hash can replace it for SYN-flood hardening).
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | self.0 >> 56) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
+
+pub(crate) type FlowMap = HashMap<FlowKey, FlowId, BuildHasherDefault<KeyHasher>>;
+
+/// Index of a flow in the slab plus its generation, so stale timer entries are recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FlowId {
+    pub(crate) index: u32,
+    pub(crate) gen: u32,
+}
+
+/// A slab of flows with generations.
+pub(crate) struct Slab<T> {
+    entries: Vec<(u32, Option<T>)>,
+    free: Vec<u32>,
+}
+
+impl<T> Slab<T> {
+    pub(crate) fn new(capacity: usize) -> Slab<T> {
+        let mut entries = Vec::with_capacity(capacity);
+        entries.resize_with(capacity, || (0, None));
+        Slab { entries, free: (0..capacity as u32).rev().collect() }
+    }
+
+    pub(crate) fn insert(&mut self, value: T) -> Option<FlowId> {
+        let index = self.free.pop()?;
+        let entry = &mut self.entries[index as usize];
+        entry.0 = entry.0.wrapping_add(1);
+        entry.1 = Some(value);
+        Some(FlowId { index, gen: entry.0 })
+    }
+
+    pub(crate) fn remove(&mut self, id: FlowId) -> Option<T> {
+        let entry = self.entries.get_mut(id.index as usize)?;
+        if entry.0 != id.gen {
+            return None;
+        }
+        let value = entry.1.take()?;
+        self.free.push(id.index);
+        Some(value)
+    }
+
+    pub(crate) fn get(&self, id: FlowId) -> Option<&T> {
+        let entry = self.entries.get(id.index as usize)?;
+        if entry.0 != id.gen {
+            return None;
+        }
+        entry.1.as_ref()
+    }
+
+    pub(crate) fn get_mut(&mut self, id: FlowId) -> Option<&mut T> {
+        let entry = self.entries.get_mut(id.index as usize)?;
+        if entry.0 != id.gen {
+            return None;
+        }
+        entry.1.as_mut()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len() - self.free.len()
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.free.is_empty()
+    }
+
+    /// Every live id (shutdown only).
+    pub(crate) fn ids(&self) -> Vec<FlowId> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.1.is_some())
+            .map(|(i, e)| FlowId { index: i as u32, gen: e.0 })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn stale_ids_do_not_resolve() {
+        let mut slab = Slab::new(1);
+        let a = slab.insert(1).unwrap();
+        assert!(slab.insert(2).is_none());
+        assert_eq!(slab.remove(a), Some(1));
+        let b = slab.insert(3).unwrap();
+        assert_eq!(a.index, b.index);
+        assert!(slab.get(a).is_none());
+        assert_eq!(slab.get(b), Some(&3));
+    }
+
+    #[test]
+    fn key_round_trip() {
+        let remote: SocketAddrV4 = "198.18.0.2:4242".parse().unwrap();
+        let k = FlowKey::new(remote, 80);
+        assert_eq!(k.remote(), remote);
+        assert_ne!(k, FlowKey::new(remote, 81));
+    }
+}

@@ -1,0 +1,198 @@
+//! Frames in and out of a context: classification of received Ethernet frames and the
+//! Ethernet + IPv4 framing of what the context sends. All layout knowledge comes from
+//! `mtcp_proto::wire`.
+use std::net::Ipv4Addr;
+
+use mtcp_proto::wire::{
+    ArpOperation, ArpPacket, ArpRepr, ChecksumCaps, EtherType, EthernetAddress, EthernetFrame,
+    EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, TcpRepr,
+};
+
+/// Ethernet (14) + IPv4 without options (20): where the TCP segment starts in a frame we build.
+pub(crate) const ETH_IP_HEADERS: usize = EthernetRepr::HEADER_LEN + Ipv4Repr::HEADER_LEN;
+
+/// What a received frame is, for this host.
+pub(crate) enum Parsed<'a> {
+    Tcp { src_mac: [u8; 6], src_ip: Ipv4Addr, segment: TcpRepr<'a> },
+    ArpRequest { sender_mac: [u8; 6], sender_ip: Ipv4Addr, for_us: bool },
+    ArpReply { sender_mac: [u8; 6], sender_ip: Ipv4Addr },
+    EchoRequest { src_mac: [u8; 6], src_ip: Ipv4Addr, icmp: Icmpv4Repr<'a> },
+    /// Not for us, or a protocol we ignore on purpose (IPv6, other hosts' unicast).
+    Ignored,
+    /// Malformed, bad checksum, fragment, unsupported: counted as a drop.
+    Dropped,
+}
+
+/// Classifies a frame received by a host with `mac` and `ip`.
+pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps) -> Parsed<'_> {
+    let Ok(eth) = EthernetFrame::new_checked(frame) else { return Parsed::Dropped };
+    let dst = eth.dst_addr();
+    if dst.0 != mac && !dst.is_broadcast() {
+        return Parsed::Ignored;
+    }
+    let src_mac = eth.src_addr().0;
+    match eth.ethertype() {
+        EtherType::Arp => {
+            let Ok(packet) = ArpPacket::new_checked(eth.payload()) else { return Parsed::Dropped };
+            let Ok(arp) = ArpRepr::parse(&packet) else { return Parsed::Dropped };
+            let sender_mac = arp.source_hardware_addr.0;
+            let sender_ip = arp.source_protocol_addr;
+            match arp.operation {
+                ArpOperation::Request => Parsed::ArpRequest {
+                    sender_mac,
+                    sender_ip,
+                    for_us: arp.target_protocol_addr == ip,
+                },
+                ArpOperation::Reply => Parsed::ArpReply { sender_mac, sender_ip },
+                _ => Parsed::Dropped,
+            }
+        }
+        EtherType::Ipv4 => {
+            let Ok(packet) = Ipv4Packet::new_checked(eth.payload()) else { return Parsed::Dropped };
+            let Ok(ipv4) = Ipv4Repr::parse(&packet, caps) else { return Parsed::Dropped };
+            if ipv4.dst_addr != ip {
+                return Parsed::Ignored;
+            }
+            let payload = packet.payload();
+            match ipv4.next_header {
+                IpProtocol::Tcp => {
+                    match TcpRepr::parse(payload, ipv4.src_addr, ipv4.dst_addr, caps) {
+                        Ok(segment) => Parsed::Tcp { src_mac, src_ip: ipv4.src_addr, segment },
+                        Err(_) => Parsed::Dropped,
+                    }
+                }
+                IpProtocol::Icmp => {
+                    let Ok(packet) = Icmpv4Packet::new_checked(payload) else { return Parsed::Dropped };
+                    match Icmpv4Repr::parse(&packet, caps) {
+                        Ok(icmp @ Icmpv4Repr::EchoRequest { .. }) => {
+                            Parsed::EchoRequest { src_mac, src_ip: ipv4.src_addr, icmp }
+                        }
+                        Ok(_) => Parsed::Ignored,
+                        Err(_) => Parsed::Dropped,
+                    }
+                }
+                _ => Parsed::Ignored,
+            }
+        }
+        _ => Parsed::Ignored,
+    }
+}
+
+/// Writes Ethernet and IPv4 headers in front of a TCP segment of `tcp_len` bytes that already
+/// sits at `buf[ETH_IP_HEADERS..]`.
+pub(crate) fn write_headers(
+    buf: &mut [u8],
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    src_ip: Ipv4Addr,
+    dst_ip: Ipv4Addr,
+    ident: u16,
+    tcp_len: usize,
+) {
+    write_ip_frame(buf, src_mac, dst_mac, src_ip, dst_ip, ident, IpProtocol::Tcp, tcp_len);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_ip_frame(
+    buf: &mut [u8],
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    src_ip: Ipv4Addr,
+    dst_ip: Ipv4Addr,
+    ident: u16,
+    protocol: IpProtocol,
+    payload_len: usize,
+) {
+    let eth = EthernetRepr {
+        src_addr: EthernetAddress(src_mac),
+        dst_addr: EthernetAddress(dst_mac),
+        ethertype: EtherType::Ipv4,
+    };
+    eth.emit(&mut EthernetFrame::new_unchecked(&mut buf[..]));
+    let ip = Ipv4Repr {
+        src_addr: src_ip,
+        dst_addr: dst_ip,
+        next_header: protocol,
+        payload_len,
+        hop_limit: 64,
+    };
+    let mut packet = Ipv4Packet::new_unchecked(&mut buf[EthernetRepr::HEADER_LEN..]);
+    ip.emit_with_ident(&mut packet, ident, ChecksumCaps::default());
+}
+
+/// Builds an ARP request (`op` 1, to broadcast) or reply (`op` 2) into `buf`.
+pub(crate) fn build_arp(
+    buf: &mut Vec<u8>,
+    op: u16,
+    src_mac: [u8; 6],
+    src_ip: Ipv4Addr,
+    target_mac: [u8; 6],
+    target_ip: Ipv4Addr,
+) {
+    buf.clear();
+    // 60 bytes: the Ethernet minimum without FCS.
+    buf.resize(60, 0);
+    let (operation, eth_dst, arp_target) = if op == 1 {
+        (ArpOperation::Request, [0xff; 6], [0; 6])
+    } else {
+        (ArpOperation::Reply, target_mac, target_mac)
+    };
+    EthernetRepr {
+        src_addr: EthernetAddress(src_mac),
+        dst_addr: EthernetAddress(eth_dst),
+        ethertype: EtherType::Arp,
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut buf[..]));
+    ArpRepr {
+        operation,
+        source_hardware_addr: EthernetAddress(src_mac),
+        source_protocol_addr: src_ip,
+        target_hardware_addr: EthernetAddress(arp_target),
+        target_protocol_addr: target_ip,
+    }
+    .emit(&mut ArpPacket::new_unchecked(&mut buf[EthernetRepr::HEADER_LEN..]));
+}
+
+/// Builds the echo reply to `request` (RFC 792); false when the request is too large.
+pub(crate) fn build_echo_reply(
+    buf: &mut Vec<u8>,
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    src_ip: Ipv4Addr,
+    dst_ip: Ipv4Addr,
+    ident: u16,
+    request: Icmpv4Repr<'_>,
+) -> bool {
+    let Icmpv4Repr::EchoRequest { ident: id, seq_no, data } = request else { return false };
+    let reply = Icmpv4Repr::EchoReply { ident: id, seq_no, data };
+    let len = reply.buffer_len();
+    if ETH_IP_HEADERS + len > mtcp_io::MAX_FRAME {
+        return false;
+    }
+    buf.clear();
+    buf.resize((ETH_IP_HEADERS + len).max(60), 0);
+    write_ip_frame(buf, src_mac, dst_mac, src_ip, dst_ip, ident, IpProtocol::Icmp, len);
+    let payload = &mut buf[ETH_IP_HEADERS..ETH_IP_HEADERS + len];
+    reply.emit(&mut Icmpv4Packet::new_unchecked(payload), ChecksumCaps::default());
+    true
+}
+
+/// Builds a frame carrying a header-only TCP segment (a RST).
+pub(crate) fn build_tcp(
+    buf: &mut Vec<u8>,
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    src_ip: Ipv4Addr,
+    dst_ip: Ipv4Addr,
+    ident: u16,
+    segment: &TcpRepr<'_>,
+) {
+    let tcp_len = segment.header_len() + segment.payload.len();
+    buf.clear();
+    buf.resize((ETH_IP_HEADERS + tcp_len).max(60), 0);
+    let tcp = &mut buf[ETH_IP_HEADERS..ETH_IP_HEADERS + tcp_len];
+    let header_len = segment.emit_header(tcp);
+    tcp[header_len..].copy_from_slice(segment.payload);
+    TcpRepr::fill_checksum(tcp, src_ip, dst_ip);
+    write_headers(buf, src_mac, dst_mac, src_ip, dst_ip, ident, tcp_len);
+}

@@ -1,0 +1,71 @@
+//! The per-context socket pool: a fixed array of `max_concurrency` slots with a free list, so
+//! allocating and freeing a descriptor are O(1) and an empty pool is ENFILE (mTCP's `smap`).
+
+/// A fixed-size pool of `T` indexed by small ints.
+pub(crate) struct Pool<T> {
+    slots: Vec<Option<T>>,
+    /// Free indices; the lowest is on top so a fresh pool hands out 0, 1, 2, …
+    free: Vec<u32>,
+}
+
+impl<T> Pool<T> {
+    pub(crate) fn new(capacity: usize) -> Pool<T> {
+        let mut slots = Vec::with_capacity(capacity);
+        slots.resize_with(capacity, || None);
+        Pool { slots, free: (0..capacity as u32).rev().collect() }
+    }
+
+    /// Takes a free slot, or `None` when the pool is exhausted.
+    pub(crate) fn insert(&mut self, value: T) -> Option<u32> {
+        let index = self.free.pop()?;
+        self.slots[index as usize] = Some(value);
+        Some(index)
+    }
+
+    /// Returns a slot to the pool.
+    pub(crate) fn remove(&mut self, index: u32) -> Option<T> {
+        let value = self.slots.get_mut(index as usize)?.take()?;
+        self.free.push(index);
+        Some(value)
+    }
+
+    pub(crate) fn get(&self, index: u32) -> Option<&T> {
+        self.slots.get(index as usize)?.as_ref()
+    }
+
+    pub(crate) fn get_mut(&mut self, index: u32) -> Option<&mut T> {
+        self.slots.get_mut(index as usize)?.as_mut()
+    }
+
+    pub(crate) fn in_use(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    pub(crate) fn available(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Indices of occupied slots (for shutdown only: never on a per-packet path).
+    pub(crate) fn occupied(&self) -> Vec<u32> {
+        (0..self.slots.len() as u32).filter(|&i| self.slots[i as usize].is_some()).collect()
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn allocates_lowest_first_and_reuses() {
+        let mut pool = Pool::new(3);
+        assert_eq!(pool.insert('a'), Some(0));
+        assert_eq!(pool.insert('b'), Some(1));
+        assert_eq!(pool.insert('c'), Some(2));
+        assert_eq!(pool.insert('d'), None);
+        assert_eq!(pool.remove(1), Some('b'));
+        assert_eq!(pool.remove(1), None);
+        assert_eq!(pool.insert('e'), Some(1));
+        assert_eq!(pool.in_use(), 3);
+        assert_eq!(pool.get(1), Some(&'e'));
+    }
+}

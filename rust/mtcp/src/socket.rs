@@ -1,0 +1,78 @@
+//! What a descriptor can be: a TCP stream, a listener, an epoll instance or a pipe end.
+use std::collections::VecDeque;
+use std::net::SocketAddrV4;
+
+use mtcp_proto::Duration;
+
+use crate::flow_table::FlowId;
+
+/// A registration of a socket in an epoll instance.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EpollReg {
+    pub(crate) epid: i32,
+    /// Identifies the epoll instance even after its descriptor is reused.
+    pub(crate) serial: u64,
+    pub(crate) events: u32,
+}
+
+/// Socket options kept per descriptor and applied to its connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SockOpts {
+    pub(crate) rcvbuf: usize,
+    pub(crate) sndbuf: usize,
+    pub(crate) nodelay: bool,
+    pub(crate) linger: Option<Duration>,
+    pub(crate) keepalive: bool,
+    pub(crate) keepidle: i32,
+    pub(crate) keepintvl: i32,
+    pub(crate) keepcnt: i32,
+    pub(crate) reuseaddr: bool,
+    pub(crate) reuseport: bool,
+}
+
+pub(crate) struct Stream {
+    /// Explicitly bound address (port 0 never stored: bind picks one).
+    pub(crate) bound: Option<SocketAddrV4>,
+    pub(crate) flow: Option<FlowId>,
+    /// A completed non-blocking connect has been reported once by `connect` (Linux returns 0
+    /// once, then EISCONN).
+    pub(crate) connect_reported: bool,
+}
+
+pub(crate) struct Listener {
+    pub(crate) local: SocketAddrV4,
+    pub(crate) backlog: usize,
+    /// Established connections waiting for `accept`.
+    pub(crate) accept_queue: VecDeque<FlowId>,
+    /// Connections in SYN-RECEIVED.
+    pub(crate) half_open: usize,
+}
+
+pub(crate) struct EpollInstance {
+    pub(crate) serial: u64,
+    pub(crate) ready: VecDeque<i32>,
+}
+
+pub(crate) enum Kind {
+    Stream(Stream),
+    Listener(Listener),
+    Epoll(EpollInstance),
+    PipeRead(u32),
+    PipeWrite(u32),
+}
+
+pub(crate) struct Socket {
+    pub(crate) kind: Kind,
+    pub(crate) opts: SockOpts,
+    pub(crate) reg: Option<EpollReg>,
+    /// Sits in its epoll's ready queue.
+    pub(crate) queued: bool,
+    /// Events seen at the last evaluation (edge detection for EPOLLET).
+    pub(crate) last_events: u32,
+}
+
+impl Socket {
+    pub(crate) fn new(kind: Kind, opts: SockOpts) -> Socket {
+        Socket { kind, opts, reg: None, queued: false, last_events: 0 }
+    }
+}
