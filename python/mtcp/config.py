@@ -1,0 +1,395 @@
+"""Stack configuration: mTCP's ``mtcp.conf`` keys, as a typed Python object.
+
+Rust parses and validates (``Config.load`` reads the same files mTCP reads; each keyword
+argument is handed to Rust as the text a line of ``mtcp.conf`` would carry), so a file and
+keyword arguments accept exactly the same values and fail with the same
+:class:`mtcp.ConfigError`, naming the file, line and key.
+
+>>> cfg = Config(io="memory", port="hub0", addr="198.18.0.1/15", max_concurrency=64)
+>>> cfg.max_concurrency
+64
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Union
+
+from . import _mtcp
+from .errors import ConfigError
+
+__all__ = ["KEYS", "ArpSpec", "Config", "RouteSpec"]
+
+#: Every key of ``mtcp.conf`` that :class:`Config` takes as a keyword argument.
+KEYS: tuple[str, ...] = (
+    "io",
+    "num_cores",
+    "core_mask",
+    "port",
+    "max_concurrency",
+    "max_num_buffers",
+    "rcvbuf",
+    "sndbuf",
+    "tcp_timeout",
+    "tcp_timewait",
+    "stat_print",
+    "addr",
+    "gateway",
+    "mac",
+    "mtu",
+    "mode",
+    "arp",
+    "routes",
+    "cc",
+)
+
+#: One static ARP entry: ``("198.18.0.2/32", "02:00:c6:12:00:02")``.
+ArpSpec = tuple[str, Union[str, bytes]]
+#: One route: ``("198.18.1.0/24", "veth0")`` or ``("0.0.0.0/0", "veth0", "198.18.0.254")``.
+RouteSpec = Union[tuple[str, str], tuple[str, str, Union[str, None]]]
+
+_INT_KEYS = frozenset(
+    {
+        "num_cores",
+        "max_concurrency",
+        "max_num_buffers",
+        "rcvbuf",
+        "sndbuf",
+        "tcp_timeout",
+        "tcp_timewait",
+        "mtu",
+    }
+)
+_LIST_KEYS = frozenset({"port", "stat_print"})
+_STR_KEYS = frozenset({"io", "addr", "gateway", "mode", "cc"})
+
+
+def _type_error(key: str, value: object, expected: str) -> TypeError:
+    return TypeError(f"Config({key}=...) must be {expected}, not {type(value).__name__}")
+
+
+def _conf_text(key: str, value: object) -> str:
+    """The text a ``key = <text>`` line of mtcp.conf would carry for ``value``."""
+    if isinstance(value, str):
+        return value
+    if key in _INT_KEYS:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _type_error(key, value, "an int or str")
+        return str(value)
+    if key == "core_mask":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _type_error(key, value, "an int or hex str")
+        return f"{value:#x}"
+    if key in _LIST_KEYS:
+        if isinstance(value, Iterable) and all(isinstance(v, str) for v in value):
+            return " ".join(value)
+        raise _type_error(key, value, "a str or a list of str")
+    if key == "mac":
+        if isinstance(value, (bytes, bytearray)) and len(value) == 6:
+            return ":".join(f"{b:02x}" for b in value)
+        raise _type_error(key, value, "a str or 6 bytes")
+    raise _type_error(key, value, "a str")
+
+
+def _mac_bytes(mac: str | bytes) -> bytes:
+    if isinstance(mac, (bytes, bytearray)):
+        raw = bytes(mac)
+    else:
+        parts = mac.replace("-", ":").split(":")
+        raw = bytes(int(p, 16) for p in parts if len(p) <= 2)
+        if len(parts) != 6:
+            raise ValueError(mac)
+    if len(raw) != 6:
+        raise ValueError(mac)
+    return raw
+
+
+def _iface(text: str) -> ipaddress.IPv4Interface:
+    return ipaddress.IPv4Interface(text)
+
+
+def _arp_table(value: object) -> list[tuple[str, int, bytes]]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise _type_error("arp", value, "a list of (addr, mac) pairs")
+    table = []
+    for entry in value:
+        try:
+            dest, mac = entry
+            net = _iface(dest)
+            table.append((str(net.ip), net.network.prefixlen, _mac_bytes(mac)))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"arp: bad entry {entry!r} (want ('198.18.0.2/32', 'aa:bb:cc:dd:ee:ff'))",
+                key="arp",
+                reason=f"bad entry {entry!r}",
+            ) from exc
+    return table
+
+
+def _route_table(value: object) -> list[tuple[str, int, str, str | None]]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise _type_error("routes", value, "a list of (dest, iface[, gateway]) tuples")
+    table = []
+    for entry in value:
+        try:
+            dest, iface, *rest = entry
+            if len(rest) > 1 or not isinstance(iface, str):
+                raise ValueError(entry)
+            gateway = rest[0] if rest else None
+            net = _iface(dest)
+            if gateway is not None:
+                gateway = str(ipaddress.IPv4Address(gateway))
+            table.append((str(net.ip), net.network.prefixlen, iface, gateway))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"routes: bad entry {entry!r} (want ('198.18.1.0/24', 'veth0'[, gateway]))",
+                key="routes",
+                reason=f"bad entry {entry!r}",
+            ) from exc
+    return table
+
+
+def _apply(raw: _mtcp.RawConfig, changes: Mapping[str, object]) -> None:
+    for key in KEYS:  # a fixed order, so "port" is known before anything that depends on it
+        value = changes.get(key)
+        if value is None:
+            continue
+        if key == "arp":
+            raw.set_arp(_arp_table(value))
+        elif key == "routes":
+            raw.set_routes(_route_table(value))
+        else:
+            text = _conf_text(key, value)
+            try:
+                raw.set(key, text)
+            except ConfigError as exc:
+                if exc.key is None:
+                    exc.key = key
+                raise
+
+
+class Config:
+    """A stack configuration. Every ``mtcp.conf`` key is a keyword argument; ``None`` keeps
+    mTCP's default. Instances are immutable: :meth:`replace` makes a changed copy.
+
+    Values may be given typed (``max_concurrency=64``, ``port=["veth0"]``) or as the text of
+    an ``mtcp.conf`` line (``max_concurrency="64"``). ``arp`` and ``routes`` take lists of
+    tuples (see :data:`ArpSpec`, :data:`RouteSpec`).
+    """
+
+    __slots__ = ("_cc", "_raw", "_values")
+
+    def __init__(
+        self,
+        *,
+        io: str | None = None,
+        num_cores: int | str | None = None,
+        core_mask: int | str | None = None,
+        port: str | Sequence[str] | None = None,
+        max_concurrency: int | str | None = None,
+        max_num_buffers: int | str | None = None,
+        rcvbuf: int | str | None = None,
+        sndbuf: int | str | None = None,
+        tcp_timeout: int | str | None = None,
+        tcp_timewait: int | str | None = None,
+        stat_print: str | Sequence[str] | None = None,
+        addr: str | None = None,
+        gateway: str | None = None,
+        mac: str | bytes | None = None,
+        mtu: int | str | None = None,
+        mode: str | None = None,
+        arp: Iterable[ArpSpec] | None = None,
+        routes: Iterable[RouteSpec] | None = None,
+        cc: str | None = None,
+    ) -> None:
+        changes = {
+            "io": io,
+            "num_cores": num_cores,
+            "core_mask": core_mask,
+            "port": port,
+            "max_concurrency": max_concurrency,
+            "max_num_buffers": max_num_buffers,
+            "rcvbuf": rcvbuf,
+            "sndbuf": sndbuf,
+            "tcp_timeout": tcp_timeout,
+            "tcp_timewait": tcp_timewait,
+            "stat_print": stat_print,
+            "addr": addr,
+            "gateway": gateway,
+            "mac": mac,
+            "mtu": mtu,
+            "mode": mode,
+            "arp": arp,
+            "routes": routes,
+            "cc": cc,
+        }
+        raw = _mtcp.RawConfig()
+        _apply(raw, changes)
+        self._init(raw, cc)
+
+    def _init(self, raw: _mtcp.RawConfig, cc: str | None) -> None:
+        self._raw = raw
+        self._values: dict[str, Any] = raw.to_dict()
+        self._cc = cc
+
+    @classmethod
+    def _from_raw(cls, raw: _mtcp.RawConfig, cc: str | None = None) -> Config:
+        self = cls.__new__(cls)
+        self._init(raw, cc)
+        return self
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Config:
+        """Reads an mTCP ``mtcp.conf`` and the ``arp.conf``/``route.conf`` it names."""
+        return cls._from_raw(_mtcp.RawConfig.load(os.fspath(path)))
+
+    @classmethod
+    def parse(cls, text: str, file: str | os.PathLike[str] | None = None) -> Config:
+        """Parses ``mtcp.conf`` text; ``file`` is used in messages and for relative paths."""
+        return cls._from_raw(
+            _mtcp.RawConfig.parse_str(text, None if file is None else os.fspath(file))
+        )
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Config:
+        """The inverse of :meth:`to_dict` (unknown keys raise ``TypeError``)."""
+        return cls(**{k: v for k, v in values.items() if k != "source"})
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with ``changes`` applied (the same keywords as the constructor)."""
+        unknown = set(changes) - set(KEYS)
+        if unknown:
+            raise TypeError(f"Config.replace() got unknown keys: {', '.join(sorted(unknown))}")
+        raw = self._raw.copy()
+        _apply(raw, changes)
+        cc = changes.get("cc", self._cc)
+        return Config._from_raw(raw, cc)
+
+    def validate(self) -> None:
+        """Checks the cross-field rules (raises :class:`mtcp.ConfigError`). Starting a
+        :class:`mtcp.Stack` does this too."""
+        self._raw.validate()
+
+    def get(self, key: str) -> str | None:
+        """The ``mtcp.conf`` text of ``key`` (``None`` for an unknown key)."""
+        return self._raw.get(key)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every key → its value; ``Config(**cfg.to_dict())`` equals ``cfg``."""
+        out = {k: v for k, v in self._values.items() if k != "source"}
+        out["cc"] = self.cc
+        return out
+
+    @property
+    def io(self) -> str:
+        """Packet backend: ``memory``, ``sim``, ``tap``, ``afpacket``, ``afxdp`` or ``dpdk``."""
+        return str(self._values["io"])
+
+    @property
+    def num_cores(self) -> int:
+        return int(self._values["num_cores"])
+
+    @property
+    def core_mask(self) -> int | None:
+        value = self._values["core_mask"]
+        return None if value is None else int(value)
+
+    @property
+    def port(self) -> tuple[str, ...]:
+        """Interface names (for ``io=memory``: the hub name)."""
+        return tuple(self._values["port"])
+
+    @property
+    def max_concurrency(self) -> int:
+        """Per-context socket pool size."""
+        return int(self._values["max_concurrency"])
+
+    @property
+    def max_num_buffers(self) -> int:
+        return int(self._values["max_num_buffers"])
+
+    @property
+    def rcvbuf(self) -> int:
+        return int(self._values["rcvbuf"])
+
+    @property
+    def sndbuf(self) -> int:
+        return int(self._values["sndbuf"])
+
+    @property
+    def tcp_timeout(self) -> int:
+        """Idle timeout in seconds; ``<= 0`` disables it."""
+        return int(self._values["tcp_timeout"])
+
+    @property
+    def tcp_timewait(self) -> int:
+        """TIME-WAIT length in seconds."""
+        return int(self._values["tcp_timewait"])
+
+    @property
+    def stat_print(self) -> tuple[str, ...]:
+        return tuple(self._values["stat_print"])
+
+    @property
+    def addr(self) -> str | None:
+        """This host's address with prefix, e.g. ``198.18.0.1/24``."""
+        value = self._values["addr"]
+        return None if value is None else str(value)
+
+    @property
+    def gateway(self) -> str | None:
+        value = self._values["gateway"]
+        return None if value is None else str(value)
+
+    @property
+    def mac(self) -> str | None:
+        value = self._values["mac"]
+        return None if value is None else str(value)
+
+    @property
+    def mtu(self) -> int:
+        return int(self._values["mtu"])
+
+    @property
+    def mode(self) -> str:
+        """``threaded`` (a pinned loop thread per context) or ``inline``."""
+        return str(self._values["mode"])
+
+    @property
+    def arp(self) -> tuple[tuple[str, str], ...]:
+        return tuple((str(d), str(m)) for d, m in self._values["arp"])
+
+    @property
+    def routes(self) -> tuple[tuple[str, str, str | None], ...]:
+        return tuple((str(d), str(i), g) for d, i, g in self._values["routes"])
+
+    @property
+    def cc(self) -> str | None:
+        """Congestion control (mTCP's CCP ``cc`` key), if set."""
+        return self._cc
+
+    @property
+    def source(self) -> str | None:
+        """The file this configuration was loaded from, if any."""
+        value = self._values["source"]
+        return None if value is None else str(value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Config):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        default = _DEFAULTS.to_dict() if _DEFAULTS is not None else {}
+        items = [f"{k}={v!r}" for k, v in self.to_dict().items() if default.get(k) != v]
+        if self.source is not None:
+            items.append(f"source={self.source!r}")
+        return f"Config({', '.join(items)})"
+
+
+_DEFAULTS: Config | None = None
+_DEFAULTS = Config()

@@ -1,0 +1,303 @@
+//! `_mtcp.Context`: one core's engine, every mTCP call as a method (sockids are ints).
+//! The Pythonic layer (`mtcp.Context.socket()` → `mtcp.Socket`, …) is in `python/mtcp`.
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use mtcp::{ContextStats, SockId};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::convert::{addr_tuple, bytes_like, fill_buffer, ipv4, read_size, sockaddr, writable_len, MAX_WRITE};
+use crate::errors::{errno_error, guarded, guarded_infallible};
+
+/// How long one uninterrupted `epoll_wait` lasts before Python's signal handlers get a turn.
+const EPOLL_SLICE_MS: i32 = 50;
+/// `EINVAL`, for arguments rejected before the runtime sees them.
+const EINVAL: i32 = 22;
+
+/// One core's TCP engine (mTCP's `mctx_t`).
+#[pyclass(module = "mtcp._mtcp", name = "Context", frozen)]
+pub struct PyContext {
+    pub(crate) inner: mtcp::Context,
+}
+
+/// Counters of one context (`Context.stats()`).
+#[pyclass(module = "mtcp._mtcp", name = "ContextStats", frozen, get_all, eq)]
+#[derive(PartialEq, Eq)]
+pub struct PyContextStats {
+    rx_frames: u64,
+    tx_frames: u64,
+    rx_bytes: u64,
+    tx_bytes: u64,
+    connections_opened: u64,
+    flows: u64,
+    sockets_in_use: u64,
+    retransmits: u64,
+    drops: u64,
+}
+
+impl From<ContextStats> for PyContextStats {
+    fn from(s: ContextStats) -> Self {
+        PyContextStats {
+            rx_frames: s.rx_frames,
+            tx_frames: s.tx_frames,
+            rx_bytes: s.rx_bytes,
+            tx_bytes: s.tx_bytes,
+            connections_opened: s.connections_opened,
+            flows: s.flows,
+            sockets_in_use: s.sockets_in_use,
+            retransmits: s.retransmits,
+            drops: s.drops,
+        }
+    }
+}
+
+impl PyContextStats {
+    fn fields(&self) -> [(&'static str, u64); 9] {
+        [
+            ("rx_frames", self.rx_frames),
+            ("tx_frames", self.tx_frames),
+            ("rx_bytes", self.rx_bytes),
+            ("tx_bytes", self.tx_bytes),
+            ("connections_opened", self.connections_opened),
+            ("flows", self.flows),
+            ("sockets_in_use", self.sockets_in_use),
+            ("retransmits", self.retransmits),
+            ("drops", self.drops),
+        ]
+    }
+}
+
+#[pymethods]
+impl PyContextStats {
+    /// The counters as a dict.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in self.fields() {
+            d.set_item(k, v)?;
+        }
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        let body: Vec<String> = self.fields().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("ContextStats({})", body.join(", "))
+    }
+}
+
+#[pymethods]
+impl PyContext {
+    /// The core this context runs on.
+    fn core(&self, py: Python<'_>) -> PyResult<usize> {
+        let ctx = &self.inner;
+        guarded_infallible(py, "core", || ctx.core())
+    }
+
+    fn socket(&self, py: Python<'_>, domain: i32, r#type: i32, protocol: i32) -> PyResult<SockId> {
+        let ctx = &self.inner;
+        guarded(py, "socket", || ctx.socket(domain, r#type, protocol))
+    }
+
+    fn bind(&self, py: Python<'_>, sockid: SockId, addr: &Bound<'_, PyAny>) -> PyResult<()> {
+        let addr = sockaddr(addr, "bind")?;
+        let ctx = &self.inner;
+        guarded(py, "bind", || ctx.bind(sockid, addr))
+    }
+
+    fn listen(&self, py: Python<'_>, sockid: SockId, backlog: i32) -> PyResult<()> {
+        let ctx = &self.inner;
+        guarded(py, "listen", || ctx.listen(sockid, backlog))
+    }
+
+    fn accept(&self, py: Python<'_>, sockid: SockId) -> PyResult<(SockId, (String, u16))> {
+        let ctx = &self.inner;
+        let (id, peer) = guarded(py, "accept", || ctx.accept(sockid))?;
+        Ok((id, addr_tuple(peer)))
+    }
+
+    fn connect(&self, py: Python<'_>, sockid: SockId, addr: &Bound<'_, PyAny>) -> PyResult<()> {
+        let addr = sockaddr(addr, "connect")?;
+        let ctx = &self.inner;
+        guarded(py, "connect", || ctx.connect(sockid, addr))
+    }
+
+    fn read<'py>(&self, py: Python<'py>, sockid: SockId, n: i64) -> PyResult<Bound<'py, PyBytes>> {
+        let mut buf = vec![0u8; read_size(n, "read")?];
+        let ctx = &self.inner;
+        let got = guarded(py, "read", || ctx.read(sockid, &mut buf))?;
+        Ok(PyBytes::new(py, &buf[..got.min(buf.len())]))
+    }
+
+    #[pyo3(signature = (sockid, n, flags=0))]
+    fn recv<'py>(&self, py: Python<'py>, sockid: SockId, n: i64, flags: i32) -> PyResult<Bound<'py, PyBytes>> {
+        let mut buf = vec![0u8; read_size(n, "recv")?];
+        let ctx = &self.inner;
+        let got = guarded(py, "recv", || ctx.recv(sockid, &mut buf, flags))?;
+        Ok(PyBytes::new(py, &buf[..got.min(buf.len())]))
+    }
+
+    /// Fills the writable `buffers` in order; returns the bytes read.
+    fn readv(&self, py: Python<'_>, sockid: SockId, buffers: Vec<Bound<'_, PyAny>>) -> PyResult<usize> {
+        let sizes = buffers.iter().map(writable_len).collect::<PyResult<Vec<usize>>>()?;
+        // Bounded like `read` (a short read is allowed): later buffers get what is left.
+        let mut chunks: Vec<Vec<u8>> = sizes
+            .iter()
+            .scan(crate::convert::MAX_READ, |left, &n| {
+                let take = n.min(*left);
+                *left -= take;
+                Some(vec![0u8; take])
+            })
+            .collect();
+        let ctx = &self.inner;
+        let got = guarded(py, "readv", || {
+            let mut slices: Vec<&mut [u8]> = chunks.iter_mut().map(Vec::as_mut_slice).collect();
+            ctx.readv(sockid, &mut slices)
+        })?;
+        let mut left = got;
+        for (buf, chunk) in buffers.iter().zip(&chunks) {
+            if left == 0 {
+                break;
+            }
+            let n = left.min(chunk.len());
+            fill_buffer(buf, &chunk[..n])?;
+            left -= n;
+        }
+        Ok(got)
+    }
+
+    fn write(&self, py: Python<'_>, sockid: SockId, data: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let data = bytes_like(data, MAX_WRITE)?;
+        let ctx = &self.inner;
+        guarded(py, "write", || ctx.write(sockid, &data))
+    }
+
+    fn writev(&self, py: Python<'_>, sockid: SockId, buffers: Vec<Bound<'_, PyAny>>) -> PyResult<usize> {
+        let mut left = MAX_WRITE;
+        let mut owned = Vec::with_capacity(buffers.len());
+        for buf in &buffers {
+            let data = bytes_like(buf, left)?;
+            left -= data.len();
+            owned.push(data);
+        }
+        let ctx = &self.inner;
+        guarded(py, "writev", || {
+            let slices: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+            ctx.writev(sockid, &slices)
+        })
+    }
+
+    fn shutdown(&self, py: Python<'_>, sockid: SockId, how: i32) -> PyResult<()> {
+        let ctx = &self.inner;
+        guarded(py, "shutdown", || ctx.shutdown(sockid, how))
+    }
+
+    fn close(&self, py: Python<'_>, sockid: SockId) -> PyResult<()> {
+        let ctx = &self.inner;
+        guarded(py, "close", || ctx.close(sockid))
+    }
+
+    fn abort(&self, py: Python<'_>, sockid: SockId) -> PyResult<()> {
+        let ctx = &self.inner;
+        guarded(py, "abort", || ctx.abort(sockid))
+    }
+
+    fn getsockopt(&self, py: Python<'_>, sockid: SockId, level: i32, optname: i32) -> PyResult<i32> {
+        let ctx = &self.inner;
+        guarded(py, "getsockopt", || ctx.getsockopt(sockid, level, optname))
+    }
+
+    fn setsockopt(&self, py: Python<'_>, sockid: SockId, level: i32, optname: i32, value: i32) -> PyResult<()> {
+        let ctx = &self.inner;
+        guarded(py, "setsockopt", || ctx.setsockopt(sockid, level, optname, value))
+    }
+
+    fn getsockname(&self, py: Python<'_>, sockid: SockId) -> PyResult<(String, u16)> {
+        let ctx = &self.inner;
+        guarded(py, "getsockname", || ctx.getsockname(sockid)).map(addr_tuple)
+    }
+
+    fn getpeername(&self, py: Python<'_>, sockid: SockId) -> PyResult<(String, u16)> {
+        let ctx = &self.inner;
+        guarded(py, "getpeername", || ctx.getpeername(sockid)).map(addr_tuple)
+    }
+
+    fn socket_ioctl(&self, py: Python<'_>, sockid: SockId, request: i32) -> PyResult<i32> {
+        let ctx = &self.inner;
+        guarded(py, "socket_ioctl", || ctx.socket_ioctl(sockid, request))
+    }
+
+    fn setsock_nonblock(&self, py: Python<'_>, sockid: SockId) -> PyResult<()> {
+        let ctx = &self.inner;
+        guarded(py, "setsock_nonblock", || ctx.setsock_nonblock(sockid))
+    }
+
+    fn epoll_create(&self, py: Python<'_>, size: i32) -> PyResult<SockId> {
+        let ctx = &self.inner;
+        guarded(py, "epoll_create", || ctx.epoll_create(size))
+    }
+
+    fn epoll_ctl(&self, py: Python<'_>, epid: SockId, op: i32, sockid: SockId, events: u32) -> PyResult<()> {
+        let ctx = &self.inner;
+        guarded(py, "epoll_ctl", || ctx.epoll_ctl(epid, op, sockid, events))
+    }
+
+    /// Waits up to `timeout_ms` (negative: forever; 0: poll). Waits in slices of
+    /// `EPOLL_SLICE_MS` without the GIL and runs Python's signal handlers between them, so
+    /// Ctrl-C interrupts an infinite wait.
+    fn epoll_wait(&self, py: Python<'_>, epid: SockId, maxevents: i32, timeout_ms: i32) -> PyResult<Vec<(SockId, u32)>> {
+        let deadline = (timeout_ms >= 0)
+            .then(|| Instant::now() + Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0)));
+        let capacity = usize::try_from(maxevents).unwrap_or(0).min(1024);
+        let mut out: Vec<(SockId, u32)> = Vec::with_capacity(capacity);
+        let ctx = &self.inner;
+        loop {
+            let slice = match deadline {
+                None => EPOLL_SLICE_MS,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    // Round up so a 1 µs remainder is not turned into a busy poll.
+                    let left_ms = left.as_micros().div_ceil(1000);
+                    i32::try_from(left_ms).unwrap_or(i32::MAX).min(EPOLL_SLICE_MS)
+                }
+            };
+            let out_ref = &mut out;
+            let n = guarded(py, "epoll_wait", || ctx.epoll_wait(epid, out_ref, maxevents, slice))?;
+            if n > 0 || !out.is_empty() || slice == 0 {
+                return Ok(out);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(out);
+            }
+            py.check_signals()?;
+        }
+    }
+
+    fn init_rss(&self, py: Python<'_>, saddr: &str, num_addrs: i32, daddr: &str, dport: u16) -> PyResult<()> {
+        let saddr: Ipv4Addr = ipv4(saddr, "mtcp_init_rss()")?;
+        let daddr: Ipv4Addr = ipv4(daddr, "mtcp_init_rss()")?;
+        let ctx = &self.inner;
+        guarded(py, "init_rss", || ctx.init_rss(saddr, num_addrs, daddr, dport))
+    }
+
+    fn pipe(&self, py: Python<'_>) -> PyResult<(SockId, SockId)> {
+        let ctx = &self.inner;
+        guarded(py, "pipe", || ctx.pipe())
+    }
+
+    fn stats(&self, py: Python<'_>) -> PyResult<PyContextStats> {
+        let ctx = &self.inner;
+        guarded_infallible(py, "stats", || ctx.stats()).map(PyContextStats::from)
+    }
+
+    /// Stops the context and closes its sockets (`mtcp_destroy_context`).
+    fn destroy(&self, py: Python<'_>) -> PyResult<()> {
+        let ctx = &self.inner;
+        guarded_infallible(py, "destroy_context", || ctx.destroy())
+    }
+}
+
+/// `mtcp.errors` exception for an argument the binding rejects with an errno (e.g. a negative
+/// core number).
+pub fn einval(py: Python<'_>, call: &str) -> PyErr {
+    errno_error(py, EINVAL, call)
+}

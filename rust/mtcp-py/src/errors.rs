@@ -1,0 +1,114 @@
+//! Turning runtime failures into the Python exceptions of `mtcp.errors`.
+//!
+//! The classes live in Python (`python/mtcp/errors.py`), as cryptography does it, so docs,
+//! pickling and stubs stay ordinary Python; Rust looks the factories up once and calls them.
+//! Never `?` a `std::io::Error` into a `PyErr`: PyO3's blanket conversion drops the errno
+//! (style-anchors §7). Every call into the runtime also goes through [`guarded`], so a Rust
+//! panic surfaces as `mtcp.errors.InternalError` instead of crossing into Python.
+use std::any::Any;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use mtcp::ConfigError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyDict;
+
+/// `EIO`: the errno given to a runtime error that carries none (a runtime bug, but not a panic).
+const EIO: i32 = 5;
+
+static ERROR_FROM_ERRNO: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static INTERNAL_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static CONFIG_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn errors_attr<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    name: &str,
+) -> PyResult<&'py Bound<'py, PyAny>> {
+    cell.get_or_try_init(py, || Ok::<_, PyErr>(py.import("mtcp.errors")?.getattr(name)?.unbind()))
+        .map(|obj| obj.bind(py))
+}
+
+/// The `mtcp.errors` exception for `errno`, with args `(errno, "mtcp_<call>: <strerror>")`.
+pub fn errno_error(py: Python<'_>, errno: i32, call: &str) -> PyErr {
+    match errors_attr(py, &ERROR_FROM_ERRNO, "error_from_errno")
+        .and_then(|factory| factory.call1((errno, call)))
+    {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(err) => err,
+    }
+}
+
+/// The Python exception for an `io::Error` returned by the runtime from `call`.
+pub fn io_error(py: Python<'_>, err: &io::Error, call: &str) -> PyErr {
+    match err.raw_os_error() {
+        Some(errno) => errno_error(py, errno, call),
+        None => errno_error(py, EIO, &format!("{call} ({err})")),
+    }
+}
+
+/// `mtcp.ConfigError` (a `ValueError`) carrying `file`, `line` and `key`.
+pub fn config_error(py: Python<'_>, err: &ConfigError) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("file", err.file.as_ref().map(|p| p.display().to_string()))?;
+        kwargs.set_item("line", err.line)?;
+        kwargs.set_item("key", err.key.as_deref())?;
+        kwargs.set_item("reason", err.message.as_str())?;
+        let cls = errors_attr(py, &CONFIG_ERROR, "ConfigError")?;
+        Ok(PyErr::from_value(cls.call((err.to_string(),), Some(&kwargs))?))
+    };
+    build().unwrap_or_else(|e| e)
+}
+
+/// `mtcp.errors.InternalError` (a `RuntimeError`) for a panic caught in `call`.
+pub fn internal_error(py: Python<'_>, call: &str, payload: &(dyn Any + Send)) -> PyErr {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    let msg = format!("mtcp_{call}: internal error in the mtcp runtime (Rust panic: {what})");
+    match errors_attr(py, &INTERNAL_ERROR, "InternalError").and_then(|cls| cls.call1((msg,))) {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(err) => err,
+    }
+}
+
+/// Runs `f` without the GIL (every engine call may wait for the context's lock, which the
+/// loop thread holds while it works), catching panics, and maps its `io::Error` to the
+/// `mtcp.errors` class for its errno. `call` is the mTCP name without the `mtcp_` prefix.
+pub fn guarded<T, F>(py: Python<'_>, call: &str, f: F) -> PyResult<T>
+where
+    F: Send + FnOnce() -> io::Result<T>,
+    T: Send,
+{
+    match py.detach(move || catch_unwind(AssertUnwindSafe(f))) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(io_error(py, &err, call)),
+        Err(payload) => Err(internal_error(py, call, payload.as_ref())),
+    }
+}
+
+/// Like [`guarded`] for calls that cannot fail with an errno.
+pub fn guarded_infallible<T, F>(py: Python<'_>, call: &str, f: F) -> PyResult<T>
+where
+    F: Send + FnOnce() -> T,
+    T: Send,
+{
+    guarded(py, call, move || Ok(f()))
+}
+
+/// Runs a configuration call (quick, no engine lock: the GIL is kept), catching panics.
+pub fn config_call<T>(
+    py: Python<'_>,
+    call: &str,
+    f: impl FnOnce() -> Result<T, ConfigError>,
+) -> PyResult<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(config_error(py, &err)),
+        Err(payload) => Err(internal_error(py, call, payload.as_ref())),
+    }
+}
