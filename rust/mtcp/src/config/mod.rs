@@ -393,9 +393,9 @@ impl Config {
     /// backend, …).
     ///
     /// Every per-key rule is checked again (fields are public), then: `port` is needed unless
-    /// `io = sim`; `addr` is needed for `io = memory` (no kernel interface to read it from; other
-    /// backends read it from the interface when absent); `gateway` and the default route's
-    /// gateway must be inside `addr`'s network and agree; `core_mask` needs `num_cores` bits;
+    /// `io = sim`; `addr`, if given, is a unicast address (a missing one is allowed: the
+    /// runtime reads the interface's, or uses `DEFAULT_ADDR` for `memory`); `gateway` and the
+    /// default route's gateway must be inside `addr`'s network and agree; `core_mask` needs `num_cores` bits;
     /// `stat_print` and route interfaces must be ports; route.conf's rules (≤ 64 routes, one
     /// default route, last, with a gateway).
     pub fn validate(&self) -> Result<(), ConfigError> {

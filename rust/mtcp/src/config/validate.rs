@@ -89,14 +89,9 @@ fn is_port(config: &Config, name: &str) -> bool {
     config.port.iter().any(|p| p == name || p == "all")
 }
 
-/// `addr` for `memory`, and gateways on the local network.
+/// A usable host address, and gateways on the local network. A missing `addr` is fine: the
+/// kernel backends read the interface's, and `memory` stacks default to `mtcp::DEFAULT_ADDR`.
 fn check_addresses(config: &Config) -> Result<(), ConfigError> {
-    if config.io == IoKind::Memory && config.addr.is_none() {
-        return Err(error(
-            "addr",
-            "addr is required for io = memory: there is no kernel interface to read it from",
-        ));
-    }
     if let Some(addr) = config.addr {
         let ip = addr.addr;
         if ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() {
