@@ -34,7 +34,7 @@ pub(super) fn parse_signed(text: &str) -> Result<i64, ConfigError> {
         .map_err(|_| ConfigError::new(format!("'{text}' is out of range")))
 }
 
-/// A non-negative decimal number in `min..=max`; `what` names the unit for the message.
+/// A non-negative decimal number in `min..=max`; `unit` follows the range in the message.
 pub(super) fn parse_in_range(
     text: &str,
     min: u64,
