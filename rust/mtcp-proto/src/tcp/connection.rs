@@ -2,12 +2,34 @@
 //!
 //! CONTRACT: the public signatures below are used by the runtime; the bodies are the TCP
 //! helper's to write.
+//!
+//! The TCB is split by direction of travel: [`input`] processes segments and timers
+//! (RFC 9293 §3.10.7, §3.10.8), [`output`] decides what to send and writes it (RFC 9293 §3.8).
+//! This file holds the state and the application calls (RFC 9293 §3.10.1–§3.10.6).
 use core::net::SocketAddrV4;
 
+use super::assembler::Assembler;
+use super::congestion::NewReno;
+use super::options::{window_shift_for, MAX_WINDOW_SHIFT, TIMESTAMP_OPTION_LEN};
+use super::recv_buf::RecvBuffer;
+use super::rtt::RttEstimator;
+use super::send_buf::SendBuffer;
+use super::timers::{Timer, TimerTable};
 use super::{State, TcpConfig};
 use crate::errno::Errno;
-use crate::time::Instant;
-use crate::wire::{SeqNumber, TcpRepr};
+use crate::time::{Duration, Instant};
+use crate::wire::{SeqNumber, TcpFlags, TcpRepr};
+
+mod input;
+mod output;
+#[cfg(test)]
+mod tests;
+
+/// The MSS assumed when the peer sends no MSS option (RFC 9293 §3.7.1).
+const DEFAULT_PEER_MSS: u16 = 536;
+/// Smallest send MSS accepted from a peer, so a tiny MSS option cannot make us emit a flood of
+/// one-byte segments (Linux's TCP_MIN_MSS is 88).
+const MIN_PEER_MSS: u16 = 88;
 
 /// What an application may do with a connection right now (epoll's view of it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,13 +47,183 @@ pub struct Readiness {
     pub error: bool,
 }
 
+/// A RST we owe the peer: our own (abort, idle timeout) or an answer to a bad segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PendingReset {
+    seq: SeqNumber,
+    /// With ACK set and this acknowledgment number.
+    ack: Option<SeqNumber>,
+}
+
+/// Options agreed in the handshake (RFC 9293 §3.7.1, RFC 7323 §2.2/§3.2, RFC 2018 §2).
+#[derive(Debug, Clone, Copy)]
+struct Negotiated {
+    /// The peer's MSS option (or 536), capped by ours: the largest TCP payload plus options.
+    mss_cap: u16,
+    /// Both SYNs carried the window scale option (RFC 7323 §2.2).
+    window_scaling: bool,
+    /// Shift applied to the windows the peer advertises (0 unless both sides offered).
+    snd_shift: u8,
+    /// Shift applied to the windows we advertise (0 unless both sides offered).
+    rcv_shift: u8,
+    /// Both sides sent the timestamps option.
+    timestamps: bool,
+    /// Both sides sent SACK-permitted.
+    sack: bool,
+}
+
 /// One TCP connection: the TCB of RFC 9293 §3.3.1 plus send and receive buffers.
 #[derive(Debug)]
 pub struct Connection {
-    _private: (),
+    config: TcpConfig,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    state: State,
+    /// We sent the first SYN (connect), so a RST in SYN-RECEIVED means "refused".
+    active_open: bool,
+    /// `SO_ERROR`.
+    error: Option<Errno>,
+
+    // Send sequence space (RFC 9293 §3.3.1).
+    iss: SeqNumber,
+    snd_una: SeqNumber,
+    /// Next sequence number to transmit; moves back to SND.UNA on a retransmission timeout.
+    snd_nxt: SeqNumber,
+    /// Highest sequence number ever transmitted plus one.
+    snd_max: SeqNumber,
+    /// The peer's window, scaled, in bytes.
+    snd_wnd: usize,
+    /// Largest window the peer ever offered (sender SWS avoidance, RFC 5961 §5 ACK check).
+    max_snd_wnd: usize,
+    snd_wl1: SeqNumber,
+    snd_wl2: SeqNumber,
+    send_buf: SendBuffer,
+    /// Sequence number of the send buffer's first byte.
+    send_buf_seq: SeqNumber,
+    /// shutdown(SHUT_WR) or close: a FIN follows the queued data.
+    fin_queued: bool,
+
+    // Receive sequence space.
+    irs: SeqNumber,
+    rcv_nxt: SeqNumber,
+    /// Right edge of the window we last advertised (RCV.NXT + RCV.WND then); never moves left.
+    rcv_adv: SeqNumber,
+    recv_buf: RecvBuffer,
+    assembler: Assembler,
+    /// Sequence number of a FIN that arrived after a hole.
+    pending_fin: Option<SeqNumber>,
+    /// The peer's FIN has been received in order.
+    fin_received: bool,
+    /// shutdown(SHUT_RD): recv returns 0, data is acknowledged and dropped.
+    read_shutdown: bool,
+    /// The application closed: data arriving now is answered with RST (as Linux).
+    app_closed: bool,
+
+    opts: Negotiated,
+    /// RFC 7323 §4.3 TS.Recent and Last.ACK.sent.
+    ts_recent: u32,
+    last_ack_sent: SeqNumber,
+
+    // Acknowledgment policy (RFC 9293 §3.8.6.3).
+    /// Send an ACK at the next poll_transmit.
+    ack_now: bool,
+    /// In-order bytes received since we last sent an ACK.
+    unacked_bytes: usize,
+    /// Largest payload seen: our estimate of the peer's segment size.
+    rcv_mss_estimate: usize,
+    /// Closed straight from TIME-WAIT with `timewait == 0`: the last ACK still has to go out.
+    final_ack: bool,
+
+    // Retransmission (RFC 6298).
+    rtt: RttEstimator,
+    /// The one segment being timed without timestamps: (its end, when it was sent).
+    rtt_timing: Option<(SeqNumber, Instant)>,
+    /// Consecutive retransmission timeouts without progress.
+    retries: u32,
+    /// Zero-window probing (RFC 9293 §3.8.6.1).
+    probe_now: bool,
+    persist_backoff: u32,
+    unanswered_probes: u32,
+
+    // Congestion control and loss recovery (RFC 5681, RFC 6582).
+    cc: NewReno,
+    dup_acks: u32,
+    in_recovery: bool,
+    /// NewReno's `recover`: SND.MAX when recovery started.
+    recover: SeqNumber,
+    /// Retransmit the segment at SND.UNA at the next poll_transmit (fast retransmit).
+    retransmit_front: bool,
+
+    timers: TimerTable,
+    pending_rst: Option<PendingReset>,
 }
 
 impl Connection {
+    fn new(
+        config: &TcpConfig,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+        state: State,
+    ) -> Connection {
+        let mss_cap = config.mss.clamp(MIN_PEER_MSS, DEFAULT_PEER_MSS);
+        Connection {
+            config: config.clone(),
+            local,
+            remote,
+            state,
+            active_open: state == State::SynSent,
+            error: None,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: SeqNumber(0),
+            snd_wl2: iss,
+            send_buf: SendBuffer::new(config.sndbuf),
+            send_buf_seq: iss + 1,
+            fin_queued: false,
+            irs: SeqNumber(0),
+            rcv_nxt: SeqNumber(0),
+            rcv_adv: SeqNumber(0),
+            recv_buf: RecvBuffer::new(config.rcvbuf),
+            assembler: Assembler::default(),
+            pending_fin: None,
+            fin_received: false,
+            read_shutdown: false,
+            app_closed: false,
+            opts: Negotiated {
+                mss_cap,
+                window_scaling: false,
+                snd_shift: 0,
+                rcv_shift: 0,
+                timestamps: false,
+                sack: false,
+            },
+            ts_recent: 0,
+            last_ack_sent: SeqNumber(0),
+            ack_now: false,
+            unacked_bytes: 0,
+            rcv_mss_estimate: usize::from(mss_cap),
+            final_ack: false,
+            rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
+            rtt_timing: None,
+            retries: 0,
+            probe_now: false,
+            persist_backoff: 0,
+            unanswered_probes: 0,
+            cc: NewReno::new(usize::from(mss_cap)),
+            dup_acks: 0,
+            in_recovery: false,
+            recover: iss,
+            retransmit_front: false,
+            timers: TimerTable::default(),
+            pending_rst: None,
+        }
+    }
+
     /// Active open (RFC 9293 §3.10.1): a connection in SYN-SENT whose SYN is ready to transmit.
     /// `iss` is the initial send sequence number, chosen by the runtime.
     pub fn connect(
@@ -41,8 +233,8 @@ impl Connection {
         iss: SeqNumber,
         now: Instant,
     ) -> Connection {
-        let _ = (config, local, remote, iss, now);
-        todo!("tcp helper")
+        let _ = now;
+        Connection::new(config, local, remote, iss, State::SynSent)
     }
 
     /// Passive open: `syn` arrived at a listener on `local` from `remote`. The connection starts
@@ -55,40 +247,85 @@ impl Connection {
         iss: SeqNumber,
         now: Instant,
     ) -> Connection {
-        let _ = (config, local, remote, syn, iss, now);
-        todo!("tcp helper")
+        let mut conn = Connection::new(config, local, remote, iss, State::SynReceived);
+        // RFC 9293 §3.10.7.2 (LISTEN, "third, check for a SYN").
+        conn.take_peer_syn(syn);
+        conn.snd_wnd = usize::from(syn.window_len);
+        conn.max_snd_wnd = conn.snd_wnd;
+        conn.snd_wl1 = syn.seq_number;
+        conn.snd_wl2 = iss;
+        conn.arm_idle(now);
+        conn
+    }
+
+    /// Records the peer's SYN: IRS, RCV.NXT and the options both sides offered.
+    fn take_peer_syn(&mut self, syn: &TcpRepr<'_>) {
+        self.irs = syn.seq_number;
+        self.rcv_nxt = syn.seq_number + 1;
+        self.last_ack_sent = self.rcv_nxt;
+        let peer_mss = syn.max_seg_size.unwrap_or(DEFAULT_PEER_MSS);
+        self.opts.mss_cap = peer_mss.min(self.config.mss).max(MIN_PEER_MSS);
+        // RFC 7323 §2.2: scaling is on only when both SYNs carry the option.
+        if let (true, Some(peer_shift)) = (self.config.window_scaling, syn.window_scale) {
+            self.opts.window_scaling = true;
+            self.opts.snd_shift = peer_shift.min(MAX_WINDOW_SHIFT);
+            self.opts.rcv_shift = window_shift_for(self.config.rcvbuf);
+        } else {
+            self.opts.window_scaling = false;
+            self.opts.snd_shift = 0;
+            self.opts.rcv_shift = 0;
+        }
+        // RFC 7323 §3.2: timestamps only when both SYNs carry them.
+        match (self.config.timestamps, syn.timestamp) {
+            (true, Some(ts)) => {
+                self.opts.timestamps = true;
+                self.ts_recent = ts.tsval;
+            }
+            _ => self.opts.timestamps = false,
+        }
+        self.opts.sack = self.config.sack && syn.sack_permitted;
+        self.cc = NewReno::new(usize::from(self.send_mss()));
+        self.rcv_mss_estimate = usize::from(self.send_mss());
+        // The window our SYN offered is unscaled (RFC 7323 §2.2).
+        self.rcv_adv = self.rcv_nxt + self.recv_buf.free().min(usize::from(u16::MAX));
     }
 
     /// Processes a segment of this connection (RFC 9293 §3.10.7).
     pub fn handle_segment(&mut self, now: Instant, segment: &TcpRepr<'_>) {
-        let _ = (now, segment);
-        todo!("tcp helper")
+        self.process_segment(now, segment);
+        self.update_persist(now);
     }
 
     /// Fires every timer whose deadline is at or before `now` (retransmission, delayed ACK,
     /// TIME-WAIT, idle timeout).
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-        todo!("tcp helper")
+        for timer in Timer::ALL {
+            if self.timers.expire(timer, now) {
+                self.on_timer(now, timer);
+            }
+        }
     }
 
     /// The earliest instant at which [`Connection::handle_timeout`] must be called, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!("tcp helper")
+        self.timers.next()
     }
 
     /// Writes the next segment to send, TCP header and payload with a valid checksum, into
     /// `buf` and returns its length, or `None` when there is nothing to send now. `buf` is at
     /// least MSS + 60 bytes. Call repeatedly until `None`.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        let _ = (now, buf);
-        todo!("tcp helper")
+        let written = self.transmit(now, buf);
+        if written.is_none() {
+            self.update_persist(now);
+        }
+        written
     }
 
     /// Whether [`Connection::poll_transmit`] may have something to send (cheap check for the
     /// runtime's transmit list).
     pub fn wants_transmit(&self) -> bool {
-        todo!("tcp helper")
+        self.has_output()
     }
 
     /// Queues application data; returns how many bytes were taken (short when the send buffer is
@@ -97,116 +334,332 @@ impl Connection {
     /// EAGAIN while the handshake is still in progress (SYN-SENT/SYN-RECEIVED);
     /// a pending error (ECONNRESET, ETIMEDOUT, ECONNREFUSED) is reported and cleared first.
     pub fn send(&mut self, data: &[u8]) -> Result<usize, Errno> {
-        let _ = data;
-        todo!("tcp helper")
+        if let Some(err) = self.error.take() {
+            return Err(err);
+        }
+        if self.fin_queued {
+            return Err(Errno::EPIPE);
+        }
+        match self.state {
+            State::Listen => Err(Errno::ENOTCONN),
+            State::SynSent | State::SynReceived => Err(Errno::EAGAIN),
+            State::Established | State::CloseWait => {
+                if data.is_empty() {
+                    return Ok(0);
+                }
+                match self.send_buf.enqueue(data) {
+                    0 => Err(Errno::EAGAIN),
+                    n => Ok(n),
+                }
+            }
+            _ => Err(Errno::EPIPE),
+        }
     }
 
     /// Copies received in-order data into `buf` (consuming it unless `peek`). `Ok(0)` means end
     /// of stream (FIN received, or SHUT_RD). EAGAIN when nothing is buffered yet; a pending error
     /// is reported and cleared first; ENOTCONN when not connected.
     pub fn recv(&mut self, buf: &mut [u8], peek: bool) -> Result<usize, Errno> {
-        let _ = (buf, peek);
-        todo!("tcp helper")
+        if let Some(err) = self.error.take() {
+            return Err(err);
+        }
+        match self.state {
+            State::Listen => return Err(Errno::ENOTCONN),
+            State::SynSent | State::SynReceived => return Err(Errno::EAGAIN),
+            _ => {}
+        }
+        if self.read_shutdown {
+            return Ok(0);
+        }
+        let n = self.recv_buf.read(buf, peek);
+        if n > 0 {
+            if !peek {
+                self.on_app_read();
+            }
+            return Ok(n);
+        }
+        if buf.is_empty() || self.fin_received || self.state == State::Closed {
+            return Ok(0);
+        }
+        Err(Errno::EAGAIN)
     }
 
     /// Bytes that `recv` could return now (FIONREAD).
     pub fn recv_queue(&self) -> usize {
-        todo!("tcp helper")
+        if self.read_shutdown {
+            0
+        } else {
+            self.recv_buf.readable()
+        }
     }
 
     /// Bytes queued for sending and not yet acknowledged (SIOCOUTQ).
     pub fn send_queue(&self) -> usize {
-        todo!("tcp helper")
+        self.send_buf.len()
     }
 
     /// `shutdown(SHUT_WR)`: a FIN follows the queued data. Idempotent.
+    ///
+    /// In SYN-SENT/SYN-RECEIVED the FIN is queued and sent once the handshake completes.
     pub fn shutdown_write(&mut self, now: Instant) {
         let _ = now;
-        todo!("tcp helper")
+        if self.fin_queued {
+            return;
+        }
+        match self.state {
+            State::Closed | State::Listen => return,
+            State::Established => self.state = State::FinWait1,
+            State::CloseWait => self.state = State::LastAck,
+            _ => {}
+        }
+        self.fin_queued = true;
     }
 
     /// `shutdown(SHUT_RD)`: further `recv` returns 0; data that arrives is acknowledged and dropped.
     pub fn shutdown_read(&mut self) {
-        todo!("tcp helper")
+        self.read_shutdown = true;
+        let unread = self.recv_buf.readable();
+        self.recv_buf.discard(unread);
     }
 
     /// `close`: as `shutdown_write`, and the application gives up the connection; unread data in
     /// the receive buffer makes it an abort (RST), as in Linux (RFC 2525 §2.17). With linger 0
     /// it aborts. A connection in SYN-SENT goes straight to CLOSED.
     pub fn close(&mut self, now: Instant) {
-        let _ = now;
-        todo!("tcp helper")
+        match self.state {
+            State::Closed | State::Listen | State::TimeWait => {}
+            State::SynSent => self.enter_closed(None),
+            _ => {
+                let unread = !self.read_shutdown && self.recv_buf.readable() > 0;
+                if self.config.linger == Some(Duration::ZERO) || unread {
+                    self.abort(now);
+                } else {
+                    self.shutdown_write(now);
+                }
+            }
+        }
+        self.app_closed = true;
+        self.shutdown_read();
     }
 
     /// `abort`: send RST (unless in SYN-SENT/CLOSED/TIME-WAIT) and go to CLOSED.
     pub fn abort(&mut self, now: Instant) {
         let _ = now;
-        todo!("tcp helper")
+        match self.state {
+            State::SynSent | State::Closed | State::TimeWait | State::Listen => {}
+            _ => self.queue_own_reset(),
+        }
+        self.enter_closed(None);
     }
 
     /// Current state.
     pub fn state(&self) -> State {
-        todo!("tcp helper")
+        self.state
     }
 
     /// The application's view for epoll.
+    ///
+    /// `writable` follows Linux's `sk_stream_is_writeable`: in ESTABLISHED/CLOSE-WAIT the free
+    /// send space must be at least half of what is queued (so the buffer is ~2/3 full before
+    /// EPOLLOUT drops); once the write side is shut down or the connection is closed, `send`
+    /// fails at once with EPIPE and the connection counts as writable, as Linux reports it.
     pub fn readiness(&self) -> Readiness {
-        todo!("tcp helper")
+        let error = self.error.is_some();
+        let closed = self.state == State::Closed;
+        let eof = self.fin_received || self.read_shutdown || closed;
+        let write_done = self.fin_queued || closed;
+        let stream_writable = matches!(self.state, State::Established | State::CloseWait)
+            && self.send_buf.free() > 0
+            && self.send_buf.free() >= self.send_buf.len() / 2;
+        let synchronized = !matches!(self.state, State::SynSent | State::SynReceived);
+        Readiness {
+            readable: error || eof || self.recv_queue() > 0,
+            writable: error || stream_writable || (write_done && synchronized),
+            read_hangup: eof,
+            hangup: closed || (eof && write_done),
+            error,
+        }
     }
 
     /// `SO_ERROR`: the pending error, cleared by reading it (ECONNREFUSED for a RST in answer to
     /// our SYN, ECONNRESET, ETIMEDOUT, EPIPE).
     pub fn take_error(&mut self) -> Option<Errno> {
-        todo!("tcp helper")
+        self.error.take()
     }
 
     /// The pending error without clearing it.
     pub fn peek_error(&self) -> Option<Errno> {
-        todo!("tcp helper")
+        self.error
     }
 
     /// True once the connection has reached CLOSED and has nothing left to transmit: the runtime
     /// may remove it from the flow table.
     pub fn is_closed(&self) -> bool {
-        todo!("tcp helper")
+        self.state == State::Closed && self.pending_rst.is_none() && !self.final_ack
     }
 
     /// Local address.
     pub fn local(&self) -> SocketAddrV4 {
-        todo!("tcp helper")
+        self.local
     }
 
     /// Remote address.
     pub fn remote(&self) -> SocketAddrV4 {
-        todo!("tcp helper")
+        self.remote
     }
 
-    /// The effective send MSS (TCP_MAXSEG).
+    /// The effective send MSS (TCP_MAXSEG): the largest payload of a segment we send, i.e. the
+    /// peer's MSS option (536 without one, RFC 9293 §3.7.1) capped by ours, less the timestamps
+    /// option when it is in use (RFC 7323 §3.2, RFC 6691).
     pub fn mss(&self) -> u16 {
-        todo!("tcp helper")
+        self.send_mss()
+    }
+
+    fn send_mss(&self) -> u16 {
+        let ts = if self.opts.timestamps {
+            TIMESTAMP_OPTION_LEN
+        } else {
+            0
+        };
+        self.opts.mss_cap - ts as u16
     }
 
     /// The configuration (for getsockopt).
     pub fn config(&self) -> &TcpConfig {
-        todo!("tcp helper")
+        &self.config
     }
 
     /// Changes `TCP_NODELAY`.
     pub fn set_nodelay(&mut self, on: bool) {
-        let _ = on;
-        todo!("tcp helper")
+        self.config.nodelay = on;
     }
 
     /// Changes linger (SO_LINGER).
     pub fn set_linger(&mut self, linger: Option<crate::time::Duration>) {
-        let _ = linger;
-        todo!("tcp helper")
+        self.config.linger = linger;
+    }
+
+    /// The current retransmission timeout (RFC 6298), with backoff applied.
+    pub fn rto(&self) -> Duration {
+        self.rtt.rto()
+    }
+
+    /// The smoothed round-trip time, once measured (RFC 6298 SRTT).
+    pub fn srtt(&self) -> Option<Duration> {
+        self.rtt.srtt()
+    }
+
+    /// The congestion window in bytes (RFC 5681 cwnd).
+    pub fn cwnd(&self) -> usize {
+        use super::congestion::CongestionControl;
+        self.cc.window()
+    }
+
+    /// The peer's current send window in bytes, after scaling (RFC 9293 SND.WND).
+    pub fn send_window(&self) -> usize {
+        self.snd_wnd
+    }
+
+    /// Whether window scaling is in use on this connection (RFC 7323 §2.2), with the shifts
+    /// applied to the peer's windows and to ours.
+    pub fn window_scale(&self) -> Option<(u8, u8)> {
+        self.opts
+            .window_scaling
+            .then_some((self.opts.snd_shift, self.opts.rcv_shift))
+    }
+
+    /// Whether the timestamps option is in use (RFC 7323 §3.2).
+    pub fn timestamps_enabled(&self) -> bool {
+        self.opts.timestamps
+    }
+
+    /// Whether SACK was negotiated (RFC 2018 §2).
+    pub fn sack_enabled(&self) -> bool {
+        self.opts.sack
+    }
+
+    // ----- shared helpers -----
+
+    /// One past the last byte the application queued.
+    fn data_end(&self) -> SeqNumber {
+        self.send_buf_seq + self.send_buf.len()
+    }
+
+    /// Whether our FIN has been sent and acknowledged.
+    fn fin_acked(&self) -> bool {
+        self.fin_queued && self.snd_una == self.data_end() + 1
+    }
+
+    /// Bytes of sequence space in flight.
+    fn flight_size(&self) -> usize {
+        (self.snd_max - self.snd_una).max(0) as usize
+    }
+
+    /// RCV.WND: what is left of the window we advertised.
+    fn rcv_wnd(&self) -> usize {
+        (self.rcv_adv - self.rcv_nxt).max(0) as usize
+    }
+
+    /// Goes to CLOSED (RFC 9293 "delete the TCB"), recording `error` for the application.
+    fn enter_closed(&mut self, error: Option<Errno>) {
+        self.state = State::Closed;
+        if error.is_some() {
+            self.error = error;
+        }
+        self.timers.stop_all();
+        self.ack_now = false;
+        self.probe_now = false;
+        self.retransmit_front = false;
+    }
+
+    /// Queues the RST of an abort: SEQ = SND.NXT, ACK = RCV.NXT (RFC 9293 §3.10.5 ABORT).
+    fn queue_own_reset(&mut self) {
+        self.pending_rst = Some(PendingReset {
+            seq: self.snd_max,
+            ack: Some(self.rcv_nxt),
+        });
+    }
+
+    fn arm_idle(&mut self, now: Instant) {
+        if let Some(idle) = self.config.idle_timeout {
+            self.timers.set(Timer::Idle, now + idle);
+        }
+    }
+
+    /// The application consumed data: send a window update when the window opened by at least
+    /// two segments or half the buffer (RFC 9293 §3.8.6.2.2, RFC 1122 §4.2.3.3).
+    fn on_app_read(&mut self) {
+        if !matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        ) {
+            return;
+        }
+        let threshold = (2 * usize::from(self.send_mss())).min(self.recv_buf.capacity() / 2);
+        if self.recv_buf.free() >= self.rcv_wnd() + threshold.max(1) {
+            self.ack_now = true;
+        }
     }
 }
 
 /// The RST to send in answer to `segment`, which matched no connection (RFC 9293 §3.10.7.1):
-/// `None` when `segment` is itself a RST. Addresses are swapped by the caller.
+/// `None` when `segment` is itself a RST. Addresses are swapped by the caller; the ports are
+/// swapped here.
+///
+/// If the segment has ACK, the reset is `<SEQ=SEG.ACK><CTL=RST>`; otherwise
+/// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
 pub fn reset_for(segment: &TcpRepr<'_>) -> Option<TcpRepr<'static>> {
-    let _ = segment;
-    todo!("tcp helper")
+    if segment.flags.rst() {
+        return None;
+    }
+    let mut reply = TcpRepr::new(segment.dst_port, segment.src_port);
+    if segment.flags.ack() {
+        reply.seq_number = segment.ack_number;
+        reply.flags = TcpFlags::RST;
+    } else {
+        reply.seq_number = SeqNumber(0);
+        reply.ack_number = segment.seq_number + segment.segment_len();
+        reply.flags = TcpFlags::RST | TcpFlags::ACK;
+    }
+    Some(reply)
 }

@@ -16,9 +16,17 @@
 //! RFC heads-up: sequence checks follow RFC 9293 §3.10.7.4; RST/SYN handling inside the window
 //! follows RFC 5961 §3–4 (challenge ACK); RTO follows RFC 6298; delayed ACK RFC 9293 §3.8.6.3.
 
+mod assembler;
 mod config;
+mod congestion;
 mod connection;
+mod options;
+mod recv_buf;
+mod rtt;
+mod send_buf;
+mod seq_check;
 mod state;
+mod timers;
 
 pub use config::TcpConfig;
 pub use connection::{reset_for, Connection, Readiness};

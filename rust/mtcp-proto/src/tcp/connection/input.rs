@@ -1,0 +1,511 @@
+//! Segment arrival (RFC 9293 §3.10.7) and timeouts (RFC 9293 §3.10.8, RFC 6298 §5).
+use super::{Connection, PendingReset};
+use crate::errno::Errno;
+use crate::tcp::congestion::CongestionControl;
+use crate::tcp::seq_check::segment_acceptable;
+use crate::tcp::timers::Timer;
+use crate::tcp::State;
+use crate::time::{Duration, Instant};
+use crate::wire::{SeqNumber, TcpRepr};
+
+/// Duplicate ACKs that trigger fast retransmit (RFC 5681 §3.2).
+const DUP_ACK_THRESHOLD: u32 = 3;
+
+impl Connection {
+    pub(super) fn process_segment(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        match self.state {
+            State::Listen => {}
+            // RFC 9293 §3.10.7.1: a closed connection answers everything but a RST with one.
+            State::Closed => {
+                if !seg.flags.rst() {
+                    self.pending_rst = Some(reset_reply(seg));
+                }
+            }
+            State::SynSent => self.process_syn_sent(now, seg),
+            _ => self.process_synchronized(now, seg),
+        }
+    }
+
+    /// RFC 9293 §3.10.7.3: SYN-SENT.
+    fn process_syn_sent(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let flags = seg.flags;
+        // First, check the ACK bit.
+        if flags.ack() && (seg.ack_number <= self.iss || seg.ack_number > self.snd_max) {
+            if !flags.rst() {
+                self.pending_rst = Some(PendingReset {
+                    seq: seg.ack_number,
+                    ack: None,
+                });
+            }
+            return;
+        }
+        // Second, check the RST bit: only a RST that acknowledges our SYN refuses it.
+        if flags.rst() {
+            if flags.ack() {
+                self.enter_closed(Some(Errno::ECONNREFUSED));
+            }
+            return;
+        }
+        // Fourth, check the SYN bit.
+        if !flags.syn() {
+            return;
+        }
+        self.take_peer_syn(seg);
+        self.snd_wnd = usize::from(seg.window_len); // never scaled in a SYN (RFC 7323 §2.2)
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = seg.seq_number;
+        self.snd_wl2 = seg.ack_number;
+        self.arm_idle(now);
+        if flags.ack() {
+            // Our SYN is acknowledged: ESTABLISHED, and ACK the peer's SYN at once.
+            self.snd_una = seg.ack_number;
+            self.on_syn_acked(now, seg);
+            self.establish();
+            self.ack_now = true;
+        } else {
+            // Simultaneous open (RFC 9293 Figure 7): answer with SYN,ACK from ISS.
+            self.state = State::SynReceived;
+            self.snd_nxt = self.iss;
+        }
+    }
+
+    /// Our SYN has been acknowledged: RTT sample and timer reset.
+    fn on_syn_acked(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        self.take_rtt_sample(now, seg, self.iss + 1);
+        self.retries = 0;
+        self.timers.stop(Timer::Retransmit);
+        if self.snd_nxt < self.snd_una {
+            self.snd_nxt = self.snd_una;
+        }
+    }
+
+    /// SYN exchange complete: ESTABLISHED, or FIN-WAIT-1 when the application already shut
+    /// down its sending side.
+    fn establish(&mut self) {
+        self.state = if self.fin_queued {
+            State::FinWait1
+        } else {
+            State::Established
+        };
+    }
+
+    /// RFC 9293 §3.10.7.4: every state from SYN-RECEIVED on.
+    fn process_synchronized(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let flags = seg.flags;
+        // A retransmitted SYN in SYN-RECEIVED: our SYN,ACK was lost, send it again.
+        if self.state == State::SynReceived
+            && flags.syn()
+            && !flags.ack()
+            && !flags.rst()
+            && seg.seq_number == self.irs
+        {
+            self.snd_nxt = self.iss;
+            return;
+        }
+        // PAWS (RFC 7323 §5.3 R1): a timestamp older than TS.Recent marks an old duplicate.
+        if let (true, Some(ts), false) = (self.opts.timestamps, seg.timestamp, flags.rst()) {
+            if (ts.tsval.wrapping_sub(self.ts_recent) as i32) < 0 {
+                self.ack_now = true;
+                return;
+            }
+        }
+        // First, check the sequence number.
+        let rcv_wnd = self.rcv_wnd();
+        let acceptable = segment_acceptable(seg.seq_number, seg.segment_len(), self.rcv_nxt, rcv_wnd)
+            // RFC 9293 §3.10.7.4: with a zero window, still take the ACK (and RST) at RCV.NXT.
+            || (rcv_wnd == 0 && seg.seq_number == self.rcv_nxt);
+        if !acceptable {
+            if !flags.rst() {
+                self.ack_now = true;
+                // RFC 9293 §3.10.7.4 eighth: a retransmitted FIN restarts the 2·MSL wait.
+                if self.state == State::TimeWait && flags.fin() {
+                    self.timers.set(Timer::TimeWait, now + self.config.timewait);
+                }
+            }
+            return;
+        }
+        self.arm_idle(now);
+        // Second, check the RST bit (RFC 5961 §3.2).
+        if flags.rst() {
+            if seg.seq_number == self.rcv_nxt {
+                self.reset_by_peer();
+            } else {
+                self.ack_now = true; // challenge ACK
+            }
+            return;
+        }
+        // Fourth, check the SYN bit: any SYN here gets a challenge ACK (RFC 5961 §4).
+        if flags.syn() {
+            self.ack_now = true;
+            return;
+        }
+        // Fifth, check the ACK field.
+        if !flags.ack() {
+            return;
+        }
+        // RFC 7323 §4.3: TS.Recent takes TSval of segments covering Last.ACK.sent.
+        if let (true, Some(ts)) = (self.opts.timestamps, seg.timestamp) {
+            if seg.seq_number <= self.last_ack_sent {
+                self.ts_recent = ts.tsval;
+            }
+        }
+        if !self.process_ack(now, seg) {
+            return;
+        }
+        // Seventh, process the segment text; eighth, check the FIN bit.
+        self.process_text(now, seg);
+        if self.pending_fin == Some(self.rcv_nxt) {
+            self.process_fin(now);
+        }
+    }
+
+    /// A RST at exactly RCV.NXT (RFC 9293 §3.10.7.4 second, RFC 5961 §3.2).
+    fn reset_by_peer(&mut self) {
+        let error = match self.state {
+            // Passive open: just close, the runtime frees it. Active (simultaneous) open: refused.
+            State::SynReceived => self.active_open.then_some(Errno::ECONNREFUSED),
+            State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                Some(Errno::ECONNRESET)
+            }
+            _ => None,
+        };
+        self.enter_closed(error);
+    }
+
+    /// RFC 9293 §3.10.7.4 fifth. Returns false when the segment must be dropped.
+    fn process_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) -> bool {
+        let ack = seg.ack_number;
+        if self.state == State::SynReceived {
+            if ack <= self.snd_una || ack > self.snd_max {
+                self.pending_rst = Some(PendingReset {
+                    seq: ack,
+                    ack: None,
+                });
+                return false;
+            }
+            self.on_syn_acked(now, seg);
+            self.snd_wnd = usize::from(seg.window_len) << self.opts.snd_shift;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            self.snd_wl1 = seg.seq_number;
+            self.snd_wl2 = ack;
+            self.establish();
+        }
+        // ACK of something not yet sent: ACK and drop (RFC 9293 §3.10.7.4).
+        if ack > self.snd_max {
+            self.ack_now = true;
+            return false;
+        }
+        // RFC 5961 §5.2: an ACK too old to be a plausible duplicate is dropped with an ACK.
+        let max_old = self.max_snd_wnd.max(usize::from(self.send_mss()));
+        if ack < self.snd_una - max_old {
+            self.ack_now = true;
+            return false;
+        }
+        let window = usize::from(seg.window_len) << self.opts.snd_shift;
+        if ack > self.snd_una {
+            self.on_new_ack(now, seg);
+        } else if ack == self.snd_una {
+            self.on_duplicate_ack(seg, window);
+        }
+        // Any acceptable ACK answers an outstanding zero-window probe.
+        self.unanswered_probes = 0;
+        // Window update (RFC 9293 §3.10.7.4: SND.WL1/SND.WL2 guard against old segments).
+        if self.snd_wl1 < seg.seq_number || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ack)
+        {
+            self.snd_wnd = window;
+            self.max_snd_wnd = self.max_snd_wnd.max(window);
+            self.snd_wl1 = seg.seq_number;
+            self.snd_wl2 = ack;
+        }
+        if self.fin_acked() {
+            match self.state {
+                State::FinWait1 => self.state = State::FinWait2,
+                State::Closing => self.enter_time_wait(now),
+                State::LastAck => {
+                    self.enter_closed(None);
+                    return false;
+                }
+                _ => {}
+            }
+        }
+        true
+    }
+
+    /// SND.UNA < SEG.ACK =< SND.MAX: data (or our SYN/FIN) acknowledged.
+    fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let ack = seg.ack_number;
+        let acked = (ack - self.snd_una) as usize;
+        self.take_rtt_sample(now, seg, ack);
+        let buffered = ((ack - self.send_buf_seq).max(0) as usize).min(self.send_buf.len());
+        self.send_buf.consume(buffered);
+        self.send_buf_seq += buffered;
+        self.snd_una = ack;
+        if self.snd_nxt < ack {
+            self.snd_nxt = ack;
+        }
+        self.retries = 0;
+        self.dup_acks = 0;
+        let mss = usize::from(self.send_mss());
+        if self.in_recovery {
+            if ack >= self.recover {
+                self.in_recovery = false;
+                self.cc.on_recovery_exit(self.flight_size(), mss);
+            } else {
+                // RFC 6582 §3.2 step 5: partial ACK, retransmit the next hole at once.
+                self.cc.on_partial_ack(acked, mss);
+                self.retransmit_front = true;
+            }
+        } else {
+            self.cc.on_ack(acked, mss);
+        }
+        // RFC 6298 §5.2, §5.3.
+        if self.snd_una == self.snd_max {
+            self.timers.stop(Timer::Retransmit);
+        } else {
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        }
+    }
+
+    /// RFC 5681 §2 duplicate ACK; the third starts fast retransmit / NewReno recovery.
+    fn on_duplicate_ack(&mut self, seg: &TcpRepr<'_>, window: usize) {
+        let is_duplicate = seg.payload.is_empty()
+            && !seg.flags.fin()
+            && self.snd_max != self.snd_una
+            && window == self.snd_wnd;
+        if !is_duplicate {
+            return;
+        }
+        self.dup_acks += 1;
+        let mss = usize::from(self.send_mss());
+        if self.in_recovery {
+            self.cc.on_recovery_dup_ack(mss);
+        } else if self.dup_acks == DUP_ACK_THRESHOLD && self.snd_una > self.recover {
+            // RFC 6582 §3.2 steps 2–3.
+            self.in_recovery = true;
+            self.recover = self.snd_max;
+            self.cc.on_fast_retransmit(self.flight_size(), mss);
+            self.retransmit_front = true;
+            self.rtt_timing = None; // Karn: the timed segment may be the one resent
+        }
+    }
+
+    /// RTT measurement for an ACK that advances SND.UNA to `ack`: from the echoed timestamp
+    /// when timestamps are on (RFC 7323 §4.1), else from the one timed segment, which Karn's
+    /// rule voids when anything is retransmitted (RFC 6298 §3).
+    fn take_rtt_sample(&mut self, now: Instant, seg: &TcpRepr<'_>, ack: SeqNumber) {
+        if let (true, Some(ts)) = (self.opts.timestamps, seg.timestamp) {
+            let elapsed_ms = self.ts_clock(now).wrapping_sub(ts.tsecr);
+            if elapsed_ms < u32::MAX / 2 {
+                self.rtt
+                    .sample(Duration::from_millis(u64::from(elapsed_ms)));
+            }
+            return;
+        }
+        if let Some((end, sent_at)) = self.rtt_timing {
+            if ack >= end {
+                self.rtt.sample(now - sent_at);
+                self.rtt_timing = None;
+            }
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4 seventh: data into the receive buffer, in order or parked for later.
+    fn process_text(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        if !matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        ) {
+            return;
+        }
+        let mut data = seg.payload;
+        let mut seq = seg.seq_number;
+        if seq < self.rcv_nxt {
+            let old = ((self.rcv_nxt - seq) as usize).min(data.len());
+            data = &data[old..];
+            seq += old;
+        }
+        let offset = (seq - self.rcv_nxt).max(0) as usize;
+        let room = self.recv_buf.free().saturating_sub(offset);
+        let fin_fits = seg.flags.fin() && data.len() <= room && seq >= self.rcv_nxt;
+        let data = &data[..data.len().min(room)];
+        if fin_fits {
+            self.pending_fin = Some(seq + data.len());
+        }
+        if data.is_empty() {
+            if !seg.payload.is_empty() {
+                self.ack_now = true; // duplicate or beyond the window
+            }
+            return;
+        }
+        if self.app_closed {
+            // Linux: data for a connection the application closed is answered with RST.
+            self.queue_own_reset();
+            self.enter_closed(None);
+            return;
+        }
+        let filled_hole = !self.assembler.is_empty();
+        self.recv_buf.write_at(offset, data);
+        let Ok(in_order) = self.assembler.add(offset, offset + data.len()) else {
+            self.ack_now = true; // too many holes: dropped, the sender will resend
+            return;
+        };
+        self.recv_buf.commit(in_order);
+        self.rcv_nxt += in_order;
+        if self.read_shutdown {
+            self.recv_buf.discard(in_order);
+        }
+        self.rcv_mss_estimate = self.rcv_mss_estimate.max(data.len());
+        // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: out-of-order data or data filling a hole is
+        // acknowledged at once; otherwise every second full-sized segment, or after a delay.
+        if offset > 0 || filled_hole {
+            self.ack_now = true;
+        } else {
+            self.unacked_bytes += in_order;
+            if self.unacked_bytes >= 2 * self.rcv_mss_estimate {
+                self.ack_now = true;
+            } else if !self.timers.is_armed(Timer::DelayedAck) {
+                // Armed from the first unacknowledged segment, so never later than the delay.
+                self.timers
+                    .set(Timer::DelayedAck, now + self.config.delayed_ack);
+            }
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4 eighth: the peer's FIN, now in order.
+    fn process_fin(&mut self, now: Instant) {
+        self.pending_fin = None;
+        self.rcv_nxt += 1;
+        self.fin_received = true;
+        self.ack_now = true;
+        match self.state {
+            State::SynReceived | State::Established => self.state = State::CloseWait,
+            State::FinWait1 => self.state = State::Closing,
+            State::FinWait2 => self.enter_time_wait(now),
+            _ => {}
+        }
+    }
+
+    /// TIME-WAIT for `config.timewait`; zero leaves at once (the final ACK still goes out).
+    fn enter_time_wait(&mut self, now: Instant) {
+        self.timers.stop_all();
+        if self.config.timewait == Duration::ZERO {
+            let owe_ack = self.ack_now;
+            self.enter_closed(None);
+            self.final_ack = owe_ack;
+        } else {
+            self.state = State::TimeWait;
+            self.timers.set(Timer::TimeWait, now + self.config.timewait);
+        }
+    }
+
+    pub(super) fn on_timer(&mut self, now: Instant, timer: Timer) {
+        match timer {
+            Timer::Retransmit => self.on_retransmit_timeout(now),
+            Timer::Persist => self.on_persist_timeout(now),
+            Timer::DelayedAck => self.ack_now = true,
+            Timer::TimeWait => self.enter_closed(None),
+            Timer::Idle => {
+                if !matches!(self.state, State::Closed | State::TimeWait) {
+                    if !matches!(self.state, State::SynSent) {
+                        self.queue_own_reset();
+                    }
+                    self.enter_closed(Some(Errno::ETIMEDOUT));
+                }
+            }
+        }
+    }
+
+    /// RFC 6298 §5.4–5.6: retransmit from SND.UNA with a doubled RTO; give up with ETIMEDOUT
+    /// after `max_syn_retries` (handshake) or `max_retries` retransmissions.
+    fn on_retransmit_timeout(&mut self, now: Instant) {
+        let handshake = matches!(self.state, State::SynSent | State::SynReceived);
+        if self.snd_una == self.snd_max && !handshake {
+            return;
+        }
+        self.retries += 1;
+        let limit = if handshake {
+            self.config.max_syn_retries
+        } else {
+            self.config.max_retries
+        };
+        if self.retries > limit {
+            self.enter_closed(Some(Errno::ETIMEDOUT));
+            return;
+        }
+        self.rtt.back_off();
+        let mss = usize::from(self.send_mss());
+        self.cc.on_timeout(self.flight_size(), mss);
+        self.in_recovery = false;
+        self.recover = self.snd_max;
+        self.dup_acks = 0;
+        self.retransmit_front = false;
+        self.rtt_timing = None;
+        self.snd_nxt = self.snd_una; // go back N
+        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+    }
+
+    /// RFC 9293 §3.8.6.1: probe a zero window; back off like the RTO.
+    fn on_persist_timeout(&mut self, now: Instant) {
+        if !self.persist_needed() {
+            return;
+        }
+        self.unanswered_probes += 1;
+        if self.unanswered_probes > self.config.max_retries {
+            self.queue_own_reset();
+            self.enter_closed(Some(Errno::ETIMEDOUT));
+            return;
+        }
+        self.probe_now = true;
+        self.persist_backoff = self.persist_backoff.saturating_add(1);
+        self.timers
+            .set(Timer::Persist, now + self.persist_interval());
+    }
+
+    fn persist_interval(&self) -> Duration {
+        let base = self.rtt.rto();
+        base.saturating_mul(1u64 << self.persist_backoff.min(16))
+            .min(self.config.max_rto.max(base))
+    }
+
+    /// Data waits, nothing is in flight, and the peer's window is zero.
+    fn persist_needed(&self) -> bool {
+        matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::LastAck
+                | State::Closing
+        ) && self.snd_wnd == 0
+            && self.snd_una == self.snd_max
+            && self.data_end() > self.snd_nxt
+    }
+
+    /// Arms the persist timer while probing is needed; stops it (and its backoff) once not.
+    pub(super) fn update_persist(&mut self, now: Instant) {
+        if self.persist_needed() {
+            if !self.timers.is_armed(Timer::Persist) {
+                self.timers
+                    .set(Timer::Persist, now + self.persist_interval());
+            }
+        } else {
+            self.timers.stop(Timer::Persist);
+            self.persist_backoff = 0;
+        }
+    }
+}
+
+/// The RST answering `seg` in CLOSED (RFC 9293 §3.10.7.1).
+fn reset_reply(seg: &TcpRepr<'_>) -> PendingReset {
+    if seg.flags.ack() {
+        PendingReset {
+            seq: seg.ack_number,
+            ack: None,
+        }
+    } else {
+        PendingReset {
+            seq: SeqNumber(0),
+            ack: Some(seg.seq_number + seg.segment_len()),
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! What to send next and how it is written (RFC 9293 §3.8, RFC 5681, RFC 7323).
+use super::{Connection, PendingReset};
+use crate::tcp::congestion::CongestionControl;
+use crate::tcp::timers::Timer;
+use crate::tcp::State;
+use crate::time::Instant;
+use crate::wire::{SeqNumber, TcpFlags, TcpRepr, TcpTimestamp};
+
+/// The TCP header without options.
+const BASE_HEADER_LEN: usize = 20;
+
+impl Connection {
+    /// The timestamps clock (RFC 7323 §5.4): milliseconds, offset by the ISS so that TSval does
+    /// not reveal the runtime's clock.
+    pub(super) fn ts_clock(&self, now: Instant) -> u32 {
+        (now.total_millis() as u32).wrapping_add(self.iss.0)
+    }
+
+    /// Whether the SYN (or SYN,ACK) is due.
+    fn syn_due(&self) -> bool {
+        matches!(self.state, State::SynSent | State::SynReceived) && self.snd_nxt == self.iss
+    }
+
+    /// FIN may be sent in these states once all data is out (RFC 9293 §3.10.4).
+    fn fin_state(&self) -> bool {
+        self.fin_queued
+            && matches!(
+                self.state,
+                State::FinWait1 | State::Closing | State::LastAck
+            )
+    }
+
+    /// Cheap over-approximation of "poll_transmit would write something".
+    pub(super) fn has_output(&self) -> bool {
+        if self.pending_rst.is_some() || self.final_ack {
+            return true;
+        }
+        match self.state {
+            State::Closed | State::Listen => false,
+            State::SynSent => self.syn_due(),
+            _ => {
+                let window_end = self.snd_una + self.snd_wnd.min(self.cc.window());
+                self.syn_due()
+                    || self.ack_now
+                    || self.probe_now
+                    || self.retransmit_front
+                    || (self.data_end() > self.snd_nxt && window_end > self.snd_nxt)
+                    || (self.fin_state() && self.snd_nxt <= self.data_end())
+            }
+        }
+    }
+
+    pub(super) fn transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        if let Some(rst) = self.pending_rst.take() {
+            return Some(self.emit_reset(buf, rst));
+        }
+        if self.final_ack {
+            self.final_ack = false;
+            return Some(self.emit_ack(now, buf, self.snd_max));
+        }
+        match self.state {
+            State::Closed | State::Listen => return None,
+            State::SynSent | State::SynReceived if self.syn_due() => {
+                return Some(self.emit_syn(now, buf));
+            }
+            State::SynSent => return None,
+            _ => {}
+        }
+        if self.state != State::SynReceived {
+            if self.retransmit_front {
+                self.retransmit_front = false;
+                if self.snd_una < self.snd_max {
+                    let len = (self.data_end() - self.snd_una).max(0) as usize;
+                    return Some(self.emit_data(now, buf, self.snd_una, len, true));
+                }
+            }
+            if let Some((seq, len)) = self.next_data() {
+                return Some(self.emit_data(now, buf, seq, len, false));
+            }
+            if self.probe_now {
+                // A segment just left of the window makes the peer answer with its window
+                // (RFC 9293 §3.8.6.1, as Linux's tcp_xmit_probe_skb).
+                self.probe_now = false;
+                return Some(self.emit_ack(now, buf, self.snd_una - 1));
+            }
+        }
+        if self.ack_now {
+            return Some(self.emit_ack(now, buf, self.snd_max));
+        }
+        None
+    }
+
+    /// The next new (or, after a timeout, resent) data from SND.NXT: its start and the most
+    /// payload it may carry, with sender SWS avoidance and Nagle (RFC 9293 §3.8.6.2.1, §3.7.4).
+    /// A bare FIN has length 0.
+    fn next_data(&self) -> Option<(SeqNumber, usize)> {
+        let data_end = self.data_end();
+        let available = (data_end - self.snd_nxt).max(0) as usize;
+        let fin = self.fin_state() && self.snd_nxt <= data_end;
+        if available == 0 {
+            return fin.then_some((self.snd_nxt, 0));
+        }
+        let window_end = self.snd_una + self.snd_wnd.min(self.cc.window());
+        let usable = (window_end - self.snd_nxt).max(0) as usize;
+        let mss = usize::from(self.send_mss());
+        let len = available.min(usable).min(mss);
+        if len == 0 {
+            return None;
+        }
+        let is_new = self.snd_nxt == self.snd_max;
+        if is_new && len < mss {
+            let in_flight = self.snd_max != self.snd_una;
+            let takes_all = len == available;
+            let allowed = !in_flight
+                || (takes_all && (self.config.nodelay || fin))
+                || 2 * len >= self.max_snd_wnd;
+            if !allowed {
+                return None;
+            }
+        }
+        Some((self.snd_nxt, len))
+    }
+
+    /// The header every segment shares: ports, and the timestamps option when in use.
+    fn base_repr(&self, now: Instant, seq: SeqNumber, flags: TcpFlags) -> TcpRepr<'static> {
+        let mut repr = TcpRepr::new(self.local.port(), self.remote.port());
+        repr.seq_number = seq;
+        repr.flags = flags;
+        if self.opts.timestamps {
+            repr.timestamp = Some(TcpTimestamp {
+                tsval: self.ts_clock(now),
+                tsecr: self.ts_recent,
+            });
+        }
+        repr
+    }
+
+    /// Fills in ACK, window and SACK blocks, and records that an ACK went out.
+    fn add_ack(&mut self, repr: &mut TcpRepr<'_>) {
+        repr.flags |= TcpFlags::ACK;
+        repr.ack_number = self.rcv_nxt;
+        repr.window_len = self.advertise_window();
+        if self.opts.sack {
+            for (slot, &(start, end)) in repr.sack_ranges.iter_mut().zip(self.assembler.ranges()) {
+                *slot = Some((self.rcv_nxt + start, self.rcv_nxt + end));
+            }
+        }
+        self.ack_now = false;
+        self.unacked_bytes = 0;
+        self.last_ack_sent = self.rcv_nxt;
+        self.timers.stop(Timer::DelayedAck);
+    }
+
+    /// The window field to send, and RCV.WND's new right edge. The right edge never moves left
+    /// (RFC 9293 §3.8.6.2.2 says not to shrink), and it only moves right by at least
+    /// min(buffer / 2, MSS) (receiver SWS avoidance, RFC 9293 §3.8.6.2.2).
+    fn advertise_window(&mut self) -> u16 {
+        let current = self.rcv_wnd();
+        let free = self.recv_buf.free();
+        let sws_step = (self.recv_buf.capacity() / 2).min(usize::from(self.send_mss()));
+        let window = if free >= current + sws_step {
+            free
+        } else {
+            current
+        };
+        let shift = self.opts.rcv_shift;
+        // Round up so that scaling never takes back what was advertised.
+        let field = window.div_ceil(1 << shift).min(usize::from(u16::MAX));
+        self.rcv_adv = self.rcv_nxt + (field << shift);
+        field as u16
+    }
+
+    /// Writes `repr` and `payload_len` bytes of the send buffer from `repr.seq_number`, with the
+    /// checksum. Returns the segment length.
+    fn write_segment(&self, buf: &mut [u8], repr: &TcpRepr<'_>, payload_len: usize) -> usize {
+        let header_len = repr.emit_header(buf);
+        if payload_len > 0 {
+            let offset = (repr.seq_number - self.send_buf_seq) as usize;
+            self.send_buf
+                .copy_out(offset, &mut buf[header_len..header_len + payload_len]);
+        }
+        let total = header_len + payload_len;
+        TcpRepr::fill_checksum(&mut buf[..total], *self.local.ip(), *self.remote.ip());
+        total
+    }
+
+    /// SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED) with our options (RFC 9293 §3.10.1,
+    /// RFC 7323 §2.2, §3.2, RFC 2018 §2). The window in a SYN is never scaled.
+    fn emit_syn(&mut self, now: Instant, buf: &mut [u8]) -> usize {
+        let syn_received = self.state == State::SynReceived;
+        let mut repr = TcpRepr::new(self.local.port(), self.remote.port());
+        repr.seq_number = self.iss;
+        repr.flags = TcpFlags::SYN;
+        repr.window_len = self.recv_buf.free().min(usize::from(u16::MAX)) as u16;
+        repr.max_seg_size = Some(self.config.mss);
+        let offer_ws = if syn_received {
+            self.opts.window_scaling
+        } else {
+            self.config.window_scaling
+        };
+        if offer_ws {
+            repr.window_scale = Some(super::window_shift_for(self.config.rcvbuf));
+        }
+        repr.sack_permitted = if syn_received {
+            self.opts.sack
+        } else {
+            self.config.sack
+        };
+        let offer_ts = if syn_received {
+            self.opts.timestamps
+        } else {
+            self.config.timestamps
+        };
+        if offer_ts {
+            repr.timestamp = Some(TcpTimestamp {
+                tsval: self.ts_clock(now),
+                tsecr: self.ts_recent,
+            });
+        }
+        if syn_received {
+            repr.flags |= TcpFlags::ACK;
+            repr.ack_number = self.rcv_nxt;
+            self.ack_now = false;
+            self.last_ack_sent = self.rcv_nxt;
+        }
+        let first_time = self.snd_max == self.iss;
+        self.snd_nxt = self.iss + 1;
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        if first_time {
+            self.rtt_timing = Some((self.snd_nxt, now));
+        }
+        if !self.timers.is_armed(Timer::Retransmit) {
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        }
+        self.write_segment(buf, &repr, 0)
+    }
+
+    /// A data segment at `seq` with up to `max_len` payload bytes, FIN when it reaches the end
+    /// of a closed stream. `front` marks a fast retransmission, which leaves SND.NXT alone.
+    fn emit_data(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        seq: SeqNumber,
+        max_len: usize,
+        front: bool,
+    ) -> usize {
+        let mut repr = self.base_repr(now, seq, TcpFlags::empty());
+        self.add_ack(&mut repr);
+        // Options beyond what send_mss() already allows for (SACK blocks) shrink the payload.
+        let header_len = repr.header_len();
+        let option_room = usize::from(self.opts.mss_cap) - (header_len - BASE_HEADER_LEN);
+        let len = max_len
+            .min(option_room)
+            .min(usize::from(self.send_mss()))
+            .min(buf.len().saturating_sub(header_len));
+        let data_end = self.data_end();
+        if seq + len == data_end {
+            if self.fin_state() {
+                repr.flags |= TcpFlags::FIN;
+            }
+            if len > 0 {
+                repr.flags |= TcpFlags::PSH;
+            }
+        }
+        let end = seq + len + usize::from(repr.flags.fin());
+        let is_new = seq == self.snd_max;
+        if front {
+            self.rtt_timing = None; // Karn (RFC 6298 §3): no sample from a resent segment
+        }
+        if !front || self.snd_nxt < end {
+            self.snd_nxt = end;
+        }
+        if self.snd_max < end {
+            if is_new && self.rtt_timing.is_none() && !self.opts.timestamps {
+                self.rtt_timing = Some((end, now));
+            }
+            self.snd_max = end;
+        }
+        if !self.timers.is_armed(Timer::Retransmit) {
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        }
+        self.write_segment(buf, &repr, len)
+    }
+
+    /// A segment carrying only an ACK (and window, timestamps, SACK) at `seq`.
+    fn emit_ack(&mut self, now: Instant, buf: &mut [u8], seq: SeqNumber) -> usize {
+        let mut repr = self.base_repr(now, seq, TcpFlags::empty());
+        self.add_ack(&mut repr);
+        self.write_segment(buf, &repr, 0)
+    }
+
+    /// A RST (RFC 9293 §3.10.7.1, §3.10.5).
+    fn emit_reset(&self, buf: &mut [u8], rst: PendingReset) -> usize {
+        let mut repr = TcpRepr::new(self.local.port(), self.remote.port());
+        repr.seq_number = rst.seq;
+        repr.flags = TcpFlags::RST;
+        if let Some(ack) = rst.ack {
+            repr.flags |= TcpFlags::ACK;
+            repr.ack_number = ack;
+        }
+        self.write_segment(buf, &repr, 0)
+    }
+}

@@ -1,0 +1,101 @@
+//! The receive buffer: a fixed-capacity ring holding in-order bytes the application has not
+//! read yet, followed by free space where out-of-order segments are parked until the
+//! [`Assembler`](super::assembler::Assembler) says the gap before them is filled
+//! (RFC 9293 §3.10.7.4, "seventh, process the segment text").
+
+/// A ring buffer of received bytes: `readable` in-order bytes, then the receive window.
+#[derive(Debug)]
+pub(super) struct RecvBuffer {
+    storage: Box<[u8]>,
+    /// Index in `storage` of the next byte the application reads.
+    head: usize,
+    /// In-order bytes ready for the application.
+    readable: usize,
+}
+
+impl RecvBuffer {
+    /// A buffer of `capacity` bytes (at least one).
+    pub(super) fn new(capacity: usize) -> RecvBuffer {
+        RecvBuffer {
+            storage: vec![0; capacity.max(1)].into_boxed_slice(),
+            head: 0,
+            readable: 0,
+        }
+    }
+
+    pub(super) fn capacity(&self) -> usize {
+        self.storage.len()
+    }
+
+    /// In-order bytes the application may read.
+    pub(super) fn readable(&self) -> usize {
+        self.readable
+    }
+
+    /// Space after the readable bytes: what the receive window may cover.
+    pub(super) fn free(&self) -> usize {
+        self.capacity() - self.readable
+    }
+
+    /// Stores `data` at `offset` bytes past the readable region (offset 0 = RCV.NXT). The caller
+    /// trims so that `offset + data.len() <= free()`.
+    pub(super) fn write_at(&mut self, offset: usize, data: &[u8]) {
+        debug_assert!(offset + data.len() <= self.free());
+        let cap = self.capacity();
+        let start = (self.head + self.readable + offset) % cap;
+        let first = data.len().min(cap - start);
+        self.storage[start..start + first].copy_from_slice(&data[..first]);
+        self.storage[..data.len() - first].copy_from_slice(&data[first..]);
+    }
+
+    /// Makes `n` more bytes (already written at offset 0..n) readable.
+    pub(super) fn commit(&mut self, n: usize) {
+        debug_assert!(n <= self.free());
+        self.readable += n;
+    }
+
+    /// Copies up to `out.len()` readable bytes into `out`, consuming them unless `peek`.
+    pub(super) fn read(&mut self, out: &mut [u8], peek: bool) -> usize {
+        let n = out.len().min(self.readable);
+        let cap = self.capacity();
+        let first = n.min(cap - self.head);
+        out[..first].copy_from_slice(&self.storage[self.head..self.head + first]);
+        out[first..n].copy_from_slice(&self.storage[..n - first]);
+        if !peek {
+            self.discard(n);
+        }
+        n
+    }
+
+    /// Drops `n` readable bytes without copying them.
+    pub(super) fn discard(&mut self, n: usize) {
+        let n = n.min(self.readable);
+        self.head = (self.head + n) % self.capacity();
+        self.readable -= n;
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn out_of_order_write_then_commit() {
+        let mut b = RecvBuffer::new(8);
+        b.write_at(0, b"abc");
+        b.commit(3);
+        let mut out = [0; 2];
+        assert_eq!(b.read(&mut out, false), 2);
+        assert_eq!(&out, b"ab");
+        // 'c' readable; free = 7. Park "fg" at offset 2 (wraps), then fill "de".
+        b.write_at(2, b"fgh");
+        b.write_at(0, b"de");
+        b.commit(5);
+        let mut out = [0; 8];
+        assert_eq!(b.read(&mut out, true), 6);
+        assert_eq!(&out[..6], b"cdefgh");
+        assert_eq!(b.read(&mut out, false), 6);
+        assert_eq!(b.readable(), 0);
+        assert_eq!(b.free(), 8);
+    }
+}

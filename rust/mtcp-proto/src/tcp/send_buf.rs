@@ -1,0 +1,91 @@
+//! The send buffer: a fixed-capacity ring of bytes the application has queued and the peer has
+//! not yet acknowledged (RFC 9293 §3.3.1, the region from SND.UNA onwards).
+//!
+//! Offset 0 is the oldest unacknowledged byte. The storage is allocated once, when the
+//! connection is created, and never grows.
+
+/// A ring buffer of queued outgoing bytes.
+#[derive(Debug)]
+pub(super) struct SendBuffer {
+    storage: Box<[u8]>,
+    /// Index in `storage` of the byte at offset 0.
+    head: usize,
+    /// Number of queued bytes.
+    len: usize,
+}
+
+impl SendBuffer {
+    /// A buffer of `capacity` bytes (at least one).
+    pub(super) fn new(capacity: usize) -> SendBuffer {
+        SendBuffer {
+            storage: vec![0; capacity.max(1)].into_boxed_slice(),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    pub(super) fn capacity(&self) -> usize {
+        self.storage.len()
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn free(&self) -> usize {
+        self.capacity() - self.len
+    }
+
+    /// Appends as much of `data` as fits and returns how much that was.
+    pub(super) fn enqueue(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.free());
+        let cap = self.capacity();
+        let tail = (self.head + self.len) % cap;
+        let first = n.min(cap - tail);
+        self.storage[tail..tail + first].copy_from_slice(&data[..first]);
+        self.storage[..n - first].copy_from_slice(&data[first..n]);
+        self.len += n;
+        n
+    }
+
+    /// Copies the bytes at `offset..offset + out.len()` into `out`; the range must be queued.
+    pub(super) fn copy_out(&self, offset: usize, out: &mut [u8]) {
+        debug_assert!(offset + out.len() <= self.len);
+        let cap = self.capacity();
+        let start = (self.head + offset) % cap;
+        let first = out.len().min(cap - start);
+        out[..first].copy_from_slice(&self.storage[start..start + first]);
+        let rest = out.len() - first;
+        out[first..].copy_from_slice(&self.storage[..rest]);
+    }
+
+    /// Drops the `n` oldest bytes (they were acknowledged).
+    pub(super) fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.head = (self.head + n) % self.capacity();
+        self.len -= n;
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn wraps_around() {
+        let mut b = SendBuffer::new(8);
+        assert_eq!(b.enqueue(b"abcdef"), 6);
+        b.consume(4);
+        assert_eq!(b.enqueue(b"ghijklmn"), 6);
+        assert_eq!(b.len(), 8);
+        assert_eq!(b.free(), 0);
+        let mut out = [0; 8];
+        b.copy_out(0, &mut out);
+        assert_eq!(&out, b"efghijkl");
+        let mut out = [0; 3];
+        b.copy_out(4, &mut out);
+        assert_eq!(&out, b"ijk");
+        b.consume(100);
+        assert_eq!(b.len(), 0);
+    }
+}
