@@ -159,8 +159,7 @@ _Handler = Union[Callable[[int, Any], Any], int, None]
 
 def mtcp_register_signal(signum: int, handler: _Handler) -> _Handler:
     """Installs ``handler`` for ``signum`` (``signal.signal``); returns the previous one."""
-    previous = _signal.signal(signum, handler)  # type: ignore[arg-type]
-    return previous
+    return _signal.signal(signum, handler)
 
 
 # -- sockets --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import sys
@@ -41,10 +42,8 @@ def _selftest() -> int:
     got = bytearray()
 
     def echo() -> bool:
-        try:
+        with contextlib.suppress(BlockingIOError):
             got.extend(accepted[0].recv(16))
-        except BlockingIOError:
-            pass
         return bytes(got) == b"ping"
 
     ok = net.run(until=echo, max_ms=1000)

@@ -43,6 +43,8 @@ KEYS: tuple[str, ...] = (
     "arp",
     "routes",
     "cc",
+    "arp_conf",
+    "route_conf",
 )
 
 #: One static ARP entry: ``("198.18.0.2/32", "02:00:c6:12:00:02")``.
@@ -63,7 +65,7 @@ _INT_KEYS = frozenset(
     }
 )
 _LIST_KEYS = frozenset({"port", "stat_print"})
-_STR_KEYS = frozenset({"io", "addr", "gateway", "mode", "cc"})
+_STR_KEYS = frozenset({"io", "addr", "gateway", "mode", "cc", "arp_conf", "route_conf"})
 
 
 def _type_error(key: str, value: object, expected: str) -> TypeError:
@@ -86,6 +88,8 @@ def _conf_text(key: str, value: object) -> str:
         if isinstance(value, Iterable) and all(isinstance(v, str) for v in value):
             return " ".join(value)
         raise _type_error(key, value, "a str or a list of str")
+    if key in ("arp_conf", "route_conf") and isinstance(value, os.PathLike):
+        return os.fspath(value)
     if key == "mac":
         if isinstance(value, (bytes, bytearray)) and len(value) == 6:
             return ":".join(f"{b:02x}" for b in value)
@@ -172,17 +176,19 @@ def _apply(raw: _mtcp.RawConfig, changes: Mapping[str, object]) -> None:
 
 class Config:
     """A stack configuration. Every ``mtcp.conf`` key is a keyword argument; ``None`` keeps
-    mTCP's default. Instances are immutable: :meth:`replace` makes a changed copy.
+    mTCP's default. ``Config("mtcp.conf", max_concurrency=64)`` loads a file first. Instances are immutable: :meth:`replace` makes a changed copy.
 
     Values may be given typed (``max_concurrency=64``, ``port=["veth0"]``) or as the text of
     an ``mtcp.conf`` line (``max_concurrency="64"``). ``arp`` and ``routes`` take lists of
     tuples (see :data:`ArpSpec`, :data:`RouteSpec`).
     """
 
-    __slots__ = ("_cc", "_raw", "_values")
+    __slots__ = ("_raw", "_values")
 
     def __init__(
         self,
+        path: str | os.PathLike[str] | None = None,
+        /,
         *,
         io: str | None = None,
         num_cores: int | str | None = None,
@@ -203,6 +209,8 @@ class Config:
         arp: Iterable[ArpSpec] | None = None,
         routes: Iterable[RouteSpec] | None = None,
         cc: str | None = None,
+        arp_conf: str | os.PathLike[str] | None = None,
+        route_conf: str | os.PathLike[str] | None = None,
     ) -> None:
         changes = {
             "io": io,
@@ -224,20 +232,21 @@ class Config:
             "arp": arp,
             "routes": routes,
             "cc": cc,
+            "arp_conf": arp_conf,
+            "route_conf": route_conf,
         }
-        raw = _mtcp.RawConfig()
+        raw = _mtcp.RawConfig() if path is None else _mtcp.RawConfig.load(os.fspath(path))
         _apply(raw, changes)
-        self._init(raw, cc)
+        self._init(raw)
 
-    def _init(self, raw: _mtcp.RawConfig, cc: str | None) -> None:
+    def _init(self, raw: _mtcp.RawConfig) -> None:
         self._raw = raw
         self._values: dict[str, Any] = raw.to_dict()
-        self._cc = cc
 
     @classmethod
-    def _from_raw(cls, raw: _mtcp.RawConfig, cc: str | None = None) -> Config:
+    def _from_raw(cls, raw: _mtcp.RawConfig) -> Config:
         self = cls.__new__(cls)
-        self._init(raw, cc)
+        self._init(raw)
         return self
 
     @classmethod
@@ -264,8 +273,7 @@ class Config:
             raise TypeError(f"Config.replace() got unknown keys: {', '.join(sorted(unknown))}")
         raw = self._raw.copy()
         _apply(raw, changes)
-        cc = changes.get("cc", self._cc)
-        return Config._from_raw(raw, cc)
+        return Config._from_raw(raw)
 
     def validate(self) -> None:
         """Checks the cross-field rules (raises :class:`mtcp.ConfigError`). Starting a
@@ -278,9 +286,7 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         """Every key → its value; ``Config(**cfg.to_dict())`` equals ``cfg``."""
-        out = {k: v for k, v in self._values.items() if k != "source"}
-        out["cc"] = self.cc
-        return out
+        return {k: v for k, v in self._values.items() if k != "source"}
 
     @property
     def io(self) -> str:
@@ -366,9 +372,21 @@ class Config:
         return tuple((str(d), str(i), g) for d, i, g in self._values["routes"])
 
     @property
-    def cc(self) -> str | None:
-        """Congestion control (mTCP's CCP ``cc`` key), if set."""
-        return self._cc
+    def cc(self) -> str:
+        """Congestion control: ``reno``, ``newreno`` or ``cubic``."""
+        return str(self._values["cc"])
+
+    @property
+    def arp_conf(self) -> str | None:
+        """The ARP table file named by the configuration, if any."""
+        value = self._values["arp_conf"]
+        return None if value is None else str(value)
+
+    @property
+    def route_conf(self) -> str | None:
+        """The route table file named by the configuration, if any."""
+        value = self._values["route_conf"]
+        return None if value is None else str(value)
 
     @property
     def source(self) -> str | None:

@@ -59,9 +59,7 @@ class Context:
 
     # -- Pythonic layer (API.md §3) ------------------------------------------------------------
 
-    def socket(
-        self, family: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0
-    ) -> Socket:
+    def socket(self, family: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0) -> Socket:
         """A new :class:`mtcp.Socket` (``mtcp_socket``)."""
         from .socket import Socket
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from types import TracebackType
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from ._mtcp import (
     MTCP_EPOLL_CTL_ADD,
@@ -23,7 +23,7 @@ __all__ = ["Epoll"]
 _MAX_TIMEOUT_MS = 2**31 - 1
 
 
-def _fd(fd: Union[int, SupportsFileno]) -> int:
+def _fd(fd: int | SupportsFileno) -> int:
     if isinstance(fd, int):
         return fd
     fileno = getattr(fd, "fileno", None)

@@ -7,6 +7,7 @@ Wait for readiness with :class:`mtcp.Epoll`.
 
 from __future__ import annotations
 
+import contextlib
 import errno as _errno
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -166,10 +167,8 @@ class Socket:
         parts = [f"fd={self._fd}"]
         if self._fd >= 0:
             for name, get in (("laddr", self.getsockname), ("raddr", self.getpeername)):
-                try:
+                with contextlib.suppress(MtcpError):
                     parts.append(f"{name}={get()!r}")
-                except MtcpError:
-                    pass
         else:
             parts.append("[closed]")
         return f"<mtcp.Socket {' '.join(parts)}>"

@@ -61,7 +61,7 @@ class Stack:
 
     def config(self) -> Config:
         """The configuration the stack runs with."""
-        return Config._from_raw(self._raw.config(), self._config.cc)
+        return Config._from_raw(self._raw.config())
 
     def destroy(self) -> None:
         """``mtcp_destroy``: stops every context of this stack."""

@@ -19,17 +19,22 @@ pub struct RawConfig {
 }
 
 fn cidr(addr: &str, prefix_len: u8) -> PyResult<Ipv4Cidr> {
-    let addr: Ipv4Addr = addr
-        .parse()
-        .map_err(|_| PyValueError::new_err(format!("{addr:?} is not a dotted-quad IPv4 address")))?;
+    let addr: Ipv4Addr = addr.parse().map_err(|_| {
+        PyValueError::new_err(format!("{addr:?} is not a dotted-quad IPv4 address"))
+    })?;
     if prefix_len > 32 {
-        return Err(PyValueError::new_err(format!("prefix length {prefix_len} is not in 0..=32")));
+        return Err(PyValueError::new_err(format!(
+            "prefix length {prefix_len} is not in 0..=32"
+        )));
     }
     Ok(Ipv4Cidr { addr, prefix_len })
 }
 
 fn mac_text(mac: [u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 #[pymethods]
@@ -37,7 +42,9 @@ impl RawConfig {
     /// mTCP's defaults.
     #[new]
     fn new() -> Self {
-        RawConfig { inner: Config::default() }
+        RawConfig {
+            inner: Config::default(),
+        }
     }
 
     /// Reads an `mtcp.conf` and the `arp.conf`/`route.conf` it names.
@@ -50,8 +57,10 @@ impl RawConfig {
     #[staticmethod]
     #[pyo3(signature = (text, file=None))]
     fn parse_str(py: Python<'_>, text: &str, file: Option<PathBuf>) -> PyResult<Self> {
-        config_call(py, "parse_config", || Config::parse_str(text, file.as_deref()))
-            .map(|inner| RawConfig { inner })
+        config_call(py, "parse_config", || {
+            Config::parse_str(text, file.as_deref())
+        })
+        .map(|inner| RawConfig { inner })
     }
 
     /// Sets one key from its text form, as a line of `mtcp.conf` would.
@@ -79,7 +88,10 @@ impl RawConfig {
             let mac: [u8; 6] = mac
                 .try_into()
                 .map_err(|_| PyValueError::new_err("a MAC address has 6 bytes"))?;
-            arp.push(ArpEntry { dest: cidr(&addr, prefix_len)?, mac });
+            arp.push(ArpEntry {
+                dest: cidr(&addr, prefix_len)?,
+                mac,
+            });
         }
         self.inner.arp = arp;
         Ok(())
@@ -93,7 +105,11 @@ impl RawConfig {
                 Some(gw) => Some(cidr(&gw, 32)?.addr),
                 None => None,
             };
-            table.push(Route { dest: cidr(&addr, prefix_len)?, iface, gateway });
+            table.push(Route {
+                dest: cidr(&addr, prefix_len)?,
+                iface,
+                gateway,
+            });
         }
         self.inner.routes = table;
         Ok(())
@@ -125,15 +141,33 @@ impl RawConfig {
                 mtcp::RunMode::Inline => "inline",
             },
         )?;
-        let arp: Vec<(String, String)> =
-            c.arp.iter().map(|e| (e.dest.to_string(), mac_text(e.mac))).collect();
+        let arp: Vec<(String, String)> = c
+            .arp
+            .iter()
+            .map(|e| (e.dest.to_string(), mac_text(e.mac)))
+            .collect();
         d.set_item("arp", arp)?;
         let routes: Vec<(String, String, Option<String>)> = c
             .routes
             .iter()
-            .map(|r| (r.dest.to_string(), r.iface.clone(), r.gateway.map(|g| g.to_string())))
+            .map(|r| {
+                (
+                    r.dest.to_string(),
+                    r.iface.clone(),
+                    r.gateway.map(|g| g.to_string()),
+                )
+            })
             .collect();
         d.set_item("routes", routes)?;
+        d.set_item("cc", c.cc.as_str())?;
+        d.set_item(
+            "arp_conf",
+            c.arp_conf.as_ref().map(|p| p.display().to_string()),
+        )?;
+        d.set_item(
+            "route_conf",
+            c.route_conf.as_ref().map(|p| p.display().to_string()),
+        )?;
         d.set_item("source", c.source.as_ref().map(|p| p.display().to_string()))?;
         Ok(d)
     }

@@ -7,7 +7,9 @@ use mtcp::{ContextStats, SockId};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::convert::{addr_tuple, bytes_like, fill_buffer, ipv4, read_size, sockaddr, writable_len, MAX_WRITE};
+use crate::convert::{
+    addr_tuple, bytes_like, fill_buffer, ipv4, read_size, sockaddr, writable_len, MAX_WRITE,
+};
 use crate::errors::{errno_error, guarded, guarded_infallible};
 
 /// How long one uninterrupted `epoll_wait` lasts before Python's signal handlers get a turn.
@@ -80,7 +82,11 @@ impl PyContextStats {
     }
 
     fn __repr__(&self) -> String {
-        let body: Vec<String> = self.fields().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let body: Vec<String> = self
+            .fields()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         format!("ContextStats({})", body.join(", "))
     }
 }
@@ -129,7 +135,13 @@ impl PyContext {
     }
 
     #[pyo3(signature = (sockid, n, flags=0))]
-    fn recv<'py>(&self, py: Python<'py>, sockid: SockId, n: i64, flags: i32) -> PyResult<Bound<'py, PyBytes>> {
+    fn recv<'py>(
+        &self,
+        py: Python<'py>,
+        sockid: SockId,
+        n: i64,
+        flags: i32,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let mut buf = vec![0u8; read_size(n, "recv")?];
         let ctx = &self.inner;
         let got = guarded(py, "recv", || ctx.recv(sockid, &mut buf, flags))?;
@@ -137,8 +149,16 @@ impl PyContext {
     }
 
     /// Fills the writable `buffers` in order; returns the bytes read.
-    fn readv(&self, py: Python<'_>, sockid: SockId, buffers: Vec<Bound<'_, PyAny>>) -> PyResult<usize> {
-        let sizes = buffers.iter().map(writable_len).collect::<PyResult<Vec<usize>>>()?;
+    fn readv(
+        &self,
+        py: Python<'_>,
+        sockid: SockId,
+        buffers: Vec<Bound<'_, PyAny>>,
+    ) -> PyResult<usize> {
+        let sizes = buffers
+            .iter()
+            .map(writable_len)
+            .collect::<PyResult<Vec<usize>>>()?;
         // Bounded like `read` (a short read is allowed): later buffers get what is left.
         let mut chunks: Vec<Vec<u8>> = sizes
             .iter()
@@ -171,7 +191,12 @@ impl PyContext {
         guarded(py, "write", || ctx.write(sockid, &data))
     }
 
-    fn writev(&self, py: Python<'_>, sockid: SockId, buffers: Vec<Bound<'_, PyAny>>) -> PyResult<usize> {
+    fn writev(
+        &self,
+        py: Python<'_>,
+        sockid: SockId,
+        buffers: Vec<Bound<'_, PyAny>>,
+    ) -> PyResult<usize> {
         let mut left = MAX_WRITE;
         let mut owned = Vec::with_capacity(buffers.len());
         for buf in &buffers {
@@ -201,14 +226,29 @@ impl PyContext {
         guarded(py, "abort", || ctx.abort(sockid))
     }
 
-    fn getsockopt(&self, py: Python<'_>, sockid: SockId, level: i32, optname: i32) -> PyResult<i32> {
+    fn getsockopt(
+        &self,
+        py: Python<'_>,
+        sockid: SockId,
+        level: i32,
+        optname: i32,
+    ) -> PyResult<i32> {
         let ctx = &self.inner;
         guarded(py, "getsockopt", || ctx.getsockopt(sockid, level, optname))
     }
 
-    fn setsockopt(&self, py: Python<'_>, sockid: SockId, level: i32, optname: i32, value: i32) -> PyResult<()> {
+    fn setsockopt(
+        &self,
+        py: Python<'_>,
+        sockid: SockId,
+        level: i32,
+        optname: i32,
+        value: i32,
+    ) -> PyResult<()> {
         let ctx = &self.inner;
-        guarded(py, "setsockopt", || ctx.setsockopt(sockid, level, optname, value))
+        guarded(py, "setsockopt", || {
+            ctx.setsockopt(sockid, level, optname, value)
+        })
     }
 
     fn getsockname(&self, py: Python<'_>, sockid: SockId) -> PyResult<(String, u16)> {
@@ -236,7 +276,14 @@ impl PyContext {
         guarded(py, "epoll_create", || ctx.epoll_create(size))
     }
 
-    fn epoll_ctl(&self, py: Python<'_>, epid: SockId, op: i32, sockid: SockId, events: u32) -> PyResult<()> {
+    fn epoll_ctl(
+        &self,
+        py: Python<'_>,
+        epid: SockId,
+        op: i32,
+        sockid: SockId,
+        events: u32,
+    ) -> PyResult<()> {
         let ctx = &self.inner;
         guarded(py, "epoll_ctl", || ctx.epoll_ctl(epid, op, sockid, events))
     }
@@ -244,9 +291,16 @@ impl PyContext {
     /// Waits up to `timeout_ms` (negative: forever; 0: poll). Waits in slices of
     /// `EPOLL_SLICE_MS` without the GIL and runs Python's signal handlers between them, so
     /// Ctrl-C interrupts an infinite wait.
-    fn epoll_wait(&self, py: Python<'_>, epid: SockId, maxevents: i32, timeout_ms: i32) -> PyResult<Vec<(SockId, u32)>> {
-        let deadline = (timeout_ms >= 0)
-            .then(|| Instant::now() + Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0)));
+    fn epoll_wait(
+        &self,
+        py: Python<'_>,
+        epid: SockId,
+        maxevents: i32,
+        timeout_ms: i32,
+    ) -> PyResult<Vec<(SockId, u32)>> {
+        let deadline = (timeout_ms >= 0).then(|| {
+            Instant::now() + Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0))
+        });
         let capacity = usize::try_from(maxevents).unwrap_or(0).min(1024);
         let mut out: Vec<(SockId, u32)> = Vec::with_capacity(capacity);
         let ctx = &self.inner;
@@ -257,11 +311,15 @@ impl PyContext {
                     let left = deadline.saturating_duration_since(Instant::now());
                     // Round up so a 1 µs remainder is not turned into a busy poll.
                     let left_ms = left.as_micros().div_ceil(1000);
-                    i32::try_from(left_ms).unwrap_or(i32::MAX).min(EPOLL_SLICE_MS)
+                    i32::try_from(left_ms)
+                        .unwrap_or(i32::MAX)
+                        .min(EPOLL_SLICE_MS)
                 }
             };
             let out_ref = &mut out;
-            let n = guarded(py, "epoll_wait", || ctx.epoll_wait(epid, out_ref, maxevents, slice))?;
+            let n = guarded(py, "epoll_wait", || {
+                ctx.epoll_wait(epid, out_ref, maxevents, slice)
+            })?;
             if n > 0 || !out.is_empty() || slice == 0 {
                 return Ok(out);
             }
@@ -272,11 +330,20 @@ impl PyContext {
         }
     }
 
-    fn init_rss(&self, py: Python<'_>, saddr: &str, num_addrs: i32, daddr: &str, dport: u16) -> PyResult<()> {
+    fn init_rss(
+        &self,
+        py: Python<'_>,
+        saddr: &str,
+        num_addrs: i32,
+        daddr: &str,
+        dport: u16,
+    ) -> PyResult<()> {
         let saddr: Ipv4Addr = ipv4(saddr, "mtcp_init_rss()")?;
         let daddr: Ipv4Addr = ipv4(daddr, "mtcp_init_rss()")?;
         let ctx = &self.inner;
-        guarded(py, "init_rss", || ctx.init_rss(saddr, num_addrs, daddr, dport))
+        guarded(py, "init_rss", || {
+            ctx.init_rss(saddr, num_addrs, daddr, dport)
+        })
     }
 
     fn pipe(&self, py: Python<'_>) -> PyResult<(SockId, SockId)> {

@@ -18,8 +18,11 @@ pub fn ipv4(host: &str, what: &str) -> PyResult<Ipv4Addr> {
     if host.is_empty() {
         return Ok(Ipv4Addr::UNSPECIFIED);
     }
-    host.parse()
-        .map_err(|_| PyValueError::new_err(format!("{what}: {host:?} is not a dotted-quad IPv4 address")))
+    host.parse().map_err(|_| {
+        PyValueError::new_err(format!(
+            "{what}: {host:?} is not a dotted-quad IPv4 address"
+        ))
+    })
 }
 
 /// `(host, port)` → `SocketAddrV4`.
@@ -27,7 +30,10 @@ pub fn sockaddr(addr: &Bound<'_, PyAny>, call: &str) -> PyResult<SocketAddrV4> {
     let tuple = addr.cast::<PyTuple>().map_err(|_| {
         PyTypeError::new_err(format!(
             "mtcp_{call}(): AF_INET address must be tuple, not {}",
-            addr.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            addr.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         ))
     })?;
     if tuple.len() != 2 {
@@ -35,15 +41,20 @@ pub fn sockaddr(addr: &Bound<'_, PyAny>, call: &str) -> PyResult<SocketAddrV4> {
             "mtcp_{call}(): AF_INET address must be a pair (host, port)"
         )));
     }
-    let host: String = tuple.get_item(0)?.extract().map_err(|_| {
-        PyTypeError::new_err(format!("mtcp_{call}(): host must be a str"))
-    })?;
-    let port: i64 = tuple.get_item(1)?.extract().map_err(|_| {
-        PyTypeError::new_err(format!("mtcp_{call}(): port must be an int"))
-    })?;
+    let host: String = tuple
+        .get_item(0)?
+        .extract()
+        .map_err(|_| PyTypeError::new_err(format!("mtcp_{call}(): host must be a str")))?;
+    let port: i64 = tuple
+        .get_item(1)?
+        .extract()
+        .map_err(|_| PyTypeError::new_err(format!("mtcp_{call}(): port must be an int")))?;
     let port = u16::try_from(port)
         .map_err(|_| PyOverflowError::new_err(format!("mtcp_{call}(): port must be 0-65535.")))?;
-    Ok(SocketAddrV4::new(ipv4(&host, &format!("mtcp_{call}()"))?, port))
+    Ok(SocketAddrV4::new(
+        ipv4(&host, &format!("mtcp_{call}()"))?,
+        port,
+    ))
 }
 
 /// `SocketAddrV4` → `(host, port)`.
@@ -66,7 +77,10 @@ pub fn bytes_like(obj: &Bound<'_, PyAny>, cap: usize) -> PyResult<Vec<u8>> {
     // Any other buffer (memoryview, array.array, mmap, …): go through memoryview, which also
     // gives the right TypeError for str and other non-buffers.
     let py = obj.py();
-    let view = py.import("builtins")?.getattr("memoryview")?.call1((obj,))?;
+    let view = py
+        .import("builtins")?
+        .getattr("memoryview")?
+        .call1((obj,))?;
     let nbytes: usize = view.getattr("nbytes")?.extract()?;
     let view = if nbytes > cap && view.getattr("c_contiguous")?.is_truthy()? {
         view.call_method1("cast", ("B",))?
@@ -83,7 +97,9 @@ pub fn bytes_like(obj: &Bound<'_, PyAny>, cap: usize) -> PyResult<Vec<u8>> {
 /// buffer is capped at [`MAX_READ`] (a read may always return fewer bytes).
 pub fn read_size(n: i64, call: &str) -> PyResult<usize> {
     if n < 0 {
-        return Err(PyValueError::new_err(format!("mtcp_{call}(): negative buffersize")));
+        return Err(PyValueError::new_err(format!(
+            "mtcp_{call}(): negative buffersize"
+        )));
     }
     Ok(usize::try_from(n).unwrap_or(usize::MAX).min(MAX_READ))
 }
@@ -94,7 +110,10 @@ pub fn fill_buffer(buf: &Bound<'_, PyAny>, data: &[u8]) -> PyResult<()> {
         return Ok(());
     }
     let py = buf.py();
-    let view = py.import("builtins")?.getattr("memoryview")?.call1((buf,))?;
+    let view = py
+        .import("builtins")?
+        .getattr("memoryview")?
+        .call1((buf,))?;
     let view = view.call_method1("cast", ("B",))?;
     view.set_item(
         pyo3::types::PySlice::new(py, 0, data.len() as isize, 1),
@@ -105,9 +124,15 @@ pub fn fill_buffer(buf: &Bound<'_, PyAny>, data: &[u8]) -> PyResult<()> {
 /// The size in bytes of a writable buffer (`memoryview(buf).nbytes`); read-only buffers raise
 /// `TypeError`.
 pub fn writable_len(buf: &Bound<'_, PyAny>) -> PyResult<usize> {
-    let view = buf.py().import("builtins")?.getattr("memoryview")?.call1((buf,))?;
+    let view = buf
+        .py()
+        .import("builtins")?
+        .getattr("memoryview")?
+        .call1((buf,))?;
     if view.getattr("readonly")?.is_truthy()? {
-        return Err(PyTypeError::new_err("mtcp_readv(): buffers must be writable (bytearray, memoryview, …)"));
+        return Err(PyTypeError::new_err(
+            "mtcp_readv(): buffers must be writable (bytearray, memoryview, …)",
+        ));
     }
     view.getattr("nbytes")?.extract()
 }

@@ -14,8 +14,30 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
-/// `EIO`: the errno given to a runtime error that carries none (a runtime bug, but not a panic).
-const EIO: i32 = 5;
+/// The errno for an `io::Error` that carries none (the runtime's own validation errors, e.g.
+/// `ErrorKind::InvalidInput`): the value Linux would use for that kind, else `EIO`.
+fn errno_of_kind(kind: io::ErrorKind) -> i32 {
+    use io::ErrorKind as K;
+    match kind {
+        K::InvalidInput | K::InvalidData => 22, // EINVAL
+        K::Unsupported => 95,                   // EOPNOTSUPP
+        K::AddrInUse => 98,                     // EADDRINUSE
+        K::AddrNotAvailable => 99,              // EADDRNOTAVAIL
+        K::ConnectionAborted => 103,            // ECONNABORTED
+        K::ConnectionReset => 104,              // ECONNRESET
+        K::NotConnected => 107,                 // ENOTCONN
+        K::TimedOut => 110,                     // ETIMEDOUT
+        K::ConnectionRefused => 111,            // ECONNREFUSED
+        K::BrokenPipe => 32,                    // EPIPE
+        K::WouldBlock => 11,                    // EAGAIN
+        K::AlreadyExists => 17,                 // EEXIST
+        K::NotFound => 2,                       // ENOENT
+        K::PermissionDenied => 13,              // EACCES
+        K::Interrupted => 4,                    // EINTR
+        K::OutOfMemory => 12,                   // ENOMEM
+        _ => 5,                                 // EIO
+    }
+}
 
 static ERROR_FROM_ERRNO: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static INTERNAL_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -26,14 +48,21 @@ fn errors_attr<'py>(
     cell: &'static PyOnceLock<Py<PyAny>>,
     name: &str,
 ) -> PyResult<&'py Bound<'py, PyAny>> {
-    cell.get_or_try_init(py, || Ok::<_, PyErr>(py.import("mtcp.errors")?.getattr(name)?.unbind()))
-        .map(|obj| obj.bind(py))
+    cell.get_or_try_init(py, || {
+        Ok::<_, PyErr>(py.import("mtcp.errors")?.getattr(name)?.unbind())
+    })
+    .map(|obj| obj.bind(py))
 }
 
 /// The `mtcp.errors` exception for `errno`, with args `(errno, "mtcp_<call>: <strerror>")`.
 pub fn errno_error(py: Python<'_>, errno: i32, call: &str) -> PyErr {
+    errno_error_detail(py, errno, call, None)
+}
+
+/// [`errno_error`] with `" (<detail>)"` appended to the message.
+pub fn errno_error_detail(py: Python<'_>, errno: i32, call: &str, detail: Option<&str>) -> PyErr {
     match errors_attr(py, &ERROR_FROM_ERRNO, "error_from_errno")
-        .and_then(|factory| factory.call1((errno, call)))
+        .and_then(|factory| factory.call1((errno, call, detail)))
     {
         Ok(exc) => PyErr::from_value(exc),
         Err(err) => err,
@@ -44,7 +73,7 @@ pub fn errno_error(py: Python<'_>, errno: i32, call: &str) -> PyErr {
 pub fn io_error(py: Python<'_>, err: &io::Error, call: &str) -> PyErr {
     match err.raw_os_error() {
         Some(errno) => errno_error(py, errno, call),
-        None => errno_error(py, EIO, &format!("{call} ({err})")),
+        None => errno_error_detail(py, errno_of_kind(err.kind()), call, Some(&err.to_string())),
     }
 }
 
@@ -57,7 +86,9 @@ pub fn config_error(py: Python<'_>, err: &ConfigError) -> PyErr {
         kwargs.set_item("key", err.key.as_deref())?;
         kwargs.set_item("reason", err.message.as_str())?;
         let cls = errors_attr(py, &CONFIG_ERROR, "ConfigError")?;
-        Ok(PyErr::from_value(cls.call((err.to_string(),), Some(&kwargs))?))
+        Ok(PyErr::from_value(
+            cls.call((err.to_string(),), Some(&kwargs))?,
+        ))
     };
     build().unwrap_or_else(|e| e)
 }

@@ -28,7 +28,9 @@ fn probability(name: &str, p: f64) -> PyResult<f64> {
     if p.is_finite() && (0.0..=1.0).contains(&p) {
         Ok(p)
     } else {
-        Err(PyValueError::new_err(format!("{name} must be a probability in [0, 1], not {p}")))
+        Err(PyValueError::new_err(format!(
+            "{name} must be a probability in [0, 1], not {p}"
+        )))
     }
 }
 
@@ -72,7 +74,9 @@ impl Overrides {
         }
         if let Some(rate) = self.rate_bps {
             if rate == Some(0) {
-                return Err(PyValueError::new_err("rate_bps must be positive (None: unlimited)"));
+                return Err(PyValueError::new_err(
+                    "rate_bps must be positive (None: unlimited)",
+                ));
             }
             imp.rate_bps = rate;
         }
@@ -81,7 +85,9 @@ impl Overrides {
         }
         if let Some(mtu) = self.mtu {
             if !(68..=65535).contains(&mtu) {
-                return Err(PyValueError::new_err(format!("mtu must be in 68..=65535, not {mtu}")));
+                return Err(PyValueError::new_err(format!(
+                    "mtu must be in 68..=65535, not {mtu}"
+                )));
             }
             imp.mtu = mtu;
         }
@@ -100,7 +106,9 @@ fn rate_override(rate_bps: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Option<
 
 fn duration_ms(max_ms: f64) -> PyResult<Duration> {
     if !(max_ms.is_finite() && max_ms >= 0.0) {
-        return Err(PyValueError::new_err(format!("max_ms must be a finite number >= 0, not {max_ms}")));
+        return Err(PyValueError::new_err(format!(
+            "max_ms must be a finite number >= 0, not {max_ms}"
+        )));
     }
     // Saturating float→int conversion: absurdly long runs become "as long as possible".
     Ok(Duration::from_micros((max_ms * 1000.0).round() as u64))
@@ -138,17 +146,24 @@ impl PyNetwork {
             mtu,
         };
         let imp = overrides.apply(Impairments::default())?;
-        guarded_infallible(py, "sim_network", move || Network::new(seed, imp)).map(|inner| PyNetwork { inner })
+        guarded_infallible(py, "sim_network", move || Network::new(seed, imp))
+            .map(|inner| PyNetwork { inner })
     }
 
     /// Adds a host at `addr` with `config` (its `io` is set to `sim` by the network).
-    fn add_host(&self, py: Python<'_>, addr: &str, config: PyRef<'_, RawConfig>) -> PyResult<PyStack> {
-        let addr: Ipv4Addr = addr
-            .parse()
-            .map_err(|_| PyValueError::new_err(format!("{addr:?} is not a dotted-quad IPv4 address")))?;
+    fn add_host(
+        &self,
+        py: Python<'_>,
+        addr: &str,
+        config: PyRef<'_, RawConfig>,
+    ) -> PyResult<PyStack> {
+        let addr: Ipv4Addr = addr.parse().map_err(|_| {
+            PyValueError::new_err(format!("{addr:?} is not a dotted-quad IPv4 address"))
+        })?;
         let config = config.inner.clone();
         let net = &self.inner;
-        guarded(py, "sim_add_host", move || net.add_host(addr, config)).map(|inner| PyStack { inner })
+        guarded(py, "sim_add_host", move || net.add_host(addr, config))
+            .map(|inner| PyStack { inner })
     }
 
     /// Processes the next event; `False` when nothing is pending.
@@ -175,7 +190,9 @@ impl PyNetwork {
             return Ok(false);
         };
         if !until.bind(py).is_callable() {
-            return Err(pyo3::exceptions::PyTypeError::new_err("until must be callable"));
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "until must be callable",
+            ));
         }
         let mut failure: Option<PyErr> = None;
         let mut calls: u32 = 0;

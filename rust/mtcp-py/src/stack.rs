@@ -28,7 +28,8 @@ impl PyStack {
             return Err(einval(py, "create_context"));
         };
         let stack = &self.inner;
-        guarded(py, "create_context", || stack.create_context(core)).map(|inner| PyContext { inner })
+        guarded(py, "create_context", || stack.create_context(core))
+            .map(|inner| PyContext { inner })
     }
 
     /// The configuration the stack runs with.
