@@ -143,7 +143,8 @@ def test_load_file_with_tables(tmp_path: Path) -> None:
     assert cfg.max_concurrency == 256
     assert cfg.arp == (("198.18.0.2/32", "02:00:c6:12:00:02"),)
     assert any(r[0] == "198.18.1.0/24" and r[1] == "hub0" for r in cfg.routes)
-    assert cfg.source is not None and cfg.source.endswith("mtcp.conf")
+    assert cfg.source is not None
+    assert cfg.source.endswith("mtcp.conf")
     assert mtcp.Config(conf) == cfg  # positional path
     assert mtcp.Config(conf, max_concurrency=9).max_concurrency == 9
     assert mtcp._mtcp.parse_config(str(conf))["max_concurrency"] == 256
@@ -168,7 +169,8 @@ def test_file_errors_name_file_line_key(tmp_path: Path, text: str, line: int, ke
     with pytest.raises(mtcp.ConfigError) as info:
         mtcp.Config.load(conf)
     err = info.value
-    assert err.file is not None and err.file.endswith("bad.conf")
+    assert err.file is not None
+    assert err.file.endswith("bad.conf")
     assert err.line == line
     assert err.key == key
     assert f"bad.conf:{line}" in str(err)

@@ -89,7 +89,7 @@ def _conf_text(key: str, value: object) -> str:
             return " ".join(value)
         raise _type_error(key, value, "a str or a list of str")
     if key in ("arp_conf", "route_conf") and isinstance(value, os.PathLike):
-        return os.fspath(value)
+        return str(os.fspath(value))
     if key == "mac":
         if isinstance(value, (bytes, bytearray)) and len(value) == 6:
             return ":".join(f"{b:02x}" for b in value)
@@ -176,7 +176,8 @@ def _apply(raw: _mtcp.RawConfig, changes: Mapping[str, object]) -> None:
 
 class Config:
     """A stack configuration. Every ``mtcp.conf`` key is a keyword argument; ``None`` keeps
-    mTCP's default. ``Config("mtcp.conf", max_concurrency=64)`` loads a file first. Instances are immutable: :meth:`replace` makes a changed copy.
+    mTCP's default. ``Config("mtcp.conf", max_concurrency=64)`` loads a file first.
+    Instances are immutable: :meth:`replace` makes a changed copy.
 
     Values may be given typed (``max_concurrency=64``, ``port=["veth0"]``) or as the text of
     an ``mtcp.conf`` line (``max_concurrency="64"``). ``arp`` and ``routes`` take lists of
