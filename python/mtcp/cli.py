@@ -1,5 +1,11 @@
-"""The ``mtcp`` command: ``mtcp version``, ``mtcp config FILE`` (parse and print an mtcp.conf),
-``mtcp selftest`` (an echo over the simulated network)."""
+"""The ``mtcp`` command.
+
+Subcommands: ``demo`` (a server and a client stack in one process, over the in-memory link),
+``epserver`` and ``epwget`` (mTCP's sample HTTP server and load generator), ``version``,
+``config`` (parse an mtcp.conf and print it) and ``selftest`` (an echo over the simulated
+network). Exit status: 0 success, 1 failure (errors, mismatches, an OSError), 2 bad usage or
+a bad configuration.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,34 @@ import contextlib
 import errno
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-__all__ = ["main"]
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+_Handler = Callable[[argparse.Namespace], int]
 
 
-def _selftest() -> int:
+def _version(_args: argparse.Namespace) -> int:
+    import mtcp
+
+    print(getattr(mtcp, "__version__", "unknown"))
+    return EXIT_OK
+
+
+def _config(args: argparse.Namespace) -> int:
+    import mtcp
+
+    conf = mtcp.Config.load(args.file)
+    print(json.dumps(conf.to_dict(), indent=2, default=str))
+    return EXIT_OK
+
+
+def _selftest(_args: argparse.Namespace) -> int:
+    """An echo between two hosts of the simulated network (virtual time, deterministic)."""
     import mtcp
 
     net = mtcp.sim.Network(seed=1)
@@ -24,8 +52,8 @@ def _selftest() -> int:
     listener.listen()
     conn = client.socket()
     if conn.connect_ex(("198.18.0.1", 7)) not in (0, errno.EINPROGRESS):
-        return 1
-
+        print("selftest: connect failed", file=sys.stderr)
+        return EXIT_FAILURE
     accepted: list[mtcp.Socket] = []
 
     def try_accept() -> bool:
@@ -37,7 +65,7 @@ def _selftest() -> int:
 
     if not net.run(until=try_accept, max_ms=1000):
         print("selftest: no connection", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     conn.send(b"ping")
     got = bytearray()
 
@@ -48,32 +76,101 @@ def _selftest() -> int:
 
     ok = net.run(until=echo, max_ms=1000)
     print("selftest:", "ok" if ok else "FAILED")
-    return 0 if ok else 1
+    return EXIT_OK if ok else EXIT_FAILURE
+
+
+def _tool(module: str) -> _Handler:
+    def handler(args: argparse.Namespace) -> int:
+        from importlib import import_module
+
+        run: _Handler = import_module(f"mtcp.tools.{module}").run
+        return run(args)
+
+    return handler
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (subcommands ``bench`` and ``netlab`` are to come)."""
+    from .tools import demo, epserver, epwget
+
+    parser = argparse.ArgumentParser(
+        prog="mtcp",
+        description="A user-space TCP/IPv4 stack with mTCP's per-core design and API.",
+        epilog="Start with `mtcp demo`. Exit status: 0 ok, 1 failure, 2 bad usage.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, help: str, handler: _Handler) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(handler=handler)
+        return p
+
+    demo.add_arguments(
+        add(
+            "demo",
+            "server and client stacks in one process on the in-memory link: "
+            "HTTP load for a few seconds, figures and a verdict",
+            _tool("demo"),
+        )
+    )
+    epserver.add_arguments(
+        add(
+            "epserver",
+            "mTCP's epserver: an HTTP/1.0-1.1 file server on mtcp epoll",
+            _tool("epserver"),
+        )
+    )
+    epwget.add_arguments(
+        add(
+            "epwget",
+            "mTCP's epwget: HTTP GET load, one new connection per request",
+            _tool("epwget"),
+        )
+    )
+    add("version", "print the version", _version)
+    add(
+        "config",
+        "parse an mtcp.conf (and the arp.conf/route.conf it names), print it as JSON",
+        _config,
+    ).add_argument("file", metavar="MTCP_CONF")
+    add("selftest", "an echo over the simulated network", _selftest)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mtcp", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("version", help="print the version")
-    cfg = sub.add_parser("config", help="parse an mtcp.conf and print it as JSON")
-    cfg.add_argument("file")
-    sub.add_parser("selftest", help="an echo over the simulated network")
-    args = parser.parse_args(argv)
+    """Runs the ``mtcp`` command; returns its exit status."""
+    try:
+        import mtcp
 
-    import mtcp
+        parser = build_parser()
+    except ImportError as exc:  # the native extension is missing or broken
+        print(f"mtcp: cannot load the mtcp package: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    args = parser.parse_args(argv)  # exits with status 2 on bad usage
+    from .tools._runtime import UsageError
 
-    if args.command == "version":
-        print(mtcp.__version__)
-        return 0
-    if args.command == "config":
-        try:
-            conf = mtcp.Config.load(args.file)
-        except mtcp.ConfigError as exc:
-            print(f"mtcp: {exc}", file=sys.stderr)
-            return 2
-        print(json.dumps(conf.to_dict(), indent=2))
-        return 0
-    return _selftest()
+    handler: _Handler = args.handler
+    try:
+        return handler(args)
+    except mtcp.ConfigError as exc:
+        print(f"mtcp {args.command}: bad configuration: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (UsageError, ValueError) as exc:
+        print(f"mtcp {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"mtcp {args.command}: {_describe(exc)}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print(f"mtcp {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _describe(exc: OSError) -> str:
+    text = str(exc)
+    if exc.filename is not None and str(exc.filename) not in text:
+        text += f": {exc.filename}"
+    return text
 
 
 if __name__ == "__main__":
