@@ -3,6 +3,12 @@
 //!
 //! CONTRACT (fixed shape, shared by the TCP engine): `SeqNumber`, `TcpFlags`, `TcpTimestamp`,
 //! `TcpRepr` and the signatures of `TcpRepr::{parse, header_len, emit_header, fill_checksum}`.
+//!
+//! Receiving: a data offset below 5 words is [`Error::Malformed`], one past the buffer
+//! [`Error::Truncated`]; an option length below 2 or past the header is [`Error::Malformed`]
+//! (RFC 9293 §3.1); unknown options, and known kinds with a length they never have, are skipped
+//! (RFC 9293 §3.2, RFC 1122 §4.2.2.5); a window scale above 14 is read as 14 (RFC 7323 §2.3).
+//! Sending: options follow the Linux layout, 32-bit aligned (see [`TcpRepr::emit_header`]).
 use core::net::Ipv4Addr;
 use core::ops::{Add, AddAssign, Sub};
 
