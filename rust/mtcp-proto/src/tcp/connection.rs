@@ -138,6 +138,8 @@ pub struct Connection {
     rtt: RttEstimator,
     /// The one segment being timed without timestamps: (its end, when it was sent).
     rtt_timing: Option<(SeqNumber, Instant)>,
+    /// End of the last segment sent smaller than the MSS (Nagle, Minshall's variant).
+    last_small_end: SeqNumber,
     /// Consecutive retransmission timeouts without progress.
     retries: u32,
     /// Zero-window probing (RFC 9293 §3.8.6.1).
@@ -210,6 +212,7 @@ impl Connection {
             final_ack: false,
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
             rtt_timing: None,
+            last_small_end: iss,
             retries: 0,
             probe_now: false,
             persist_backoff: 0,

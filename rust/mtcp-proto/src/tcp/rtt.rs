@@ -54,10 +54,12 @@ impl RttEstimator {
         self.backoff = self.backoff.saturating_add(1);
     }
 
-    /// The RTO to arm now: base << backoff, clamped to [min_rto, max_rto] (RFC 6298 §2.4, §2.5).
+    /// The RTO to arm now: the estimate raised to `min_rto` (RFC 6298 §2.4), doubled once per
+    /// backoff (§5.5), capped at `max_rto` (§2.5).
     pub(super) fn rto(&self) -> Duration {
-        let shifted = self.base_rto.saturating_mul(1u64 << self.backoff.min(32));
-        shifted.max(self.min_rto).min(self.max_rto)
+        let rto = self.base_rto.max(self.min_rto);
+        rto.saturating_mul(1u64 << self.backoff.min(32))
+            .min(self.max_rto)
     }
 
     /// Smoothed RTT, if measured.
@@ -98,7 +100,7 @@ mod test {
         assert_eq!(e.rto(), Duration::from_millis(200));
         e.back_off();
         e.back_off();
-        assert_eq!(e.rto(), Duration::from_millis(200));
+        assert_eq!(e.rto(), Duration::from_millis(800));
         let mut e = est();
         for _ in 0..10 {
             e.back_off();

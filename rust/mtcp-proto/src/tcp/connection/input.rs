@@ -102,6 +102,18 @@ impl Connection {
             self.snd_nxt = self.iss;
             return;
         }
+        // Simultaneous open (RFC 9293 Figure 7): the peer's SYN,ACK acknowledging our SYN
+        // completes the handshake, although its SYN lies just left of the window (as Linux).
+        if self.state == State::SynReceived
+            && flags.syn()
+            && flags.ack()
+            && !flags.rst()
+            && seg.seq_number + 1 == self.rcv_nxt
+            && seg.ack_number == self.snd_max
+        {
+            self.process_ack(now, seg);
+            return;
+        }
         // PAWS (RFC 7323 §5.3 R1): a timestamp older than TS.Recent marks an old duplicate.
         if let (true, Some(ts), false) = (self.opts.timestamps, seg.timestamp, flags.rst()) {
             if (ts.tsval.wrapping_sub(self.ts_recent) as i32) < 0 {
@@ -234,7 +246,6 @@ impl Connection {
     /// SND.UNA < SEG.ACK =< SND.MAX: data (or our SYN/FIN) acknowledged.
     fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         let ack = seg.ack_number;
-        let acked = (ack - self.snd_una) as usize;
         self.take_rtt_sample(now, seg, ack);
         let buffered = ((ack - self.send_buf_seq).max(0) as usize).min(self.send_buf.len());
         self.send_buf.consume(buffered);
@@ -246,17 +257,18 @@ impl Connection {
         self.retries = 0;
         self.dup_acks = 0;
         let mss = usize::from(self.send_mss());
+        // Congestion control counts data bytes, not the SYN or FIN.
         if self.in_recovery {
             if ack >= self.recover {
                 self.in_recovery = false;
                 self.cc.on_recovery_exit(self.flight_size(), mss);
             } else {
                 // RFC 6582 §3.2 step 5: partial ACK, retransmit the next hole at once.
-                self.cc.on_partial_ack(acked, mss);
+                self.cc.on_partial_ack(buffered, mss);
                 self.retransmit_front = true;
             }
-        } else {
-            self.cc.on_ack(acked, mss);
+        } else if buffered > 0 {
+            self.cc.on_ack(buffered, mss);
         }
         // RFC 6298 §5.2, §5.3.
         if self.snd_una == self.snd_max {

@@ -109,11 +109,15 @@ impl Connection {
         }
         let is_new = self.snd_nxt == self.snd_max;
         if is_new && len < mss {
-            let in_flight = self.snd_max != self.snd_una;
-            let takes_all = len == available;
-            let allowed = !in_flight
-                || (takes_all && (self.config.nodelay || fin))
-                || 2 * len >= self.max_snd_wnd;
+            let allowed = if len < available {
+                // Window-limited: sender SWS avoidance, send a fraction of the largest window
+                // seen, or anything when nothing is in flight (no ACK would come to clock us).
+                self.snd_max == self.snd_una || 2 * len >= self.max_snd_wnd
+            } else {
+                // All that is queued: Nagle, Minshall's variant (as Linux): hold it only while
+                // an earlier small segment is unacknowledged.
+                self.config.nodelay || fin || self.last_small_end <= self.snd_una
+            };
             if !allowed {
                 return None;
             }
@@ -270,6 +274,9 @@ impl Connection {
         }
         if !front || self.snd_nxt < end {
             self.snd_nxt = end;
+        }
+        if len < usize::from(self.send_mss()) && !front {
+            self.last_small_end = end;
         }
         if self.snd_max < end {
             if is_new && self.rtt_timing.is_none() && !self.opts.timestamps {
