@@ -153,6 +153,8 @@ pub struct Connection {
     in_recovery: bool,
     /// NewReno's `recover`: SND.MAX when recovery started.
     recover: SeqNumber,
+    /// Highest right edge of a SACK block received (RFC 2018), for duplicate-ACK detection.
+    highest_sacked: SeqNumber,
     /// Retransmit the segment at SND.UNA at the next poll_transmit (fast retransmit).
     retransmit_front: bool,
 
@@ -221,6 +223,7 @@ impl Connection {
             dup_acks: 0,
             in_recovery: false,
             recover: iss,
+            highest_sacked: iss,
             retransmit_front: false,
             timers: TimerTable::default(),
             pending_rst: None,

@@ -278,20 +278,26 @@ impl Connection {
         }
     }
 
-    /// RFC 5681 §2 duplicate ACK; the third starts fast retransmit / NewReno recovery.
+    /// RFC 5681 §2 duplicate ACK, or, with SACK, an ACK reporting newly SACKed data
+    /// (RFC 6675 §2 "DupAck", so data-carrying ACKs of a two-way transfer count too). The third,
+    /// or SACKs covering three segments above SND.UNA (RFC 6675 §4 IsLost, which also catches
+    /// a burst acknowledged by one ACK), starts fast retransmit / NewReno recovery.
     fn on_duplicate_ack(&mut self, seg: &TcpRepr<'_>, window: usize) {
-        let is_duplicate = seg.payload.is_empty()
-            && !seg.flags.fin()
-            && self.snd_max != self.snd_una
-            && window == self.snd_wnd;
-        if !is_duplicate {
+        if self.snd_max == self.snd_una {
+            return;
+        }
+        let classic = seg.payload.is_empty() && !seg.flags.fin() && window == self.snd_wnd;
+        if !(classic || self.reports_new_sack(seg)) {
             return;
         }
         self.dup_acks += 1;
         let mss = usize::from(self.send_mss());
         if self.in_recovery {
             self.cc.on_recovery_dup_ack(mss);
-        } else if self.dup_acks == DUP_ACK_THRESHOLD && self.snd_una > self.recover {
+        } else if self.snd_una > self.recover
+            && (self.dup_acks >= DUP_ACK_THRESHOLD
+                || self.sacked_above_una() >= DUP_ACK_THRESHOLD as usize * mss)
+        {
             // RFC 6582 §3.2 steps 2–3.
             self.in_recovery = true;
             self.recover = self.snd_max;
@@ -299,6 +305,32 @@ impl Connection {
             self.retransmit_front = true;
             self.rtt_timing = None; // Karn: the timed segment may be the one resent
         }
+    }
+
+    /// Bytes between SND.UNA and the highest SACKed sequence number.
+    fn sacked_above_una(&self) -> usize {
+        if self.opts.sack {
+            (self.highest_sacked - self.snd_una).max(0) as usize
+        } else {
+            0
+        }
+    }
+
+    /// Whether `seg` SACKs data above SND.UNA beyond anything SACKed before (RFC 2018 §3),
+    /// remembering the new highest SACKed sequence number.
+    fn reports_new_sack(&mut self, seg: &TcpRepr<'_>) -> bool {
+        if !self.opts.sack {
+            return false;
+        }
+        let mut new = false;
+        for &(left, right) in seg.sack_ranges.iter().flatten() {
+            let plausible = left < right && left > self.snd_una && right <= self.snd_max;
+            if plausible && right > self.highest_sacked.max(self.snd_una) {
+                self.highest_sacked = right;
+                new = true;
+            }
+        }
+        new
     }
 
     /// RTT measurement for an ACK that advances SND.UNA to `ack`: from the echoed timestamp

@@ -30,6 +30,17 @@ impl Connection {
             )
     }
 
+    /// cwnd, plus one segment per duplicate ACK before fast retransmit: Limited Transmit
+    /// (RFC 3042 §2) keeps the ACK clock going when the window is small.
+    fn congestion_window(&self) -> usize {
+        let limited_transmit = if self.in_recovery {
+            0
+        } else {
+            self.dup_acks.min(2) as usize
+        };
+        self.cc.window() + limited_transmit * usize::from(self.send_mss())
+    }
+
     /// Cheap over-approximation of "poll_transmit would write something".
     pub(super) fn has_output(&self) -> bool {
         if self.pending_rst.is_some() || self.final_ack {
@@ -39,7 +50,7 @@ impl Connection {
             State::Closed | State::Listen => false,
             State::SynSent => self.syn_due(),
             _ => {
-                let window_end = self.snd_una + self.snd_wnd.min(self.cc.window());
+                let window_end = self.snd_una + self.snd_wnd.min(self.congestion_window());
                 self.syn_due()
                     || self.ack_now
                     || self.probe_now
@@ -100,7 +111,7 @@ impl Connection {
         if available == 0 {
             return fin.then_some((self.snd_nxt, 0));
         }
-        let window_end = self.snd_una + self.snd_wnd.min(self.cc.window());
+        let window_end = self.snd_una + self.snd_wnd.min(self.congestion_window());
         let usable = (window_end - self.snd_nxt).max(0) as usize;
         let mss = usize::from(self.send_mss());
         let len = available.min(usable).min(mss);
