@@ -13,7 +13,9 @@ import argparse
 import contextlib
 import errno
 import json
+import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -150,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .tools._runtime import UsageError
 
     handler: _Handler = args.handler
+    limit = _time_limit(args)
+    if limit is not None:
+        _arm_watchdog(limit, args.command)
     try:
         return handler(args)
     except mtcp.ConfigError as exc:
@@ -164,6 +169,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mtcp {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+#: Beyond its own time bound, how long a run may take to start and stop before the watchdog
+#: ends the process (a stuck stack must not hang a script or a CI job).
+WATCHDOG_GRACE_S = 30.0
+
+
+def _time_limit(args: argparse.Namespace) -> float | None:
+    """The longest a run of this command may take, or ``None`` (runs until Ctrl-C)."""
+    bound = getattr(args, "timeout", None) or getattr(args, "duration", None)
+    return None if bound is None else float(bound) + WATCHDOG_GRACE_S
+
+
+def _arm_watchdog(seconds: float, command: str) -> None:
+    """Ends the process with status 1 if the command is still running after ``seconds``."""
+
+    def fire() -> None:
+        print(
+            f"mtcp {command}: still running {seconds:.0f} s after the start; "
+            "the stack did not stop, exiting",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(EXIT_FAILURE)
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
 
 
 def _describe(exc: OSError) -> str:

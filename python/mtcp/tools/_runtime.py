@@ -134,19 +134,19 @@ class Runner:
         start = time.monotonic()
         deadline = start + self.duration if self.duration is not None else None
         last_tick = start
+        next_tick = start + 1.0  # ticks on whole seconds from the start, so none drifts away
         group.start()
         try:
             while not group.stop.is_set():
                 now = time.monotonic()
-                wake = last_tick + 1.0
-                if deadline is not None:
-                    wake = min(wake, deadline)
+                wake = next_tick if deadline is None else min(next_tick, deadline)
                 # Short waits: done() is polled often, so a finished run ends promptly.
                 group.stop.wait(max(0.0, min(wake - now, 0.05)))
                 now = time.monotonic()
-                if now - last_tick >= 1.0:
+                if now >= next_tick:
                     self.tick(now - start, now - last_tick)
                     last_tick = now
+                    next_tick += 1.0 + (now - next_tick) // 1.0  # skip missed ticks
                 if (deadline is not None and now >= deadline) or self.done():
                     break
                 if not group.alive():

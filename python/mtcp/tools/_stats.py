@@ -19,6 +19,7 @@ __all__ = [
 _SUB_BITS = 6
 _SUB = 1 << _SUB_BITS
 _MAX_US = (1 << 40) - 1  # ~12.7 days: anything longer is clamped
+_MAX_KINDS = 8
 
 
 def _bucket(us: int) -> int:
@@ -117,13 +118,22 @@ class ClientStats:
     #: Bytes of complete (and, where expected, verified) response bodies.
     body_bytes: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
-    #: The first few error descriptions, for the final report.
-    error_samples: list[str] = field(default_factory=list)
+    #: Error description → count (at most ``_MAX_KINDS`` kinds; the rest under "other").
+    error_kinds: dict[str, int] = field(default_factory=dict)
 
     def error(self, what: str) -> None:
         self.errors += 1
-        if len(self.error_samples) < 5:
-            self.error_samples.append(what)
+        self._count_kind(what, 1)
+
+    def _count_kind(self, what: str, n: int) -> None:
+        if what not in self.error_kinds and len(self.error_kinds) >= _MAX_KINDS:
+            what = "other"
+        self.error_kinds[what] = self.error_kinds.get(what, 0) + n
+
+    def error_lines(self) -> list[str]:
+        """``"connect: Connection refused (x12)"``, most frequent first."""
+        kinds = sorted(self.error_kinds.items(), key=lambda kv: -kv[1])
+        return [f"{what} (x{n})" if n > 1 else what for what, n in kinds]
 
     def add(self, other: ClientStats) -> None:
         self.connects += other.connects
@@ -134,8 +144,8 @@ class ClientStats:
         self.bytes_out += other.bytes_out
         self.body_bytes += other.body_bytes
         self.latency.merge(other.latency)
-        room = 5 - len(self.error_samples)
-        self.error_samples.extend(other.error_samples[: max(room, 0)])
+        for what, n in other.error_kinds.items():
+            self._count_kind(what, n)
 
     @classmethod
     def total(cls, parts: Iterable[ClientStats]) -> ClientStats:

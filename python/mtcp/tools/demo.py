@@ -108,7 +108,8 @@ class DemoResult:
         return not self.failures and total == 0 and self.short.completed + self.bulk.completed > 0
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout
     hub = args.hub or f"mtcp-demo-{os.getpid()}-{secrets.token_hex(4)}"
     files = {
         SHORT_PATH: _http.generate_body(SHORT_PATH, args.size),
@@ -285,8 +286,8 @@ def _report(r: DemoResult, args: argparse.Namespace, out: TextIO) -> None:
     for name, value, note in rows:
         line = f"  {name:<22} {value:>16}"
         print(f"{line}   {note}" if note else line, file=out)
-    for sample in (*short.error_samples, *bulk.error_samples):
-        print(f"  error: {sample}", file=out)
+    for line in ClientStats.total([short, bulk]).error_lines():
+        print(f"  error: {line}", file=out)
     for failure in r.failures:
         print(f"  failure: {failure}", file=out)
     if r.ok:

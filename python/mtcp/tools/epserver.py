@@ -357,7 +357,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no per-second lines")
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout
     files = load_files(args.dir) if args.dir else generated_files(args.size)
     resources = build_resources(files)
     cfg = make_config(

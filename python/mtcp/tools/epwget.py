@@ -393,7 +393,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no per-second lines")
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout
     url = _http.parse_url(args.url)
     cores = args.cores or 1
     if args.concurrency < cores:
@@ -520,5 +521,8 @@ def _summary(
         f"  response time   avg {lat.mean_us:,.0f} µs  p99 {lat.percentile(99):,} µs  "
         f"max {lat.max_us:,} µs",
     ]
-    lines += [f"  error: {e}" for e in total.error_samples]
+    missing = requests - total.completed - total.errors
+    if missing > 0:
+        lines.append(f"  not started     {missing}")
+    lines += [f"  error: {e}" for e in total.error_lines()]
     print("\n".join(lines), file=out, flush=True)
