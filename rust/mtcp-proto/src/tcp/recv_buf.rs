@@ -4,13 +4,22 @@
 //! (RFC 9293 §3.10.7.4, "seventh, process the segment text").
 
 /// A ring buffer of received bytes: `readable` in-order bytes, then the receive window.
-#[derive(Debug)]
 pub(super) struct RecvBuffer {
     storage: Box<[u8]>,
     /// Index in `storage` of the next byte the application reads.
     head: usize,
     /// In-order bytes ready for the application.
     readable: usize,
+}
+
+/// Sizes only: the bytes would drown a `{:?}` of the connection.
+impl core::fmt::Debug for RecvBuffer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RecvBuffer")
+            .field("readable", &self.readable)
+            .field("capacity", &self.capacity())
+            .finish()
+    }
 }
 
 impl RecvBuffer {

@@ -5,13 +5,22 @@
 //! connection is created, and never grows.
 
 /// A ring buffer of queued outgoing bytes.
-#[derive(Debug)]
 pub(super) struct SendBuffer {
     storage: Box<[u8]>,
     /// Index in `storage` of the byte at offset 0.
     head: usize,
     /// Number of queued bytes.
     len: usize,
+}
+
+/// Sizes only: the bytes would drown a `{:?}` of the connection.
+impl core::fmt::Debug for SendBuffer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SendBuffer")
+            .field("len", &self.len)
+            .field("capacity", &self.capacity())
+            .finish()
+    }
 }
 
 impl SendBuffer {

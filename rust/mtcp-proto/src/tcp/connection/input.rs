@@ -286,8 +286,9 @@ impl Connection {
         if self.snd_max == self.snd_una {
             return;
         }
+        let sack = self.reports_new_sack(seg);
         let classic = seg.payload.is_empty() && !seg.flags.fin() && window == self.snd_wnd;
-        if !(classic || self.reports_new_sack(seg)) {
+        if !(classic || sack) {
             return;
         }
         self.dup_acks += 1;
@@ -512,7 +513,7 @@ impl Connection {
     }
 
     /// Data waits, nothing is in flight, and the peer's window is zero.
-    fn persist_needed(&self) -> bool {
+    pub(super) fn persist_needed(&self) -> bool {
         matches!(
             self.state,
             State::Established

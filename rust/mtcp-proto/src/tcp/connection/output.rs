@@ -57,6 +57,8 @@ impl Connection {
                     || self.retransmit_front
                     || (self.data_end() > self.snd_nxt && window_end > self.snd_nxt)
                     || (self.fin_state() && self.snd_nxt <= self.data_end())
+                    // poll_transmit arms the persist timer (send() has no clock).
+                    || (self.persist_needed() && !self.timers.is_armed(Timer::Persist))
             }
         }
     }

@@ -1868,3 +1868,219 @@ fn test_time_wait_close_and_abort_send_nothing() {
     assert_eq!(c.state(), State::Closed);
     recv_nothing(&mut c, 6);
 }
+
+// ----- transitions and behaviours not covered above -----
+
+#[test]
+fn test_syn_received_close_sends_fin_once_established() {
+    let mut c = syn_received();
+    c.close(at(1));
+    assert_eq!(c.state(), State::SynReceived);
+    recv_nothing(&mut c, 1);
+    send(&mut c, 5, ack(LOCAL_SEQ + 1));
+    assert_eq!(c.state(), State::FinWait1);
+    let fin = recv_one(&mut c, 5);
+    assert_eq!(fin.flags(), TcpFlags::FIN | TcpFlags::ACK);
+    assert_eq!(fin.seq(), LOCAL_SEQ + 1);
+}
+
+#[test]
+fn test_closing_ack_to_time_wait_with_timer() {
+    let mut c = established_with(&time_wait_config());
+    c.close(at(0));
+    recv_one(&mut c, 0);
+    send(&mut c, 1, remote_fin(REMOTE_SEQ + 1, LOCAL_SEQ + 1));
+    assert_eq!(c.state(), State::Closing);
+    recv_one(&mut c, 1);
+    send(
+        &mut c,
+        2,
+        TcpRepr {
+            seq_number: REMOTE_SEQ + 2,
+            ..ack(LOCAL_SEQ + 2)
+        },
+    );
+    assert_eq!(c.state(), State::TimeWait);
+    assert_eq!(c.poll_timeout(), Some(at(1002)));
+    tick(&mut c, 1002);
+    assert!(c.is_closed());
+}
+
+#[test]
+fn test_closing_fin_retransmitted() {
+    let mut c = closing();
+    tick(&mut c, 200);
+    let fin = recv_one(&mut c, 200);
+    assert!(fin.flags().fin());
+    assert_eq!(fin.ack(), REMOTE_SEQ + 2);
+}
+
+#[test]
+fn test_established_sack_triggers_fast_retransmit_for_a_burst() {
+    let config = TcpConfig {
+        sack: true,
+        sndbuf: 64 * 1024,
+        ..plain()
+    };
+    let mut c = syn_received_with(
+        &config,
+        &TcpRepr {
+            sack_permitted: true,
+            ..remote_syn()
+        },
+    );
+    send(&mut c, 0, ack(LOCAL_SEQ + 1));
+    c.send(&[1u8; 1460 * 6]).unwrap();
+    drain(&mut c, 0);
+    // One ACK SACKing segments 2..5 at once (a receive batch): the first is lost.
+    let sack = TcpRepr {
+        sack_ranges: [
+            Some((LOCAL_SEQ + 1461, LOCAL_SEQ + 1 + 1460 * 5)),
+            None,
+            None,
+        ],
+        ..ack(LOCAL_SEQ + 1)
+    };
+    send(&mut c, 10, sack);
+    let resent = recv_one(&mut c, 10);
+    assert_eq!(resent.seq(), LOCAL_SEQ + 1);
+    assert_eq!(resent.payload.len(), 1460);
+}
+
+#[test]
+fn test_established_limited_transmit_on_first_dup_acks() {
+    let config = TcpConfig {
+        sndbuf: 64 * 1024,
+        ..plain()
+    };
+    let mut c = established_with(&config);
+    c.send(&[1u8; 1460 * 14]).unwrap();
+    assert_eq!(drain(&mut c, 0).len(), 10, "initial window");
+    // Each of the first two duplicate ACKs lets one new segment out (RFC 3042).
+    send(&mut c, 10, ack(LOCAL_SEQ + 1));
+    assert_eq!(recv_one(&mut c, 10).seq(), LOCAL_SEQ + 1 + 1460 * 10);
+    recv_nothing(&mut c, 10);
+    send(&mut c, 11, ack(LOCAL_SEQ + 1));
+    assert_eq!(recv_one(&mut c, 11).seq(), LOCAL_SEQ + 1 + 1460 * 11);
+    recv_nothing(&mut c, 11);
+    // The third starts fast retransmit.
+    send(&mut c, 12, ack(LOCAL_SEQ + 1));
+    assert_eq!(recv_one(&mut c, 12).seq(), LOCAL_SEQ + 1);
+}
+
+#[test]
+fn test_established_window_update_is_not_a_dup_ack() {
+    let config = TcpConfig {
+        sndbuf: 64 * 1024,
+        ..plain()
+    };
+    let mut c = established_with(&config);
+    c.send(&[1u8; 1460 * 4]).unwrap();
+    drain(&mut c, 0);
+    for (t, window) in [(1, 50_000), (2, 40_000), (3, 30_000)] {
+        send(
+            &mut c,
+            t,
+            TcpRepr {
+                window_len: window,
+                ..ack(LOCAL_SEQ + 1)
+            },
+        );
+        recv_nothing(&mut c, t);
+    }
+}
+
+#[test]
+fn test_established_readiness_tracks_buffers() {
+    let mut c = established();
+    let r = c.readiness();
+    assert!(r.writable && !r.readable && !r.read_hangup && !r.hangup && !r.error);
+    send(&mut c, 0, data(REMOTE_SEQ + 1, b"x"));
+    assert!(c.readiness().readable);
+    c.recv(&mut [0; 4], false).unwrap();
+    assert!(!c.readiness().readable);
+    // Writable while free space >= half of what is queued (Linux's sk_stream_is_writeable).
+    c.send(&[0u8; 5461]).unwrap();
+    assert!(c.readiness().writable);
+    c.send(&[0u8; 1]).unwrap();
+    assert!(!c.readiness().writable);
+    // After shutdown(SHUT_WR), send fails at once: writable, and EPIPE.
+    c.shutdown_write(at(0));
+    assert!(c.readiness().writable);
+    assert_eq!(c.send(b"x"), Err(Errno::EPIPE));
+    assert!(!c.readiness().hangup);
+    send(&mut c, 1, remote_fin(REMOTE_SEQ + 2, LOCAL_SEQ + 1));
+    let r = c.readiness();
+    assert!(r.read_hangup && r.hangup && r.readable);
+}
+
+#[test]
+fn test_established_out_of_order_fin_waits_for_the_gap() {
+    let mut c = established();
+    send(
+        &mut c,
+        0,
+        TcpRepr {
+            flags: TcpFlags::ACK | TcpFlags::FIN,
+            ..data(REMOTE_SEQ + 4, b"def")
+        },
+    );
+    assert_eq!(c.state(), State::Established);
+    assert_eq!(recv_one(&mut c, 0).ack(), REMOTE_SEQ + 1);
+    send(&mut c, 1, data(REMOTE_SEQ + 1, b"abc"));
+    assert_eq!(c.state(), State::CloseWait);
+    assert_eq!(recv_one(&mut c, 1).ack(), REMOTE_SEQ + 8);
+    let mut buf = [0; 8];
+    assert_eq!(c.recv(&mut buf, false), Ok(6));
+    assert_eq!(c.recv(&mut buf, false), Ok(0));
+}
+
+#[test]
+fn test_established_persist_gives_up_when_probes_go_unanswered() {
+    let config = TcpConfig {
+        max_retries: 2,
+        ..plain()
+    };
+    let mut c = established_with(&config);
+    send(
+        &mut c,
+        0,
+        TcpRepr {
+            window_len: 0,
+            ..ack(LOCAL_SEQ + 1)
+        },
+    );
+    c.send(b"stuck").unwrap();
+    assert!(
+        c.wants_transmit(),
+        "the runtime must poll to arm the persist timer"
+    );
+    recv_nothing(&mut c, 0);
+    assert!(!c.wants_transmit());
+    let mut probes = 0;
+    while c.state() == State::Established {
+        let t = c.poll_timeout().unwrap().total_millis();
+        tick(&mut c, t);
+        while let Some(out) = recv(&mut c, t) {
+            if out.is_pure_ack() {
+                probes += 1;
+            }
+        }
+    }
+    assert_eq!(probes, 2);
+    assert_eq!(c.peek_error(), Some(Errno::ETIMEDOUT));
+}
+
+#[test]
+fn test_established_wants_transmit_matches_poll() {
+    let mut c = established();
+    assert!(!c.wants_transmit());
+    c.send(b"abc").unwrap();
+    assert!(c.wants_transmit());
+    recv_one(&mut c, 0);
+    assert!(!c.wants_transmit());
+    send(&mut c, 5, data(REMOTE_SEQ + 5, b"gap"));
+    assert!(c.wants_transmit());
+    recv_one(&mut c, 5);
+    assert!(!c.wants_transmit());
+}
