@@ -17,7 +17,11 @@ type R<T> = Result<T, Errno>;
 
 impl Core {
     fn check_alive(&self) -> R<()> {
-        if self.destroyed { Err(Errno::EPERM) } else { Ok(()) }
+        if self.destroyed {
+            Err(Errno::EPERM)
+        } else {
+            Ok(())
+        }
     }
 
     fn sock(&self, s: SockId) -> R<&Socket> {
@@ -45,11 +49,19 @@ impl Core {
     }
 
     fn conn_mut(&mut self, fid: FlowId) -> &mut Connection {
-        &mut self.flows.get_mut(fid).expect("a descriptor's flow lives until close").conn
+        &mut self
+            .flows
+            .get_mut(fid)
+            .expect("a descriptor's flow lives until close")
+            .conn
     }
 
     fn conn(&self, fid: FlowId) -> &Connection {
-        &self.flows.get(fid).expect("a descriptor's flow lives until close").conn
+        &self
+            .flows
+            .get(fid)
+            .expect("a descriptor's flow lives until close")
+            .conn
     }
 
     // ------------------------------------------------------------------ socket, bind, listen
@@ -62,8 +74,15 @@ impl Core {
         if ty != SOCK_STREAM || protocol != 0 {
             return Err(Errno::EINVAL);
         }
-        let kind = Kind::Stream(Stream { bound: None, flow: None, connect_reported: false });
-        let id = self.sockets.insert(Socket::new(kind, self.default_opts)).ok_or(Errno::ENFILE)?;
+        let kind = Kind::Stream(Stream {
+            bound: None,
+            flow: None,
+            connect_reported: false,
+        });
+        let id = self
+            .sockets
+            .insert(Socket::new(kind, self.default_opts))
+            .ok_or(Errno::ENFILE)?;
         Ok(id as SockId)
     }
 
@@ -110,7 +129,11 @@ impl Core {
 
     fn advance_port(&mut self) -> u16 {
         let port = self.next_port;
-        self.next_port = if port >= *EPHEMERAL.end() { *EPHEMERAL.start() } else { port + 1 };
+        self.next_port = if port >= *EPHEMERAL.end() {
+            *EPHEMERAL.start()
+        } else {
+            port + 1
+        };
         port
     }
 
@@ -171,10 +194,19 @@ impl Core {
                 _ => Errno::ENOTSOCK,
             });
         };
-        let Some(&fid) = l.accept_queue.front() else { return Err(Errno::EAGAIN) };
+        let Some(&fid) = l.accept_queue.front() else {
+            return Err(Errno::EAGAIN);
+        };
         let opts = sock.opts;
-        let kind = Kind::Stream(Stream { bound: None, flow: Some(fid), connect_reported: true });
-        let new = self.sockets.insert(Socket::new(kind, opts)).ok_or(Errno::ENFILE)? as SockId;
+        let kind = Kind::Stream(Stream {
+            bound: None,
+            flow: Some(fid),
+            connect_reported: true,
+        });
+        let new = self
+            .sockets
+            .insert(Socket::new(kind, opts))
+            .ok_or(Errno::ENFILE)? as SockId;
         if let Kind::Listener(l) = &mut self.sock_mut(s)?.kind {
             l.accept_queue.pop_front();
         }
@@ -293,7 +325,10 @@ impl Core {
         if num_addrs < 1 || (!saddr.is_unspecified() && saddr != self.net.ip) {
             return Err(Errno::EINVAL);
         }
-        self.rss = (num_queues > 1).then_some(RssFilter { queue: self.cpu, num_queues });
+        self.rss = (num_queues > 1).then_some(RssFilter {
+            queue: self.cpu,
+            num_queues,
+        });
         Ok(())
     }
 
@@ -306,9 +341,14 @@ impl Core {
         if flags & !MSG_PEEK != 0 {
             return Err(Errno::EINVAL);
         }
-        let fid = self.flow_of(s).map_err(|_| Errno::ENOTSOCK)?.ok_or(Errno::ENOTCONN)?;
+        let fid = self
+            .flow_of(s)
+            .map_err(|_| Errno::ENOTSOCK)?
+            .ok_or(Errno::ENOTCONN)?;
         let r = self.conn_mut(fid).recv(buf, flags & MSG_PEEK != 0);
-        if flags & MSG_PEEK == 0 {
+        // Only a read that consumed something (or an error) can open the window or change
+        // readiness; an EAGAIN must not schedule work, or a polling app would spin the loop.
+        if flags & MSG_PEEK == 0 && !matches!(r, Err(Errno::EAGAIN)) {
             self.after_flow_event(fid, false);
         }
         r
@@ -346,7 +386,9 @@ impl Core {
             _ => return Err(Errno::ENOTSOCK),
         };
         let r = self.conn_mut(fid).send(data);
-        self.after_flow_event(fid, false);
+        if !matches!(r, Err(Errno::EAGAIN) | Ok(0)) {
+            self.after_flow_event(fid, false);
+        }
         r
     }
 
@@ -433,7 +475,11 @@ impl Core {
                     .flows
                     .ids()
                     .into_iter()
-                    .filter(|&f| self.flows.get(f).is_some_and(|fl| fl.owner == Owner::Pending(s)))
+                    .filter(|&f| {
+                        self.flows
+                            .get(f)
+                            .is_some_and(|fl| fl.owner == Owner::Pending(s))
+                    })
                     .collect();
                 for fid in pending {
                     if let Some(flow) = self.flows.get_mut(fid) {
@@ -469,9 +515,9 @@ impl Core {
         let o = sock.opts;
         let secs = |d: Option<Duration>| d.map_or(-1, |d| d.total_secs() as i32);
         match (level, opt) {
-            (SOL_SOCKET, SO_ERROR) => {
-                Ok(flow.and_then(|f| self.conn_mut(f).take_error()).map_or(0, |e| e.raw()))
-            }
+            (SOL_SOCKET, SO_ERROR) => Ok(flow
+                .and_then(|f| self.conn_mut(f).take_error())
+                .map_or(0, |e| e.raw())),
             (SOL_SOCKET, SO_TYPE) => Ok(SOCK_STREAM),
             (SOL_SOCKET, SO_ACCEPTCONN) => Ok(listening as i32),
             (SOL_SOCKET, SO_RCVBUF) => Ok(o.rcvbuf as i32),
@@ -482,9 +528,7 @@ impl Core {
             (SOL_SOCKET, SO_REUSEPORT) => Ok(o.reuseport as i32),
             (SOL_SOCKET, _) => Err(Errno::ENOPROTOOPT),
             (IPPROTO_TCP, TCP_NODELAY) => Ok(o.nodelay as i32),
-            (IPPROTO_TCP, TCP_MAXSEG) => {
-                Ok(flow.map_or(536, |f| i32::from(self.conn(f).mss())))
-            }
+            (IPPROTO_TCP, TCP_MAXSEG) => Ok(flow.map_or(536, |f| i32::from(self.conn(f).mss()))),
             (IPPROTO_TCP, TCP_KEEPIDLE) => Ok(o.keepidle),
             (IPPROTO_TCP, TCP_KEEPINTVL) => Ok(o.keepintvl),
             (IPPROTO_TCP, TCP_KEEPCNT) => Ok(o.keepcnt),
@@ -584,8 +628,14 @@ impl Core {
             return Err(Errno::EINVAL);
         }
         self.epoll_serial += 1;
-        let kind = Kind::Epoll(EpollInstance { serial: self.epoll_serial, ready: Default::default() });
-        let id = self.sockets.insert(Socket::new(kind, self.default_opts)).ok_or(Errno::ENFILE)?;
+        let kind = Kind::Epoll(EpollInstance {
+            serial: self.epoll_serial,
+            ready: Default::default(),
+        });
+        let id = self
+            .sockets
+            .insert(Socket::new(kind, self.default_opts))
+            .ok_or(Errno::ENFILE)?;
         Ok(id as SockId)
     }
 
@@ -601,19 +651,29 @@ impl Core {
         if matches!(sock.kind, Kind::Epoll(_)) {
             return Err(Errno::EINVAL); // nested epoll is not supported
         }
-        let registered = sock.reg.is_some_and(|r| r.epid == epid && r.serial == serial);
+        let registered = sock
+            .reg
+            .is_some_and(|r| r.epid == epid && r.serial == serial);
         match op {
             MTCP_EPOLL_CTL_ADD => {
                 if registered {
                     return Err(Errno::EEXIST);
                 }
-                sock.reg = Some(EpollReg { epid, serial, events });
+                sock.reg = Some(EpollReg {
+                    epid,
+                    serial,
+                    events,
+                });
             }
             MTCP_EPOLL_CTL_MOD => {
                 if !registered {
                     return Err(Errno::ENOENT);
                 }
-                sock.reg = Some(EpollReg { epid, serial, events });
+                sock.reg = Some(EpollReg {
+                    epid,
+                    serial,
+                    events,
+                });
             }
             MTCP_EPOLL_CTL_DEL => {
                 if !registered {
@@ -632,7 +692,12 @@ impl Core {
     }
 
     /// Collects up to `max` ready events of `epid` into `out`.
-    pub(crate) fn epoll_collect(&mut self, epid: SockId, max: usize, out: &mut Vec<(SockId, u32)>) -> R<usize> {
+    pub(crate) fn epoll_collect(
+        &mut self,
+        epid: SockId,
+        max: usize,
+        out: &mut Vec<(SockId, u32)>,
+    ) -> R<usize> {
         self.update_events();
         let serial = match &self.sock(epid)?.kind {
             Kind::Epoll(ep) => ep.serial,
@@ -654,7 +719,9 @@ impl Core {
                 break;
             };
             let ready = self.readiness(s);
-            let Some(sock) = self.sockets.get_mut(s as u32) else { continue };
+            let Some(sock) = self.sockets.get_mut(s as u32) else {
+                continue;
+            };
             let Some(reg) = sock.reg.filter(|r| r.epid == epid && r.serial == serial) else {
                 continue;
             };
@@ -685,9 +752,16 @@ impl Core {
         if self.sockets.available() < 2 {
             return Err(Errno::ENFILE);
         }
-        let r = self.sockets.insert(Socket::new(Kind::PipeRead(u32::MAX), self.default_opts));
-        let w = self.sockets.insert(Socket::new(Kind::PipeWrite(u32::MAX), self.default_opts));
-        let (r, w) = (r.expect("two free") as SockId, w.expect("two free") as SockId);
+        let r = self
+            .sockets
+            .insert(Socket::new(Kind::PipeRead(u32::MAX), self.default_opts));
+        let w = self
+            .sockets
+            .insert(Socket::new(Kind::PipeWrite(u32::MAX), self.default_opts));
+        let (r, w) = (
+            r.expect("two free") as SockId,
+            w.expect("two free") as SockId,
+        );
         let Some(p) = self.pipes.insert(Pipe::new(r, w)) else {
             self.sockets.remove(r as u32);
             self.sockets.remove(w as u32);
@@ -701,7 +775,11 @@ impl Core {
     fn pipe_read(&mut self, p: u32, buf: &mut [u8]) -> R<usize> {
         let pipe = self.pipes.get_mut(p).ok_or(Errno::EBADF)?;
         if pipe.data.is_empty() {
-            return if pipe.writer.is_none() { Ok(0) } else { Err(Errno::EAGAIN) };
+            return if pipe.writer.is_none() {
+                Ok(0)
+            } else {
+                Err(Errno::EAGAIN)
+            };
         }
         let n = buf.len().min(pipe.data.len());
         for (dst, src) in buf[..n].iter_mut().zip(pipe.data.drain(..n)) {
@@ -730,7 +808,9 @@ impl Core {
     }
 
     fn close_pipe_end(&mut self, p: u32, reader: bool) {
-        let Some(pipe) = self.pipes.get_mut(p) else { return };
+        let Some(pipe) = self.pipes.get_mut(p) else {
+            return;
+        };
         if reader {
             pipe.reader = None;
         } else {

@@ -98,6 +98,10 @@ impl ContextInner {
     fn call<T>(&self, op: impl FnOnce(&mut Engine, Instant) -> Result<T, Errno>) -> io::Result<T> {
         let mut engine = self.lock();
         let now = self.clock.now();
+        if self.mode == Mode::Inline {
+            // Run to completion: take in what arrived before acting on it.
+            engine.poll(now);
+        }
         let result = op(&mut engine, now);
         self.after_call(&mut engine, now);
         result.map_err(err)
@@ -135,7 +139,11 @@ impl ContextInner {
                 if engine.core.take_wakeup() {
                     ctx.app_wake.notify();
                 }
-                (busy || engine.core.has_work(), engine.core.next_deadline(), now)
+                (
+                    busy || engine.core.has_work(),
+                    engine.core.next_deadline(),
+                    now,
+                )
             };
             drop(ctx);
             if busy {
@@ -177,7 +185,12 @@ impl ContextInner {
         }
         let io = std::mem::replace(&mut engine.io, Box::new(crate::stack::NullIo));
         drop(engine);
-        if let Some(give_back) = self.on_destroy.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(give_back) = self
+            .on_destroy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             give_back(io);
         }
         self.app_wake.notify();
@@ -269,12 +282,20 @@ impl Context {
     /// `mtcp_getsockopt` for integer options (`SO_ERROR` reads and clears the pending error;
     /// `SO_LINGER` gives the linger time in seconds, or -1 when off).
     pub fn getsockopt(&self, sockid: SockId, level: i32, optname: i32) -> io::Result<i32> {
-        self.inner.call(|e, _| e.core.getsockopt(sockid, level, optname))
+        self.inner
+            .call(|e, _| e.core.getsockopt(sockid, level, optname))
     }
 
     /// `mtcp_setsockopt` for integer options (`SO_LINGER`: seconds, negative turns it off).
-    pub fn setsockopt(&self, sockid: SockId, level: i32, optname: i32, value: i32) -> io::Result<()> {
-        self.inner.call(|e, _| e.core.setsockopt(sockid, level, optname, value))
+    pub fn setsockopt(
+        &self,
+        sockid: SockId,
+        level: i32,
+        optname: i32,
+        value: i32,
+    ) -> io::Result<()> {
+        self.inner
+            .call(|e, _| e.core.setsockopt(sockid, level, optname, value))
     }
 
     /// `mtcp_getsockname`.
@@ -305,7 +326,8 @@ impl Context {
     /// `mtcp_epoll_ctl` with `MTCP_EPOLL_CTL_ADD/MOD/DEL`. A descriptor belongs to at most one
     /// epoll instance at a time.
     pub fn epoll_ctl(&self, epid: SockId, op: i32, sockid: SockId, events: u32) -> io::Result<()> {
-        self.inner.call(|e, _| e.core.epoll_ctl(epid, op, sockid, events))
+        self.inner
+            .call(|e, _| e.core.epoll_ctl(epid, op, sockid, events))
     }
 
     /// `mtcp_epoll_wait`: waits up to `timeout_ms` (-1: forever, 0: poll) and appends
@@ -346,7 +368,10 @@ impl Context {
                 if inner.mode == Mode::Inline {
                     engine.poll(now);
                 }
-                let found = engine.core.epoll_collect(epid, maxevents as usize, out).map_err(err)?;
+                let found = engine
+                    .core
+                    .epoll_collect(epid, maxevents as usize, out)
+                    .map_err(err)?;
                 engine.core.take_wakeup();
                 (found, engine.core.next_deadline(), now)
             };
@@ -374,10 +399,17 @@ impl Context {
 
     /// `mtcp_init_rss`: connections from this context then use source ports whose replies hash
     /// back to it. `saddr` must be the host's address or 0.0.0.0.
-    pub fn init_rss(&self, saddr: Ipv4Addr, num_addrs: i32, daddr: Ipv4Addr, dport: u16) -> io::Result<()> {
+    pub fn init_rss(
+        &self,
+        saddr: Ipv4Addr,
+        num_addrs: i32,
+        daddr: Ipv4Addr,
+        dport: u16,
+    ) -> io::Result<()> {
         let _ = (daddr, dport); // the hash covers every destination; kept for mTCP's signature
         let queues = self.inner.num_queues;
-        self.inner.call(|e, _| e.core.init_rss(saddr, num_addrs, queues))
+        self.inner
+            .call(|e, _| e.core.init_rss(saddr, num_addrs, queues))
     }
 
     /// `mtcp_pipe`: a connected (read end, write end) pair usable with epoll.
@@ -391,6 +423,8 @@ impl Context {
         let mut s = engine.core.stats;
         s.flows = engine.core.flows.len() as u64;
         s.sockets_in_use = engine.core.sockets.in_use() as u64;
+        // The port's own drops (full queues, oversized frames) count too.
+        s.drops += engine.io.stats().drops;
         s
     }
 
@@ -421,6 +455,9 @@ impl Context {
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").field("core", &self.inner.core).field("mode", &self.inner.mode).finish()
+        f.debug_struct("Context")
+            .field("core", &self.inner.core)
+            .field("mode", &self.inner.mode)
+            .finish()
     }
 }

@@ -55,7 +55,11 @@ pub(crate) struct NetConfig {
 }
 
 fn in_prefix(ip: Ipv4Addr, net: Ipv4Addr, prefix: u8) -> bool {
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix))
+    };
     u32::from(ip) & mask == u32::from(net) & mask
 }
 
@@ -221,26 +225,56 @@ impl Core {
         self.stats.rx_frames += 1;
         self.stats.rx_bytes += frame.len() as u64;
         match frame::parse(frame, self.net.mac, self.net.ip, self.caps) {
-            Parsed::Tcp { src_mac, src_ip, segment } => self.handle_tcp(now, src_mac, src_ip, &segment),
-            Parsed::ArpRequest { sender_mac, sender_ip, for_us } => {
+            Parsed::Tcp {
+                src_mac,
+                src_ip,
+                segment,
+            } => self.handle_tcp(now, src_mac, src_ip, &segment),
+            Parsed::ArpRequest {
+                sender_mac,
+                sender_ip,
+                for_us,
+            } => {
                 if for_us {
                     let mut out = std::mem::take(&mut self.ctrl);
                     self.arp.learn(sender_ip, sender_mac, now, &mut out);
                     self.ctrl = out;
                     let mut buf = self.spare_frame();
-                    frame::build_arp(&mut buf, 2, self.net.mac, self.net.ip, sender_mac, sender_ip);
+                    frame::build_arp(
+                        &mut buf,
+                        2,
+                        self.net.mac,
+                        self.net.ip,
+                        sender_mac,
+                        sender_ip,
+                    );
                     self.ctrl.push(buf);
                 }
             }
-            Parsed::ArpReply { sender_mac, sender_ip } => {
+            Parsed::ArpReply {
+                sender_mac,
+                sender_ip,
+            } => {
                 let mut out = std::mem::take(&mut self.ctrl);
                 self.arp.learn(sender_ip, sender_mac, now, &mut out);
                 self.ctrl = out;
             }
-            Parsed::EchoRequest { src_mac, src_ip, icmp } => {
+            Parsed::EchoRequest {
+                src_mac,
+                src_ip,
+                icmp,
+            } => {
                 let mut buf = self.spare_frame();
                 self.ip_ident = self.ip_ident.wrapping_add(1);
-                if frame::build_echo_reply(&mut buf, self.net.mac, src_mac, self.net.ip, src_ip, self.ip_ident, icmp) {
+                if frame::build_echo_reply(
+                    &mut buf,
+                    self.net.mac,
+                    src_mac,
+                    self.net.ip,
+                    src_ip,
+                    self.ip_ident,
+                    icmp,
+                ) {
                     self.ctrl.push(buf);
                 } else {
                     self.spare.push(buf);
@@ -274,7 +308,15 @@ impl Core {
         if let Some(rst) = reset_for(seg) {
             let mut buf = self.spare_frame();
             self.ip_ident = self.ip_ident.wrapping_add(1);
-            frame::build_tcp(&mut buf, self.net.mac, src_mac, self.net.ip, src_ip, self.ip_ident, &rst);
+            frame::build_tcp(
+                &mut buf,
+                self.net.mac,
+                src_mac,
+                self.net.ip,
+                src_ip,
+                self.ip_ident,
+                &rst,
+            );
             self.ctrl.push(buf);
         }
     }
@@ -289,17 +331,32 @@ impl Core {
         remote: SocketAddrV4,
         syn: &TcpRepr<'_>,
     ) -> bool {
-        let Some(Socket { kind: Kind::Listener(l), opts, .. }) = self.sockets.get(lsock as u32) else {
+        let Some(Socket {
+            kind: Kind::Listener(l),
+            opts,
+            ..
+        }) = self.sockets.get(lsock as u32)
+        else {
             return false;
         };
-        if l.accept_queue.len() >= l.backlog || l.half_open >= l.backlog.max(128) || self.flows.is_full() {
+        if l.accept_queue.len() >= l.backlog
+            || l.half_open >= l.backlog.max(128)
+            || self.flows.is_full()
+        {
             self.stats.drops += 1;
             return true;
         }
         let local = SocketAddrV4::new(self.net.ip, syn.dst_port);
         let config = self.config_for(opts);
         let iss = self.initial_seq(key, syn.dst_port, now);
-        let conn = Connection::accept(&config, local, remote, syn, mtcp_proto::wire::SeqNumber(iss), now);
+        let conn = Connection::accept(
+            &config,
+            local,
+            remote,
+            syn,
+            mtcp_proto::wire::SeqNumber(iss),
+            now,
+        );
         let flow = Flow {
             conn,
             key,
@@ -309,9 +366,15 @@ impl Core {
             in_txq: false,
             timer_at: None,
         };
-        let Some(fid) = self.flows.insert(flow) else { return false };
+        let Some(fid) = self.flows.insert(flow) else {
+            return false;
+        };
         self.flow_map.insert(key, fid);
-        if let Some(Socket { kind: Kind::Listener(l), .. }) = self.sockets.get_mut(lsock as u32) {
+        if let Some(Socket {
+            kind: Kind::Listener(l),
+            ..
+        }) = self.sockets.get_mut(lsock as u32)
+        {
             l.half_open += 1;
         }
         self.stats.connections_opened += 1;
@@ -333,7 +396,16 @@ impl Core {
     /// Bookkeeping after anything happened to a flow: accept-queue promotion, timer, transmit
     /// list, epoll readiness, and release once closed.
     pub(crate) fn after_flow_event(&mut self, fid: FlowId, from_net: bool) {
-        let Some(flow) = self.flows.get_mut(fid) else { return };
+        self.settle_flow(fid, from_net, true);
+    }
+
+    /// `after_flow_event` without queueing for transmission: used right after a transmit pass
+    /// drained the flow. `wants_transmit` is only a hint (Nagle may hold data back), so a flow
+    /// goes back on the list only when something new happens to it.
+    fn settle_flow(&mut self, fid: FlowId, from_net: bool, may_queue: bool) {
+        let Some(flow) = self.flows.get_mut(fid) else {
+            return;
+        };
         let state = flow.conn.state();
         if let Some(deadline) = flow.conn.poll_timeout() {
             if flow.timer_at.is_none_or(|t| deadline < t) {
@@ -341,7 +413,7 @@ impl Core {
                 self.timers.insert(deadline, (fid, deadline));
             }
         }
-        if !flow.in_txq && flow.conn.wants_transmit() {
+        if may_queue && !flow.in_txq && flow.conn.wants_transmit() {
             flow.in_txq = true;
             self.txq.push(fid);
         }
@@ -354,7 +426,11 @@ impl Core {
                     && !matches!(state, State::SynReceived | State::Closed | State::Listen);
                 if promote {
                     flow.in_accept_queue = true;
-                    if let Some(Socket { kind: Kind::Listener(lst), .. }) = self.sockets.get_mut(l as u32) {
+                    if let Some(Socket {
+                        kind: Kind::Listener(lst),
+                        ..
+                    }) = self.sockets.get_mut(l as u32)
+                    {
                         lst.half_open = lst.half_open.saturating_sub(1);
                         lst.accept_queue.push_back(fid);
                     }
@@ -371,7 +447,9 @@ impl Core {
     /// A closed connection gives up its 4-tuple; it is freed unless a descriptor still holds it
     /// (then `close` frees it).
     fn release(&mut self, fid: FlowId) {
-        let Some(flow) = self.flows.get_mut(fid) else { return };
+        let Some(flow) = self.flows.get_mut(fid) else {
+            return;
+        };
         if flow.mapped {
             flow.mapped = false;
             let key = flow.key;
@@ -387,7 +465,11 @@ impl Core {
             }
             Owner::Pending(l) => {
                 let queued = flow.in_accept_queue;
-                if let Some(Socket { kind: Kind::Listener(lst), .. }) = self.sockets.get_mut(l as u32) {
+                if let Some(Socket {
+                    kind: Kind::Listener(lst),
+                    ..
+                }) = self.sockets.get_mut(l as u32)
+                {
                     if queued {
                         lst.accept_queue.retain(|&f| f != fid);
                     } else {
@@ -401,7 +483,9 @@ impl Core {
 
     /// Frees a flow that a descriptor held (on close, after the connection was told).
     pub(crate) fn drop_socket_flow(&mut self, fid: FlowId) {
-        let Some(flow) = self.flows.get_mut(fid) else { return };
+        let Some(flow) = self.flows.get_mut(fid) else {
+            return;
+        };
         flow.owner = Owner::Orphan;
         if !flow.mapped {
             self.flows.remove(fid);
@@ -416,7 +500,9 @@ impl Core {
         let mut fired = std::mem::take(&mut self.fired);
         self.timers.expire(now, &mut fired);
         for &(fid, deadline) in &fired {
-            let Some(flow) = self.flows.get_mut(fid) else { continue };
+            let Some(flow) = self.flows.get_mut(fid) else {
+                continue;
+            };
             if flow.timer_at != Some(deadline) {
                 continue; // superseded by an earlier deadline
             }
@@ -433,7 +519,10 @@ impl Core {
     // ---------------------------------------------------------------- transmit path
 
     fn spare_frame(&mut self) -> Vec<u8> {
-        let mut b = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(MAX_FRAME));
+        let mut b = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(MAX_FRAME));
         b.clear();
         b
     }
@@ -450,21 +539,24 @@ impl Core {
             }
             self.spare.push(buf);
         }
-        let mut i = 0;
-        while i < self.txq.len() {
-            let fid = self.txq[i];
-            i += 1;
+        let mut txq = std::mem::take(&mut self.txq);
+        for &fid in &txq {
             if let Some(flow) = self.flows.get_mut(fid) {
                 flow.in_txq = false;
                 self.emit_flow(now, fid, io);
-                self.after_flow_event(fid, false);
+                self.settle_flow(fid, false, false);
             }
         }
-        self.txq.drain(..i);
+        txq.clear();
+        // Keep the allocation; anything queued meanwhile (by settle_flow's touches) stays.
+        txq.append(&mut self.txq);
+        self.txq = txq;
     }
 
     fn emit_flow(&mut self, now: Instant, fid: FlowId, io: &mut dyn PacketIo) {
-        let Some(flow) = self.flows.get_mut(fid) else { return };
+        let Some(flow) = self.flows.get_mut(fid) else {
+            return;
+        };
         let remote_ip = *flow.key.remote().ip();
         let Some(hop) = self.net.next_hop(remote_ip) else {
             // Unroutable: drain the segments so the connection times out rather than spins.
@@ -481,7 +573,9 @@ impl Core {
                 let ident = &mut self.ip_ident;
                 let conn = &mut flow.conn;
                 let ok = io.tx(MAX_FRAME, &mut |buf| {
-                    let Some(n) = conn.poll_transmit(now, &mut buf[ETH_IP_HEADERS..]) else { return 0 };
+                    let Some(n) = conn.poll_transmit(now, &mut buf[ETH_IP_HEADERS..]) else {
+                        return 0;
+                    };
                     *ident = ident.wrapping_add(1);
                     frame::write_headers(buf, src_mac, dst_mac, src_ip, remote_ip, *ident, n);
                     sent = ETH_IP_HEADERS + n;
@@ -505,7 +599,15 @@ impl Core {
                     break;
                 };
                 self.ip_ident = self.ip_ident.wrapping_add(1);
-                frame::write_headers(&mut buf, src_mac, [0; 6], src_ip, remote_ip, self.ip_ident, n);
+                frame::write_headers(
+                    &mut buf,
+                    src_mac,
+                    [0; 6],
+                    src_ip,
+                    remote_ip,
+                    self.ip_ident,
+                    n,
+                );
                 buf.truncate(ETH_IP_HEADERS + n);
                 if self.arp.hold(hop, buf, now) {
                     let mut req = self.spare.pop().unwrap_or_default();
@@ -520,7 +622,9 @@ impl Core {
 
     /// Marks a descriptor whose readiness may have changed.
     pub(crate) fn touch(&mut self, s: SockId, from_net: bool) {
-        let Some(sock) = self.sockets.get_mut(s as u32) else { return };
+        let Some(sock) = self.sockets.get_mut(s as u32) else {
+            return;
+        };
         if sock.reg.is_none() {
             return;
         }
@@ -534,7 +638,9 @@ impl Core {
 
     /// The events a descriptor would report now.
     pub(crate) fn readiness(&self, s: SockId) -> u32 {
-        let Some(sock) = self.sockets.get(s as u32) else { return 0 };
+        let Some(sock) = self.sockets.get(s as u32) else {
+            return 0;
+        };
         match &sock.kind {
             Kind::Stream(st) => match st.flow.and_then(|f| self.flows.get(f)) {
                 None => MTCP_EPOLLOUT | MTCP_EPOLLHUP,
@@ -604,7 +710,9 @@ impl Core {
         let touched = std::mem::take(&mut self.touched);
         for &s in &touched {
             let ready = self.readiness(s);
-            let Some(sock) = self.sockets.get_mut(s as u32) else { continue };
+            let Some(sock) = self.sockets.get_mut(s as u32) else {
+                continue;
+            };
             let Some(reg) = sock.reg else { continue };
             let mask = ready & (reg.events | MTCP_EPOLLERR | MTCP_EPOLLHUP);
             let fire = if reg.events & MTCP_EPOLLET != 0 {
@@ -616,7 +724,11 @@ impl Core {
             };
             if fire && !sock.queued {
                 sock.queued = true;
-                if let Some(Socket { kind: Kind::Epoll(ep), .. }) = self.sockets.get_mut(reg.epid as u32) {
+                if let Some(Socket {
+                    kind: Kind::Epoll(ep),
+                    ..
+                }) = self.sockets.get_mut(reg.epid as u32)
+                {
                     if ep.serial == reg.serial {
                         ep.ready.push_back(s);
                         self.wakeup = true;
@@ -676,7 +788,8 @@ pub(crate) fn tcp_config_from(config: &crate::Config) -> TcpConfig {
         rcvbuf: config.rcvbuf,
         sndbuf: config.sndbuf,
         timewait: Duration::from_secs(config.tcp_timewait),
-        idle_timeout: (config.tcp_timeout > 0).then(|| Duration::from_secs(config.tcp_timeout as u64)),
+        idle_timeout: (config.tcp_timeout > 0)
+            .then(|| Duration::from_secs(config.tcp_timeout as u64)),
         ..TcpConfig::default()
     }
 }

@@ -1,0 +1,79 @@
+//! Helpers shared by the runtime's integration tests.
+#![allow(dead_code)]
+use std::io;
+use std::net::SocketAddrV4;
+
+use mtcp::consts::*;
+use mtcp::sim::{Impairments, Network};
+use mtcp::{Config, Context, Errno, SockId};
+
+pub fn errno(r: io::Result<impl Sized>) -> Errno {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => mtcp::errno_of(&e).unwrap_or_else(|| panic!("no errno in {e}")),
+    }
+}
+
+/// A deterministic byte pattern, different per seed.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+pub struct SimPair {
+    pub net: Network,
+    pub server: Context,
+    pub client: Context,
+    pub server_addr: SocketAddrV4,
+}
+
+pub fn sim_pair(seed: u64, imp: Impairments, config: Config) -> SimPair {
+    let net = Network::new(seed, imp);
+    let a = net
+        .add_host("198.18.0.1".parse().unwrap(), config.clone())
+        .unwrap();
+    let b = net.add_host("198.18.0.2".parse().unwrap(), config).unwrap();
+    SimPair {
+        server: a.create_context(0).unwrap(),
+        client: b.create_context(0).unwrap(),
+        net,
+        server_addr: "198.18.0.1:80".parse().unwrap(),
+    }
+}
+
+/// Listener on `addr`.
+pub fn listener(ctx: &Context, addr: SocketAddrV4) -> SockId {
+    let s = ctx.socket(AF_INET, SOCK_STREAM, 0).unwrap();
+    ctx.bind(s, addr).unwrap();
+    ctx.listen(s, 128).unwrap();
+    s
+}
+
+/// Opens a connection through the simulated network; returns (client sock, server sock).
+pub fn sim_connect(p: &SimPair, lsock: SockId) -> (SockId, SockId) {
+    let c = p.client.socket(AF_INET, SOCK_STREAM, 0).unwrap();
+    assert_eq!(
+        errno(p.client.connect(c, p.server_addr)),
+        Errno::EINPROGRESS
+    );
+    let mut accepted = None;
+    let ok = p
+        .net
+        .run_until(mtcp_proto::Duration::from_secs(30), &mut || {
+            if accepted.is_none() {
+                if let Ok((s, _)) = p.server.accept(lsock) {
+                    accepted = Some(s);
+                }
+            }
+            accepted.is_some() && p.client.getpeername(c).is_ok()
+        });
+    assert!(ok, "handshake did not complete");
+    (c, accepted.unwrap())
+}
