@@ -49,7 +49,13 @@ impl ArpCache {
     }
 
     /// Records a mapping seen in an ARP packet; returns frames now deliverable to `ip`.
-    pub(crate) fn learn(&mut self, ip: Ipv4Addr, mac: [u8; 6], now: Instant, out: &mut Vec<Vec<u8>>) {
+    pub(crate) fn learn(
+        &mut self,
+        ip: Ipv4Addr,
+        mac: [u8; 6],
+        now: Instant,
+        out: &mut Vec<Vec<u8>>,
+    ) {
         match self.entries.get_mut(&ip) {
             Some(e) if e.expires.is_none() => {} // static entries win
             Some(e) => {
@@ -57,7 +63,13 @@ impl ArpCache {
                 e.expires = Some(now + LIFETIME);
             }
             None => {
-                self.entries.insert(ip, Entry { mac, expires: Some(now + LIFETIME) });
+                self.entries.insert(
+                    ip,
+                    Entry {
+                        mac,
+                        expires: Some(now + LIFETIME),
+                    },
+                );
             }
         }
         self.last_request.remove(&ip);

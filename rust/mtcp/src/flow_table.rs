@@ -65,7 +65,10 @@ impl<T> Slab<T> {
     pub(crate) fn new(capacity: usize) -> Slab<T> {
         let mut entries = Vec::with_capacity(capacity);
         entries.resize_with(capacity, || (0, None));
-        Slab { entries, free: (0..capacity as u32).rev().collect() }
+        Slab {
+            entries,
+            free: (0..capacity as u32).rev().collect(),
+        }
     }
 
     pub(crate) fn insert(&mut self, value: T) -> Option<FlowId> {
@@ -73,7 +76,10 @@ impl<T> Slab<T> {
         let entry = &mut self.entries[index as usize];
         entry.0 = entry.0.wrapping_add(1);
         entry.1 = Some(value);
-        Some(FlowId { index, gen: entry.0 })
+        Some(FlowId {
+            index,
+            gen: entry.0,
+        })
     }
 
     pub(crate) fn remove(&mut self, id: FlowId) -> Option<T> {
@@ -116,7 +122,10 @@ impl<T> Slab<T> {
             .iter()
             .enumerate()
             .filter(|(_, e)| e.1.is_some())
-            .map(|(i, e)| FlowId { index: i as u32, gen: e.0 })
+            .map(|(i, e)| FlowId {
+                index: i as u32,
+                gen: e.0,
+            })
             .collect()
     }
 }

@@ -13,10 +13,25 @@ pub(crate) const ETH_IP_HEADERS: usize = EthernetRepr::HEADER_LEN + Ipv4Repr::HE
 
 /// What a received frame is, for this host.
 pub(crate) enum Parsed<'a> {
-    Tcp { src_mac: [u8; 6], src_ip: Ipv4Addr, segment: TcpRepr<'a> },
-    ArpRequest { sender_mac: [u8; 6], sender_ip: Ipv4Addr, for_us: bool },
-    ArpReply { sender_mac: [u8; 6], sender_ip: Ipv4Addr },
-    EchoRequest { src_mac: [u8; 6], src_ip: Ipv4Addr, icmp: Icmpv4Repr<'a> },
+    Tcp {
+        src_mac: [u8; 6],
+        src_ip: Ipv4Addr,
+        segment: TcpRepr<'a>,
+    },
+    ArpRequest {
+        sender_mac: [u8; 6],
+        sender_ip: Ipv4Addr,
+        for_us: bool,
+    },
+    ArpReply {
+        sender_mac: [u8; 6],
+        sender_ip: Ipv4Addr,
+    },
+    EchoRequest {
+        src_mac: [u8; 6],
+        src_ip: Ipv4Addr,
+        icmp: Icmpv4Repr<'a>,
+    },
     /// Not for us, or a protocol we ignore on purpose (IPv6, other hosts' unicast).
     Ignored,
     /// Malformed, bad checksum, fragment, unsupported: counted as a drop.
@@ -25,7 +40,9 @@ pub(crate) enum Parsed<'a> {
 
 /// Classifies a frame received by a host with `mac` and `ip`.
 pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps) -> Parsed<'_> {
-    let Ok(eth) = EthernetFrame::new_checked(frame) else { return Parsed::Dropped };
+    let Ok(eth) = EthernetFrame::new_checked(frame) else {
+        return Parsed::Dropped;
+    };
     let dst = eth.dst_addr();
     if dst.0 != mac && !dst.is_broadcast() {
         return Parsed::Ignored;
@@ -33,8 +50,12 @@ pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps
     let src_mac = eth.src_addr().0;
     match eth.ethertype() {
         EtherType::Arp => {
-            let Ok(packet) = ArpPacket::new_checked(eth.payload()) else { return Parsed::Dropped };
-            let Ok(arp) = ArpRepr::parse(&packet) else { return Parsed::Dropped };
+            let Ok(packet) = ArpPacket::new_checked(eth.payload()) else {
+                return Parsed::Dropped;
+            };
+            let Ok(arp) = ArpRepr::parse(&packet) else {
+                return Parsed::Dropped;
+            };
             let sender_mac = arp.source_hardware_addr.0;
             let sender_ip = arp.source_protocol_addr;
             match arp.operation {
@@ -43,13 +64,20 @@ pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps
                     sender_ip,
                     for_us: arp.target_protocol_addr == ip,
                 },
-                ArpOperation::Reply => Parsed::ArpReply { sender_mac, sender_ip },
+                ArpOperation::Reply => Parsed::ArpReply {
+                    sender_mac,
+                    sender_ip,
+                },
                 _ => Parsed::Dropped,
             }
         }
         EtherType::Ipv4 => {
-            let Ok(packet) = Ipv4Packet::new_checked(eth.payload()) else { return Parsed::Dropped };
-            let Ok(ipv4) = Ipv4Repr::parse(&packet, caps) else { return Parsed::Dropped };
+            let Ok(packet) = Ipv4Packet::new_checked(eth.payload()) else {
+                return Parsed::Dropped;
+            };
+            let Ok(ipv4) = Ipv4Repr::parse(&packet, caps) else {
+                return Parsed::Dropped;
+            };
             if ipv4.dst_addr != ip {
                 return Parsed::Ignored;
             }
@@ -57,16 +85,24 @@ pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps
             match ipv4.next_header {
                 IpProtocol::Tcp => {
                     match TcpRepr::parse(payload, ipv4.src_addr, ipv4.dst_addr, caps) {
-                        Ok(segment) => Parsed::Tcp { src_mac, src_ip: ipv4.src_addr, segment },
+                        Ok(segment) => Parsed::Tcp {
+                            src_mac,
+                            src_ip: ipv4.src_addr,
+                            segment,
+                        },
                         Err(_) => Parsed::Dropped,
                     }
                 }
                 IpProtocol::Icmp => {
-                    let Ok(packet) = Icmpv4Packet::new_checked(payload) else { return Parsed::Dropped };
+                    let Ok(packet) = Icmpv4Packet::new_checked(payload) else {
+                        return Parsed::Dropped;
+                    };
                     match Icmpv4Repr::parse(&packet, caps) {
-                        Ok(icmp @ Icmpv4Repr::EchoRequest { .. }) => {
-                            Parsed::EchoRequest { src_mac, src_ip: ipv4.src_addr, icmp }
-                        }
+                        Ok(icmp @ Icmpv4Repr::EchoRequest { .. }) => Parsed::EchoRequest {
+                            src_mac,
+                            src_ip: ipv4.src_addr,
+                            icmp,
+                        },
                         Ok(_) => Parsed::Ignored,
                         Err(_) => Parsed::Dropped,
                     }
@@ -89,7 +125,16 @@ pub(crate) fn write_headers(
     ident: u16,
     tcp_len: usize,
 ) {
-    write_ip_frame(buf, src_mac, dst_mac, src_ip, dst_ip, ident, IpProtocol::Tcp, tcp_len);
+    write_ip_frame(
+        buf,
+        src_mac,
+        dst_mac,
+        src_ip,
+        dst_ip,
+        ident,
+        IpProtocol::Tcp,
+        tcp_len,
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -150,7 +195,9 @@ pub(crate) fn build_arp(
         target_hardware_addr: EthernetAddress(arp_target),
         target_protocol_addr: target_ip,
     }
-    .emit(&mut ArpPacket::new_unchecked(&mut buf[EthernetRepr::HEADER_LEN..]));
+    .emit(&mut ArpPacket::new_unchecked(
+        &mut buf[EthernetRepr::HEADER_LEN..],
+    ));
 }
 
 /// Builds the echo reply to `request` (RFC 792); false when the request is too large.
@@ -163,17 +210,40 @@ pub(crate) fn build_echo_reply(
     ident: u16,
     request: Icmpv4Repr<'_>,
 ) -> bool {
-    let Icmpv4Repr::EchoRequest { ident: id, seq_no, data } = request else { return false };
-    let reply = Icmpv4Repr::EchoReply { ident: id, seq_no, data };
+    let Icmpv4Repr::EchoRequest {
+        ident: id,
+        seq_no,
+        data,
+    } = request
+    else {
+        return false;
+    };
+    let reply = Icmpv4Repr::EchoReply {
+        ident: id,
+        seq_no,
+        data,
+    };
     let len = reply.buffer_len();
     if ETH_IP_HEADERS + len > mtcp_io::MAX_FRAME {
         return false;
     }
     buf.clear();
     buf.resize((ETH_IP_HEADERS + len).max(60), 0);
-    write_ip_frame(buf, src_mac, dst_mac, src_ip, dst_ip, ident, IpProtocol::Icmp, len);
+    write_ip_frame(
+        buf,
+        src_mac,
+        dst_mac,
+        src_ip,
+        dst_ip,
+        ident,
+        IpProtocol::Icmp,
+        len,
+    );
     let payload = &mut buf[ETH_IP_HEADERS..ETH_IP_HEADERS + len];
-    reply.emit(&mut Icmpv4Packet::new_unchecked(payload), ChecksumCaps::default());
+    reply.emit(
+        &mut Icmpv4Packet::new_unchecked(payload),
+        ChecksumCaps::default(),
+    );
     true
 }
 

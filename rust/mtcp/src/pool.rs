@@ -12,7 +12,10 @@ impl<T> Pool<T> {
     pub(crate) fn new(capacity: usize) -> Pool<T> {
         let mut slots = Vec::with_capacity(capacity);
         slots.resize_with(capacity, || None);
-        Pool { slots, free: (0..capacity as u32).rev().collect() }
+        Pool {
+            slots,
+            free: (0..capacity as u32).rev().collect(),
+        }
     }
 
     /// Takes a free slot, or `None` when the pool is exhausted.
@@ -47,7 +50,9 @@ impl<T> Pool<T> {
 
     /// Indices of occupied slots (for shutdown only: never on a per-packet path).
     pub(crate) fn occupied(&self) -> Vec<u32> {
-        (0..self.slots.len() as u32).filter(|&i| self.slots[i as usize].is_some()).collect()
+        (0..self.slots.len() as u32)
+            .filter(|&i| self.slots[i as usize].is_some())
+            .collect()
     }
 }
 

@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-pub use mtcp_io::sim::{Impairments, SimStats};
 use mtcp_io::sim::SimFabric;
+pub use mtcp_io::sim::{Impairments, SimStats};
 use mtcp_io::PacketIo;
 use mtcp_proto::{Duration, Instant};
 
@@ -58,10 +58,21 @@ impl Network {
         if hosts.iter().any(|h| h.addr() == addr) {
             return Err(io::Error::from_raw_os_error(libc::EADDRINUSE));
         }
-        let ports = self.inner.fabric.attach(config.effective_mac(), config.num_cores);
-        let queues = ports.into_iter().map(|p| Box::new(p) as Box<dyn PacketIo>).collect();
+        let ports = self
+            .inner
+            .fabric
+            .attach(config.effective_mac(), config.num_cores);
+        let queues = ports
+            .into_iter()
+            .map(|p| Box::new(p) as Box<dyn PacketIo>)
+            .collect();
         let seed = self.inner.seed ^ (hosts.len() as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let stack = Stack::from_parts(config, queues, Clock::Virtual(self.inner.fabric.clone()), seed);
+        let stack = Stack::from_parts(
+            config,
+            queues,
+            Clock::Virtual(self.inner.fabric.clone()),
+            seed,
+        );
         hosts.push(stack.clone());
         Ok(stack)
     }
@@ -182,6 +193,9 @@ impl Network {
 
 impl std::fmt::Debug for Network {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Network").field("seed", &self.inner.seed).field("now", &self.now()).finish()
+        f.debug_struct("Network")
+            .field("seed", &self.inner.seed)
+            .field("now", &self.now())
+            .finish()
     }
 }

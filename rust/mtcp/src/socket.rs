@@ -73,6 +73,12 @@ pub(crate) struct Socket {
 
 impl Socket {
     pub(crate) fn new(kind: Kind, opts: SockOpts) -> Socket {
-        Socket { kind, opts, reg: None, queued: false, last_events: 0 }
+        Socket {
+            kind,
+            opts,
+            reg: None,
+            queued: false,
+            last_events: 0,
+        }
     }
 }

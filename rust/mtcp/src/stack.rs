@@ -16,7 +16,10 @@ use crate::wake::Parker;
 use crate::Config;
 
 /// The address a memory-link host gets when the configuration names none.
-pub const DEFAULT_ADDR: Ipv4Cidr = Ipv4Cidr { addr: Ipv4Addr::new(198, 18, 0, 1), prefix_len: 15 };
+pub const DEFAULT_ADDR: Ipv4Cidr = Ipv4Cidr {
+    addr: Ipv4Addr::new(198, 18, 0, 1),
+    prefix_len: 15,
+};
 
 /// A port queue that is gone (after its context was destroyed).
 pub(crate) struct NullIo;
@@ -71,14 +74,20 @@ impl Stack {
         let mac = config.effective_mac();
         let queues: Vec<Box<dyn PacketIo>> = match config.io {
             IoKind::Memory => {
-                let port = config.port.first().cloned().unwrap_or_else(|| "mtcp0".into());
+                let port = config
+                    .port
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "mtcp0".into());
                 mtcp_io::memory::attach(&port, mac, config.num_cores, config.mtu)?
                     .into_iter()
                     .map(|q| Box::new(q) as Box<dyn PacketIo>)
                     .collect()
             }
             IoKind::Sim => {
-                return Err(invalid("io = sim hosts are made by mtcp::sim::Network::add_host"));
+                return Err(invalid(
+                    "io = sim hosts are made by mtcp::sim::Network::add_host",
+                ));
             }
             other => {
                 return Err(io::Error::new(
@@ -91,7 +100,12 @@ impl Stack {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id()) << 32;
-        Ok(Stack::from_parts(config, queues, Clock::Real(std::time::Instant::now()), seed))
+        Ok(Stack::from_parts(
+            config,
+            queues,
+            Clock::Real(std::time::Instant::now()),
+            seed,
+        ))
     }
 
     pub(crate) fn from_parts(
@@ -144,7 +158,9 @@ impl Stack {
         }
         let io = {
             let mut queues = self.inner.queues.lock().unwrap_or_else(|e| e.into_inner());
-            queues[core].take().ok_or_else(|| io::Error::from_raw_os_error(Errno::EEXIST.raw()))?
+            queues[core]
+                .take()
+                .ok_or_else(|| io::Error::from_raw_os_error(Errno::EEXIST.raw()))?
         };
         let mode = match (cfg.io, cfg.mode) {
             (IoKind::Sim, _) => Mode::Sim,
@@ -166,7 +182,10 @@ impl Stack {
             }
         }
         if cfg.num_cores > 1 {
-            core_state.rss = Some(crate::engine::RssFilter { queue: core, num_queues: cfg.num_cores });
+            core_state.rss = Some(crate::engine::RssFilter {
+                queue: core,
+                num_queues: cfg.num_cores,
+            });
         }
         let app_wake = Arc::new(Parker::default());
         let loop_wake = Arc::new(Parker::default());
@@ -180,7 +199,10 @@ impl Stack {
         let inner = Arc::new(ContextInner {
             core,
             mode,
-            engine: Mutex::new(Engine { io, core: core_state }),
+            engine: Mutex::new(Engine {
+                io,
+                core: core_state,
+            }),
             clock: self.inner.clock.clone(),
             app_wake,
             loop_wake: loop_wake.clone(),
@@ -206,7 +228,11 @@ impl Stack {
                 })?;
             *inner.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
         }
-        let mut contexts = self.inner.contexts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut contexts = self
+            .inner
+            .contexts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         contexts.retain(|w| w.strong_count() > 0);
         contexts.push(Arc::downgrade(&inner));
         Ok(Context { inner })
@@ -217,15 +243,29 @@ impl Stack {
     fn cpu_of(&self, core: usize) -> usize {
         let cpus = mtcp_io::sys::affinity::available_cpus();
         match self.inner.config.core_mask {
-            Some(mask) => (0..64).filter(|b| mask >> b & 1 == 1).nth(core).unwrap_or(core) % cpus.max(1),
+            Some(mask) => {
+                (0..64)
+                    .filter(|b| mask >> b & 1 == 1)
+                    .nth(core)
+                    .unwrap_or(core)
+                    % cpus.max(1)
+            }
             None => core % cpus.max(1),
         }
     }
 
     /// Live contexts of this stack.
     pub(crate) fn contexts(&self) -> Vec<Arc<ContextInner>> {
-        let contexts = self.inner.contexts.lock().unwrap_or_else(|e| e.into_inner());
-        contexts.iter().filter_map(Weak::upgrade).filter(|c| !c.stop.load(std::sync::atomic::Ordering::Acquire)).collect()
+        let contexts = self
+            .inner
+            .contexts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        contexts
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|c| !c.stop.load(std::sync::atomic::Ordering::Acquire))
+            .collect()
     }
 
     /// `mtcp_destroy`: destroys every context of this stack.

@@ -21,7 +21,12 @@ impl<T: Copy> TimerWheel<T> {
     pub(crate) fn new(now: Instant) -> TimerWheel<T> {
         let mut slots = Vec::with_capacity(SLOTS);
         slots.resize_with(SLOTS, Vec::new);
-        TimerWheel { slots, current: now.total_micros() / TICK_US, len: 0, earliest: None }
+        TimerWheel {
+            slots,
+            current: now.total_micros() / TICK_US,
+            len: 0,
+            earliest: None,
+        }
     }
 
     /// Schedules `item` at `deadline` (rounded up to the next tick; a past deadline fires at the
