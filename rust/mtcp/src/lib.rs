@@ -35,7 +35,7 @@ mod wake;
 
 pub use config::{Config, ConfigError, IoKind, Ipv4Cidr, RunMode};
 pub use context::{Context, ContextStats, SockId};
-pub use mtcp_proto::Errno;
+pub use mtcp_proto::{Duration, Errno, Instant};
 pub use stack::{Stack, DEFAULT_ADDR};
 
 /// The errno of an `io::Error` made by this crate.
