@@ -101,6 +101,7 @@ class DemoResult:
     bulk: ClientStats
     server: ServerStats
     failures: list[str]
+    interrupted: bool = False
 
     @property
     def ok(self) -> bool:
@@ -151,6 +152,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     ):
         result = _run(server_stack, client_stack, resources, files, cores, per_core, args, out)
     _report(result, args, out)
+    if result.interrupted:
+        return 130  # as a shell reports a command ended by SIGINT
     return 0 if result.ok else 1
 
 
@@ -236,14 +239,13 @@ def _run(
             f"{name}: {type(exc).__name__}: {exc}"
             for name, exc in (*runner.failures, *server_group.failures)
         ]
-        if runner.interrupted:
-            failures.append("interrupted")
         return DemoResult(
             runner.elapsed,
             ClientStats.total(short_stats),
             ClientStats.total(bulk_stats),
             ServerStats.total(s.stats for s in servers),
             failures,
+            runner.interrupted,
         )
     finally:
         for ctx in (*client_ctxs, *server_ctxs):
@@ -290,7 +292,10 @@ def _report(r: DemoResult, args: argparse.Namespace, out: TextIO) -> None:
         print(f"  error: {line}", file=out)
     for failure in r.failures:
         print(f"  failure: {failure}", file=out)
-    if r.ok:
+    if r.interrupted:
+        state = "no errors so far" if r.ok else "errors so far"
+        print(f"verdict: interrupted ({state})", file=out, flush=True)
+    elif r.ok:
         print(
             f"verdict: ok ({requests:,} responses complete and byte-identical, 0 errors)",
             file=out,
