@@ -118,9 +118,7 @@ class ServerThread:
         assert not self.thread.is_alive(), "epserver did not stop at --duration"
 
 
-def test_epserver_and_epwget_on_one_hub(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_epserver_and_epwget_on_one_hub(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     hub = f"cli-{uuid.uuid4().hex[:10]}"
     outfile = tmp_path / "body.html"
     with ServerThread("--hub", hub, "--size", "700", "--duration", "6") as server:
@@ -154,6 +152,26 @@ def test_epserver_and_epwget_on_one_hub(
     body = outfile.read_bytes()
     assert len(body) == 700
     assert zlib.crc32(body) == zlib.crc32(_http.generate_body("/index.html", 700))
+
+
+def test_two_cores_each_side_with_a_config_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """epwget -f mtcp.conf (io=memory on the server's hub), -N 2 on both sides: RSS must put
+    every connection on the right core, or requests would stall and fail."""
+    hub = f"cli-{uuid.uuid4().hex[:10]}"
+    conf = tmp_path / "epwget.conf"
+    conf.write_text(f"io = memory\nport = {hub}\naddr = 198.18.0.2/24\nnum_cores = 2\n")
+    with ServerThread("--hub", hub, "-N", "2", "--size", "64", "--duration", "6") as server:
+        status = cli.main(
+            ["epwget", "http://198.18.0.1:80/64B", "300", "-c", "20", "-f", str(conf), "-q"]
+        )
+        out = capsys.readouterr().out
+    assert status == 0, out
+    assert "2 core(s)" in out
+    assert figure(out, "completed") == 300
+    assert figure(out, "errors") == 0
+    assert re.search(r"accepted 300, requests 300", server.out.getvalue())
 
 
 def test_epserver_serves_a_directory_with_keep_alive(tmp_path: Path) -> None:
@@ -225,7 +243,8 @@ def test_bad_config_file_is_a_clean_error(tmp_path: Path) -> None:
     proc = run_cli("epserver", "-f", str(conf), "--duration", "1")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert str(conf) in proc.stderr and "num_cores" in proc.stderr
+    assert str(conf) in proc.stderr
+    assert "num_cores" in proc.stderr
 
 
 def test_missing_www_dir_is_an_os_error(tmp_path: Path) -> None:

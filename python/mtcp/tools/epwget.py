@@ -396,21 +396,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out if out is not None else sys.stdout
     url = _http.parse_url(args.url)
-    cores = args.cores or 1
-    if args.concurrency < cores:
-        raise ValueError(f"concurrency {args.concurrency} is less than the {cores} cores")
-    per_core = args.concurrency // cores
-    # As epwget: room for 3 descriptors per concurrent connection (socket, and spares).
-    max_fds = 3 * per_core + 16
     cfg = make_config(
         args.config,
         hub=args.hub,
         addr=args.addr,
         default_addr="198.18.0.2/24",
         num_cores=args.cores,
-        max_concurrency=max_fds,
-        max_num_buffers=max_fds,
     )
+    cores = args.cores if args.cores is not None else cfg.num_cores
+    if args.concurrency < cores:
+        raise ValueError(f"concurrency {args.concurrency} is less than the {cores} cores")
+    per_core = args.concurrency // cores
+    # As epwget: max_fds = 3 x the per-core concurrency, pushed into max_concurrency and
+    # max_num_buffers whatever the file says (mTCP does this with mtcp_setconf).
+    max_fds = 3 * per_core + 16
+    cfg = cfg.replace(max_concurrency=max_fds, max_num_buffers=max_fds)
     stack = mtcp.Stack(cfg)
     try:
         return _fetch(stack, cfg, url, cores, per_core, args, out)
