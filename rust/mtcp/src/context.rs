@@ -53,6 +53,9 @@ pub(crate) enum Mode {
     Sim,
 }
 
+/// Returns a port queue to its stack.
+pub(crate) type GiveBack = Box<dyn FnOnce(Box<dyn mtcp_io::PacketIo>) + Send>;
+
 pub(crate) struct ContextInner {
     pub(crate) core: usize,
     pub(crate) mode: Mode,
@@ -66,7 +69,7 @@ pub(crate) struct ContextInner {
     pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
     pub(crate) num_queues: usize,
     /// Gives the port queue back to the stack when the context goes away.
-    pub(crate) on_destroy: Mutex<Option<Box<dyn FnOnce(Box<dyn mtcp_io::PacketIo>) + Send>>>,
+    pub(crate) on_destroy: Mutex<Option<GiveBack>>,
 }
 
 /// One core's TCP engine and its API. Cheap to clone; all clones are the same context.

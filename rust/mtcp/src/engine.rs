@@ -201,7 +201,7 @@ impl Core {
         h ^= self.iss_secret;
         h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         h ^= h >> 29;
-        ((h as u32).wrapping_add((now.total_micros() / 4) as u32)) as u32
+        (h as u32).wrapping_add((now.total_micros() / 4) as u32)
     }
 
     /// Whether anything waits to be transmitted or is due now.
