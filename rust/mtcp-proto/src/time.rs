@@ -21,7 +21,9 @@ impl Instant {
 
     /// An instant `millis` milliseconds after the epoch.
     pub const fn from_millis(millis: u64) -> Instant {
-        Instant { micros: millis * 1000 }
+        Instant {
+            micros: millis * 1000,
+        }
     }
 
     /// Microseconds since the epoch.
@@ -42,7 +44,12 @@ impl Instant {
 
 impl fmt::Debug for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:06}s", self.micros / 1_000_000, self.micros % 1_000_000)
+        write!(
+            f,
+            "{}.{:06}s",
+            self.micros / 1_000_000,
+            self.micros % 1_000_000
+        )
     }
 }
 
@@ -64,11 +71,15 @@ impl Duration {
     }
     /// `millis` milliseconds.
     pub const fn from_millis(millis: u64) -> Duration {
-        Duration { micros: millis * 1000 }
+        Duration {
+            micros: millis * 1000,
+        }
     }
     /// `secs` seconds.
     pub const fn from_secs(secs: u64) -> Duration {
-        Duration { micros: secs * 1_000_000 }
+        Duration {
+            micros: secs * 1_000_000,
+        }
     }
     /// Length in microseconds.
     pub const fn total_micros(self) -> u64 {
@@ -84,7 +95,9 @@ impl Duration {
     }
     /// Doubles the span, saturating.
     pub fn saturating_mul(self, k: u64) -> Duration {
-        Duration { micros: self.micros.saturating_mul(k) }
+        Duration {
+            micros: self.micros.saturating_mul(k),
+        }
     }
 }
 
@@ -97,7 +110,9 @@ impl fmt::Debug for Duration {
 impl Add<Duration> for Instant {
     type Output = Instant;
     fn add(self, rhs: Duration) -> Instant {
-        Instant { micros: self.micros.saturating_add(rhs.micros) }
+        Instant {
+            micros: self.micros.saturating_add(rhs.micros),
+        }
     }
 }
 impl AddAssign<Duration> for Instant {
@@ -108,7 +123,9 @@ impl AddAssign<Duration> for Instant {
 impl Sub<Duration> for Instant {
     type Output = Instant;
     fn sub(self, rhs: Duration) -> Instant {
-        Instant { micros: self.micros.saturating_sub(rhs.micros) }
+        Instant {
+            micros: self.micros.saturating_sub(rhs.micros),
+        }
     }
 }
 impl Sub<Instant> for Instant {
@@ -121,7 +138,9 @@ impl Sub<Instant> for Instant {
 impl Add for Duration {
     type Output = Duration;
     fn add(self, rhs: Duration) -> Duration {
-        Duration { micros: self.micros.saturating_add(rhs.micros) }
+        Duration {
+            micros: self.micros.saturating_add(rhs.micros),
+        }
     }
 }
 impl AddAssign for Duration {
@@ -132,7 +151,9 @@ impl AddAssign for Duration {
 impl Sub for Duration {
     type Output = Duration;
     fn sub(self, rhs: Duration) -> Duration {
-        Duration { micros: self.micros.saturating_sub(rhs.micros) }
+        Duration {
+            micros: self.micros.saturating_sub(rhs.micros),
+        }
     }
 }
 impl SubAssign for Duration {

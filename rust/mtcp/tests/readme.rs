@@ -8,8 +8,12 @@ use mtcp::{
 #[test]
 fn readme_example() -> Result<(), Box<dyn std::error::Error>> {
     let net = Network::new(7, Impairments::default());
-    let server = net.add_host("198.18.0.1".parse()?, Config::default())?.create_context(0)?;
-    let client = net.add_host("198.18.0.2".parse()?, Config::default())?.create_context(0)?;
+    let server = net
+        .add_host("198.18.0.1".parse()?, Config::default())?
+        .create_context(0)?;
+    let client = net
+        .add_host("198.18.0.2".parse()?, Config::default())?
+        .create_context(0)?;
     let l = server.socket(AF_INET, SOCK_STREAM, 0)?;
     server.bind(l, "198.18.0.1:80".parse()?)?;
     server.listen(l, 128)?;
