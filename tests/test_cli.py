@@ -68,8 +68,7 @@ def test_demo_verdict_fails_on_mismatch(monkeypatch: pytest.MonkeyPatch) -> None
     """The verification can fail: a server body that differs from the expected pattern by
     one byte must give a non-zero status and 'FAILED'."""
     from mtcp.tools import demo
-
-    real_build = demo.build_resources
+    from mtcp.tools.epserver import build_resources as real_build
 
     def corrupt(files: dict[str, bytes]) -> dict[str, _http.Resource]:
         body = bytearray(files[demo.SHORT_PATH])

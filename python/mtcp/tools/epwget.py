@@ -133,7 +133,7 @@ class ClientWorker:
                     if not self.conns:
                         break
                     if time.monotonic() >= drain_until:
-                        self._abandon("unfinished when stopped")
+                        self._abandon("no response before the stop (time limit or Ctrl-C)")
                         break
                 else:
                     self._fill()
@@ -145,7 +145,7 @@ class ClientWorker:
                     if conn is not None:
                         self._on_event(conn, ev, stop.is_set())
         finally:
-            self._abandon("unfinished when stopped")
+            self._abandon("no response before the stop (time limit or Ctrl-C)")
             if self.epid >= 0:
                 with contextlib.suppress(OSError):
                     mtcp.mtcp_close(self.ctx, self.epid)
