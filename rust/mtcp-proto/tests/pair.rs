@@ -77,6 +77,9 @@ struct Endpoint {
     /// Bytes received so far.
     received: Vec<u8>,
     eof: bool,
+    /// A slow application: reads at most `.1` bytes every `.0`, so windows close.
+    slow_reader: Option<(Duration, usize)>,
+    next_read: Instant,
 }
 
 impl Endpoint {
@@ -91,6 +94,8 @@ impl Endpoint {
             shut: false,
             received: Vec::new(),
             eof: false,
+            slow_reader: None,
+            next_read: Instant::ZERO,
         }
     }
 
@@ -115,10 +120,22 @@ impl Endpoint {
             }
         }
         let mut buf = [0u8; 4096];
-        while !self.eof {
-            match conn.recv(&mut buf, false) {
+        let mut budget = usize::MAX;
+        if let Some((interval, bytes)) = self.slow_reader {
+            if now < self.next_read {
+                return;
+            }
+            self.next_read = now + interval;
+            budget = bytes;
+        }
+        while !self.eof && budget > 0 {
+            let want = budget.min(buf.len());
+            match conn.recv(&mut buf[..want], false) {
                 Ok(0) => self.eof = true,
-                Ok(n) => self.received.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    self.received.extend_from_slice(&buf[..n]);
+                    budget -= n;
+                }
                 Err(e) => {
                     assert_eq!(e, mtcp_proto::Errno::EAGAIN, "unexpected recv error");
                     break;
@@ -258,7 +275,11 @@ impl Pair {
             .into_iter()
             .filter_map(|ep| ep.conn.as_ref().and_then(|c| c.poll_timeout()));
         let delivery = self.in_flight.iter().map(|p| p.deliver_at).min();
-        let Some(next) = timeouts.chain(delivery).min() else {
+        let app_wakeups = [&self.client, &self.server]
+            .into_iter()
+            .filter(|ep| ep.slow_reader.is_some() && ep.conn.is_some() && !ep.eof)
+            .map(|ep| ep.next_read);
+        let Some(next) = timeouts.chain(delivery).chain(app_wakeups).min() else {
             return false;
         };
         self.now = self.now.max(next);
@@ -300,8 +321,9 @@ impl Pair {
         }
     }
 
+    /// Both connections are closed and both applications have read to the end.
     fn done(&self) -> bool {
-        let closed = |ep: &Endpoint| ep.conn.as_ref().is_some_and(|c| c.is_closed());
+        let closed = |ep: &Endpoint| ep.eof && ep.conn.as_ref().is_some_and(|c| c.is_closed());
         closed(&self.client) && closed(&self.server)
     }
 
@@ -484,4 +506,23 @@ fn same_seed_same_transcript() {
     let a = run(42);
     assert_eq!(a, run(42));
     assert_ne!(a, run(43), "a different seed should draw different faults");
+}
+
+#[test]
+fn slow_reader_zero_windows_under_loss() {
+    // The server reads 1000 bytes every 50 ms: its 8 KiB window keeps closing, so the client
+    // depends on window updates and, when one is lost, on zero-window probes.
+    for seed in 0..5 {
+        let mut pair = Pair::new(
+            seed,
+            lossy(),
+            config(8 * 1024),
+            config(8 * 1024),
+            256 * 1024,
+            4096,
+        );
+        pair.server.slow_reader = Some((Duration::from_millis(50), 1000));
+        pair.run(Duration::from_secs(3600));
+        pair.check_intact();
+    }
 }
