@@ -15,6 +15,18 @@
 //!
 //! RFC heads-up: sequence checks follow RFC 9293 §3.10.7.4; RST/SYN handling inside the window
 //! follows RFC 5961 §3–4 (challenge ACK); RTO follows RFC 6298; delayed ACK RFC 9293 §3.8.6.3.
+//!
+//! The runtime must call `poll_transmit` after any application call that returns (`send`,
+//! `recv`, `close`, `shutdown_*`, `abort`) when [`Connection::wants_transmit`] says so: those
+//! calls take no clock, so timers they imply (e.g. the zero-window persist timer) are armed
+//! there.
+//!
+//! Layout (one concept per file): `connection` (the TCB and application calls) with
+//! `connection/input.rs` (segment arrival, timeouts) and `connection/output.rs` (what to send,
+//! segment writing); `seq_check` (acceptance test); `send_buf`/`recv_buf` (fixed rings allocated
+//! once); `assembler` (out-of-order ranges); `rtt` (RFC 6298 estimator); `timers` (the
+//! enum-indexed timer table); `congestion` (NewReno behind a trait); `options` (window-scale
+//! arithmetic).
 
 mod assembler;
 mod config;

@@ -219,8 +219,12 @@ impl Connection {
         } else if ack == self.snd_una {
             self.on_duplicate_ack(seg, window);
         }
-        // Any acceptable ACK answers an outstanding zero-window probe.
+        // Any acceptable ACK answers an outstanding zero-window probe; a peer that keeps
+        // answering with a zero window is alive, so its retransmissions are not failures.
         self.unanswered_probes = 0;
+        if window == 0 {
+            self.retries = 0;
+        }
         // Window update (RFC 9293 §3.10.7.4: SND.WL1/SND.WL2 guard against old segments).
         if self.snd_wl1 < seg.seq_number || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ack)
         {
@@ -486,6 +490,11 @@ impl Connection {
         self.retransmit_front = false;
         self.rtt_timing = None;
         self.snd_nxt = self.snd_una; // go back N
+        if self.snd_wnd == 0 && !handshake {
+            // The peer shrank its window to zero under data in flight: the retransmission
+            // must go anyway and serves as the zero-window probe (as Linux does).
+            self.retransmit_front = true;
+        }
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
     }
 

@@ -2084,3 +2084,48 @@ fn test_established_wants_transmit_matches_poll() {
     recv_one(&mut c, 5);
     assert!(!c.wants_transmit());
 }
+
+#[test]
+fn test_established_window_shrunk_to_zero_under_flight_never_times_out() {
+    let config = TcpConfig {
+        max_retries: 2,
+        ..plain()
+    };
+    let mut c = established_with(&config);
+    c.send(b"in flight").unwrap();
+    recv_one(&mut c, 0);
+    // The peer acknowledges nothing and closes its window.
+    send(
+        &mut c,
+        10,
+        TcpRepr {
+            window_len: 0,
+            ..ack(LOCAL_SEQ + 1)
+        },
+    );
+    let mut t = 10;
+    for _ in 0..6 {
+        t = c.poll_timeout().unwrap().total_millis();
+        tick(&mut c, t);
+        // The retransmission goes despite the zero window, as a probe.
+        let probe = recv_one(&mut c, t);
+        assert_eq!(probe.seq(), LOCAL_SEQ + 1);
+        assert!(!probe.payload.is_empty());
+        send(
+            &mut c,
+            t + 10,
+            TcpRepr {
+                window_len: 0,
+                ..ack(LOCAL_SEQ + 1)
+            },
+        );
+    }
+    assert_eq!(c.state(), State::Established);
+    // The window opens and the data is acknowledged.
+    send(&mut c, t + 20, ack(LOCAL_SEQ + 1));
+    let t = c.poll_timeout().unwrap().total_millis();
+    tick(&mut c, t);
+    assert_eq!(recv_one(&mut c, t).payload, b"in flight");
+    send(&mut c, t + 10, ack(LOCAL_SEQ + 10));
+    assert_eq!(c.send_queue(), 0);
+}
