@@ -2,7 +2,7 @@
 //!
 //! CONTRACT between this module and the runtime (`mtcp` crate). The runtime:
 //! * demultiplexes received segments by 4-tuple and calls [`Connection::handle_segment`] with a
-//!   parsed, checksum-verified [`TcpRepr`];
+//!   parsed, checksum-verified [`TcpRepr`](crate::wire::TcpRepr);
 //! * calls [`Connection::poll_transmit`] until it returns `None`, wrapping each segment it writes
 //!   into IPv4 and Ethernet;
 //! * asks [`Connection::poll_timeout`] for the next deadline and calls
