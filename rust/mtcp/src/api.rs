@@ -77,7 +77,6 @@ impl Core {
         let kind = Kind::Stream(Stream {
             bound: None,
             flow: None,
-            connect_reported: false,
         });
         let id = self
             .sockets
@@ -201,7 +200,6 @@ impl Core {
         let kind = Kind::Stream(Stream {
             bound: None,
             flow: Some(fid),
-            connect_reported: true,
         });
         let new = self
             .sockets
@@ -229,19 +227,14 @@ impl Core {
             _ => return Err(Errno::ENOTSOCK),
         };
         if let Some(fid) = st.flow {
-            let reported = st.connect_reported;
             let conn = self.conn_mut(fid);
+            // mTCP: EALREADY while connecting, EISCONN once established (Linux would report a
+            // completed non-blocking connect as success once first; mTCP is explicit here).
             return match conn.state() {
                 State::SynSent | State::SynReceived => Err(Errno::EALREADY),
                 State::Closed => {
                     // A failed attempt: report the error once, then ECONNABORTED, as Linux.
                     Err(conn.take_error().unwrap_or(Errno::ECONNABORTED))
-                }
-                _ if !reported => {
-                    if let Kind::Stream(st) = &mut self.sock_mut(s)?.kind {
-                        st.connect_reported = true;
-                    }
-                    Ok(())
                 }
                 _ => Err(Errno::EISCONN),
             };

@@ -34,9 +34,6 @@ pub(crate) struct Stream {
     /// Explicitly bound address (port 0 never stored: bind picks one).
     pub(crate) bound: Option<SocketAddrV4>,
     pub(crate) flow: Option<FlowId>,
-    /// A completed non-blocking connect has been reported once by `connect` (Linux returns 0
-    /// once, then EISCONN).
-    pub(crate) connect_reported: bool,
 }
 
 pub(crate) struct Listener {
