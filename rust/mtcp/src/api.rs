@@ -506,7 +506,6 @@ impl Core {
         };
         let listening = matches!(sock.kind, Kind::Listener(_));
         let o = sock.opts;
-        let secs = |d: Option<Duration>| d.map_or(-1, |d| d.total_secs() as i32);
         match (level, opt) {
             (SOL_SOCKET, SO_ERROR) => Ok(flow
                 .and_then(|f| self.conn_mut(f).take_error())
@@ -515,7 +514,8 @@ impl Core {
             (SOL_SOCKET, SO_ACCEPTCONN) => Ok(listening as i32),
             (SOL_SOCKET, SO_RCVBUF) => Ok(o.rcvbuf as i32),
             (SOL_SOCKET, SO_SNDBUF) => Ok(o.sndbuf as i32),
-            (SOL_SOCKET, SO_LINGER) => Ok(secs(o.linger)),
+            // As an int, Linux (and Python's socket) read l_onoff.
+            (SOL_SOCKET, SO_LINGER) => Ok(o.linger.is_some() as i32),
             (SOL_SOCKET, SO_KEEPALIVE) => Ok(o.keepalive as i32),
             (SOL_SOCKET, SO_REUSEADDR) => Ok(o.reuseaddr as i32),
             (SOL_SOCKET, SO_REUSEPORT) => Ok(o.reuseport as i32),

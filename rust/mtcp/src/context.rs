@@ -283,7 +283,7 @@ impl Context {
     }
 
     /// `mtcp_getsockopt` for integer options (`SO_ERROR` reads and clears the pending error;
-    /// `SO_LINGER` gives the linger time in seconds, or -1 when off).
+    /// `SO_LINGER` gives l_onoff, 0 or 1, as an int read does on Linux).
     pub fn getsockopt(&self, sockid: SockId, level: i32, optname: i32) -> io::Result<i32> {
         self.inner
             .call(|e, _| e.core.getsockopt(sockid, level, optname))

@@ -643,7 +643,8 @@ impl Core {
         };
         match &sock.kind {
             Kind::Stream(st) => match st.flow.and_then(|f| self.flows.get(f)) {
-                None => MTCP_EPOLLOUT | MTCP_EPOLLHUP,
+                // mTCP: a socket without a connection has no events (Linux says OUT|HUP).
+                None => 0,
                 Some(flow) => {
                     let r = flow.conn.readiness();
                     let mut ev = 0;
