@@ -3,7 +3,7 @@
 use std::io;
 use std::net::Ipv4Addr;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
 use mtcp_io::{Caps, Notify, PacketIo, PortStats};
 use mtcp_proto::Errno;
@@ -46,7 +46,9 @@ pub(crate) struct StackInner {
     pub(crate) net: NetConfig,
     /// One queue per core until a context takes it.
     queues: Mutex<Vec<Option<Box<dyn PacketIo>>>>,
-    contexts: Mutex<Vec<Weak<ContextInner>>>,
+    /// Contexts live until destroyed (as in mTCP) or until the stack goes away: dropping the
+    /// last handle of a context does not take its host off the network.
+    contexts: Mutex<Vec<Arc<ContextInner>>>,
     pub(crate) clock: Clock,
     seed: u64,
 }
@@ -233,8 +235,8 @@ impl Stack {
             .contexts
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        contexts.retain(|w| w.strong_count() > 0);
-        contexts.push(Arc::downgrade(&inner));
+        contexts.retain(|c| !c.stop.load(std::sync::atomic::Ordering::Acquire));
+        contexts.push(inner.clone());
         Ok(Context { inner })
     }
 
@@ -263,8 +265,8 @@ impl Stack {
             .unwrap_or_else(|e| e.into_inner());
         contexts
             .iter()
-            .filter_map(Weak::upgrade)
             .filter(|c| !c.stop.load(std::sync::atomic::Ordering::Acquire))
+            .cloned()
             .collect()
     }
 
