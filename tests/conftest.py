@@ -48,6 +48,9 @@ class Link:
         self.stacks: list[mtcp.Stack] = []
 
     def host(self, addr: str, **config: object) -> mtcp.Stack:
+        # Small pools: the defaults (10,000 sockets and buffers) preallocate per context.
+        config.setdefault("max_concurrency", 256)
+        config.setdefault("max_num_buffers", 256)
         if self.net is not None:
             stack = self.net.add_host(addr, **config)
         else:

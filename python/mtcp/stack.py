@@ -36,18 +36,20 @@ def as_config(config: ConfigLike) -> Config:
 class Stack:
     """A TCP/IP stack (``mtcp_init``). ``with stack:`` destroys it at the end of the block."""
 
-    __slots__ = ("__weakref__", "_config", "_raw")
+    __slots__ = ("__weakref__", "_config", "_contexts", "_raw")
 
     def __init__(self, config: ConfigLike = None) -> None:
         cfg = as_config(config)
         self._raw = _mtcp.Stack(cfg._raw)
         self._config = cfg
+        self._contexts: list[Context] = []
 
     @classmethod
     def _adopt(cls, raw: _mtcp.Stack, config: Config) -> Stack:
         self = cls.__new__(cls)
         self._raw = raw
         self._config = config
+        self._contexts = []
         return self
 
     @property
@@ -56,8 +58,16 @@ class Stack:
 
     def create_context(self, core: int = 0) -> Context:
         """``mtcp_create_context(core)``: the engine of ``core`` (``0 <= core < num_cores``)."""
-        raw = self._raw.create_context(core)
-        return Context(raw, self, self._config.max_concurrency)
+        ctx = Context(self._raw.create_context(core), self, self._config.max_concurrency)
+        # A context lives until it is destroyed, as in mTCP, not until its last Python
+        # reference goes: a server context nobody holds must still answer its peers.
+        self._contexts.append(ctx)
+        return ctx
+
+    @property
+    def contexts(self) -> tuple[Context, ...]:
+        """The contexts created by this stack."""
+        return tuple(self._contexts)
 
     def config(self) -> Config:
         """The configuration the stack runs with."""
