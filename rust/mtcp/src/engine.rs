@@ -43,6 +43,21 @@ pub(crate) struct Flow {
     pub(crate) timer_at: Option<Instant>,
 }
 
+impl Flow {
+    /// A flow just opened, in the flow map, with nothing queued yet.
+    pub(crate) fn new(conn: Connection, key: FlowKey, owner: Owner) -> Flow {
+        Flow {
+            conn,
+            key,
+            owner,
+            mapped: true,
+            in_accept_queue: false,
+            in_txq: false,
+            timer_at: None,
+        }
+    }
+}
+
 /// The addresses and routes of this host, shared by all its contexts.
 #[derive(Debug, Clone)]
 pub(crate) struct NetConfig {
@@ -357,15 +372,7 @@ impl Core {
             mtcp_proto::wire::SeqNumber(iss),
             now,
         );
-        let flow = Flow {
-            conn,
-            key,
-            owner: Owner::Pending(lsock),
-            mapped: true,
-            in_accept_queue: false,
-            in_txq: false,
-            timer_at: None,
-        };
+        let flow = Flow::new(conn, key, Owner::Pending(lsock));
         let Some(fid) = self.flows.insert(flow) else {
             return false;
         };
