@@ -6,6 +6,8 @@ import errno
 import os
 
 import pytest
+
+import mtcp
 from conftest import (
     ADDR_A,
     ADDR_B,
@@ -18,8 +20,6 @@ from conftest import (
     read_exactly,
     transfer,
 )
-
-import mtcp
 from mtcp import AF_INET, SOCK_STREAM
 
 
@@ -38,16 +38,18 @@ def test_accept_returns_peer_and_names(link: Link) -> None:
     lfd = listen(cb, ADDR_B, port)
     cfd = connect(ca, ADDR_B, port)
     got: list[tuple[int, tuple[str, int]]] = []
+    eagain: list[int | None] = []
 
     def accepted() -> bool:
         try:
             got.append(mtcp.mtcp_accept(cb, lfd))
         except BlockingIOError as exc:
-            assert exc.errno == errno.EAGAIN
+            eagain.append(exc.errno)
             return False
         return True
 
     assert link.wait(accepted)
+    assert set(eagain) <= {errno.EAGAIN}
     sfd, (host, cport) = got[0]
     assert isinstance(sfd, int)
     assert host == ADDR_A
@@ -444,12 +446,39 @@ def test_constants_have_linux_values() -> None:
 
 
 def test_every_api_name_exists() -> None:
-    names = """mtcp_init mtcp_destroy mtcp_getconf mtcp_setconf mtcp_core_affinitize
-    mtcp_create_context mtcp_destroy_context mtcp_socket mtcp_bind mtcp_listen mtcp_accept
-    mtcp_connect mtcp_read mtcp_readv mtcp_write mtcp_writev mtcp_shutdown mtcp_close
-    mtcp_abort mtcp_getsockopt mtcp_setsockopt mtcp_getsockname mtcp_getpeername
-    mtcp_socket_ioctl mtcp_epoll_create mtcp_epoll_ctl mtcp_epoll_wait mtcp_init_rss
-    mtcp_recv mtcp_setsock_nonblock mtcp_pipe""".split()
+    names = [
+        "mtcp_init",
+        "mtcp_destroy",
+        "mtcp_getconf",
+        "mtcp_setconf",
+        "mtcp_core_affinitize",
+        "mtcp_create_context",
+        "mtcp_destroy_context",
+        "mtcp_socket",
+        "mtcp_bind",
+        "mtcp_listen",
+        "mtcp_accept",
+        "mtcp_connect",
+        "mtcp_read",
+        "mtcp_readv",
+        "mtcp_write",
+        "mtcp_writev",
+        "mtcp_shutdown",
+        "mtcp_close",
+        "mtcp_abort",
+        "mtcp_getsockopt",
+        "mtcp_setsockopt",
+        "mtcp_getsockname",
+        "mtcp_getpeername",
+        "mtcp_socket_ioctl",
+        "mtcp_epoll_create",
+        "mtcp_epoll_ctl",
+        "mtcp_epoll_wait",
+        "mtcp_init_rss",
+        "mtcp_recv",
+        "mtcp_setsock_nonblock",
+        "mtcp_pipe",
+    ]
     for name in names:
         assert callable(getattr(mtcp, name)), name
         assert name in mtcp.__all__

@@ -12,9 +12,9 @@ from __future__ import annotations
 import errno
 
 import pytest
-from conftest import ADDR_A, ADDR_B, Link, connect, established, fresh_port, listen
 
 import mtcp
+from conftest import ADDR_A, ADDR_B, Link, connect, established, fresh_port, listen
 from mtcp import AF_INET, AF_INET6, SHUT_WR, SOCK_DGRAM, SOCK_STREAM
 
 
@@ -111,10 +111,13 @@ def test_eaddrinuse_two_listeners_same_port(sim: Link) -> None:
     port = fresh_port()
     listen(ctx, ADDR_A, port)
     fd = mtcp.mtcp_socket(ctx, AF_INET, SOCK_STREAM, 0)
-    with pytest.raises(mtcp.MtcpError) as info:
+    # Linux refuses the bind; mTCP binds and refuses the listen. Either is EADDRINUSE.
+    try:
         mtcp.mtcp_bind(ctx, fd, (ADDR_A, port))
-        mtcp.mtcp_listen(ctx, fd, 4)
-    assert info.value.errno == errno.EADDRINUSE
+    except mtcp.MtcpError as exc:
+        assert exc.errno == errno.EADDRINUSE
+        return
+    expect(errno.EADDRINUSE, mtcp.mtcp_listen, ctx, fd, 4)
 
 
 def test_bind_twice_is_einval(ctx: mtcp.Context) -> None:
