@@ -2,8 +2,8 @@
 
 Subcommands: ``demo`` (a server and a client stack in one process, over the in-memory link),
 ``epserver`` and ``epwget`` (mTCP's sample HTTP server and load generator), ``version``,
-``config`` (parse an mtcp.conf and print it) and ``selftest`` (an echo over the simulated
-network). Exit status: 0 success, 1 failure (errors, mismatches, an OSError), 2 bad usage or
+``config`` (parse an mtcp.conf and print it), ``selftest`` (an echo over the simulated
+network) and ``netlab`` (the namespaces, veth pair and TAP for running against the kernel). Exit status: 0 success, 1 failure (errors, mismatches, an OSError), 2 bad usage or
 a bad configuration.
 """
 
@@ -92,7 +92,7 @@ def _tool(module: str) -> _Handler:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (subcommands ``bench`` and ``netlab`` are to come)."""
+    """The argument parser (subcommand ``bench`` is to come)."""
     from .tools import demo, epserver, epwget
 
     parser = argparse.ArgumentParser(
@@ -127,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
             "epwget",
             "mTCP's epwget: HTTP GET load, one new connection per request",
             _tool("epwget"),
+        )
+    )
+    from .tools import netlab
+
+    netlab.add_arguments(
+        add(
+            "netlab",
+            "build, remove or show the network lab (namespaces, veth, TAP) "
+            "for running over real interfaces; needs root",
+            _tool("netlab"),
         )
     )
     add("version", "print the version", _version)
