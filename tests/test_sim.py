@@ -163,13 +163,13 @@ def test_until_exception_propagates() -> None:
     [{"loss": -0.1}, {"loss": 1.5}, {"reorder": float("nan")}, {"mtu": 10}, {"rate_bps": 0}],
 )
 def test_bad_impairments(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011
+    with pytest.raises(ValueError):
         mtcp.sim.Network(**kwargs)  # type: ignore[arg-type]
 
 
 def test_bad_run_arguments() -> None:
     net = mtcp.sim.Network()
-    with pytest.raises(ValueError):  # noqa: PT011
+    with pytest.raises(ValueError):
         net.run(max_ms=-1)
     with pytest.raises(TypeError):
         net.run(until=5, max_ms=1)  # type: ignore[arg-type]
