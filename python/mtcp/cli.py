@@ -1,7 +1,8 @@
 """The ``mtcp`` command.
 
 Subcommands: ``demo`` (a server and a client stack in one process, over the in-memory link),
-``epserver`` and ``epwget`` (mTCP's sample HTTP server and load generator), ``version``,
+``epserver`` and ``epwget`` (mTCP's sample HTTP server and load generator), ``bench`` (mtcp
+against the kernel's TCP, native and from Python), ``version``,
 ``config`` (parse an mtcp.conf and print it), ``selftest`` (an echo over the simulated
 network) and ``netlab`` (the namespaces, veth pair and TAP for running against the kernel). Exit status: 0 success, 1 failure (errors, mismatches, an OSError), 2 bad usage or
 a bad configuration.
@@ -92,8 +93,8 @@ def _tool(module: str) -> _Handler:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (subcommand ``bench`` is to come)."""
-    from .tools import demo, epserver, epwget
+    """The argument parser."""
+    from .tools import bench, demo, epserver, epwget
 
     parser = argparse.ArgumentParser(
         prog="mtcp",
@@ -137,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
             "build, remove or show the network lab (namespaces, veth, TAP) "
             "for running over real interfaces; needs root",
             _tool("netlab"),
+        )
+    )
+    bench.add_arguments(
+        add(
+            "bench",
+            "mtcp against the kernel's TCP on this machine: short connections, RPC, bulk, "
+            "connection scale; a table, a JSON record and plots",
+            _tool("bench"),
         )
     )
     add("version", "print the version", _version)
