@@ -1,5 +1,28 @@
 //! Per-connection parameters, set by the runtime from `mtcp.conf` and socket options.
+use super::congestion::CongestionAlgorithm;
 use crate::time::Duration;
+
+/// TCP keepalive (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6; Linux's `SO_KEEPALIVE`,
+/// `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepAlive {
+    /// Idle time before the first probe (Linux default 7200 s).
+    pub idle: Duration,
+    /// Time between unanswered probes (Linux default 75 s).
+    pub interval: Duration,
+    /// Unanswered probes after which the connection fails with ETIMEDOUT (Linux default 9).
+    pub count: u32,
+}
+
+impl Default for KeepAlive {
+    fn default() -> Self {
+        KeepAlive {
+            idle: Duration::from_secs(7200),
+            interval: Duration::from_secs(75),
+            count: 9,
+        }
+    }
+}
 
 /// Parameters of one connection. `Default` gives Linux-like values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +60,17 @@ pub struct TcpConfig {
     pub nodelay: bool,
     /// Linger on close: `None` = off; `Some(ZERO)` = abort with RST on close.
     pub linger: Option<Duration>,
+    /// Congestion controller (`TCP_CONGESTION`; mTCP's `cc`); CUBIC by default, as Linux.
+    pub congestion: CongestionAlgorithm,
+    /// Keepalive probing (`SO_KEEPALIVE`); `None` = off, the default.
+    pub keepalive: Option<KeepAlive>,
+    /// Challenge ACKs (RFC 5961 §3–5) sent per second by one connection at most (RFC 5961 §7;
+    /// per connection rather than Linux's host-wide budget, so one attacked flow cannot starve
+    /// the others of theirs). 0 disables the limit.
+    pub challenge_ack_limit: u32,
+    /// RACK-TLP loss detection (RFC 8985) when SACK is negotiated; off leaves RFC 6675's
+    /// DupThresh rule and the RTO.
+    pub rack: bool,
 }
 
 impl Default for TcpConfig {
@@ -58,6 +92,10 @@ impl Default for TcpConfig {
             sack: true,
             nodelay: false,
             linger: None,
+            congestion: CongestionAlgorithm::default(),
+            keepalive: None,
+            challenge_ack_limit: 10,
+            rack: true,
         }
     }
 }

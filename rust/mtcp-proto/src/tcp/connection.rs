@@ -9,19 +9,22 @@
 use core::net::SocketAddrV4;
 
 use super::assembler::Assembler;
-use super::congestion::NewReno;
+use super::congestion::{Congestion, CongestionControl};
 use super::options::{window_shift_for, MAX_WINDOW_SHIFT, TIMESTAMP_OPTION_LEN};
 use super::recv_buf::RecvBuffer;
 use super::rtt::RttEstimator;
+use super::scoreboard::Scoreboard;
 use super::send_buf::SendBuffer;
 use super::timers::{Timer, TimerTable};
-use super::{State, TcpConfig};
+use super::{KeepAlive, State, TcpConfig};
 use crate::errno::Errno;
 use crate::time::{Duration, Instant};
 use crate::wire::{SeqNumber, TcpFlags, TcpRepr};
 
 mod input;
+mod keepalive;
 mod output;
+mod recovery;
 #[cfg(test)]
 mod tests;
 
@@ -45,6 +48,54 @@ pub struct Readiness {
     pub hangup: bool,
     /// An error is pending (`SO_ERROR` is non-zero): EPOLLERR.
     pub error: bool,
+}
+
+/// Loss-recovery counters of one connection (Linux's `tcp_info` / `netstat -s` figures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpStats {
+    /// Segments sent again (fast, SACK, RACK, TLP and timeout retransmissions).
+    pub retransmitted_segments: u64,
+    /// Retransmission timeouts (RFC 6298 §5.4).
+    pub timeouts: u64,
+    /// Fast recovery episodes (RFC 6582 / RFC 6675).
+    pub fast_recoveries: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub tail_loss_probes: u64,
+    /// D-SACK blocks received: the peer got a segment twice (RFC 2883), i.e. a spurious
+    /// retransmission or a duplicate made by the network.
+    pub dsacks_received: u64,
+    /// Challenge ACKs sent (RFC 5961), and those suppressed by the rate limit (§7).
+    pub challenge_acks: u64,
+    /// Challenge ACKs not sent because of the rate limit (RFC 5961 §7).
+    pub challenge_acks_suppressed: u64,
+    /// Keepalive probes sent.
+    pub keepalive_probes: u64,
+}
+
+/// RACK state (RFC 8985 §6.1).
+#[derive(Debug, Clone, Copy, Default)]
+struct Rack {
+    /// Send time and end of the most recently sent segment that was delivered.
+    xmit: Option<Instant>,
+    end: SeqNumber,
+    /// RTT of that segment.
+    rtt: Duration,
+    /// Minimum RTT seen (RFC 8985 uses a windowed minimum; the all-time one is close enough
+    /// for a reordering window and never grows it).
+    min_rtt: Option<Duration>,
+    /// The peer's ACKs revealed reordering (RFC 8985 §6.2 step 3) or a D-SACK arrived.
+    reordering_seen: bool,
+    /// Multiplier of the reordering window, raised by D-SACKs (RFC 8985 §6.2 step 4).
+    reo_wnd_mult: u32,
+}
+
+/// An outstanding tail loss probe (RFC 8985 §7.4 TLP.end_seq, TLP.is_retrans).
+#[derive(Debug, Clone, Copy)]
+struct TlpEpisode {
+    end: SeqNumber,
+    retransmission: bool,
+    /// A D-SACK showed the probe was a needless copy.
+    dsacked: bool,
 }
 
 /// A RST we owe the peer: our own (abort, idle timeout) or an answer to a bad segment.
@@ -147,14 +198,28 @@ pub struct Connection {
     persist_backoff: u32,
     unanswered_probes: u32,
 
-    // Congestion control and loss recovery (RFC 5681, RFC 6582).
-    cc: NewReno,
+    // Congestion control and loss recovery (RFC 5681, RFC 6582, RFC 6675, RFC 8985).
+    cc: Congestion,
+    /// Segments in flight with SACK, loss and retransmission marks.
+    scoreboard: Scoreboard,
+    rack: Rack,
+    /// The tail loss probe timer fired: send the probe at the next poll_transmit.
+    tlp_now: bool,
+    tlp: Option<TlpEpisode>,
+    /// A duplicate segment arrived: report it in the next ACK's first SACK block (RFC 2883).
+    dsack: Option<(SeqNumber, SeqNumber)>,
+    /// RFC 5961 §7: start of the current one-second budget and challenge ACKs sent in it.
+    challenge_window: Instant,
+    challenge_count: u32,
+    /// Keepalive probes sent since the peer was last heard from.
+    keepalive_probes: u32,
+    /// `set_keepalive` was called (no clock): arm the timer at the next poll_transmit.
+    keepalive_rearm: bool,
+    stats: TcpStats,
     dup_acks: u32,
     in_recovery: bool,
     /// NewReno's `recover`: SND.MAX when recovery started.
     recover: SeqNumber,
-    /// Highest right edge of a SACK block received (RFC 2018), for duplicate-ACK detection.
-    highest_sacked: SeqNumber,
     /// Retransmit the segment at SND.UNA at the next poll_transmit (fast retransmit).
     retransmit_front: bool,
 
@@ -219,11 +284,20 @@ impl Connection {
             probe_now: false,
             persist_backoff: 0,
             unanswered_probes: 0,
-            cc: NewReno::new(usize::from(mss_cap)),
+            cc: Congestion::new(config.congestion, usize::from(mss_cap)),
+            scoreboard: Scoreboard::new(config.sndbuf / 256),
+            rack: Rack::default(),
+            tlp_now: false,
+            tlp: None,
+            dsack: None,
+            challenge_window: Instant::ZERO,
+            challenge_count: 0,
+            keepalive_probes: 0,
+            keepalive_rearm: false,
+            stats: TcpStats::default(),
             dup_acks: 0,
             in_recovery: false,
             recover: iss,
-            highest_sacked: iss,
             retransmit_front: false,
             timers: TimerTable::default(),
             pending_rst: None,
@@ -290,7 +364,7 @@ impl Connection {
             _ => self.opts.timestamps = false,
         }
         self.opts.sack = self.config.sack && syn.sack_permitted;
-        self.cc = NewReno::new(usize::from(self.send_mss()));
+        self.cc = Congestion::new(self.config.congestion, usize::from(self.send_mss()));
         self.rcv_mss_estimate = usize::from(self.send_mss());
         // The window our SYN offered is unscaled (RFC 7323 §2.2).
         self.rcv_adv = self.rcv_nxt + self.recv_buf.free().min(usize::from(u16::MAX));
@@ -545,6 +619,21 @@ impl Connection {
         self.config.linger = linger;
     }
 
+    /// Turns keepalive on (`SO_KEEPALIVE` with `TCP_KEEPIDLE/INTVL/CNT`) or off. The timer is
+    /// (re)armed at the next `poll_transmit` ([`Connection::wants_transmit`] says so).
+    pub fn set_keepalive(&mut self, keepalive: Option<KeepAlive>) {
+        self.config.keepalive = keepalive;
+        self.keepalive_rearm = true;
+        if keepalive.is_none() {
+            self.timers.stop(Timer::KeepAlive);
+        }
+    }
+
+    /// Loss-recovery counters.
+    pub fn stats(&self) -> TcpStats {
+        self.stats
+    }
+
     /// The current retransmission timeout (RFC 6298), with backoff applied.
     pub fn rto(&self) -> Duration {
         self.rtt.rto()
@@ -557,7 +646,6 @@ impl Connection {
 
     /// The congestion window in bytes (RFC 5681 cwnd).
     pub fn cwnd(&self) -> usize {
-        use super::congestion::CongestionControl;
         self.cc.window()
     }
 
@@ -616,6 +704,8 @@ impl Connection {
         self.ack_now = false;
         self.probe_now = false;
         self.retransmit_front = false;
+        self.tlp_now = false;
+        self.scoreboard.clear();
     }
 
     /// Queues the RST of an abort: SEQ = SND.NXT, ACK = RCV.NXT (RFC 9293 §3.10.5 ABORT).

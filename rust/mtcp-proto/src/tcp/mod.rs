@@ -25,8 +25,10 @@
 //! `connection/input.rs` (segment arrival, timeouts) and `connection/output.rs` (what to send,
 //! segment writing); `seq_check` (acceptance test); `send_buf`/`recv_buf` (fixed rings allocated
 //! once); `assembler` (out-of-order ranges); `rtt` (RFC 6298 estimator); `timers` (the
-//! enum-indexed timer table); `congestion` (NewReno behind a trait); `options` (window-scale
-//! arithmetic).
+//! enum-indexed timer table); `congestion` (NewReno and CUBIC behind a trait); `scoreboard`
+//! (the sender's record of segments in flight: SACK, RFC 6675, and RACK, RFC 8985);
+//! `options` (window-scale arithmetic); `recovery` (SACK-based loss recovery, RACK-TLP);
+//! `keepalive` lives with the timers in `connection/input.rs`.
 
 mod assembler;
 mod config;
@@ -35,11 +37,13 @@ mod connection;
 mod options;
 mod recv_buf;
 mod rtt;
+mod scoreboard;
 mod send_buf;
 mod seq_check;
 mod state;
 mod timers;
 
-pub use config::TcpConfig;
-pub use connection::{reset_for, Connection, Readiness};
+pub use config::{KeepAlive, TcpConfig};
+pub use congestion::CongestionAlgorithm;
+pub use connection::{reset_for, Connection, Readiness, TcpStats};
 pub use state::State;

@@ -15,16 +15,25 @@ pub(super) enum Timer {
     TimeWait,
     /// Idle connection timeout (mTCP's `tcp_timeout`).
     Idle,
+    /// RACK reordering window expiry (RFC 8985 §6.3).
+    Rack,
+    /// Tail loss probe timeout, PTO (RFC 8985 §7.2).
+    TailLossProbe,
+    /// Keepalive: idle time, then the probe interval (RFC 1122 §4.2.3.6).
+    KeepAlive,
 }
 
 impl Timer {
-    const COUNT: usize = 5;
+    const COUNT: usize = 8;
     pub(super) const ALL: [Timer; Timer::COUNT] = [
         Timer::Retransmit,
         Timer::Persist,
         Timer::DelayedAck,
         Timer::TimeWait,
         Timer::Idle,
+        Timer::Rack,
+        Timer::TailLossProbe,
+        Timer::KeepAlive,
     ];
 }
 

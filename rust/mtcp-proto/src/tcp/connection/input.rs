@@ -2,6 +2,7 @@
 use super::{Connection, PendingReset};
 use crate::errno::Errno;
 use crate::tcp::congestion::CongestionControl;
+use crate::tcp::scoreboard::Delivered;
 use crate::tcp::seq_check::segment_acceptable;
 use crate::tcp::timers::Timer;
 use crate::tcp::State;
@@ -61,6 +62,7 @@ impl Connection {
             self.snd_una = seg.ack_number;
             self.on_syn_acked(now, seg);
             self.establish();
+            self.arm_keepalive(now);
             self.ack_now = true;
         } else {
             // Simultaneous open (RFC 9293 Figure 7): answer with SYN,ACK from ISS.
@@ -129,6 +131,7 @@ impl Connection {
         if !acceptable {
             if !flags.rst() {
                 self.ack_now = true;
+                self.note_duplicate(seg.seq_number, seg.payload.len());
                 // RFC 9293 §3.10.7.4 eighth: a retransmitted FIN restarts the 2·MSL wait.
                 if self.state == State::TimeWait && flags.fin() {
                     self.timers.set(Timer::TimeWait, now + self.config.timewait);
@@ -137,18 +140,19 @@ impl Connection {
             return;
         }
         self.arm_idle(now);
+        self.arm_keepalive(now);
         // Second, check the RST bit (RFC 5961 §3.2).
         if flags.rst() {
             if seg.seq_number == self.rcv_nxt {
                 self.reset_by_peer();
             } else {
-                self.ack_now = true; // challenge ACK
+                self.challenge_ack(now);
             }
             return;
         }
         // Fourth, check the SYN bit: any SYN here gets a challenge ACK (RFC 5961 §4).
         if flags.syn() {
-            self.ack_now = true;
+            self.challenge_ack(now);
             return;
         }
         // Fifth, check the ACK field.
@@ -202,22 +206,18 @@ impl Connection {
             self.snd_wl2 = ack;
             self.establish();
         }
-        // ACK of something not yet sent: ACK and drop (RFC 9293 §3.10.7.4).
-        if ack > self.snd_max {
-            self.ack_now = true;
-            return false;
-        }
-        // RFC 5961 §5.2: an ACK too old to be a plausible duplicate is dropped with an ACK.
+        // ACK of something not yet sent, or too old to be a plausible duplicate: dropped
+        // with a (challenge) ACK (RFC 9293 §3.10.7.4, RFC 5961 §5.2).
         let max_old = self.max_snd_wnd.max(usize::from(self.send_mss()));
-        if ack < self.snd_una - max_old {
-            self.ack_now = true;
+        if ack > self.snd_max || ack < self.snd_una - max_old {
+            self.challenge_ack(now);
             return false;
         }
         let window = usize::from(seg.window_len) << self.opts.snd_shift;
         if ack > self.snd_una {
             self.on_new_ack(now, seg);
         } else if ack == self.snd_una {
-            self.on_duplicate_ack(seg, window);
+            self.on_duplicate_ack(now, seg, window);
         }
         // Any acceptable ACK answers an outstanding zero-window probe; a peer that keeps
         // answering with a zero window is alive, so its retransmissions are not failures.
@@ -260,6 +260,18 @@ impl Connection {
         }
         self.retries = 0;
         self.dup_acks = 0;
+        // RFC 6298 §5.2, §5.3.
+        if self.snd_una == self.snd_max {
+            self.timers.stop(Timer::Retransmit);
+        } else {
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        }
+        let mut delivered = self.scoreboard.on_cumulative_ack(ack);
+        if self.sack_mode() {
+            self.process_sack_blocks(seg, &mut delivered);
+            self.after_sack_ack(now, delivered, buffered);
+            return;
+        }
         let mss = usize::from(self.send_mss());
         // Congestion control counts data bytes, not the SYN or FIN.
         if self.in_recovery {
@@ -272,70 +284,41 @@ impl Connection {
                 self.retransmit_front = true;
             }
         } else if buffered > 0 {
-            self.cc.on_ack(buffered, mss);
-        }
-        // RFC 6298 §5.2, §5.3.
-        if self.snd_una == self.snd_max {
-            self.timers.stop(Timer::Retransmit);
-        } else {
-            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            let srtt = self.rtt.srtt().unwrap_or(Duration::ZERO);
+            self.cc.on_ack(buffered, mss, now, srtt);
         }
     }
 
-    /// RFC 5681 §2 duplicate ACK, or, with SACK, an ACK reporting newly SACKed data
-    /// (RFC 6675 §2 "DupAck", so data-carrying ACKs of a two-way transfer count too). The third,
-    /// or SACKs covering three segments above SND.UNA (RFC 6675 §4 IsLost, which also catches
-    /// a burst acknowledged by one ACK), starts fast retransmit / NewReno recovery.
-    fn on_duplicate_ack(&mut self, seg: &TcpRepr<'_>, window: usize) {
+    /// RFC 5681 §2 duplicate ACK. With SACK, the ACK's blocks feed the scoreboard and
+    /// RACK/RFC 6675 decide (`recovery.rs`); without, the third duplicate starts fast
+    /// retransmit and NewReno recovery (RFC 6582 §3.2).
+    fn on_duplicate_ack(&mut self, now: Instant, seg: &TcpRepr<'_>, window: usize) {
         if self.snd_max == self.snd_una {
             return;
         }
-        let sack = self.reports_new_sack(seg);
+        if self.sack_mode() {
+            let mut delivered = Delivered::default();
+            self.process_sack_blocks(seg, &mut delivered);
+            self.after_sack_ack(now, delivered, 0);
+            return;
+        }
         let classic = seg.payload.is_empty() && !seg.flags.fin() && window == self.snd_wnd;
-        if !(classic || sack) {
+        if !classic {
             return;
         }
         self.dup_acks += 1;
         let mss = usize::from(self.send_mss());
         if self.in_recovery {
             self.cc.on_recovery_dup_ack(mss);
-        } else if self.snd_una > self.recover
-            && (self.dup_acks >= DUP_ACK_THRESHOLD
-                || self.sacked_above_una() >= DUP_ACK_THRESHOLD as usize * mss)
-        {
+        } else if self.snd_una > self.recover && self.dup_acks >= DUP_ACK_THRESHOLD {
             // RFC 6582 §3.2 steps 2–3.
             self.in_recovery = true;
             self.recover = self.snd_max;
-            self.cc.on_fast_retransmit(self.flight_size(), mss);
+            self.stats.fast_recoveries += 1;
+            self.cc.on_fast_retransmit(self.flight_size(), mss, now);
             self.retransmit_front = true;
             self.rtt_timing = None; // Karn: the timed segment may be the one resent
         }
-    }
-
-    /// Bytes between SND.UNA and the highest SACKed sequence number.
-    fn sacked_above_una(&self) -> usize {
-        if self.opts.sack {
-            (self.highest_sacked - self.snd_una).max(0) as usize
-        } else {
-            0
-        }
-    }
-
-    /// Whether `seg` SACKs data above SND.UNA beyond anything SACKed before (RFC 2018 §3),
-    /// remembering the new highest SACKed sequence number.
-    fn reports_new_sack(&mut self, seg: &TcpRepr<'_>) -> bool {
-        if !self.opts.sack {
-            return false;
-        }
-        let mut new = false;
-        for &(left, right) in seg.sack_ranges.iter().flatten() {
-            let plausible = left < right && left > self.snd_una && right <= self.snd_max;
-            if plausible && right > self.highest_sacked.max(self.snd_una) {
-                self.highest_sacked = right;
-                new = true;
-            }
-        }
-        new
     }
 
     /// RTT measurement for an ACK that advances SND.UNA to `ack`: from the echoed timestamp
@@ -370,6 +353,7 @@ impl Connection {
         let mut seq = seg.seq_number;
         if seq < self.rcv_nxt {
             let old = ((self.rcv_nxt - seq) as usize).min(data.len());
+            self.note_duplicate(seq, old);
             data = &data[old..];
             seq += old;
         }
@@ -453,6 +437,9 @@ impl Connection {
             Timer::Persist => self.on_persist_timeout(now),
             Timer::DelayedAck => self.ack_now = true,
             Timer::TimeWait => self.enter_closed(None),
+            Timer::Rack => self.on_rack_timeout(now),
+            Timer::TailLossProbe => self.on_tlp_timeout(now),
+            Timer::KeepAlive => self.on_keepalive_timeout(now),
             Timer::Idle => {
                 if !matches!(self.state, State::Closed | State::TimeWait) {
                     if !matches!(self.state, State::SynSent) {
@@ -482,6 +469,7 @@ impl Connection {
             return;
         }
         self.rtt.back_off();
+        self.stats.timeouts += 1;
         let mss = usize::from(self.send_mss());
         self.cc.on_timeout(self.flight_size(), mss);
         self.in_recovery = false;
@@ -489,7 +477,12 @@ impl Connection {
         self.dup_acks = 0;
         self.retransmit_front = false;
         self.rtt_timing = None;
-        self.snd_nxt = self.snd_una; // go back N
+        if self.sack_mode() && !handshake {
+            // Resend the holes only, as the window reopens (recovery.rs).
+            self.on_sack_timeout();
+        } else {
+            self.snd_nxt = self.snd_una; // go back N
+        }
         if self.snd_wnd == 0 && !handshake {
             // The peer shrank its window to zero under data in flight: the retransmission
             // must go anyway and serves as the zero-window probe (as Linux does).
@@ -545,6 +538,16 @@ impl Connection {
         } else {
             self.timers.stop(Timer::Persist);
             self.persist_backoff = 0;
+        }
+    }
+}
+
+impl Connection {
+    /// `len` bytes from `seq` arrived again, at or below RCV.NXT: report them in a D-SACK
+    /// block (RFC 2883 §4) when SACK is in use.
+    fn note_duplicate(&mut self, seq: SeqNumber, len: usize) {
+        if self.opts.sack && len > 0 && seq + len <= self.rcv_nxt {
+            self.dsack = Some((seq, seq + len));
         }
     }
 }

@@ -33,7 +33,7 @@ impl Connection {
     /// cwnd, plus one segment per duplicate ACK before fast retransmit: Limited Transmit
     /// (RFC 3042 §2) keeps the ACK clock going when the window is small.
     fn congestion_window(&self) -> usize {
-        let limited_transmit = if self.in_recovery {
+        let limited_transmit = if self.in_recovery || self.sack_mode() {
             0
         } else {
             self.dup_acks.min(2) as usize
@@ -41,21 +41,38 @@ impl Connection {
         self.cc.window() + limited_transmit * usize::from(self.send_mss())
     }
 
+    /// Right edge of what may be sent: the peer's window, and the congestion window, counted
+    /// with SACK as room above `pipe` (RFC 6675 §5, so SACKed data frees the window as
+    /// Limited Transmit would), without it from SND.UNA.
+    fn send_window_end(&self) -> SeqNumber {
+        let rwnd_end = self.snd_una + self.snd_wnd;
+        if self.sack_mode() {
+            let cwnd_end = self.snd_nxt + self.cc.window().saturating_sub(self.pipe());
+            rwnd_end.min(cwnd_end)
+        } else {
+            self.snd_una + self.snd_wnd.min(self.congestion_window())
+        }
+    }
+
     /// Cheap over-approximation of "poll_transmit would write something".
     pub(super) fn has_output(&self) -> bool {
-        if self.pending_rst.is_some() || self.final_ack {
+        if self.pending_rst.is_some() || self.final_ack || self.keepalive_rearm {
             return true;
         }
         match self.state {
             State::Closed | State::Listen => false,
             State::SynSent => self.syn_due(),
             _ => {
-                let window_end = self.snd_una + self.snd_wnd.min(self.congestion_window());
+                let window_end = self.send_window_end();
                 self.syn_due()
                     || self.ack_now
                     || self.probe_now
                     || self.retransmit_front
-                    || (self.data_end() > self.snd_nxt && window_end > self.snd_nxt)
+                    || self.tlp_now
+                    || self.next_retransmission().is_some()
+                    || (self.data_end() > self.snd_nxt
+                        && window_end > self.snd_nxt
+                        && self.scoreboard.has_room())
                     || (self.fin_state() && self.snd_nxt <= self.data_end())
                     // poll_transmit arms the persist timer (send() has no clock).
                     || (self.persist_needed() && !self.timers.is_armed(Timer::Persist))
@@ -64,6 +81,10 @@ impl Connection {
     }
 
     pub(super) fn transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        if self.keepalive_rearm {
+            self.keepalive_rearm = false;
+            self.arm_keepalive(now);
+        }
         if let Some(rst) = self.pending_rst.take() {
             return Some(self.emit_reset(buf, rst));
         }
@@ -86,6 +107,17 @@ impl Connection {
                     let len = (self.data_end() - self.snd_una).max(0) as usize;
                     return Some(self.emit_data(now, buf, self.snd_una, len, true));
                 }
+            }
+            if self.tlp_now {
+                self.tlp_now = false;
+                if let Some((seq, len, resend)) = self.tail_loss_probe() {
+                    let written = self.emit_data(now, buf, seq, len, resend);
+                    self.on_tlp_sent(self.snd_max, resend);
+                    return Some(written);
+                }
+            }
+            if let Some((seq, len)) = self.next_retransmission() {
+                return Some(self.emit_data(now, buf, seq, len, true));
             }
             if let Some((seq, len)) = self.next_data() {
                 return Some(self.emit_data(now, buf, seq, len, false));
@@ -113,7 +145,10 @@ impl Connection {
         if available == 0 {
             return fin.then_some((self.snd_nxt, 0));
         }
-        let window_end = self.snd_una + self.snd_wnd.min(self.congestion_window());
+        if !self.scoreboard.has_room() && self.snd_nxt == self.snd_max {
+            return None; // as many segments in flight as the scoreboard holds
+        }
+        let window_end = self.send_window_end();
         let usable = (window_end - self.snd_nxt).max(0) as usize;
         let mss = usize::from(self.send_mss());
         let len = available.min(usable).min(mss);
@@ -158,8 +193,16 @@ impl Connection {
         repr.ack_number = self.rcv_nxt;
         repr.window_len = self.advertise_window();
         if self.opts.sack {
-            for (slot, &(start, end)) in repr.sack_ranges.iter_mut().zip(self.assembler.ranges()) {
-                *slot = Some((self.rcv_nxt + start, self.rcv_nxt + end));
+            // A D-SACK block goes first, once (RFC 2883 §4), then the out-of-order ranges.
+            let rcv_nxt = self.rcv_nxt;
+            let ranges = self.dsack.take().into_iter().chain(
+                self.assembler
+                    .ranges()
+                    .iter()
+                    .map(|&(start, end)| (rcv_nxt + start, rcv_nxt + end)),
+            );
+            for (slot, range) in repr.sack_ranges.iter_mut().zip(ranges) {
+                *slot = Some(range);
             }
         }
         self.ack_now = false;
@@ -282,6 +325,14 @@ impl Connection {
         }
         let end = seq + len + usize::from(repr.flags.fin());
         let is_new = seq == self.snd_max;
+        let old_max = self.snd_max;
+        if seq < old_max {
+            self.scoreboard.on_retransmit(seq, end.min(old_max), now);
+            self.stats.retransmitted_segments += 1;
+        }
+        if end > old_max {
+            self.scoreboard.on_sent(seq.max(old_max), end, now);
+        }
         if front {
             self.rtt_timing = None; // Karn (RFC 6298 §3): no sample from a resent segment
         }
@@ -299,6 +350,9 @@ impl Connection {
         }
         if !self.timers.is_armed(Timer::Retransmit) {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        }
+        if end > old_max {
+            self.arm_tlp(now); // RFC 8985 §7.2: the PTO restarts with new data
         }
         self.write_segment(buf, &repr, len)
     }

@@ -4,6 +4,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::*;
+use crate::tcp::CongestionAlgorithm;
 use crate::wire::{ChecksumCaps, TcpTimestamp};
 
 const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 1), 80);
@@ -69,6 +70,8 @@ fn plain() -> TcpConfig {
         window_scaling: false,
         timestamps: false,
         sack: false,
+        // The RFC 5681/6582 arithmetic below is NewReno's.
+        congestion: CongestionAlgorithm::NewReno,
         ..TcpConfig::default()
     }
 }

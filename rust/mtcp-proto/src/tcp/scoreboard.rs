@@ -1,0 +1,428 @@
+//! The sender's scoreboard (RFC 6675 §3, RFC 8985 §5.2): one record per transmitted segment
+//! from SND.UNA to SND.MAX, with its last transmission time and whether it was SACKed, marked
+//! lost, or retransmitted.
+//!
+//! The records live in a ring allocated once when the connection is created; when it is full
+//! no new segment is sent until an ACK frees records (a bound on segments in flight, never an
+//! allocation per packet). Byte counters for SACKed and lost data are kept up to date so that
+//! `pipe` (RFC 6675 §4 "SetPipe") is O(1).
+use std::collections::VecDeque;
+
+use crate::time::Instant;
+use crate::wire::SeqNumber;
+
+/// One transmitted segment `[start, end)` (a FIN counts as one byte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct SentSegment {
+    pub(super) start: SeqNumber,
+    pub(super) end: SeqNumber,
+    /// When it was last (re)transmitted.
+    pub(super) xmit_time: Instant,
+    /// Covered by a SACK block (RFC 2018).
+    pub(super) sacked: bool,
+    /// Deemed lost and not retransmitted since (RFC 6675 IsLost, RFC 8985 §6.2).
+    pub(super) lost: bool,
+    /// Retransmitted at least once (RFC 8985 `RACK.segment.retransmitted`).
+    pub(super) retransmitted: bool,
+}
+
+impl SentSegment {
+    fn len(&self) -> usize {
+        (self.end - self.start).max(0) as usize
+    }
+}
+
+/// What a SACK block or a cumulative ACK newly delivered.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Delivered {
+    /// Bytes newly marked SACKed.
+    pub(super) sacked_bytes: usize,
+    /// The delivered segment sent most recently (RFC 8985 §6.2 step 2): its send time, end,
+    /// and whether it had been retransmitted.
+    pub(super) latest: Option<(Instant, SeqNumber, bool)>,
+    /// A delivered segment that was never retransmitted ended below the highest end delivered
+    /// before it: the network reordered (RFC 8985 §6.2 step 3).
+    pub(super) reordered: bool,
+}
+
+impl Delivered {
+    fn note(&mut self, seg: &SentSegment) {
+        let newer = match self.latest {
+            None => true,
+            Some((t, end, _)) => seg.xmit_time > t || (seg.xmit_time == t && seg.end > end),
+        };
+        if newer {
+            self.latest = Some((seg.xmit_time, seg.end, seg.retransmitted));
+        }
+    }
+}
+
+/// The scoreboard: records in sequence order, covering SND.UNA..SND.MAX without gaps.
+#[derive(Debug)]
+pub(super) struct Scoreboard {
+    segments: VecDeque<SentSegment>,
+    capacity: usize,
+    sacked_bytes: usize,
+    lost_bytes: usize,
+    /// Highest end of any segment delivered (ACKed or SACKed): RACK.fack.
+    highest_delivered: Option<SeqNumber>,
+}
+
+impl Scoreboard {
+    /// A scoreboard for at most `capacity` segments in flight (at least 16).
+    pub(super) fn new(capacity: usize) -> Scoreboard {
+        let capacity = capacity.max(16);
+        Scoreboard {
+            // Two spare slots: splitting a record for a shorter retransmission never grows it.
+            segments: VecDeque::with_capacity(capacity + 2),
+            capacity,
+            sacked_bytes: 0,
+            lost_bytes: 0,
+            highest_delivered: None,
+        }
+    }
+
+    /// Whether another new segment may be recorded.
+    pub(super) fn has_room(&self) -> bool {
+        self.segments.len() < self.capacity
+    }
+
+    #[cfg(test)]
+    pub(super) fn is_empty(&self) -> bool {
+        self.segments.is_empty()
+    }
+
+    /// Bytes SACKed above SND.UNA.
+    pub(super) fn sacked_bytes(&self) -> usize {
+        self.sacked_bytes
+    }
+
+    /// Bytes marked lost and not yet retransmitted.
+    #[cfg(test)]
+    pub(super) fn lost_bytes(&self) -> usize {
+        self.lost_bytes
+    }
+
+    /// RFC 6675 §4 pipe: bytes believed to be in the network, i.e. everything outstanding that
+    /// is neither SACKed nor lost-and-awaiting-retransmission (a retransmitted segment counts
+    /// once again, for its retransmission).
+    pub(super) fn pipe(&self, flight: usize) -> usize {
+        flight.saturating_sub(self.sacked_bytes + self.lost_bytes)
+    }
+
+    /// Records a first transmission of `[start, end)`.
+    pub(super) fn on_sent(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
+        if end <= start {
+            return;
+        }
+        if let Some(last) = self.segments.back() {
+            if start < last.end {
+                return; // not new data: the caller uses on_retransmit
+            }
+        }
+        if self.segments.len() >= self.capacity + 2 {
+            return;
+        }
+        self.segments.push_back(SentSegment {
+            start,
+            end,
+            xmit_time: now,
+            sacked: false,
+            lost: false,
+            retransmitted: false,
+        });
+    }
+
+    /// Index of the record containing `seq`.
+    fn index_of(&self, seq: SeqNumber) -> Option<usize> {
+        let i = self.segments.partition_point(|s| s.end <= seq);
+        (i < self.segments.len() && self.segments[i].start <= seq).then_some(i)
+    }
+
+    /// Splits the record containing `at` so that a record starts at `at` (no-op at a boundary,
+    /// or when the ring has no spare slot).
+    fn split_at(&mut self, at: SeqNumber) {
+        let Some(i) = self.index_of(at) else { return };
+        let seg = self.segments[i];
+        if seg.start == at || self.segments.len() >= self.segments.capacity() {
+            return;
+        }
+        let mut tail = seg;
+        tail.start = at;
+        self.segments[i].end = at;
+        self.segments.insert(i + 1, tail);
+    }
+
+    /// Records a retransmission of `[start, end)` at `now`: the records it covers are no longer
+    /// lost and carry the new send time.
+    pub(super) fn on_retransmit(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
+        if end <= start {
+            return;
+        }
+        self.split_at(start);
+        self.split_at(end);
+        let Some(mut i) = self.index_of(start) else {
+            return;
+        };
+        while i < self.segments.len() && self.segments[i].start < end {
+            let seg = &mut self.segments[i];
+            if seg.lost {
+                seg.lost = false;
+                self.lost_bytes -= seg.len();
+            }
+            seg.retransmitted = true;
+            seg.xmit_time = now;
+            i += 1;
+        }
+    }
+
+    /// The cumulative ACK moved to `una`: drops acknowledged records (trimming a partly
+    /// acknowledged one) and reports what was delivered that had not been SACKed.
+    pub(super) fn on_cumulative_ack(&mut self, una: SeqNumber) -> Delivered {
+        let mut delivered = Delivered::default();
+        while let Some(front) = self.segments.front_mut() {
+            if front.start >= una {
+                break;
+            }
+            if front.end <= una {
+                let seg = *front;
+                self.segments.pop_front();
+                self.forget(&seg, seg.len());
+                if !seg.sacked {
+                    self.deliver(&seg, &mut delivered);
+                }
+            } else {
+                let cut = (una - front.start) as usize;
+                let seg = *front;
+                front.start = una;
+                self.forget(&seg, cut);
+                break;
+            }
+        }
+        delivered
+    }
+
+    /// Takes `bytes` of `seg` off the counters (they left the scoreboard).
+    fn forget(&mut self, seg: &SentSegment, bytes: usize) {
+        if seg.sacked {
+            self.sacked_bytes -= bytes;
+        }
+        if seg.lost {
+            self.lost_bytes -= bytes;
+        }
+    }
+
+    fn deliver(&mut self, seg: &SentSegment, delivered: &mut Delivered) {
+        match self.highest_delivered {
+            Some(high) if seg.end < high && !seg.retransmitted => delivered.reordered = true,
+            Some(high) if seg.end <= high => {}
+            _ => self.highest_delivered = Some(seg.end),
+        }
+        delivered.note(seg);
+    }
+
+    /// Marks the records that `[left, right)` covers entirely as SACKed (RFC 6675 §5 Update()).
+    pub(super) fn on_sack_block(
+        &mut self,
+        left: SeqNumber,
+        right: SeqNumber,
+        delivered: &mut Delivered,
+    ) {
+        let mut i = self.segments.partition_point(|s| s.end <= left);
+        while i < self.segments.len() {
+            let seg = self.segments[i];
+            if seg.start >= right {
+                break;
+            }
+            if !seg.sacked && seg.start >= left && seg.end <= right {
+                let s = &mut self.segments[i];
+                s.sacked = true;
+                if s.lost {
+                    s.lost = false;
+                    self.lost_bytes -= seg.len();
+                }
+                self.sacked_bytes += seg.len();
+                delivered.sacked_bytes += seg.len();
+                self.deliver(&seg, delivered);
+            }
+            i += 1;
+        }
+    }
+
+    /// Marks every record that is neither SACKed nor already lost as lost (RFC 6298 §5 after a
+    /// timeout, RFC 6675 §5.1); returns whether any was.
+    pub(super) fn mark_all_lost(&mut self) -> bool {
+        let mut any = false;
+        for seg in self.segments.iter_mut() {
+            if !seg.sacked && !seg.lost {
+                seg.lost = true;
+                self.lost_bytes += seg.len();
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Marks as lost every outstanding segment with at least `threshold` bytes SACKed above
+    /// it (RFC 6675 §4 IsLost, with DupThresh · SMSS); returns whether any was newly marked.
+    pub(super) fn mark_lost_by_sack(&mut self, threshold: usize) -> bool {
+        if self.sacked_bytes < threshold {
+            return false;
+        }
+        let mut above = 0;
+        let mut any = false;
+        for seg in self.segments.iter_mut().rev() {
+            if seg.sacked {
+                above += seg.len();
+            } else if above >= threshold && !seg.lost {
+                seg.lost = true;
+                self.lost_bytes += seg.len();
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// RFC 8985 §6.2 step 5 (RACK_detect_loss): segments sent before the most recently
+    /// delivered one (`rack_xmit`, `rack_end`) are lost once `deadline_after` has passed since
+    /// their transmission. Returns whether any was newly marked, and the earliest instant at
+    /// which a not-yet-lost candidate will be (for the reordering timer).
+    pub(super) fn rack_detect_loss(
+        &mut self,
+        now: Instant,
+        rack_xmit: Instant,
+        rack_end: SeqNumber,
+        deadline_after: crate::time::Duration,
+    ) -> (bool, Option<Instant>) {
+        let mut any = false;
+        let mut timer: Option<Instant> = None;
+        for seg in self.segments.iter_mut() {
+            if seg.sacked || seg.lost {
+                continue;
+            }
+            let sent_before =
+                seg.xmit_time < rack_xmit || (seg.xmit_time == rack_xmit && seg.end < rack_end);
+            if !sent_before {
+                continue;
+            }
+            let lost_at = seg.xmit_time + deadline_after;
+            if lost_at <= now {
+                seg.lost = true;
+                self.lost_bytes += seg.len();
+                any = true;
+            } else {
+                timer = Some(timer.map_or(lost_at, |t| t.min(lost_at)));
+            }
+        }
+        (any, timer)
+    }
+
+    /// The first segment to retransmit: lost, not SACKed (RFC 6675 §4 NextSeg rule 1).
+    pub(super) fn next_lost(&self) -> Option<SentSegment> {
+        if self.lost_bytes == 0 {
+            return None;
+        }
+        self.segments.iter().find(|s| s.lost && !s.sacked).copied()
+    }
+
+    /// The last segment, for a tail loss probe (RFC 8985 §7.3).
+    pub(super) fn last(&self) -> Option<SentSegment> {
+        self.segments.back().copied()
+    }
+
+    /// Forgets everything (the connection closed, or the peer reneged).
+    pub(super) fn clear(&mut self) {
+        self.segments.clear();
+        self.sacked_bytes = 0;
+        self.lost_bytes = 0;
+        self.highest_delivered = None;
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn board() -> (Scoreboard, Instant) {
+        let mut b = Scoreboard::new(16);
+        let t0 = Instant::from_millis(0);
+        for i in 0..6u32 {
+            b.on_sent(
+                SeqNumber(i * 100),
+                SeqNumber(i * 100 + 100),
+                t0 + crate::time::Duration::from_millis(u64::from(i)),
+            );
+        }
+        (b, t0)
+    }
+
+    #[test]
+    fn sack_and_is_lost() {
+        let (mut b, _) = board();
+        let mut d = Delivered::default();
+        b.on_sack_block(SeqNumber(200), SeqNumber(500), &mut d);
+        assert_eq!(d.sacked_bytes, 300);
+        assert_eq!(b.sacked_bytes(), 300);
+        assert_eq!(b.pipe(600), 300);
+        // 300 bytes SACKed above 0..100 and 100..200: both lost with DupThresh·SMSS = 300.
+        assert!(b.mark_lost_by_sack(300));
+        assert_eq!(b.lost_bytes(), 200);
+        assert_eq!(b.pipe(600), 100);
+        assert_eq!(b.next_lost().unwrap().start, SeqNumber(0));
+        b.on_retransmit(SeqNumber(0), SeqNumber(100), Instant::from_millis(50));
+        assert_eq!(b.next_lost().unwrap().start, SeqNumber(100));
+        assert_eq!(b.pipe(600), 200);
+        let d = b.on_cumulative_ack(SeqNumber(150));
+        assert_eq!(d.latest.unwrap().1, SeqNumber(100));
+        assert_eq!(b.lost_bytes(), 50);
+        let d = b.on_cumulative_ack(SeqNumber(600));
+        assert!(b.is_empty());
+        assert_eq!((b.sacked_bytes(), b.lost_bytes()), (0, 0));
+        assert_eq!(d.latest.unwrap().1, SeqNumber(600));
+    }
+
+    #[test]
+    fn rack_marks_older_segments() {
+        let (mut b, t0) = board();
+        let mut d = Delivered::default();
+        b.on_sack_block(SeqNumber(300), SeqNumber(400), &mut d);
+        let (xmit, end, _) = d.latest.unwrap();
+        assert_eq!(end, SeqNumber(400));
+        let wait = crate::time::Duration::from_millis(10);
+        // At t0 + 5 ms nothing is lost yet; the timer points at the oldest candidate.
+        let (any, timer) =
+            b.rack_detect_loss(t0 + crate::time::Duration::from_millis(5), xmit, end, wait);
+        assert!(!any);
+        assert_eq!(timer, Some(t0 + wait));
+        let (any, _) =
+            b.rack_detect_loss(t0 + crate::time::Duration::from_millis(20), xmit, end, wait);
+        assert!(any);
+        // 0..300 lost; 400..600 was sent after the delivered segment.
+        assert_eq!(b.lost_bytes(), 300);
+    }
+
+    #[test]
+    fn shorter_retransmission_splits() {
+        let (mut b, _) = board();
+        b.mark_all_lost();
+        b.on_retransmit(SeqNumber(0), SeqNumber(60), Instant::from_millis(9));
+        assert_eq!(b.next_lost().unwrap().start, SeqNumber(60));
+        assert_eq!(b.lost_bytes(), 540);
+        let mut d = Delivered::default();
+        b.on_sack_block(SeqNumber(60), SeqNumber(100), &mut d);
+        assert_eq!(d.sacked_bytes, 40);
+        assert_eq!(b.lost_bytes(), 500);
+    }
+
+    #[test]
+    fn reordering_detected() {
+        let (mut b, _) = board();
+        let mut d = Delivered::default();
+        b.on_sack_block(SeqNumber(300), SeqNumber(400), &mut d);
+        assert!(!d.reordered);
+        // 100..200 arrives later, never retransmitted: reordering.
+        let mut d = Delivered::default();
+        b.on_sack_block(SeqNumber(100), SeqNumber(200), &mut d);
+        assert!(d.reordered);
+    }
+}
