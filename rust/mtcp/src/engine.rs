@@ -550,7 +550,13 @@ impl Core {
         for &fid in &txq {
             if let Some(flow) = self.flows.get_mut(fid) {
                 flow.in_txq = false;
+                // Retransmissions happen only in poll_transmit: count them around it.
+                let before = flow.conn.stats().retransmitted_segments;
                 self.emit_flow(now, fid, io);
+                if let Some(flow) = self.flows.get(fid) {
+                    let after = flow.conn.stats().retransmitted_segments;
+                    self.stats.retransmits += after.saturating_sub(before);
+                }
                 self.settle_flow(fid, false, false);
             }
         }
