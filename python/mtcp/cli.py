@@ -4,8 +4,9 @@ Subcommands: ``demo`` (a server and a client stack in one process, over the in-m
 ``epserver`` and ``epwget`` (mTCP's sample HTTP server and load generator), ``bench`` (mtcp
 against the kernel's TCP, native and from Python), ``version``,
 ``config`` (parse an mtcp.conf and print it), ``selftest`` (an echo over the simulated
-network) and ``netlab`` (the namespaces, veth pair and TAP for running against the kernel). Exit status: 0 success, 1 failure (errors, mismatches, an OSError), 2 bad usage or
-a bad configuration.
+network) and ``netlab`` (the namespaces, veth pair and TAP for running against the kernel).
+Exit status: 0 success, 1 failure (errors, mismatches, an OSError), 2 bad usage or a bad
+configuration.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def _tool(module: str) -> _Handler:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
-    from .tools import bench, demo, epserver, epwget
+    from .tools import bench, demo, epserver, epwget, netlab
 
     parser = argparse.ArgumentParser(
         prog="mtcp",
@@ -130,8 +131,6 @@ def build_parser() -> argparse.ArgumentParser:
             _tool("epwget"),
         )
     )
-    from .tools import netlab
-
     netlab.add_arguments(
         add(
             "netlab",
