@@ -117,10 +117,13 @@ impl ContextInner {
                     self.loop_wake.notify();
                 }
             }
-            Mode::Inline => {
+            // Run to completion: send what the call queued. A call that queued nothing (most
+            // reads, getsockopt, …) only needs its readiness changes; the poll before the
+            // next call takes in new frames and fires due timers.
+            Mode::Inline if engine.core.has_work() => {
                 engine.poll(now);
             }
-            Mode::Sim => engine.core.update_events(),
+            Mode::Inline | Mode::Sim => engine.core.update_events(),
         }
         if engine.core.take_wakeup() {
             self.app_wake.notify();
