@@ -9,12 +9,17 @@
 //! |---|---|---|
 //! | in-memory hub, real time | [`memory`] | none |
 //! | simulated network, virtual time | [`sim`] | none |
+//! | TAP device | [`tap`] | root or CAP_NET_ADMIN |
+//! | AF_PACKET, TPACKET_V3 rings | [`afpacket`] | root or CAP_NET_RAW |
+pub mod afpacket;
+mod fd_waker;
 mod frame;
 pub mod memory;
 pub mod pcap;
 pub mod rss;
 pub mod sim;
 pub mod sys;
+pub mod tap;
 
 use std::sync::Arc;
 

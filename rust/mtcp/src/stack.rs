@@ -21,6 +21,82 @@ pub const DEFAULT_ADDR: Ipv4Cidr = Ipv4Cidr {
     prefix_len: 15,
 };
 
+/// Opens the kernel-device port of `config` (`io = tap | afpacket`, `port = <ifname>`): one
+/// queue per core, the MTU lowered to the interface's, and, for AF_PACKET, the interface's MAC
+/// unless `mac` is set (a TAP stack is the far end of the cable: it keeps its own MAC). Sends
+/// one gratuitous ARP (RFC 5227 §3 announcement) so the neighbours learn the address at once.
+///
+/// `addr` is required: the stack needs an address the kernel does not own on that interface,
+/// or the kernel's TCP answers the stack's segments with RSTs.
+fn kernel_port(config: &mut Config) -> io::Result<Vec<Box<dyn PacketIo>>> {
+    let kind = config.io.name();
+    let port = match config.port.as_slice() {
+        [one] if one != "all" => one.clone(),
+        _ => {
+            return Err(invalid(format!(
+                "io = {kind} drives exactly one interface: set port = <ifname>"
+            )))
+        }
+    };
+    let Some(addr) = config.addr else {
+        return Err(invalid(format!(
+            "io = {kind} needs addr = <ip>/<prefix>: an address the kernel does not have on \
+             {port} (e.g. 198.18.10.2/24 with the kernel on 198.18.10.1)"
+        )));
+    };
+    let iface = mtcp_io::sys::netdev::interface(&port)?;
+    config.mtu = config.mtu.min(iface.mtu);
+    let mut queues: Vec<Box<dyn PacketIo>> = if config.io == IoKind::Tap {
+        if config.num_cores != 1 {
+            return Err(invalid(
+                "io = tap serves one context (num_cores = 1): multi-queue TAP is not supported yet",
+            ));
+        }
+        let queue = mtcp_io::tap::TapQueue::open(&port, config.effective_mac(), config.mtu)?;
+        vec![Box::new(queue)]
+    } else {
+        let mac = *config.mac.get_or_insert(iface.mac);
+        mtcp_io::afpacket::open(&port, mac, config.mtu, config.num_cores)?
+            .into_iter()
+            .map(|q| Box::new(q) as Box<dyn PacketIo>)
+            .collect()
+    };
+    if let Some(first) = queues.first_mut() {
+        announce(first.as_mut(), config.effective_mac(), addr.addr);
+    }
+    Ok(queues)
+}
+
+/// Sends a gratuitous ARP request for `ip` from `mac` (sender and target address both `ip`,
+/// broadcast), as RFC 5227 §3 "announcement" describes.
+fn announce(io: &mut dyn PacketIo, mac: [u8; 6], ip: Ipv4Addr) {
+    use mtcp_proto::wire::{
+        ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame,
+    };
+    const LEN: usize = 14 + ArpRepr::BUFFER_LEN;
+    io.tx(60, &mut |buf: &mut [u8]| {
+        // Ethernet's minimum frame is 60 bytes before the FCS: pad with zeros.
+        let Some(buf) = buf.get_mut(..60) else {
+            return 0;
+        };
+        buf.fill(0);
+        let mut frame = EthernetFrame::new_unchecked(&mut buf[..LEN]);
+        frame.set_dst_addr(EthernetAddress::BROADCAST);
+        frame.set_src_addr(EthernetAddress(mac));
+        frame.set_ethertype(EtherType::Arp);
+        ArpRepr {
+            operation: ArpOperation::Request,
+            source_hardware_addr: EthernetAddress(mac),
+            source_protocol_addr: ip,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: ip,
+        }
+        .emit(&mut ArpPacket::new_unchecked(frame.payload_mut()));
+        60
+    });
+    io.flush();
+}
+
 /// A port queue that is gone (after its context was destroyed).
 pub(crate) struct NullIo;
 
@@ -65,8 +141,11 @@ fn invalid(msg: impl Into<String>) -> io::Error {
 
 impl Stack {
     /// Builds a stack and attaches its port (`io = memory` joins the in-memory hub named by
-    /// `port`). Errors: the configuration's own (`InvalidInput`), EADDRINUSE when the hub has
-    /// a host with the same MAC, EOPNOTSUPP for a backend not built into this version.
+    /// `port`; `io = tap | afpacket` opens the kernel interface named by `port`, and needs
+    /// `addr`). Errors: the configuration's own (`InvalidInput`), EADDRINUSE when the hub has
+    /// a host with the same MAC, the interface's (NotFound for a missing interface,
+    /// PermissionDenied without the privilege, ResourceBusy for a TAP held elsewhere),
+    /// Unsupported for a backend not built into this version.
     pub fn new(config: Config) -> io::Result<Stack> {
         let mut config = config;
         if config.addr.is_none() && config.io == IoKind::Memory {
@@ -91,6 +170,7 @@ impl Stack {
                     "io = sim hosts are made by mtcp::sim::Network::add_host",
                 ));
             }
+            IoKind::Tap | IoKind::AfPacket => kernel_port(&mut config)?,
             other => {
                 return Err(io::Error::new(
                     io::ErrorKind::Unsupported,
@@ -270,11 +350,15 @@ impl Stack {
             .collect()
     }
 
-    /// `mtcp_destroy`: destroys every context of this stack.
+    /// `mtcp_destroy`: destroys every context of this stack and releases its port (a TAP
+    /// device or an AF_PACKET socket is closed here, not when the last handle goes away, so
+    /// the interface can be opened again at once). No context can be created afterwards.
     pub fn destroy(&self) {
         for ctx in self.contexts() {
             ctx.shutdown();
         }
+        let mut queues = self.inner.queues.lock().unwrap_or_else(|e| e.into_inner());
+        queues.iter_mut().for_each(|q| *q = None);
     }
 }
 

@@ -1,3 +1,7 @@
 //! Thin wrappers over the system calls mtcp needs. Every `unsafe` block of mtcp lives under
 //! this module (and the backends' own `sys` files), each with a `SAFETY:` comment.
 pub mod affinity;
+pub(crate) mod afpacket;
+pub(crate) mod fd;
+pub mod netdev;
+pub mod tap;

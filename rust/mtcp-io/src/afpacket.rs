@@ -1,0 +1,264 @@
+//! The AF_PACKET backend: frames of a kernel interface (a veth end, a NIC) through
+//! memory-mapped TPACKET_V3 rings, without the kernel's IP stack in the way.
+//!
+//! Each queue is one `AF_PACKET` socket bound to the interface (`ETH_P_ALL`) with
+//! - an RX ring of [`RX_BLOCKS`] × 64 KiB blocks; the kernel hands a block over when it is full
+//!   or after [`RETIRE_MS`] (the receive latency under light load — 1 ms, see
+//!   `shared/netlab/FINDINGS.md`: 10 ms gave 6–8 ms ping times);
+//! - a TX ring of [`TX_FRAMES`] × 2 KiB frames, filled in place by [`PacketIo::tx`] and sent by
+//!   one `sendto` per [`PacketIo::flush`];
+//! - `PACKET_QDISC_BYPASS` (frames go straight to the driver; tcpdump on the *sending* interface
+//!   then doesn't see them — capture on the peer) and `PACKET_IGNORE_OUTGOING` (the kernel's own
+//!   transmissions on the interface are not received).
+//!
+//! # Addresses
+//! The stack uses the interface's MAC and an IPv4 address the kernel does **not** have on that
+//! interface; otherwise the kernel's TCP answers segments meant for the stack with RSTs.
+//!
+//! # Several contexts
+//! With `num_queues > 1` every queue has its own socket, and each socket sees every frame; a
+//! queue keeps the frames [`rss::steer_frame`] gives it (the same Toeplitz hash as the
+//! in-memory link and a NIC with mTCP's key), so `mtcp_init_rss` port choice holds. The cost is
+//! one kernel copy of each frame per queue; a `PACKET_FANOUT_EBPF` program computing that hash
+//! would remove it (later work). Kernel `PACKET_FANOUT_HASH` is not used because its hash is not
+//! the one the runtime picks client ports by.
+//!
+//! # Wake-ups
+//! While the context loop is parked an [`FdWaker`] helper thread polls the socket (readable
+//! once a block is retired) and wakes it.
+use std::cell::Cell;
+use std::io;
+use std::sync::Arc;
+
+use crate::fd_waker::FdWaker;
+use crate::frame::ETH_HEADER;
+use crate::rss::{self, Steer};
+use crate::sys::afpacket::{Geometry, PacketSocket};
+use crate::sys::netdev;
+use crate::{Caps, Notify, PacketIo, PortStats, MAX_FRAME};
+
+/// RX ring blocks (of 64 KiB each: 1 MiB per queue).
+pub const RX_BLOCKS: u32 = 16;
+/// TX ring frames (of 2 KiB each: 512 KiB per queue).
+pub const TX_FRAMES: u32 = 256;
+/// RX block retire timeout in milliseconds.
+pub const RETIRE_MS: u32 = 1;
+
+const BLOCK_SIZE: u32 = 64 * 1024;
+const FRAME_SIZE: u32 = MAX_FRAME as u32;
+
+/// Where `rx_burst` is inside the current RX block.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    remaining: u32,
+    offset: u32,
+}
+
+/// One queue of an AF_PACKET port. See the [module docs](self).
+pub struct AfPacketQueue {
+    /// Dropped first: it polls the socket, which must outlive it.
+    waker: FdWaker,
+    sock: PacketSocket,
+    name: String,
+    index: usize,
+    num_queues: usize,
+    caps: Caps,
+    rx_block: u32,
+    cursor: Option<Cursor>,
+    tx_head: u32,
+    tx_pending: u32,
+    stats: PortStats,
+    kernel_drops: Cell<u64>,
+}
+
+impl std::fmt::Debug for AfPacketQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AfPacketQueue")
+            .field("name", &self.name)
+            .field("queue", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens `num_queues` queues on interface `name`, with the stack's MAC `mac` (normally the
+/// interface's own, [`netdev::interface`]) and IP MTU `mtu` (lowered to the interface's).
+///
+/// Errors: NotFound naming the interface (ENODEV), PermissionDenied saying root or
+/// CAP_NET_RAW is needed, InvalidInput for 0 queues or an MTU that doesn't fit 2 KiB frames.
+pub fn open(
+    name: &str,
+    mac: [u8; 6],
+    mtu: usize,
+    num_queues: usize,
+) -> io::Result<Vec<AfPacketQueue>> {
+    let iface = netdev::interface(name)?;
+    let mtu = mtu.min(iface.mtu);
+    let rx = Geometry {
+        block_size: BLOCK_SIZE,
+        block_nr: RX_BLOCKS,
+        frame_size: FRAME_SIZE,
+    };
+    let tx = Geometry {
+        block_size: BLOCK_SIZE,
+        block_nr: TX_FRAMES / (BLOCK_SIZE / FRAME_SIZE),
+        frame_size: FRAME_SIZE,
+    };
+    if num_queues == 0
+        || mtu == 0
+        || mtu + ETH_HEADER > FRAME_SIZE as usize - crate::sys::afpacket::TX_DATA_OFFSET
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("afpacket on '{name}': {num_queues} queues with MTU {mtu} is not possible"),
+        ));
+    }
+    (0..num_queues)
+        .map(|index| {
+            let sock = PacketSocket::open(name, iface.index, rx, tx, RETIRE_MS)?;
+            let waker = FdWaker::new(sock.raw_fd())?;
+            Ok(AfPacketQueue {
+                waker,
+                sock,
+                name: name.to_owned(),
+                index,
+                num_queues,
+                caps: Caps::software(mac, mtu),
+                rx_block: 0,
+                cursor: None,
+                tx_head: 0,
+                tx_pending: 0,
+                stats: PortStats::default(),
+                kernel_drops: Cell::new(0),
+            })
+        })
+        .collect()
+}
+
+impl AfPacketQueue {
+    /// The interface name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// This queue's index (the context it serves).
+    pub fn queue_index(&self) -> usize {
+        self.index
+    }
+}
+
+impl PacketIo for AfPacketQueue {
+    fn rx_burst(&mut self, max: usize, on_frame: &mut dyn FnMut(&[u8])) -> usize {
+        let limit = self.caps.mtu + ETH_HEADER;
+        let mut seen = 0;
+        let mut delivered = 0;
+        while seen < max {
+            let block = self.rx_block;
+            let cursor = match self.cursor {
+                Some(c) => c,
+                None => {
+                    if !self.sock.rx_block_ready(block) {
+                        self.waker.rearm();
+                        break;
+                    }
+                    let (remaining, offset) = self.sock.rx_block_header(block);
+                    Cursor { remaining, offset }
+                }
+            };
+            if cursor.remaining == 0 {
+                self.sock.rx_release(block);
+                self.rx_block = (block + 1) % self.sock.rx_blocks();
+                self.cursor = None;
+                continue;
+            }
+            seen += 1;
+            let Some((frame, next, wire_len)) = self.sock.rx_packet(block, cursor.offset) else {
+                // Offsets that don't fit the block: give up on the rest of it.
+                self.stats.drops += 1;
+                self.cursor = Some(Cursor {
+                    remaining: 0,
+                    offset: 0,
+                });
+                continue;
+            };
+            self.cursor = Some(Cursor {
+                remaining: if next == 0 { 0 } else { cursor.remaining - 1 },
+                offset: next,
+            });
+            if self.num_queues > 1 {
+                if let Steer::Queue(q) = rss::steer_frame(frame, self.num_queues) {
+                    if q != self.index {
+                        continue;
+                    }
+                }
+            }
+            if frame.len() < ETH_HEADER || frame.len() > limit || wire_len as usize != frame.len() {
+                self.stats.drops += 1;
+                continue;
+            }
+            self.stats.rx_frames += 1;
+            self.stats.rx_bytes += frame.len() as u64;
+            delivered += 1;
+            on_frame(frame);
+        }
+        delivered
+    }
+
+    fn tx(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> usize) -> bool {
+        let index = self.tx_head;
+        let free = match self.sock.tx_frame_free(index) {
+            Some(rejected) => Some(rejected),
+            None => {
+                // The ring is full of frames not yet sent: kick the kernel, then look again.
+                self.flush();
+                self.sock.tx_frame_free(index)
+            }
+        };
+        match free {
+            None => {
+                self.stats.drops += 1;
+                return false;
+            }
+            Some(true) => self.stats.drops += 1,
+            Some(false) => {}
+        }
+        let cap = len.min(self.caps.mtu + ETH_HEADER);
+        let data = self.sock.tx_data(index);
+        let cap = cap.min(data.len());
+        let n = fill(&mut data[..cap]).min(cap);
+        if n < ETH_HEADER {
+            self.stats.drops += 1;
+            return false;
+        }
+        self.sock.tx_submit(index, n);
+        self.tx_head = (index + 1) % self.sock.tx_frames();
+        self.tx_pending += 1;
+        self.stats.tx_frames += 1;
+        self.stats.tx_bytes += n as u64;
+        true
+    }
+
+    fn flush(&mut self) {
+        if self.tx_pending > 0 {
+            // Frames the kernel could not take stay SEND_REQUEST and go with the next kick.
+            let _ = self.sock.send();
+            self.tx_pending = 0;
+        }
+    }
+
+    fn caps(&self) -> Caps {
+        self.caps
+    }
+
+    fn set_notify(&mut self, notify: Arc<dyn Notify>) {
+        self.waker.set_notify(notify, &self.name);
+    }
+
+    fn stats(&self) -> PortStats {
+        self.kernel_drops
+            .set(self.kernel_drops.get() + self.sock.take_kernel_drops());
+        PortStats {
+            drops: self.stats.drops + self.kernel_drops.get(),
+            ..self.stats
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! File-descriptor primitives shared by the kernel-device backends: non-blocking `read`/`write`
+//! of one frame, `poll(2)` for readability, and an `eventfd(2)` used as a doorbell.
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Converts a `-1` return into the thread's `errno`.
+pub(crate) fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// Takes ownership of a descriptor a syscall just returned (or its error).
+pub(crate) fn owned(rc: libc::c_int) -> io::Result<OwnedFd> {
+    let fd = check(rc)?;
+    // SAFETY: `fd` was just returned by a successful syscall that creates a descriptor, so it
+    // is open and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sets `O_NONBLOCK` on `fd`.
+pub(crate) fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own, with integer arguments only.
+    let flags = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+    Ok(())
+}
+
+/// One `read(2)` into `buf`: `Ok(Some(n))` for n bytes, `Ok(None)` when nothing is ready
+/// (EAGAIN), `Err` for any other failure.
+pub(crate) fn read_nonblocking(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the duration of the call.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n >= 0 {
+        return Ok(Some(n as usize));
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EAGAIN) => Ok(None),
+        _ => Err(err),
+    }
+}
+
+/// One `write(2)` of a whole frame (a TAP device takes one frame per write).
+pub(crate) fn write_frame(fd: &OwnedFd, frame: &[u8]) -> io::Result<usize> {
+    // SAFETY: `frame` is valid for reads of `frame.len()` bytes for the duration of the call.
+    let n = unsafe { libc::write(fd.as_raw_fd(), frame.as_ptr().cast(), frame.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Which of two descriptors became readable.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Readable {
+    pub(crate) first: bool,
+    pub(crate) second: bool,
+}
+
+/// `poll(2)` for readability on `first`, and on `second` unless it is `None`; waits at most
+/// `timeout_ms` (-1: no limit). EINTR reads as "nothing ready".
+pub(crate) fn poll_readable(first: RawFd, second: Option<RawFd>, timeout_ms: i32) -> Readable {
+    let mut fds = [
+        libc::pollfd {
+            fd: first,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            // poll(2) ignores entries with a negative descriptor.
+            fd: second.unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    // SAFETY: `fds` is an array of 2 initialised pollfd that lives across the call.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    if rc <= 0 {
+        return Readable::default();
+    }
+    let ready = |p: &libc::pollfd| p.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0;
+    Readable {
+        first: ready(&fds[0]),
+        second: ready(&fds[1]),
+    }
+}
+
+/// An `eventfd(2)` counter: a doorbell another thread can `poll` on.
+#[derive(Debug)]
+pub(crate) struct EventFd {
+    fd: OwnedFd,
+}
+
+impl EventFd {
+    pub(crate) fn new() -> io::Result<EventFd> {
+        // SAFETY: eventfd takes integers only and returns a new descriptor or -1.
+        let fd = owned(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
+        Ok(EventFd { fd })
+    }
+
+    /// Rings the bell (adds 1 to the counter; a full counter already means "rung").
+    pub(crate) fn ring(&self) {
+        let one = 1u64.to_ne_bytes();
+        let _ = write_frame(&self.fd, &one);
+    }
+
+    /// Resets the counter to 0.
+    pub(crate) fn drain(&self) {
+        let mut value = [0u8; 8];
+        let _ = read_nonblocking(&self.fd, &mut value);
+    }
+
+    pub(crate) fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}

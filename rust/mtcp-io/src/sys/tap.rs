@@ -1,0 +1,55 @@
+//! TAP devices (Documentation/networking/tuntap.rst): open `/dev/net/tun` and attach to, or
+//! create, the TAP interface of a name with `TUNSETIFF`.
+use std::io;
+use std::os::fd::OwnedFd;
+
+use super::fd::{owned, set_nonblocking};
+use super::netdev::{ifreq_ioctl, privilege_error, IfReq};
+
+/// `TUNSETIFF` = `_IOW('T', 202, int)`.
+const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+/// An Ethernet (layer 2) device rather than a TUN (layer 3) one.
+const IFF_TAP: i16 = 0x0002;
+/// Frames come and go without the 4-byte packet-information prefix.
+const IFF_NO_PI: i16 = 0x1000;
+
+/// Opens `/dev/net/tun` and attaches to the TAP device `name` (`IFF_TAP | IFF_NO_PI`), which
+/// the kernel creates if no interface of that name exists (it then lives as long as the
+/// descriptor). Returns a non-blocking descriptor that reads and writes whole frames.
+///
+/// Errors say what went wrong: PermissionDenied (root or CAP_NET_ADMIN needed), NotFound (no
+/// `/dev/net/tun`), ResourceBusy (another process holds the device), InvalidInput (the name is
+/// taken by an interface that is not a single-queue TAP).
+pub fn open(name: &str) -> io::Result<OwnedFd> {
+    let mut req = IfReq::new(name)?;
+    // SAFETY: the path is a NUL-terminated literal; open returns a new descriptor or -1.
+    let fd = owned(unsafe {
+        libc::open(
+            c"/dev/net/tun".as_ptr(),
+            libc::O_RDWR | libc::O_CLOEXEC | libc::O_NONBLOCK,
+        )
+    })
+    .map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOENT) => io::Error::new(
+            io::ErrorKind::NotFound,
+            "/dev/net/tun is missing: the kernel needs CONFIG_TUN (modprobe tun)",
+        ),
+        _ => privilege_error("open /dev/net/tun", "CAP_NET_ADMIN", e),
+    })?;
+    req.data[..2].copy_from_slice(&(IFF_TAP | IFF_NO_PI).to_ne_bytes());
+    ifreq_ioctl(&fd, TUNSETIFF, &mut req).map_err(|e| match e.raw_os_error() {
+        Some(libc::EBUSY) => io::Error::new(
+            io::ErrorKind::ResourceBusy,
+            format!("tap '{name}' is in use by another process (EBUSY)"),
+        ),
+        Some(libc::EINVAL) => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "'{name}' exists but is not a single-queue TAP device without vnet header (EINVAL)"
+            ),
+        ),
+        _ => privilege_error(&format!("attach to tap '{name}'"), "CAP_NET_ADMIN", e),
+    })?;
+    set_nonblocking(&fd)?;
+    Ok(fd)
+}

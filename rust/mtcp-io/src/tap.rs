@@ -1,0 +1,163 @@
+//! The TAP backend: the stack is the far end of a Linux TAP interface.
+//!
+//! [`TapQueue::open`] attaches to the TAP device of a name (`IFF_TAP | IFF_NO_PI`), creating a
+//! transient one if none exists, sets the link up and reads its MTU. Every `read(2)` on the
+//! descriptor is one frame the kernel sent out of the interface; every `write(2)` is one frame
+//! the kernel receives on it. The kernel side keeps its own MAC and IP address (for example
+//! 198.18.11.1/24): the stack must use a *different* MAC and address (198.18.11.2/24) — it is
+//! the host at the other end of the cable, not the interface.
+//!
+//! # Batching and wake-ups
+//! [`PacketIo::rx_burst`] reads until `max` frames or EAGAIN; [`PacketIo::tx`] builds frames in
+//! a batch of [`BURST`] recycled buffers and [`PacketIo::flush`] writes them (a full batch is
+//! written at once). A TAP descriptor takes one frame per system call, so a frame costs one
+//! `read` or `write` (about 1 µs). While the context loop is parked, an [`FdWaker`] helper
+//! thread polls the descriptor and wakes it.
+//!
+//! # Limits
+//! One queue per device (no `IFF_MULTI_QUEUE` yet), no vnet header (the kernel segments and
+//! checksums in software before handing frames over).
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+
+use crate::fd_waker::FdWaker;
+use crate::frame::{new_buf, FrameBuf, ETH_HEADER};
+use crate::sys::{netdev, tap};
+use crate::{Caps, Notify, PacketIo, PortStats, BURST, MAX_FRAME};
+
+/// Largest frame a TAP read may return (the kernel side's MTU can exceed ours): reading into a
+/// buffer this large keeps oversized frames whole so they are dropped and counted, not cut.
+const READ_BUF: usize = 65_536 + ETH_HEADER;
+
+/// One queue of a TAP device. See the [module docs](self).
+pub struct TapQueue {
+    /// Dropped first: it polls `fd`, which must outlive it.
+    waker: FdWaker,
+    fd: OwnedFd,
+    name: String,
+    caps: Caps,
+    read_buf: Box<[u8]>,
+    batch: Vec<(FrameBuf, usize)>,
+    spare: Vec<FrameBuf>,
+    stats: PortStats,
+}
+
+impl std::fmt::Debug for TapQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TapQueue")
+            .field("name", &self.name)
+            .field("fd", &self.fd.as_raw_fd())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TapQueue {
+    /// Attaches to (or creates) TAP device `name` and brings its link up. `mac` is the
+    /// *stack's* address (not the interface's); `mtu` the stack's IP MTU, lowered to the
+    /// interface's MTU when that is smaller.
+    ///
+    /// Errors carry the reason and the name: see [`crate::sys::tap::open`]; EINVAL when the
+    /// MTU doesn't fit a [`MAX_FRAME`] buffer.
+    pub fn open(name: &str, mac: [u8; 6], mtu: usize) -> io::Result<TapQueue> {
+        let fd = tap::open(name)?;
+        netdev::set_up(name)
+            .map_err(|e| netdev::privilege_error("set tap link up", "CAP_NET_ADMIN", e))?;
+        let iface = netdev::interface(name)?;
+        let mtu = mtu.min(iface.mtu);
+        if mtu == 0 || mtu + ETH_HEADER > MAX_FRAME {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("MTU {mtu} of '{name}' does not fit a {MAX_FRAME}-byte frame buffer"),
+            ));
+        }
+        let waker = FdWaker::new(fd.as_raw_fd())?;
+        Ok(TapQueue {
+            waker,
+            fd,
+            name: name.to_owned(),
+            caps: Caps::software(mac, mtu),
+            read_buf: vec![0u8; READ_BUF].into_boxed_slice(),
+            batch: Vec::with_capacity(BURST),
+            spare: (0..BURST).map(|_| new_buf()).collect(),
+            stats: PortStats::default(),
+        })
+    }
+
+    /// The interface name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl PacketIo for TapQueue {
+    fn rx_burst(&mut self, max: usize, on_frame: &mut dyn FnMut(&[u8])) -> usize {
+        let limit = self.caps.mtu + ETH_HEADER;
+        let mut delivered = 0;
+        let mut reads = 0;
+        while reads < max {
+            match crate::sys::fd::read_nonblocking(&self.fd, &mut self.read_buf) {
+                Ok(Some(len)) => {
+                    reads += 1;
+                    if len < ETH_HEADER || len > limit {
+                        self.stats.drops += 1;
+                        continue;
+                    }
+                    self.stats.rx_frames += 1;
+                    self.stats.rx_bytes += len as u64;
+                    delivered += 1;
+                    on_frame(&self.read_buf[..len]);
+                }
+                Ok(None) => {
+                    self.waker.rearm();
+                    break;
+                }
+                // A device gone away (EBADFD, EIO): report nothing; the loop's park timeout
+                // keeps it from spinning, since the waker stays disarmed.
+                Err(_) => break,
+            }
+        }
+        delivered
+    }
+
+    fn tx(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> usize) -> bool {
+        if self.batch.len() == BURST {
+            self.flush();
+        }
+        let limit = self.caps.mtu + ETH_HEADER;
+        let mut buf = self.spare.pop().unwrap_or_else(new_buf);
+        let n = fill(&mut buf[..len.min(limit)]).min(len.min(limit));
+        if n < ETH_HEADER {
+            self.spare.push(buf);
+            self.stats.drops += 1;
+            return false;
+        }
+        self.batch.push((buf, n));
+        true
+    }
+
+    fn flush(&mut self) {
+        for (buf, len) in self.batch.drain(..) {
+            match crate::sys::fd::write_frame(&self.fd, &buf[..len]) {
+                Ok(_) => {
+                    self.stats.tx_frames += 1;
+                    self.stats.tx_bytes += len as u64;
+                }
+                Err(_) => self.stats.drops += 1,
+            }
+            self.spare.push(buf);
+        }
+    }
+
+    fn caps(&self) -> Caps {
+        self.caps
+    }
+
+    fn set_notify(&mut self, notify: Arc<dyn Notify>) {
+        self.waker.set_notify(notify, &self.name);
+    }
+
+    fn stats(&self) -> PortStats {
+        self.stats
+    }
+}
