@@ -222,12 +222,16 @@ impl Scoreboard {
     }
 
     /// Marks the records that `[left, right)` covers entirely as SACKed (RFC 6675 §5 Update()).
+    /// `fin` is the sequence number of our FIN once sent: SACK blocks cover data only, so a
+    /// block ending at the FIN covers the segment that carried it.
     pub(super) fn on_sack_block(
         &mut self,
         left: SeqNumber,
         right: SeqNumber,
+        fin: Option<SeqNumber>,
         delivered: &mut Delivered,
     ) {
+        let right = if fin == Some(right) { right + 1 } else { right };
         let mut i = self.segments.partition_point(|s| s.end <= left);
         while i < self.segments.len() {
             let seg = self.segments[i];
@@ -360,7 +364,7 @@ mod test {
     fn sack_and_is_lost() {
         let (mut b, _) = board();
         let mut d = Delivered::default();
-        b.on_sack_block(SeqNumber(200), SeqNumber(500), &mut d);
+        b.on_sack_block(SeqNumber(200), SeqNumber(500), None, &mut d);
         assert_eq!(d.sacked_bytes, 300);
         assert_eq!(b.sacked_bytes(), 300);
         assert_eq!(b.pipe(600), 300);
@@ -385,7 +389,7 @@ mod test {
     fn rack_marks_older_segments() {
         let (mut b, t0) = board();
         let mut d = Delivered::default();
-        b.on_sack_block(SeqNumber(300), SeqNumber(400), &mut d);
+        b.on_sack_block(SeqNumber(300), SeqNumber(400), None, &mut d);
         let (xmit, end, _) = d.latest.unwrap();
         assert_eq!(end, SeqNumber(400));
         let wait = crate::time::Duration::from_millis(10);
@@ -409,7 +413,7 @@ mod test {
         assert_eq!(b.next_lost().unwrap().start, SeqNumber(60));
         assert_eq!(b.lost_bytes(), 540);
         let mut d = Delivered::default();
-        b.on_sack_block(SeqNumber(60), SeqNumber(100), &mut d);
+        b.on_sack_block(SeqNumber(60), SeqNumber(100), None, &mut d);
         assert_eq!(d.sacked_bytes, 40);
         assert_eq!(b.lost_bytes(), 500);
     }
@@ -418,11 +422,11 @@ mod test {
     fn reordering_detected() {
         let (mut b, _) = board();
         let mut d = Delivered::default();
-        b.on_sack_block(SeqNumber(300), SeqNumber(400), &mut d);
+        b.on_sack_block(SeqNumber(300), SeqNumber(400), None, &mut d);
         assert!(!d.reordered);
         // 100..200 arrives later, never retransmitted: reordering.
         let mut d = Delivered::default();
-        b.on_sack_block(SeqNumber(100), SeqNumber(200), &mut d);
+        b.on_sack_block(SeqNumber(100), SeqNumber(200), None, &mut d);
         assert!(d.reordered);
     }
 }

@@ -47,7 +47,15 @@ impl Connection {
     fn send_window_end(&self) -> SeqNumber {
         let rwnd_end = self.snd_una + self.snd_wnd;
         if self.sack_mode() {
-            let cwnd_end = self.snd_nxt + self.cc.window().saturating_sub(self.pipe());
+            // Counted in segments, as Linux: while pipe < cwnd a full segment may go.
+            let pipe = self.pipe();
+            let cwnd = self.cc.window();
+            let room = if pipe < cwnd {
+                (cwnd - pipe).max(usize::from(self.send_mss()))
+            } else {
+                0
+            };
+            let cwnd_end = self.snd_nxt + room;
             rwnd_end.min(cwnd_end)
         } else {
             self.snd_una + self.snd_wnd.min(self.congestion_window())

@@ -18,8 +18,11 @@ use crate::wire::{SeqNumber, TcpRepr};
 
 /// RFC 6675 DupThresh.
 const DUP_THRESH: usize = 3;
-/// RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK time added to a PTO for one segment.
-const WORST_CASE_DELAYED_ACK: Duration = Duration::from_millis(200);
+/// RFC 8985 §7.2 WCDelAckT, added to the PTO when one segment is in flight. The RFC
+/// recommends 200 ms; we use the delayed-ACK maximum of Linux and of this stack (40 ms), so
+/// that a lone lost last segment is probed well before a 200 ms minimum RTO. A peer that
+/// delays longer costs one needless probe, which its D-SACK reveals (no window reduction).
+const WORST_CASE_DELAYED_ACK: Duration = Duration::from_millis(40);
 /// Largest multiplier of the reordering window (RFC 8985 §6.2 step 4 keeps it ≤ SRTT anyway).
 const MAX_REO_WND_MULT: u32 = 8;
 
@@ -44,10 +47,12 @@ impl Connection {
                 self.on_dsack(left, right);
             }
         }
+        let fin_sent = self.fin_queued && self.snd_max == self.data_end() + 1;
+        let fin = fin_sent.then(|| self.data_end());
         for &(left, right) in blocks.iter().flatten() {
             let plausible = left < right && left >= self.snd_una && right <= self.snd_max;
             if plausible {
-                self.scoreboard.on_sack_block(left, right, delivered);
+                self.scoreboard.on_sack_block(left, right, fin, delivered);
             }
         }
     }
@@ -197,9 +202,11 @@ impl Connection {
     /// is in flight, never after the RTO) while data is outstanding outside recovery and no
     /// probe is outstanding.
     pub(super) fn arm_tlp(&mut self, now: Instant) {
+        // Unlike Linux, a probe may also go during recovery when no hole is waiting to be
+        // resent: a lost retransmission or a lost last ACK then costs 2·SRTT, not an RTO.
         let eligible = self.sack_mode()
             && self.config.rack
-            && !self.in_recovery
+            && (!self.in_recovery || self.scoreboard.next_lost().is_none())
             && self.tlp.is_none()
             && self.snd_una < self.snd_max
             && matches!(
@@ -234,7 +241,7 @@ impl Connection {
     /// The PTO fired (RFC 8985 §7.3): send a probe at the next poll_transmit, and re-arm the
     /// RTO from now.
     pub(super) fn on_tlp_timeout(&mut self, now: Instant) {
-        if self.tlp.is_some() || self.in_recovery || self.snd_una == self.snd_max {
+        if self.tlp.is_some() || self.snd_una == self.snd_max {
             return;
         }
         self.tlp_now = true;
@@ -270,14 +277,12 @@ impl Connection {
 
     /// RFC 8985 §7.4: the probe's episode ends when an ACK covers it. If the probe was a
     /// retransmission and no D-SACK showed it needless, it repaired a real loss: reduce the
-    /// window once (§7.4.2). Recovery started meanwhile ends it as well.
+    /// window once (§7.4.2), unless a recovery episode already did.
     fn end_tlp_episode(&mut self, now: Instant) {
         let Some(tlp) = self.tlp else { return };
-        if self.in_recovery {
+        if self.snd_una >= tlp.end {
             self.tlp = None;
-        } else if self.snd_una >= tlp.end {
-            self.tlp = None;
-            if tlp.retransmission && !tlp.dsacked {
+            if tlp.retransmission && !tlp.dsacked && !self.in_recovery {
                 let mss = usize::from(self.send_mss());
                 self.cc.on_congestion_event(self.flight_size(), mss, now);
             }

@@ -950,6 +950,35 @@ fn test_established_rst_in_window_challenge_ack() {
 }
 
 #[test]
+fn test_established_challenge_acks_rate_limited() {
+    // RFC 5961 §7: a blind attacker's in-window RSTs draw at most `challenge_ack_limit`
+    // challenge ACKs per second from one connection; 0 turns the limit off.
+    let bogus_rst = TcpRepr {
+        flags: TcpFlags::RST,
+        ..data(REMOTE_SEQ + 100, b"")
+    };
+    for (limit, expected) in [(10, 10), (0, 50)] {
+        let config = TcpConfig {
+            challenge_ack_limit: limit,
+            ..TcpConfig::default()
+        };
+        let mut c = established_with(&config);
+        let mut acks = 0;
+        for i in 0..50 {
+            send(&mut c, 5 + i, bogus_rst);
+            acks += drain(&mut c, 5 + i).len();
+        }
+        assert_eq!(acks, expected, "limit {limit}");
+        assert_eq!(c.stats().challenge_acks, expected as u64);
+        assert_eq!(c.stats().challenge_acks_suppressed, 50 - expected as u64);
+        // A new second brings a new budget.
+        send(&mut c, 1100, bogus_rst);
+        assert!(recv_one(&mut c, 1100).is_pure_ack());
+        assert_eq!(c.state(), State::Established);
+    }
+}
+
+#[test]
 fn test_established_rst_outside_window_ignored() {
     let mut c = established();
     send(
