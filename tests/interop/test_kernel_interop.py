@@ -1,0 +1,498 @@
+"""mtcp against the Linux kernel's TCP over real interfaces: a TAP device and a veth pair
+(AF_PACKET), in the namespaces of ``mtcp netlab`` (python/mtcp/tools/netlab.py).
+
+Every test runs on both backends. Our stack runs in this process (its interface opened from
+inside the lab's namespace with setns); the kernel's programs (curl, a Python ``socket``
+client, ``python3 -m http.server``, ping) run in the kernel's namespace through
+``ip netns exec``, each bounded by ``timeout``. Addresses: 198.18.10.0/24 (veth) and
+198.18.11.0/24 (TAP), only inside the lab's namespaces.
+
+Skipped when not root or without ``ip``; as root a lab that fails to come up is an error, not
+a skip. The lab is torn down at the end of the session whatever happens. When ``tcpdump`` is
+installed, each test records the kernel side's traffic and keeps the capture only on failure
+(under ``$MTCP_INTEROP_ARTIFACTS``, default ``/tmp/mtcp-interop``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import mtcp
+from mtcp.tools import netlab
+
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.skipif(
+        not hasattr(os, "geteuid") or os.geteuid() != 0, reason="interop tests need root"
+    ),
+    pytest.mark.skipif(shutil.which("ip") is None, reason="interop tests need iproute2 (ip)"),
+]
+
+HTTP_PORT = 8080
+ECHO_PORT = 7007
+BODY = b"hello from mtcp over a real interface\n" * 100
+ARTIFACTS = Path(os.environ.get("MTCP_INTEROP_ARTIFACTS", "/tmp/mtcp-interop"))
+
+
+@dataclass(frozen=True)
+class Site:
+    """One backend in the lab: where our stack opens its port, where the kernel peer runs."""
+
+    io: str
+    port: str
+    stack_ns: str
+    kernel_ns: str
+    kernel_dev: str
+    stack_addr: str
+    kernel_addr: str
+
+
+LAB = netlab.LAB
+SITES = {
+    "tap": Site(
+        "tap",
+        LAB.tap,
+        netlab.TAP_NS,
+        netlab.TAP_NS,
+        LAB.tap,
+        LAB.tap_stack_addr,
+        LAB.tap_kernel_addr,
+    ),
+    "afpacket": Site(
+        "afpacket",
+        LAB.veth_stack,
+        netlab.STACK_NS,
+        netlab.PEER_NS,
+        LAB.veth_peer,
+        LAB.veth_stack_addr,
+        LAB.veth_peer_addr,
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[None]:
+    try:
+        netlab.up()
+    except netlab.LabError as exc:
+        netlab.down()
+        pytest.fail(f"the network lab did not come up: {exc}", pytrace=False)
+    try:
+        yield
+    finally:
+        netlab.down()
+
+
+def kernel(site: Site, *cmd: str, timeout: float = 30, check: bool = True) -> str:
+    """Runs ``cmd`` in the kernel peer's namespace, bounded; returns stdout."""
+    proc = subprocess.run(
+        ["timeout", "-k", "2", str(timeout), "ip", "netns", "exec", site.kernel_ns, *cmd],
+        capture_output=True,
+        text=True,
+        timeout=timeout + 5,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {proc.returncode}\nstdout: {proc.stdout[-2000:]}"
+            f"\nstderr: {proc.stderr[-2000:]}"
+        )
+    return proc.stdout
+
+
+class _Conn:
+    __slots__ = ("inbuf", "kind", "outbuf", "responded", "sock")
+
+    def __init__(self, sock: mtcp.Socket, kind: str) -> None:
+        self.sock = sock
+        self.kind = kind
+        self.inbuf = bytearray()
+        self.outbuf = bytearray()
+        self.responded = False
+
+
+class StackServer:
+    """Our stack as a server on one context: HTTP on :8080 (fixed body, ``Connection:
+    close``) and an echo service on :7007, driven by mtcp epoll in a thread."""
+
+    def __init__(self, ctx: mtcp.Context, addr: str) -> None:
+        self.ctx = ctx
+        self.ep = ctx.epoll()
+        self.http = self._listen(addr, HTTP_PORT)
+        self.echo = self._listen(addr, ECHO_PORT)
+        self.conns: dict[int, _Conn] = {}
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, name="mtcp-server", daemon=True)
+        self.thread.start()
+
+    def _listen(self, addr: str, port: int) -> mtcp.Socket:
+        sock = self.ctx.socket()
+        sock.bind((addr, port))
+        sock.listen(1024)
+        self.ep.register(sock, mtcp.EPOLLIN)
+        return sock
+
+    def _run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                for fd, _events in self.ep.poll(0.05):
+                    if fd == self.http.fileno():
+                        self._accept(self.http, "http")
+                    elif fd == self.echo.fileno():
+                        self._accept(self.echo, "echo")
+                    elif fd in self.conns:
+                        self._serve(self.conns[fd])
+        except BaseException as exc:  # reported by close()
+            self.errors.append(exc)
+
+    def _accept(self, listener: mtcp.Socket, kind: str) -> None:
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except BlockingIOError:
+                return
+            self.conns[sock.fileno()] = _Conn(sock, kind)
+            self.ep.register(sock, mtcp.EPOLLIN | mtcp.EPOLLOUT)
+
+    def _drop(self, conn: _Conn) -> None:
+        self.conns.pop(conn.sock.fileno(), None)
+        with contextlib.suppress(OSError):
+            self.ep.unregister(conn.sock)
+        conn.sock.close()
+
+    def _serve(self, conn: _Conn) -> None:
+        eof = False
+        try:
+            while True:
+                try:
+                    data = conn.sock.recv(65536)
+                except BlockingIOError:
+                    break
+                if not data:
+                    eof = True
+                    break
+                (conn.outbuf if conn.kind == "echo" else conn.inbuf).extend(data)
+            if conn.kind == "http" and not conn.responded and b"\r\n\r\n" in conn.inbuf:
+                head = (
+                    f"HTTP/1.1 200 OK\r\nContent-Length: {len(BODY)}\r\n"
+                    "Content-Type: text/plain\r\nConnection: close\r\n\r\n"
+                ).encode()
+                conn.outbuf += head + BODY
+                conn.responded = True
+            while conn.outbuf:
+                try:
+                    sent = conn.sock.send(bytes(conn.outbuf[:65536]))
+                except BlockingIOError:
+                    break
+                del conn.outbuf[:sent]
+        except OSError:
+            self._drop(conn)
+            return
+        if not conn.outbuf and (eof or conn.responded):
+            self._drop(conn)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+        assert not self.thread.is_alive(), "server thread did not stop"
+        assert not self.errors, f"server thread failed: {self.errors!r}"
+
+
+@dataclass
+class Running:
+    site: Site
+    stack: mtcp.Stack
+    ctx: mtcp.Context
+
+
+@pytest.fixture(params=sorted(SITES))
+def site(request: pytest.FixtureRequest, lab: None) -> Iterator[Site]:
+    s = SITES[request.param]
+    capture = _start_capture(s)
+    yield s
+    failed = getattr(request.node, "rep_call", None)
+    _stop_capture(capture, keep=bool(failed and failed.failed), name=request.node.name)
+
+
+def _start_capture(s: Site) -> tuple[subprocess.Popen[bytes], Path] | None:
+    if shutil.which("tcpdump") is None:
+        return None
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"current-{s.io}.pcap"
+    proc = subprocess.Popen(
+        ["timeout", "120", "ip", "netns", "exec", s.kernel_ns, "tcpdump", "-i", s.kernel_dev,
+         "-U", "-s", "200", "-w", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(0.3)
+    return proc, path
+
+
+def _stop_capture(
+    capture: tuple[subprocess.Popen[bytes], Path] | None, *, keep: bool, name: str
+) -> None:
+    if capture is None:
+        return
+    proc, path = capture
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if keep and path.exists():
+        kept = path.with_name(re.sub(r"[^\w.-]", "_", name) + ".pcap")
+        path.rename(kept)
+        print(f"kept capture {kept}", file=sys.stderr)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def running(site: Site) -> Iterator[Running]:
+    config = mtcp.Config(
+        io=site.io,
+        port=site.port,
+        addr=f"{site.stack_addr}/24",
+        max_concurrency=2048,
+        max_num_buffers=2048,
+        rcvbuf=65536,
+        sndbuf=65536,
+    )
+    with netlab.in_netns(site.stack_ns):
+        stack = mtcp.Stack(config)
+    try:
+        ctx = stack.create_context(0)
+        yield Running(site, stack, ctx)
+    finally:
+        stack.destroy()
+
+
+@pytest.fixture
+def server(running: Running) -> Iterator[StackServer]:
+    srv = StackServer(running.ctx, running.site.stack_addr)
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+# ---------------------------------------------------------------- our stack as the server
+
+
+def test_kernel_curl_gets_our_http_response(running: Running, server: StackServer) -> None:
+    s = running.site
+    out = kernel(s, "curl", "-sS", "--max-time", "10", f"http://{s.stack_addr}:{HTTP_PORT}/")
+    assert out.encode() == BODY
+
+
+ECHO_CLIENT = textwrap.dedent(
+    """
+    import hashlib, json, os, socket, sys, threading
+    host, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    data = os.urandom(size)
+    s = socket.create_connection((host, port), timeout=20)
+    def send():
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+    t = threading.Thread(target=send); t.start()
+    got = hashlib.sha256(); n = 0
+    while True:
+        chunk = s.recv(1 << 16)
+        if not chunk:
+            break
+        got.update(chunk); n += len(chunk)
+    t.join()
+    print(json.dumps({"sent": hashlib.sha256(data).hexdigest(), "got": got.hexdigest(), "n": n}))
+    """
+)
+
+
+def test_kernel_socket_echo_5mb_sha256(running: Running, server: StackServer) -> None:
+    s = running.site
+    size = 5 * 1024 * 1024
+    start = time.monotonic()
+    out = kernel(s, sys.executable, "-c", ECHO_CLIENT, s.stack_addr, str(ECHO_PORT), str(size),
+                 timeout=60)  # fmt: skip
+    elapsed = time.monotonic() - start
+    result = json.loads(out)
+    assert result["n"] == size
+    assert result["got"] == result["sent"]
+    print(f"{s.io}: 5 MiB echoed in {elapsed:.2f} s ({2 * size * 8 / elapsed / 1e6:.0f} Mbit/s)")
+
+
+SHORT_CLIENT = textwrap.dedent(
+    """
+    import socket, sys, time
+    host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    ok = 0; start = time.monotonic()
+    for i in range(count):
+        with socket.create_connection((host, port), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+            buf = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            if buf.startswith(b"HTTP/1.1 200 OK") and buf.endswith(b"interface\\n"):
+                ok += 1
+    print(ok, time.monotonic() - start)
+    """
+)
+
+
+def test_200_short_connections_from_the_kernel(running: Running, server: StackServer) -> None:
+    s = running.site
+    out = kernel(s, sys.executable, "-c", SHORT_CLIENT, s.stack_addr, str(HTTP_PORT), "200",
+                 timeout=60)  # fmt: skip
+    ok, seconds = out.split()
+    assert int(ok) == 200
+    print(f"{s.io}: 200 connections in {float(seconds):.2f} s")
+
+
+@pytest.mark.skipif(shutil.which("ping") is None, reason="ping (iputils-ping) is not installed")
+def test_kernel_pings_our_address(running: Running) -> None:
+    s = running.site
+    out = kernel(s, "ping", "-c", "20", "-i", "0.05", "-W", "1", s.stack_addr)
+    assert re.search(r"20 packets transmitted, 20 received", out), out
+    rtt = re.search(r"= [\d.]+/([\d.]+)/([\d.]+)/", out)
+    assert rtt is not None, out
+    print(f"{s.io}: ping rtt avg {rtt.group(1)} ms, max {rtt.group(2)} ms")
+
+
+# ---------------------------------------------------------------- our stack as the client
+
+
+def _wait(pred: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():  # type: ignore[operator]
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _connect(ctx: mtcp.Context, addr: str, port: int) -> mtcp.Socket:
+    sock = ctx.socket()
+    rc = sock.connect_ex((addr, port))
+    assert rc in (0, errno.EINPROGRESS), rc
+    return sock
+
+
+def _connected_or_error(sock: mtcp.Socket) -> int:
+    """SO_ERROR once the connection is decided: 0 connected, an errno otherwise; -1 pending."""
+    err = sock.getsockopt(mtcp.SOL_SOCKET, mtcp.SO_ERROR)
+    if err:
+        return err
+    try:
+        sock.getpeername()
+    except OSError:
+        return -1
+    return 0
+
+
+@pytest.fixture
+def http_server(running: Running, tmp_path: Path) -> Iterator[tuple[str, bytes]]:
+    """``python3 -m http.server`` in the kernel's namespace, serving a 2 MiB random file."""
+    s = running.site
+    payload = os.urandom(2 * 1024 * 1024)
+    (tmp_path / "blob.bin").write_bytes(payload)
+    proc = subprocess.Popen(
+        ["timeout", "60", "ip", "netns", "exec", s.kernel_ns, sys.executable, "-m", "http.server",
+         "8000", "--bind", s.kernel_addr, "--directory", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait(
+            lambda: re.search(
+                rf"{re.escape(s.kernel_addr)}:8000\b",
+                kernel(s, "ss", "-ltn", check=False),
+            ),
+            10,
+            "http.server to listen",
+        )
+        yield f"http://{s.kernel_addr}:8000/blob.bin", payload
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_we_fetch_from_a_kernel_http_server(
+    running: Running, http_server: tuple[str, bytes]
+) -> None:
+    s = running.site
+    _, payload = http_server
+    sock = _connect(running.ctx, s.kernel_addr, 8000)
+    outcome: list[int] = []
+    _wait(lambda: outcome.append(_connected_or_error(sock)) or outcome[-1] != -1, 10, "connect")
+    assert outcome[-1] == 0
+    request = f"GET /blob.bin HTTP/1.0\r\nHost: {s.kernel_addr}\r\n\r\n".encode()
+    sent = 0
+    deadline = time.monotonic() + 30
+    got = bytearray()
+    eof = False
+    while not eof and time.monotonic() < deadline:
+        if sent < len(request):
+            with contextlib.suppress(BlockingIOError):
+                sent += sock.send(request[sent:])
+        try:
+            chunk = sock.recv(65536)
+        except BlockingIOError:
+            time.sleep(0.0005)
+            continue
+        if not chunk:
+            eof = True
+        got += chunk
+    sock.close()
+    assert eof, f"no end of response after 30 s ({len(got)} bytes)"
+    head, _, body = bytes(got).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200"), head[:200]
+    assert hashlib.sha256(body).hexdigest() == hashlib.sha256(payload).hexdigest()
+
+
+def test_connect_to_a_closed_kernel_port_is_refused(running: Running) -> None:
+    s = running.site
+    sock = _connect(running.ctx, s.kernel_addr, 9)  # discard: nothing listens there
+    outcome: list[int] = []
+    _wait(lambda: outcome.append(_connected_or_error(sock)) or outcome[-1] != -1, 10, "a RST")
+    assert outcome[-1] == errno.ECONNREFUSED
+    sock.close()
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_missing_interface_is_a_clear_error(lab: None) -> None:
+    with pytest.raises(OSError, match="mtcp-nosuch0") as info:
+        mtcp.Stack(mtcp.Config(io="afpacket", port="mtcp-nosuch0", addr="198.18.10.9/24"))
+    assert isinstance(info.value, FileNotFoundError) or info.value.errno == errno.ENODEV
+
+
+def test_addr_is_required_on_a_kernel_interface(lab: None) -> None:
+    with netlab.in_netns(netlab.STACK_NS), pytest.raises((ValueError, OSError), match="addr"):
+        mtcp.Stack(mtcp.Config(io="afpacket", port=LAB.veth_stack))
