@@ -44,17 +44,19 @@ fn kernel_port(config: &mut Config) -> io::Result<Vec<Box<dyn PacketIo>>> {
              {port} (e.g. 198.18.10.2/24 with the kernel on 198.18.10.1)"
         )));
     };
-    let iface = mtcp_io::sys::netdev::interface(&port)?;
-    config.mtu = config.mtu.min(iface.mtu);
     let mut queues: Vec<Box<dyn PacketIo>> = if config.io == IoKind::Tap {
         if config.num_cores != 1 {
             return Err(invalid(
                 "io = tap serves one context (num_cores = 1): multi-queue TAP is not supported yet",
             ));
         }
+        // Attach (or create) first: a TAP that doesn't exist yet is made by the open.
         let queue = mtcp_io::tap::TapQueue::open(&port, config.effective_mac(), config.mtu)?;
+        config.mtu = queue.caps().mtu;
         vec![Box::new(queue)]
     } else {
+        let iface = mtcp_io::sys::netdev::interface(&port)?;
+        config.mtu = config.mtu.min(iface.mtu);
         let mac = *config.mac.get_or_insert(iface.mac);
         mtcp_io::afpacket::open(&port, mac, config.mtu, config.num_cores)?
             .into_iter()
