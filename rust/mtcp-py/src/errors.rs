@@ -31,6 +31,7 @@ fn errno_of_kind(kind: io::ErrorKind) -> i32 {
         K::BrokenPipe => 32,                    // EPIPE
         K::WouldBlock => 11,                    // EAGAIN
         K::AlreadyExists => 17,                 // EEXIST
+        K::ResourceBusy => 16,                  // EBUSY
         K::NotFound => 2,                       // ENOENT
         K::PermissionDenied => 13,              // EACCES
         K::Interrupted => 4,                    // EINTR

@@ -90,7 +90,10 @@ fn transfer_both_ways(seed: u64, imp: Impairments, len: usize, buf: usize) {
     assert!(client.got == down, "seed {seed}: downstream bytes differ");
     let retransmits = p.client.stats().retransmits + p.server.stats().retransmits;
     if p.net.stats().lost > 0 {
-        assert!(retransmits > 0, "seed {seed}: frames were lost but no retransmit was counted");
+        assert!(
+            retransmits > 0,
+            "seed {seed}: frames were lost but no retransmit was counted"
+        );
     }
     p.client.close(c).unwrap();
     p.server.close(s).unwrap();
