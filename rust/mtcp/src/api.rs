@@ -560,6 +560,7 @@ impl Core {
             let conn = self.conn_mut(fid);
             conn.set_nodelay(opts.nodelay);
             conn.set_linger(opts.linger);
+            conn.set_keepalive(crate::engine::keepalive_of(&opts));
             self.after_flow_event(fid, false);
         }
         Ok(())

@@ -6,7 +6,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use mtcp_io::{PacketIo, BURST, MAX_FRAME};
-use mtcp_proto::tcp::{reset_for, Connection, State, TcpConfig};
+use mtcp_proto::tcp::{reset_for, CongestionAlgorithm, Connection, State, TcpConfig};
 use mtcp_proto::wire::{ChecksumCaps, TcpRepr};
 use mtcp_proto::{Duration, Instant};
 
@@ -396,6 +396,7 @@ impl Core {
             sndbuf: opts.sndbuf,
             nodelay: opts.nodelay,
             linger: opts.linger,
+            keepalive: keepalive_of(opts),
             ..self.tcp.clone()
         }
     }
@@ -794,6 +795,15 @@ fn xorshift(state: &mut u64) -> u64 {
     x.wrapping_mul(0x2545_f491_4f6c_dd1d)
 }
 
+/// `SO_KEEPALIVE` with `TCP_KEEPIDLE/INTVL/CNT` (seconds, count) as the TCP layer takes it.
+pub(crate) fn keepalive_of(opts: &SockOpts) -> Option<mtcp_proto::tcp::KeepAlive> {
+    opts.keepalive.then(|| mtcp_proto::tcp::KeepAlive {
+        idle: Duration::from_secs(opts.keepidle.max(1) as u64),
+        interval: Duration::from_secs(opts.keepintvl.max(1) as u64),
+        count: opts.keepcnt.max(1) as u32,
+    })
+}
+
 /// Linux's default idle retransmission clamp etc. live in `TcpConfig`; this is the one place
 /// the runtime turns `mtcp.conf` into connection parameters.
 pub(crate) fn tcp_config_from(config: &crate::Config) -> TcpConfig {
@@ -804,6 +814,11 @@ pub(crate) fn tcp_config_from(config: &crate::Config) -> TcpConfig {
         timewait: Duration::from_secs(config.tcp_timewait),
         idle_timeout: (config.tcp_timeout > 0)
             .then(|| Duration::from_secs(config.tcp_timeout as u64)),
+        congestion: if config.cc == "cubic" {
+            CongestionAlgorithm::Cubic
+        } else {
+            CongestionAlgorithm::NewReno
+        },
         ..TcpConfig::default()
     }
 }

@@ -622,6 +622,9 @@ impl Connection {
     /// Turns keepalive on (`SO_KEEPALIVE` with `TCP_KEEPIDLE/INTVL/CNT`) or off. The timer is
     /// (re)armed at the next `poll_transmit` ([`Connection::wants_transmit`] says so).
     pub fn set_keepalive(&mut self, keepalive: Option<KeepAlive>) {
+        if self.config.keepalive == keepalive {
+            return;
+        }
         self.config.keepalive = keepalive;
         self.keepalive_rearm = true;
         if keepalive.is_none() {
