@@ -68,9 +68,7 @@ fn run(seed: u64, loss: f64, buffer: usize, cc: &str) -> f64 {
             let n = (BYTES - sent).min(payload.len());
             match client.write(sock, &payload[..n]) {
                 Ok(n) => sent += n,
-                Err(e) if would_block(&e) || mtcp::errno_of(&e) == Some(Errno::ENOTCONN) => {
-                    break
-                }
+                Err(e) if would_block(&e) || mtcp::errno_of(&e) == Some(Errno::ENOTCONN) => break,
                 Err(e) => panic!("write: {e}"),
             }
         }
@@ -93,7 +91,10 @@ fn run(seed: u64, loss: f64, buffer: usize, cc: &str) -> f64 {
         }
         finished_at.is_some()
     });
-    assert!(ok, "seed {seed} loss {loss} buffer {buffer}: unfinished ({received} bytes)");
+    assert!(
+        ok,
+        "seed {seed} loss {loss} buffer {buffer}: unfinished ({received} bytes)"
+    );
     let took = finished_at.unwrap() - start;
     took.total_micros() as f64 / 1e6
 }
@@ -121,8 +122,10 @@ fn main() {
             print!("| {name} | {cc} |");
             let mut lossless = 0.0;
             for loss in LOSSES {
-                let mean_secs =
-                    (0..seeds).map(|s| run(s + 1, loss, buffer, cc)).sum::<f64>() / seeds as f64;
+                let mean_secs = (0..seeds)
+                    .map(|s| run(s + 1, loss, buffer, cc))
+                    .sum::<f64>()
+                    / seeds as f64;
                 let goodput = BYTES as f64 / 1024.0 / mean_secs;
                 if loss == 0.0 {
                     lossless = goodput;

@@ -78,15 +78,26 @@ fn keepalive_run(before_connect: bool) -> Option<Duration> {
     let p = sim_pair(5, Impairments::default(), no_idle_timeout());
     let l = listener(&p.server, p.server_addr);
     let set = |sock| {
-        p.client.setsockopt(sock, SOL_SOCKET, SO_KEEPALIVE, 1).unwrap();
-        p.client.setsockopt(sock, IPPROTO_TCP, TCP_KEEPIDLE, 10).unwrap();
-        p.client.setsockopt(sock, IPPROTO_TCP, TCP_KEEPINTVL, 2).unwrap();
-        p.client.setsockopt(sock, IPPROTO_TCP, TCP_KEEPCNT, 3).unwrap();
+        p.client
+            .setsockopt(sock, SOL_SOCKET, SO_KEEPALIVE, 1)
+            .unwrap();
+        p.client
+            .setsockopt(sock, IPPROTO_TCP, TCP_KEEPIDLE, 10)
+            .unwrap();
+        p.client
+            .setsockopt(sock, IPPROTO_TCP, TCP_KEEPINTVL, 2)
+            .unwrap();
+        p.client
+            .setsockopt(sock, IPPROTO_TCP, TCP_KEEPCNT, 3)
+            .unwrap();
     };
     let c = if before_connect {
         let c = p.client.socket(AF_INET, SOCK_STREAM, 0).unwrap();
         set(c);
-        assert_eq!(errno(p.client.connect(c, p.server_addr)), Errno::EINPROGRESS);
+        assert_eq!(
+            errno(p.client.connect(c, p.server_addr)),
+            Errno::EINPROGRESS
+        );
         let ok = p.net.run_until(Duration::from_secs(5), &mut || {
             p.client.getpeername(c).is_ok()
         });

@@ -56,9 +56,11 @@ fn initial_window(mss: usize) -> usize {
     10 * mss
 }
 
-/// Slow start with appropriate byte counting, L = 2 MSS (RFC 3465).
-fn slow_start(cwnd: usize, bytes_acked: usize, mss: usize) -> usize {
-    cwnd + bytes_acked.min(2 * mss)
+/// Slow start with byte counting (RFC 3465) without its per-ACK limit L, as Linux: an ACK
+/// for many segments at once (a receiver coalescing ACKs, GRO, or a burst arriving together)
+/// grows cwnd by all of them, so slow start still doubles cwnd per round trip.
+fn slow_start(cwnd: usize, bytes_acked: usize, _mss: usize) -> usize {
+    cwnd + bytes_acked
 }
 
 /// NewReno: slow start and congestion avoidance.

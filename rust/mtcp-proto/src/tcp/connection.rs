@@ -161,6 +161,9 @@ pub struct Connection {
     rcv_adv: SeqNumber,
     recv_buf: RecvBuffer,
     assembler: Assembler,
+    /// Sequence number of the latest out-of-order segment: its block goes first in our SACK
+    /// option (RFC 2018 §4), so a burst's news is not lost when only three blocks fit.
+    last_ooo_seq: Option<SeqNumber>,
     /// Sequence number of a FIN that arrived after a hole.
     pending_fin: Option<SeqNumber>,
     /// The peer's FIN has been received in order.
@@ -205,6 +208,9 @@ pub struct Connection {
     rack: Rack,
     /// The tail loss probe timer fired: send the probe at the next poll_transmit.
     tlp_now: bool,
+    /// Recovery just began: the first hole goes out at once, whatever pipe says
+    /// (RFC 6675 §5 step 4.3).
+    retransmit_first_hole: bool,
     tlp: Option<TlpEpisode>,
     /// A duplicate segment arrived: report it in the next ACK's first SACK block (RFC 2883).
     dsack: Option<(SeqNumber, SeqNumber)>,
@@ -259,6 +265,7 @@ impl Connection {
             rcv_adv: SeqNumber(0),
             recv_buf: RecvBuffer::new(config.rcvbuf),
             assembler: Assembler::default(),
+            last_ooo_seq: None,
             pending_fin: None,
             fin_received: false,
             read_shutdown: false,
@@ -288,6 +295,7 @@ impl Connection {
             scoreboard: Scoreboard::new(config.sndbuf / 256),
             rack: Rack::default(),
             tlp_now: false,
+            retransmit_first_hole: false,
             tlp: None,
             dsack: None,
             challenge_window: Instant::ZERO,

@@ -41,8 +41,10 @@ pub(super) struct Delivered {
     /// and whether it had been retransmitted.
     pub(super) latest: Option<(Instant, SeqNumber, bool)>,
     /// A delivered segment that was never retransmitted ended below the highest end delivered
-    /// before it: the network reordered (RFC 8985 §6.2 step 3).
+    /// by earlier ACKs: the network reordered (RFC 8985 §6.2 step 3).
     pub(super) reordered: bool,
+    /// Highest end delivered by this ACK.
+    highest_end: Option<SeqNumber>,
 }
 
 impl Delivered {
@@ -212,13 +214,28 @@ impl Scoreboard {
         }
     }
 
-    fn deliver(&mut self, seg: &SentSegment, delivered: &mut Delivered) {
-        match self.highest_delivered {
-            Some(high) if seg.end < high && !seg.retransmitted => delivered.reordered = true,
-            Some(high) if seg.end <= high => {}
-            _ => self.highest_delivered = Some(seg.end),
+    fn deliver(&self, seg: &SentSegment, delivered: &mut Delivered) {
+        // Compared with what earlier ACKs delivered: one ACK's blocks come in any order.
+        if self
+            .highest_delivered
+            .is_some_and(|high| seg.end < high && !seg.retransmitted)
+        {
+            delivered.reordered = true;
+        }
+        if delivered.highest_end.is_none_or(|high| seg.end > high) {
+            delivered.highest_end = Some(seg.end);
         }
         delivered.note(seg);
+    }
+
+    /// Ends the processing of one ACK: what it delivered becomes the reference for the
+    /// reordering check of the next (RACK.fack).
+    pub(super) fn finish_ack(&mut self, delivered: &Delivered) {
+        if let Some(end) = delivered.highest_end {
+            if self.highest_delivered.is_none_or(|high| end > high) {
+                self.highest_delivered = Some(end);
+            }
+        }
     }
 
     /// Marks the records that `[left, right)` covers entirely as SACKed (RFC 6675 §5 Update()).
@@ -329,9 +346,10 @@ impl Scoreboard {
         self.segments.iter().find(|s| s.lost && !s.sacked).copied()
     }
 
-    /// The last segment, for a tail loss probe (RFC 8985 §7.3).
-    pub(super) fn last(&self) -> Option<SentSegment> {
-        self.segments.back().copied()
+    /// The highest segment not SACKed, for a tail loss probe (RFC 8985 §7.3 sends the last
+    /// segment; when the peer already holds it, the highest it lacks is the useful probe).
+    pub(super) fn last_unsacked(&self) -> Option<SentSegment> {
+        self.segments.iter().rev().find(|s| !s.sacked).copied()
     }
 
     /// Forgets everything (the connection closed, or the peer reneged).
@@ -423,8 +441,11 @@ mod test {
         let (mut b, _) = board();
         let mut d = Delivered::default();
         b.on_sack_block(SeqNumber(300), SeqNumber(400), None, &mut d);
+        // Blocks of one ACK in any order are no evidence.
+        b.on_sack_block(SeqNumber(200), SeqNumber(300), None, &mut d);
         assert!(!d.reordered);
-        // 100..200 arrives later, never retransmitted: reordering.
+        b.finish_ack(&d);
+        // 100..200 arrives with a later ACK, never retransmitted: reordering.
         let mut d = Delivered::default();
         b.on_sack_block(SeqNumber(100), SeqNumber(200), None, &mut d);
         assert!(d.reordered);

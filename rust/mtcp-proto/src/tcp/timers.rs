@@ -25,14 +25,16 @@ pub(super) enum Timer {
 
 impl Timer {
     const COUNT: usize = 8;
+    /// In the order they fire when due together: a tail loss probe due with the RTO goes
+    /// first and pushes the RTO back (RFC 8985 §7.3), as the PTO is never later than the RTO.
     pub(super) const ALL: [Timer; Timer::COUNT] = [
+        Timer::TailLossProbe,
         Timer::Retransmit,
         Timer::Persist,
         Timer::DelayedAck,
         Timer::TimeWait,
         Timer::Idle,
         Timer::Rack,
-        Timer::TailLossProbe,
         Timer::KeepAlive,
     ];
 }

@@ -125,6 +125,7 @@ impl Connection {
                 }
             }
             if let Some((seq, len)) = self.next_retransmission() {
+                self.retransmit_first_hole = false;
                 return Some(self.emit_data(now, buf, seq, len, true));
             }
             if let Some((seq, len)) = self.next_data() {
@@ -203,12 +204,22 @@ impl Connection {
         if self.opts.sack {
             // A D-SACK block goes first, once (RFC 2883 §4), then the out-of-order ranges.
             let rcv_nxt = self.rcv_nxt;
-            let ranges = self.dsack.take().into_iter().chain(
+            let blocks = || {
                 self.assembler
                     .ranges()
                     .iter()
-                    .map(|&(start, end)| (rcv_nxt + start, rcv_nxt + end)),
-            );
+                    .map(move |&(start, end)| (rcv_nxt + start, rcv_nxt + end))
+            };
+            // RFC 2018 §4: the block holding the latest segment first, then the others.
+            let latest = self
+                .last_ooo_seq
+                .and_then(|seq| blocks().find(|&(l, r)| l <= seq && seq < r));
+            let ranges = self
+                .dsack
+                .take()
+                .into_iter()
+                .chain(latest)
+                .chain(blocks().filter(move |&b| Some(b) != latest));
             for (slot, range) in repr.sack_ranges.iter_mut().zip(ranges) {
                 *slot = Some(range);
             }

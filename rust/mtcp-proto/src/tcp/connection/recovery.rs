@@ -74,6 +74,7 @@ impl Connection {
     /// growth, the tail loss probe episode and timer. `acked` counts newly cumulatively
     /// acknowledged data bytes.
     pub(super) fn after_sack_ack(&mut self, now: Instant, delivered: Delivered, acked: usize) {
+        self.scoreboard.finish_ack(&delivered);
         self.rack_update(now, &delivered);
         let lost = self.detect_losses(now);
         if self.in_recovery && self.snd_una >= self.recover {
@@ -162,6 +163,7 @@ impl Connection {
         let mss = usize::from(self.send_mss());
         self.cc.on_congestion_event(self.flight_size(), mss, now);
         self.rtt_timing = None; // Karn: the timed segment may be resent
+        self.retransmit_first_hole = true;
     }
 
     /// The RACK reordering timer fired (RFC 8985 §6.3).
@@ -178,6 +180,7 @@ impl Connection {
     /// the window reopens, skipping what the peer holds (RFC 6675 §5.1, RFC 8985 §6.3).
     pub(super) fn on_sack_timeout(&mut self) {
         self.scoreboard.mark_all_lost();
+        self.retransmit_first_hole = false;
         self.tlp = None;
         self.tlp_now = false;
         self.timers.stop(Timer::TailLossProbe);
@@ -191,7 +194,7 @@ impl Connection {
             return None;
         }
         let seg = self.scoreboard.next_lost()?;
-        if self.pipe() >= self.cc.window() {
+        if self.pipe() >= self.cc.window() && !self.retransmit_first_hole {
             return None;
         }
         let data_end = seg.end.min(self.data_end());
@@ -250,7 +253,7 @@ impl Connection {
     }
 
     /// The probe to send (RFC 8985 §7.3): new data if the peer's window allows one segment,
-    /// else the last segment sent again. Returns (start, payload length, is a retransmission).
+    /// else the highest segment the peer lacks, sent again. Returns (start, payload length, is a retransmission).
     pub(super) fn tail_loss_probe(&self) -> Option<(SeqNumber, usize, bool)> {
         let mss = usize::from(self.send_mss());
         let data_end = self.data_end();
@@ -260,7 +263,7 @@ impl Connection {
         if unsent > 0 && room > 0 && self.scoreboard.has_room() {
             return Some((self.snd_nxt, unsent.min(room).min(mss), false));
         }
-        let last = self.scoreboard.last()?;
+        let last = self.scoreboard.last_unsacked()?;
         let end = last.end.min(data_end);
         Some((last.start, (end - last.start).max(0) as usize, true))
     }

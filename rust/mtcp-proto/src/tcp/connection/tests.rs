@@ -1483,9 +1483,14 @@ fn test_established_sack_blocks_for_out_of_order_data() {
     );
     send(&mut c, 2, data(REMOTE_SEQ + 31, b"0123456789"));
     let out = recv_one(&mut c, 2);
+    // RFC 2018 §4: the block with the segment that triggered the ACK comes first.
+    assert_eq!(
+        out.repr.sack_ranges[0],
+        Some((REMOTE_SEQ + 31, REMOTE_SEQ + 41))
+    );
     assert_eq!(
         out.repr.sack_ranges[1],
-        Some((REMOTE_SEQ + 31, REMOTE_SEQ + 41))
+        Some((REMOTE_SEQ + 11, REMOTE_SEQ + 21))
     );
 }
 
