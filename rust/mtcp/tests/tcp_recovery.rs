@@ -63,6 +63,28 @@ fn one_mib_at_five_percent_loss_is_not_rto_bound() {
     }
 }
 
+#[test]
+fn ten_mib_at_ten_percent_loss_with_big_buffers_completes() {
+    // 100 ms RTT, 10% loss, 4 MiB buffers: many holes at once. This used to hang until the
+    // idle timeout: with all 8 out-of-order slots of the receiver taken, the retransmission
+    // at RCV.NXT was dropped for want of a slot, again and again.
+    let imp = Impairments {
+        loss: 0.10,
+        delay_us: 50_000,
+        queue_bytes: 64 << 20,
+        ..Impairments::default()
+    };
+    for seed in 1..=3 {
+        let config = Config {
+            rcvbuf: 4 << 20,
+            sndbuf: 4 << 20,
+            cc: "cubic".into(),
+            ..Config::default()
+        };
+        one_way(seed, imp.clone(), config, 10 << 20);
+    }
+}
+
 /// Connects, turns keepalive on (before connect or after), lets the connection idle with
 /// the peer answering, then makes the network drop everything; returns how long after
 /// that the client saw ETIMEDOUT.

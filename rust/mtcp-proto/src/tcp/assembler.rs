@@ -33,6 +33,12 @@ impl Assembler {
     /// are now contiguous; they leave the assembler (offsets are re-based past them), and the
     /// caller advances RCV.NXT by that much.
     pub(super) fn add(&mut self, start: usize, end: usize) -> Result<usize, TooManyHoles> {
+        if start == 0 && end > 0 && self.count == MAX_RANGES && self.ranges[0].0 > end {
+            // In-order data needs no slot: with every slot taken it must still be accepted,
+            // or the first hole could never be filled.
+            self.shift(end);
+            return Ok(end);
+        }
         if start < end {
             self.insert(start, end)?;
         }
@@ -113,5 +119,11 @@ mod test {
         // Touching an existing range still works.
         assert_eq!(a.add(6, 7), Ok(0));
         assert_eq!(a.ranges()[0], (5, 7));
+        // In-order data is accepted with every slot taken (else the first hole stays open
+        // forever): it is delivered and the ranges move down.
+        assert_eq!(a.add(0, 3), Ok(3));
+        assert_eq!(a.ranges()[0], (2, 4));
+        assert_eq!(a.ranges().len(), MAX_RANGES);
+        assert_eq!(a.add(0, 2), Ok(4));
     }
 }

@@ -270,6 +270,20 @@ impl Scoreboard {
         }
     }
 
+    /// RFC 2018 §8: the peer may discard data it SACKed. A SACKed segment at SND.UNA when the
+    /// RTO fires is the sign (as Linux's `tcp_check_sack_reneging`): all SACK marks go, so
+    /// that everything is resent. Returns whether that happened.
+    pub(super) fn forget_sacks_if_reneged(&mut self) -> bool {
+        if !self.segments.front().is_some_and(|s| s.sacked) {
+            return false;
+        }
+        for seg in self.segments.iter_mut() {
+            seg.sacked = false;
+        }
+        self.sacked_bytes = 0;
+        true
+    }
+
     /// Marks every record that is neither SACKed nor already lost as lost (RFC 6298 §5 after a
     /// timeout, RFC 6675 §5.1); returns whether any was.
     pub(super) fn mark_all_lost(&mut self) -> bool {

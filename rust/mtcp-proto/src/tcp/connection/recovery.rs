@@ -179,6 +179,7 @@ impl Connection {
     /// A retransmission timeout with SACK: everything not SACKed is lost and is resent as
     /// the window reopens, skipping what the peer holds (RFC 6675 §5.1, RFC 8985 §6.3).
     pub(super) fn on_sack_timeout(&mut self) {
+        self.scoreboard.forget_sacks_if_reneged();
         self.scoreboard.mark_all_lost();
         self.retransmit_first_hole = false;
         self.tlp = None;
