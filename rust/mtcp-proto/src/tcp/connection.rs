@@ -64,7 +64,7 @@ pub struct TcpStats {
     /// D-SACK blocks received: the peer got a segment twice (RFC 2883), i.e. a spurious
     /// retransmission or a duplicate made by the network.
     pub dsacks_received: u64,
-    /// Challenge ACKs sent (RFC 5961), and those suppressed by the rate limit (§7).
+    /// Challenge ACKs sent (RFC 5961 §3.2, §4.2, §5.2).
     pub challenge_acks: u64,
     /// Challenge ACKs not sent because of the rate limit (RFC 5961 §7).
     pub challenge_acks_suppressed: u64,

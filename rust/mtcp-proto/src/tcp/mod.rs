@@ -27,8 +27,9 @@
 //! once); `assembler` (out-of-order ranges); `rtt` (RFC 6298 estimator); `timers` (the
 //! enum-indexed timer table); `congestion` (NewReno and CUBIC behind a trait); `scoreboard`
 //! (the sender's record of segments in flight: SACK, RFC 6675, and RACK, RFC 8985);
-//! `options` (window-scale arithmetic); `recovery` (SACK-based loss recovery, RACK-TLP);
-//! `keepalive` lives with the timers in `connection/input.rs`.
+//! `options` (window-scale arithmetic). `connection/recovery.rs` holds SACK-based loss
+//! recovery (RFC 6675), RACK-TLP (RFC 8985), D-SACK (RFC 2883) and the challenge-ACK rate
+//! limit (RFC 5961 §7); `connection/keepalive.rs` the keepalive probes.
 
 mod assembler;
 mod config;
