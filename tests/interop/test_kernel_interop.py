@@ -1,7 +1,7 @@
 """mtcp against the Linux kernel's TCP over real interfaces: a TAP device and a veth pair
-(AF_PACKET), in the namespaces of ``mtcp netlab`` (python/mtcp/tools/netlab.py).
+(AF_PACKET and AF_XDP), in the namespaces of ``mtcp netlab`` (python/mtcp/tools/netlab.py).
 
-Every test runs on both backends. Our stack runs in this process (its interface opened from
+Every test runs on all three backends. Our stack runs in this process (its interface opened from
 inside the lab's namespace with setns); the kernel's programs (curl, a Python ``socket``
 client, ``python3 -m http.server``, ping) run in the kernel's namespace through
 ``ip netns exec``, each bounded by ``timeout``. Addresses: 198.18.10.0/24 (veth) and
@@ -77,6 +77,17 @@ SITES = {
     ),
     "afpacket": Site(
         "afpacket",
+        LAB.veth_stack,
+        netlab.STACK_NS,
+        netlab.PEER_NS,
+        LAB.veth_peer,
+        LAB.veth_stack_addr,
+        LAB.veth_peer_addr,
+    ),
+    # The same veth end as afpacket: an AF_XDP socket on its only receive queue, fed by our
+    # own XDP redirect program (copy mode: veth has no zero-copy).
+    "afxdp": Site(
+        "afxdp",
         LAB.veth_stack,
         netlab.STACK_NS,
         netlab.PEER_NS,
@@ -487,10 +498,36 @@ def test_connect_to_a_closed_kernel_port_is_refused(running: Running) -> None:
 # ---------------------------------------------------------------- errors
 
 
-def test_missing_interface_is_a_clear_error(lab: None) -> None:
+@pytest.mark.parametrize("io", ["afpacket", "afxdp"])
+def test_missing_interface_is_a_clear_error(lab: None, io: str) -> None:
     with pytest.raises(OSError, match="mtcp-nosuch0") as info:
-        mtcp.Stack(mtcp.Config(io="afpacket", port="mtcp-nosuch0", addr="198.18.10.9/24"))
+        mtcp.Stack(mtcp.Config(io=io, port="mtcp-nosuch0", addr="198.18.10.9/24"))
     assert isinstance(info.value, FileNotFoundError) or info.value.errno == errno.ENODEV
+
+
+def _afxdp_config(**extra: object) -> mtcp.Config:
+    return mtcp.Config(io="afxdp", port=LAB.veth_stack, addr=f"{LAB.veth_stack_addr}/24", **extra)
+
+
+def test_afxdp_busy_queue_is_a_clear_error(lab: None) -> None:
+    """A second AF_XDP stack on the queue the first one holds: EBUSY after the retries, with a
+    message that says the queue is busy (not a crash, not a hang)."""
+    with netlab.in_netns(netlab.STACK_NS):
+        first = mtcp.Stack(_afxdp_config())
+        try:
+            start = time.monotonic()
+            with pytest.raises(OSError, match=r"queue 0 of 'mtcpv0' is busy") as info:
+                mtcp.Stack(_afxdp_config())
+            assert info.value.errno == errno.EBUSY
+            assert time.monotonic() - start < 10
+        finally:
+            first.destroy()
+
+
+def test_afxdp_more_contexts_than_queues_is_a_clear_error(lab: None) -> None:
+    with netlab.in_netns(netlab.STACK_NS), pytest.raises(OSError, match="receive queue") as info:
+        mtcp.Stack(_afxdp_config(num_cores=2))
+    assert info.value.errno == errno.EINVAL
 
 
 def test_addr_is_required_on_a_kernel_interface(lab: None) -> None:

@@ -11,7 +11,9 @@
 //! | simulated network, virtual time | [`sim`] | none |
 //! | TAP device | [`tap`] | root or CAP_NET_ADMIN |
 //! | AF_PACKET, TPACKET_V3 rings | [`afpacket`] | root or CAP_NET_RAW |
+//! | AF_XDP (XSK rings, UMEM, own XDP program) | [`afxdp`] | root, or CAP_NET_ADMIN + CAP_NET_RAW + CAP_BPF |
 pub mod afpacket;
+pub mod afxdp;
 mod fd_waker;
 mod frame;
 pub mod memory;

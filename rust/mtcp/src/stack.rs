@@ -21,8 +21,9 @@ pub const DEFAULT_ADDR: Ipv4Cidr = Ipv4Cidr {
     prefix_len: 15,
 };
 
-/// Opens the kernel-device port of `config` (`io = tap | afpacket`, `port = <ifname>`): one
-/// queue per core, the MTU lowered to the interface's, and, for AF_PACKET, the interface's MAC
+/// Opens the kernel-device port of `config` (`io = tap | afpacket | afxdp`, `port = <ifname>`):
+/// one queue per core (AF_XDP: one receive queue of the device per core), the MTU lowered to
+/// the interface's, and, for AF_PACKET and AF_XDP, the interface's MAC
 /// unless `mac` is set (a TAP stack is the far end of the cable: it keeps its own MAC). Sends
 /// one gratuitous ARP (RFC 5227 §3 announcement) so the neighbours learn the address at once.
 ///
@@ -58,15 +59,35 @@ fn kernel_port(config: &mut Config) -> io::Result<Vec<Box<dyn PacketIo>>> {
         let iface = mtcp_io::sys::netdev::interface(&port)?;
         config.mtu = config.mtu.min(iface.mtu);
         let mac = *config.mac.get_or_insert(iface.mac);
-        mtcp_io::afpacket::open(&port, mac, config.mtu, config.num_cores)?
-            .into_iter()
-            .map(|q| Box::new(q) as Box<dyn PacketIo>)
-            .collect()
+        if config.io == IoKind::AfXdp {
+            mtcp_io::afxdp::open(&port, mac, config.mtu, config.num_cores, xdp_options()?)?
+                .into_iter()
+                .map(|q| Box::new(q) as Box<dyn PacketIo>)
+                .collect()
+        } else {
+            mtcp_io::afpacket::open(&port, mac, config.mtu, config.num_cores)?
+                .into_iter()
+                .map(|q| Box::new(q) as Box<dyn PacketIo>)
+                .collect()
+        }
     };
     if let Some(first) = queues.first_mut() {
         announce(first.as_mut(), config.effective_mac(), addr.addr);
     }
     Ok(queues)
+}
+
+/// AF_XDP options from the environment (no `mtcp.conf` keys for them yet):
+/// `MTCP_XDP_MODE = auto | drv | skb` (where the XDP program runs; default auto: native, else
+/// generic) and `MTCP_XDP_ZEROCOPY = 1` (ask for zero-copy first; copy mode when the driver
+/// has none).
+fn xdp_options() -> io::Result<mtcp_io::afxdp::Options> {
+    let mode = std::env::var("MTCP_XDP_MODE").unwrap_or_default();
+    let zerocopy = std::env::var("MTCP_XDP_ZEROCOPY").unwrap_or_default();
+    Ok(mtcp_io::afxdp::Options {
+        mode: mode.trim().parse()?,
+        zerocopy: matches!(zerocopy.trim(), "1" | "yes" | "on" | "true"),
+    })
 }
 
 /// Sends a gratuitous ARP request for `ip` from `mac` (sender and target address both `ip`,
@@ -143,10 +164,12 @@ fn invalid(msg: impl Into<String>) -> io::Error {
 
 impl Stack {
     /// Builds a stack and attaches its port (`io = memory` joins the in-memory hub named by
-    /// `port`; `io = tap | afpacket` opens the kernel interface named by `port`, and needs
-    /// `addr`). Errors: the configuration's own (`InvalidInput`), EADDRINUSE when the hub has
-    /// a host with the same MAC, the interface's (NotFound for a missing interface,
-    /// PermissionDenied without the privilege, ResourceBusy for a TAP held elsewhere),
+    /// `port`; `io = tap | afpacket | afxdp` opens the kernel interface named by `port`, and
+    /// needs `addr`). Errors: the configuration's own (`InvalidInput`), EADDRINUSE when the hub
+    /// has a host with the same MAC, the interface's (NotFound for a missing interface,
+    /// PermissionDenied without the privilege, ResourceBusy for a TAP held elsewhere, an
+    /// AF_XDP queue still bound elsewhere or an XDP program someone else attached;
+    /// InvalidInput for more AF_XDP contexts than the device has receive queues),
     /// Unsupported for a backend not built into this version.
     pub fn new(config: Config) -> io::Result<Stack> {
         let mut config = config;
@@ -172,7 +195,7 @@ impl Stack {
                     "io = sim hosts are made by mtcp::sim::Network::add_host",
                 ));
             }
-            IoKind::Tap | IoKind::AfPacket => kernel_port(&mut config)?,
+            IoKind::Tap | IoKind::AfPacket | IoKind::AfXdp => kernel_port(&mut config)?,
             other => {
                 return Err(io::Error::new(
                     io::ErrorKind::Unsupported,
@@ -353,8 +376,10 @@ impl Stack {
     }
 
     /// `mtcp_destroy`: destroys every context of this stack and releases its port (a TAP
-    /// device or an AF_PACKET socket is closed here, not when the last handle goes away, so
-    /// the interface can be opened again at once). No context can be created afterwards.
+    /// device, an AF_PACKET socket or an AF_XDP socket and its XDP program are released here,
+    /// not when the last handle goes away, so the interface can be opened again at once; an
+    /// AF_XDP queue may still be held by the kernel for up to a second, which the next open
+    /// waits out). No context can be created afterwards.
     pub fn destroy(&self) {
         for ctx in self.contexts() {
             ctx.shutdown();

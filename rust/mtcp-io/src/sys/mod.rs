@@ -2,6 +2,8 @@
 //! this module (and the backends' own `sys` files), each with a `SAFETY:` comment.
 pub mod affinity;
 pub(crate) mod afpacket;
+pub(crate) mod afxdp;
+pub(crate) mod bpf;
 pub(crate) mod fd;
 pub mod netdev;
 pub mod tap;
