@@ -524,6 +524,46 @@ def test_afxdp_busy_queue_is_a_clear_error(lab: None) -> None:
             first.destroy()
 
 
+# An XDP program that passes every frame, as LLVM IR: ``llc`` (LLVM, on new machines of this
+# project's kind) makes a BPF object of it that ``ip link`` can attach — no clang needed.
+XDP_PASS_IR = textwrap.dedent(
+    """
+    @_license = global [4 x i8] c"GPL\\00", section "license"
+    define i32 @xdp_pass(i8* %ctx) section "xdp" {
+      ret i32 2
+    }
+    """
+)
+
+
+@pytest.mark.skipif(shutil.which("llc") is None, reason="llc (LLVM) is not installed")
+def test_afxdp_foreign_xdp_program_is_a_clear_error(lab: None, tmp_path: Path) -> None:
+    """Someone else's XDP program on the interface is neither replaced nor detached: the open
+    fails with EBUSY and a message that says what to do."""
+    (tmp_path / "pass.ll").write_text(XDP_PASS_IR)
+    obj = tmp_path / "pass.o"
+    subprocess.run(
+        ["llc", "-march=bpf", "-filetype=obj", "-o", str(obj), str(tmp_path / "pass.ll")],
+        check=True,
+        timeout=30,
+    )
+    dev = ["ip", "-n", netlab.STACK_NS, "link", "set", "dev", LAB.veth_stack]
+    subprocess.run([*dev, "xdpgeneric", "obj", str(obj), "sec", "xdp"], check=True, timeout=10)
+    try:
+        busy = pytest.raises(OSError, match="already attached")
+        with netlab.in_netns(netlab.STACK_NS), busy as info:
+            mtcp.Stack(_afxdp_config())
+        assert info.value.errno == errno.EBUSY
+        assert "xdpgeneric off" in str(info.value)
+        shown = subprocess.run(
+            ["ip", "-n", netlab.STACK_NS, "link", "show", LAB.veth_stack],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout  # fmt: skip
+        assert "xdp_pass" in shown, "the other program must stay attached"
+    finally:
+        subprocess.run([*dev, "xdpgeneric", "off"], check=False, timeout=10)
+
+
 def test_afxdp_more_contexts_than_queues_is_a_clear_error(lab: None) -> None:
     with netlab.in_netns(netlab.STACK_NS), pytest.raises(OSError, match="receive queue") as info:
         mtcp.Stack(_afxdp_config(num_cores=2))

@@ -250,9 +250,9 @@ fn attach(
         Some(libc::EBUSY) | Some(libc::EEXIST) => io::Error::new(
             io::ErrorKind::ResourceBusy,
             format!(
-                "an XDP program is already attached to '{name}' (by another process or `ip link \
-                 set {name} xdp ...`); mtcp does not replace it — detach it first \
-                 (`ip link set dev {name} xdp off`) ({e})"
+                "an XDP program is already attached to '{name}' (by another process or `ip \
+                 link`); mtcp does not replace it — detach it first (`ip link set dev {name} \
+                 xdpgeneric off`, or `xdpdrv off` for a native one) ({e})"
             ),
         ),
         Some(libc::EOPNOTSUPP) => io::Error::new(
