@@ -21,6 +21,9 @@ struct Entry {
 
 pub(crate) struct ArpCache {
     entries: HashMap<Ipv4Addr, Entry>,
+    /// The entry of the last successful lookup: a context usually talks to one next hop, so
+    /// the transmit path skips hashing. Cleared whenever `entries` changes.
+    last: Option<(Ipv4Addr, [u8; 6], Option<Instant>)>,
     last_request: HashMap<Ipv4Addr, Instant>,
     pending: Vec<(Ipv4Addr, Vec<u8>)>,
     spare: Vec<Vec<u8>>,
@@ -30,6 +33,7 @@ impl ArpCache {
     pub(crate) fn new() -> ArpCache {
         ArpCache {
             entries: HashMap::new(),
+            last: None,
             last_request: HashMap::new(),
             pending: Vec::new(),
             spare: Vec::new(),
@@ -37,14 +41,23 @@ impl ArpCache {
     }
 
     pub(crate) fn add_static(&mut self, ip: Ipv4Addr, mac: [u8; 6]) {
+        self.last = None;
         self.entries.insert(ip, Entry { mac, expires: None });
     }
 
-    pub(crate) fn lookup(&self, ip: Ipv4Addr, now: Instant) -> Option<[u8; 6]> {
-        let e = self.entries.get(&ip)?;
-        match e.expires {
+    /// The MAC of `ip`, unless unknown or expired.
+    pub(crate) fn lookup(&mut self, ip: Ipv4Addr, now: Instant) -> Option<[u8; 6]> {
+        let (mac, expires) = match self.last {
+            Some((last_ip, mac, expires)) if last_ip == ip => (mac, expires),
+            _ => {
+                let e = self.entries.get(&ip)?;
+                self.last = Some((ip, e.mac, e.expires));
+                (e.mac, e.expires)
+            }
+        };
+        match expires {
             Some(t) if t <= now => None,
-            _ => Some(e.mac),
+            _ => Some(mac),
         }
     }
 
@@ -56,6 +69,7 @@ impl ArpCache {
         now: Instant,
         out: &mut Vec<Vec<u8>>,
     ) {
+        self.last = None;
         match self.entries.get_mut(&ip) {
             Some(e) if e.expires.is_none() => {} // static entries win
             Some(e) => {
@@ -118,5 +132,31 @@ impl ArpCache {
                 true
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn lookup_sees_relearned_mac_and_expiry() {
+        let ip = Ipv4Addr::new(10, 0, 0, 2);
+        let mut arp = ArpCache::new();
+        let mut out = Vec::new();
+        let t0 = Instant::from_millis(0);
+        assert_eq!(arp.lookup(ip, t0), None);
+        arp.learn(ip, [2, 0, 0, 0, 0, 1], t0, &mut out);
+        assert_eq!(arp.lookup(ip, t0), Some([2, 0, 0, 0, 0, 1]));
+        // The memoised entry must not hide a new mapping.
+        arp.learn(ip, [2, 0, 0, 0, 0, 9], t0, &mut out);
+        assert_eq!(arp.lookup(ip, t0), Some([2, 0, 0, 0, 0, 9]));
+        assert_eq!(arp.lookup(Ipv4Addr::new(10, 0, 0, 3), t0), None);
+        assert_eq!(arp.lookup(ip, t0 + LIFETIME), None);
+        // Static entries never expire and win over learned ones.
+        arp.add_static(ip, [2, 0, 0, 0, 0, 7]);
+        assert_eq!(arp.lookup(ip, t0 + LIFETIME), Some([2, 0, 0, 0, 0, 7]));
+        arp.learn(ip, [2, 0, 0, 0, 0, 8], t0, &mut out);
+        assert_eq!(arp.lookup(ip, t0 + LIFETIME), Some([2, 0, 0, 0, 0, 7]));
     }
 }

@@ -647,7 +647,10 @@ impl Core {
             // edge-triggered waiters on every arrival).
             sock.last_events &= !(MTCP_EPOLLIN | MTCP_EPOLLOUT);
         }
-        self.touched.push(s);
+        // An API call and the transmit pass after it touch the same socket back to back.
+        if self.touched.last() != Some(&s) {
+            self.touched.push(s);
+        }
     }
 
     /// The events a descriptor would report now.
@@ -724,11 +727,19 @@ impl Core {
         }
         let touched = std::mem::take(&mut self.touched);
         for &s in &touched {
+            let Some(sock) = self.sockets.get(s as u32) else {
+                continue;
+            };
+            let Some(reg) = sock.reg else { continue };
+            if sock.queued && reg.events & MTCP_EPOLLET == 0 {
+                // Level-triggered and already queued: nothing to record, and `epoll_collect`
+                // evaluates it when it gets there.
+                continue;
+            }
             let ready = self.readiness(s);
             let Some(sock) = self.sockets.get_mut(s as u32) else {
                 continue;
             };
-            let Some(reg) = sock.reg else { continue };
             let mask = ready & (reg.events | MTCP_EPOLLERR | MTCP_EPOLLHUP);
             let fire = if reg.events & MTCP_EPOLLET != 0 {
                 let rising = mask & !sock.last_events;
@@ -776,8 +787,11 @@ impl Engine {
         }
         core.fire_timers(now);
         let had_tx = core.has_work();
-        core.transmit(now, &mut **io);
-        io.flush();
+        if had_tx {
+            // Only `transmit` builds frames, so with nothing queued there is nothing to flush.
+            core.transmit(now, &mut **io);
+            io.flush();
+        }
         core.update_events();
         received > 0 || had_tx
     }
