@@ -564,6 +564,32 @@ def test_afxdp_foreign_xdp_program_is_a_clear_error(lab: None, tmp_path: Path) -
         subprocess.run([*dev, "xdpgeneric", "off"], check=False, timeout=10)
 
 
+def _stack_link() -> str:
+    return subprocess.run(
+        ["ip", "-n", netlab.STACK_NS, "link", "show", LAB.veth_stack],
+        capture_output=True, text=True, check=True, timeout=10,
+    ).stdout  # fmt: skip
+
+
+@pytest.mark.skipif(shutil.which("ping") is None, reason="ping (iputils-ping) is not installed")
+@pytest.mark.parametrize(("mode", "shown"), [("skb", "xdpgeneric"), ("drv", "xdp ")])
+def test_afxdp_attaches_in_the_mode_asked_and_detaches_on_destroy(
+    lab: None, monkeypatch: pytest.MonkeyPatch, mode: str, shown: str
+) -> None:
+    monkeypatch.setenv("MTCP_XDP_MODE", mode)
+    with netlab.in_netns(netlab.STACK_NS):
+        stack = mtcp.Stack(_afxdp_config())
+    try:
+        stack.create_context(0)
+        assert shown in _stack_link()
+        site = SITES["afxdp"]
+        out = kernel(site, "ping", "-c", "3", "-i", "0.05", "-W", "1", site.stack_addr)
+        assert "3 received" in out, out
+    finally:
+        stack.destroy()
+    assert "xdp" not in _stack_link(), "the XDP program must be detached by destroy()"
+
+
 def test_afxdp_more_contexts_than_queues_is_a_clear_error(lab: None) -> None:
     with netlab.in_netns(netlab.STACK_NS), pytest.raises(OSError, match="receive queue") as info:
         mtcp.Stack(_afxdp_config(num_cores=2))

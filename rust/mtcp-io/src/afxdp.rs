@@ -230,21 +230,25 @@ fn attach(
     program: &OwnedFd,
     mode: XdpMode,
 ) -> io::Result<(OwnedFd, bool)> {
-    let native = bpf::link_xdp(program, ifindex, bpf::XDP_FLAGS_DRV_MODE);
-    let result = match (mode, native) {
-        (XdpMode::Generic, _) => {
-            bpf::link_xdp(program, ifindex, bpf::XDP_FLAGS_SKB_MODE).map(|l| (l, false))
+    let generic = || bpf::link_xdp(program, ifindex, bpf::XDP_FLAGS_SKB_MODE).map(|l| (l, false));
+    let result = match mode {
+        XdpMode::Generic => generic(),
+        XdpMode::Native | XdpMode::Auto => {
+            match bpf::link_xdp(program, ifindex, bpf::XDP_FLAGS_DRV_MODE) {
+                Ok(link) => Ok((link, true)),
+                // No native XDP in this driver: generic mode runs on any device.
+                Err(e)
+                    if mode == XdpMode::Auto
+                        && matches!(
+                            e.raw_os_error(),
+                            Some(libc::EOPNOTSUPP) | Some(libc::EINVAL)
+                        ) =>
+                {
+                    generic()
+                }
+                Err(e) => Err(e),
+            }
         }
-        (_, Ok(link)) => Ok((link, true)),
-        (XdpMode::Auto, Err(e))
-            if matches!(
-                e.raw_os_error(),
-                Some(libc::EOPNOTSUPP) | Some(libc::EINVAL)
-            ) =>
-        {
-            bpf::link_xdp(program, ifindex, bpf::XDP_FLAGS_SKB_MODE).map(|l| (l, false))
-        }
-        (_, Err(e)) => Err(e),
     };
     result.map_err(|e| match e.raw_os_error() {
         Some(libc::EBUSY) | Some(libc::EEXIST) => io::Error::new(
