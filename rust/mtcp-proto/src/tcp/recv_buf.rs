@@ -5,7 +5,11 @@
 
 /// A ring buffer of received bytes: `readable` in-order bytes, then the receive window.
 pub(super) struct RecvBuffer {
-    storage: Box<[u8]>,
+    /// Grows (zero-filled) up to `capacity` as bytes are first written, so a connection pays
+    /// for zeroing only the part of its buffer it ever uses (a short connection touches a few
+    /// hundred bytes of 8 KiB); never reallocates: the allocation is `capacity` from the start.
+    storage: Vec<u8>,
+    capacity: usize,
     /// Index in `storage` of the next byte the application reads.
     head: usize,
     /// In-order bytes ready for the application.
@@ -26,14 +30,22 @@ impl RecvBuffer {
     /// A buffer of `capacity` bytes (at least one).
     pub(super) fn new(capacity: usize) -> RecvBuffer {
         RecvBuffer {
-            storage: vec![0; capacity.max(1)].into_boxed_slice(),
+            storage: Vec::with_capacity(capacity.max(1)),
+            capacity: capacity.max(1),
             head: 0,
             readable: 0,
         }
     }
 
     pub(super) fn capacity(&self) -> usize {
-        self.storage.len()
+        self.capacity
+    }
+
+    /// Makes `storage[..end]` addressable (`end <= capacity`).
+    fn reach(&mut self, end: usize) {
+        if self.storage.len() < end {
+            self.storage.resize(end, 0);
+        }
     }
 
     /// In-order bytes the application may read.
@@ -53,6 +65,8 @@ impl RecvBuffer {
         let cap = self.capacity();
         let start = (self.head + self.readable + offset) % cap;
         let first = data.len().min(cap - start);
+        // A write that wraps has reached the end first, so the wrapped part is addressable.
+        self.reach(start + first);
         self.storage[start..start + first].copy_from_slice(&data[..first]);
         self.storage[..data.len() - first].copy_from_slice(&data[first..]);
     }
@@ -106,5 +120,24 @@ mod test {
         assert_eq!(b.read(&mut out, false), 6);
         assert_eq!(b.readable(), 0);
         assert_eq!(b.free(), 8);
+    }
+
+    #[test]
+    fn parked_segment_beyond_untouched_space_then_wrap() {
+        // Storage is filled lazily: a segment parked far past RCV.NXT, the gap filled later,
+        // then writes that wrap, all read back intact.
+        let mut b = RecvBuffer::new(16);
+        assert_eq!(b.capacity(), 16);
+        b.write_at(10, b"klm");
+        b.write_at(0, b"abcdefghij");
+        b.commit(13);
+        let mut out = [0; 16];
+        assert_eq!(b.read(&mut out, false), 13);
+        assert_eq!(&out[..13], b"abcdefghijklm");
+        b.write_at(0, b"nopqrstu");
+        b.commit(8);
+        assert_eq!(b.read(&mut out, false), 8);
+        assert_eq!(&out[..8], b"nopqrstu");
+        assert_eq!(b.free(), 16);
     }
 }

@@ -2,11 +2,15 @@
 //! not yet acknowledged (RFC 9293 §3.3.1, the region from SND.UNA onwards).
 //!
 //! Offset 0 is the oldest unacknowledged byte. The storage is allocated once, when the
-//! connection is created, and never grows.
+//! connection is created, and never reallocates (it is zero-filled lazily, as first written).
 
 /// A ring buffer of queued outgoing bytes.
 pub(super) struct SendBuffer {
-    storage: Box<[u8]>,
+    /// Grows (zero-filled) up to `capacity` as bytes are first written, so a connection pays
+    /// for zeroing only the part of its buffer it ever uses (a short connection touches a few
+    /// hundred bytes of 8 KiB); never reallocates: the allocation is `capacity` from the start.
+    storage: Vec<u8>,
+    capacity: usize,
     /// Index in `storage` of the byte at offset 0.
     head: usize,
     /// Number of queued bytes.
@@ -27,14 +31,22 @@ impl SendBuffer {
     /// A buffer of `capacity` bytes (at least one).
     pub(super) fn new(capacity: usize) -> SendBuffer {
         SendBuffer {
-            storage: vec![0; capacity.max(1)].into_boxed_slice(),
+            storage: Vec::with_capacity(capacity.max(1)),
+            capacity: capacity.max(1),
             head: 0,
             len: 0,
         }
     }
 
     pub(super) fn capacity(&self) -> usize {
-        self.storage.len()
+        self.capacity
+    }
+
+    /// Makes `storage[..end]` addressable (`end <= capacity`).
+    fn reach(&mut self, end: usize) {
+        if self.storage.len() < end {
+            self.storage.resize(end, 0);
+        }
     }
 
     pub(super) fn len(&self) -> usize {
@@ -51,6 +63,8 @@ impl SendBuffer {
         let cap = self.capacity();
         let tail = (self.head + self.len) % cap;
         let first = n.min(cap - tail);
+        // A write that wraps has reached the end first, so the wrapped part is addressable.
+        self.reach(tail + first);
         self.storage[tail..tail + first].copy_from_slice(&data[..first]);
         self.storage[..n - first].copy_from_slice(&data[first..n]);
         self.len += n;
