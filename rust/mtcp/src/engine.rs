@@ -6,7 +6,10 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use mtcp_io::{PacketIo, BURST, MAX_FRAME};
-use mtcp_proto::tcp::{reset_for, CongestionAlgorithm, Connection, State, TcpConfig};
+use mtcp_proto::tcp::{
+    reset_for, CongestionAlgorithm, Connection, State, SynCookieMode, SynCookies, TcpConfig,
+    COOKIE_LIFETIME_MS,
+};
 use mtcp_proto::wire::{ChecksumCaps, TcpRepr};
 use mtcp_proto::{Duration, Instant};
 
@@ -134,6 +137,9 @@ pub(crate) struct Core {
     spare: Vec<Vec<u8>>,
     ip_ident: u16,
     iss_secret: u64,
+    /// SYN cookie keys (RFC 4987 §3.6) and when the last cookie went out.
+    syn_cookies: SynCookies,
+    cookie_sent_at: Option<Instant>,
     pub(crate) next_port: u16,
     pub(crate) rss: Option<RssFilter>,
     pub(crate) epoll_serial: u64,
@@ -172,6 +178,7 @@ impl Core {
         flow_map.reserve(max_concurrency * 2);
         let mut rng = seed ^ 0x9e37_79b9_7f4a_7c15 ^ (cpu as u64).wrapping_mul(0x1000_0000_01b3);
         let iss_secret = xorshift(&mut rng);
+        let syn_cookies = SynCookies::new(xorshift(&mut rng));
         let span = u64::from(EPHEMERAL.end() - EPHEMERAL.start()) + 1;
         let next_port = EPHEMERAL.start() + (xorshift(&mut rng) % span) as u16;
         Core {
@@ -197,6 +204,8 @@ impl Core {
             spare: Vec::new(),
             ip_ident: 0,
             iss_secret,
+            syn_cookies,
+            cookie_sent_at: None,
             next_port,
             rss: None,
             epoll_serial: 0,
@@ -314,9 +323,16 @@ impl Core {
                 return;
             }
         }
-        if seg.flags.syn() && !seg.flags.ack() && !seg.flags.rst() {
-            let lsock = self.listeners[seg.dst_port as usize];
-            if lsock >= 0 && self.passive_open(now, lsock, key, remote, seg) {
+        let lsock = self.listeners[seg.dst_port as usize];
+        if lsock >= 0 && !seg.flags.rst() {
+            let done = if seg.flags.syn() && !seg.flags.ack() {
+                self.passive_open(now, lsock, key, remote, src_mac, seg)
+            } else if seg.flags.ack() && !seg.flags.syn() {
+                self.cookie_open(now, lsock, key, remote, seg)
+            } else {
+                false
+            };
+            if done {
                 return;
             }
         }
@@ -336,14 +352,17 @@ impl Core {
         }
     }
 
-    /// A SYN for a listener: a new connection in SYN-RECEIVED, unless the queues are full
-    /// (then the SYN is dropped and the peer retries, as Linux does without SYN cookies).
+    /// A SYN for a listener: a new connection in SYN-RECEIVED; or, when the SYN queue (the
+    /// half-open connections, at most max(backlog, 128), and the flow slab) is full, a SYN
+    /// cookie (RFC 4987 §3.6; always with `tcp_syncookies = 2`, never with 0, when the SYN is
+    /// dropped and the peer retries). A full accept queue drops the SYN, as in Linux.
     fn passive_open(
         &mut self,
         now: Instant,
         lsock: SockId,
         key: FlowKey,
         remote: SocketAddrV4,
+        src_mac: [u8; 6],
         syn: &TcpRepr<'_>,
     ) -> bool {
         let Some(Socket {
@@ -354,15 +373,39 @@ impl Core {
         else {
             return false;
         };
-        if l.accept_queue.len() >= l.backlog
-            || l.half_open >= l.backlog.max(128)
-            || self.flows.is_full()
-        {
+        if l.accept_queue.len() >= l.backlog {
             self.stats.drops += 1;
             return true;
         }
+        let syn_queue_full = l.half_open >= l.backlog.max(128) || self.flows.is_full();
         let local = SocketAddrV4::new(self.net.ip, syn.dst_port);
         let config = self.config_for(opts);
+        let use_cookie = match self.tcp.syn_cookies {
+            SynCookieMode::Off => false,
+            SynCookieMode::WhenFull => syn_queue_full,
+            SynCookieMode::Always => true,
+        };
+        if use_cookie {
+            let syn_ack = self.syn_cookies.syn_ack(&config, local, remote, syn, now);
+            let mut buf = self.spare_frame();
+            self.ip_ident = self.ip_ident.wrapping_add(1);
+            frame::build_tcp(
+                &mut buf,
+                self.net.mac,
+                src_mac,
+                self.net.ip,
+                *remote.ip(),
+                self.ip_ident,
+                &syn_ack,
+            );
+            self.ctrl.push(buf);
+            self.cookie_sent_at = Some(now);
+            return true;
+        }
+        if syn_queue_full {
+            self.stats.drops += 1;
+            return true;
+        }
         let iss = self.initial_seq(key, syn.dst_port, now);
         let conn = Connection::accept(
             &config,
@@ -382,6 +425,64 @@ impl Core {
             ..
         }) = self.sockets.get_mut(lsock as u32)
         {
+            l.half_open += 1;
+        }
+        self.stats.connections_opened += 1;
+        self.after_flow_event(fid, true);
+        true
+    }
+
+    /// An ACK for no connection on a listening port: the third segment of a handshake answered
+    /// with a SYN cookie. A valid cookie opens the connection in ESTABLISHED, straight into the
+    /// accept queue; anything else is left to the caller (a RST). Cookies are only looked for
+    /// while they may be outstanding (Linux's `tcp_synq_no_recent_overflow`), so a blind ACK
+    /// flood costs nothing when no cookie was sent.
+    fn cookie_open(
+        &mut self,
+        now: Instant,
+        lsock: SockId,
+        key: FlowKey,
+        remote: SocketAddrV4,
+        ack: &TcpRepr<'_>,
+    ) -> bool {
+        let recent = self
+            .cookie_sent_at
+            .is_some_and(|t| now.total_millis() <= t.total_millis() + COOKIE_LIFETIME_MS);
+        if !recent && self.tcp.syn_cookies != SynCookieMode::Always {
+            return false;
+        }
+        let Some(Socket {
+            kind: Kind::Listener(l),
+            opts,
+            ..
+        }) = self.sockets.get(lsock as u32)
+        else {
+            return false;
+        };
+        let local = SocketAddrV4::new(self.net.ip, ack.dst_port);
+        let config = self.config_for(opts);
+        let Some(options) = self.syn_cookies.check(&config, local, remote, ack, now) else {
+            return false;
+        };
+        if l.accept_queue.len() >= l.backlog || self.flows.is_full() {
+            // Linux drops it too: the peer's retransmission (or data) brings the cookie again.
+            self.stats.drops += 1;
+            return true;
+        }
+        let conn = Connection::accept_cookie(&config, local, remote, ack, &options, now);
+        let Some(fid) = self
+            .flows
+            .insert(Flow::new(conn, key, Owner::Pending(lsock)))
+        else {
+            return false;
+        };
+        self.flow_map.insert(key, fid);
+        if let Some(Socket {
+            kind: Kind::Listener(l),
+            ..
+        }) = self.sockets.get_mut(lsock as u32)
+        {
+            // Counted as half-open for the promotion to the accept queue to uncount.
             l.half_open += 1;
         }
         self.stats.connections_opened += 1;
@@ -832,6 +933,11 @@ pub(crate) fn tcp_config_from(config: &crate::Config) -> TcpConfig {
             CongestionAlgorithm::Cubic
         } else {
             CongestionAlgorithm::NewReno
+        },
+        syn_cookies: match config.tcp_syncookies {
+            0 => SynCookieMode::Off,
+            2 => SynCookieMode::Always,
+            _ => SynCookieMode::WhenFull,
         },
         ..TcpConfig::default()
     }

@@ -1,5 +1,6 @@
 //! Per-connection parameters, set by the runtime from `mtcp.conf` and socket options.
 use super::congestion::CongestionAlgorithm;
+use super::SynCookieMode;
 use crate::time::Duration;
 
 /// TCP keepalive (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6; Linux's `SO_KEEPALIVE`,
@@ -71,6 +72,10 @@ pub struct TcpConfig {
     /// RACK-TLP loss detection (RFC 8985) when SACK is negotiated; off leaves RFC 6675's
     /// DupThresh rule and the RTO.
     pub rack: bool,
+    /// When a listener answers SYNs with SYN cookies (RFC 4987 §3.6; Linux's
+    /// `net.ipv4.tcp_syncookies`, the runtime's `tcp_syncookies`). A listener policy, read by
+    /// the runtime's passive open, not by the connection.
+    pub syn_cookies: SynCookieMode,
 }
 
 impl Default for TcpConfig {
@@ -96,6 +101,7 @@ impl Default for TcpConfig {
             keepalive: None,
             challenge_ack_limit: 10,
             rack: true,
+            syn_cookies: SynCookieMode::WhenFull,
         }
     }
 }

@@ -346,6 +346,54 @@ impl Connection {
         conn
     }
 
+    /// Passive open completed by a SYN cookie (RFC 4987 §3.6): `ack` is the peer's ACK of a
+    /// SYN-ACK built by [`super::SynCookies::syn_ack`], and `options` what
+    /// [`super::SynCookies::check`] decoded from it. The connection starts in ESTABLISHED
+    /// (ISS = SEG.ACK − 1, IRS = SEG.SEQ − 1) and has already processed `ack` (its data and
+    /// FIN, if any).
+    pub fn accept_cookie(
+        config: &TcpConfig,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        ack: &TcpRepr<'_>,
+        options: &super::CookieOptions,
+        now: Instant,
+    ) -> Connection {
+        let iss = ack.ack_number - 1;
+        let mut conn = Connection::new(config, local, remote, iss, State::Established);
+        conn.irs = ack.seq_number - 1;
+        conn.rcv_nxt = ack.seq_number;
+        conn.last_ack_sent = conn.rcv_nxt;
+        conn.snd_una = iss + 1;
+        conn.snd_nxt = iss + 1;
+        conn.snd_max = iss + 1;
+        conn.last_small_end = iss + 1;
+        conn.recover = iss + 1;
+        conn.opts.mss_cap = options.mss.max(MIN_PEER_MSS);
+        if let Some(shift) = options.window_scale {
+            conn.opts.window_scaling = true;
+            conn.opts.snd_shift = shift.min(MAX_WINDOW_SHIFT);
+            conn.opts.rcv_shift = window_shift_for(config.rcvbuf);
+        }
+        conn.opts.sack = options.sack;
+        conn.opts.timestamps = options.timestamps;
+        if let (true, Some(ts)) = (options.timestamps, ack.timestamp) {
+            conn.ts_recent = ts.tsval;
+        }
+        conn.cc = Congestion::new(config.congestion, usize::from(conn.send_mss()));
+        conn.rcv_mss_estimate = usize::from(conn.send_mss());
+        // The cookie SYN-ACK offered the whole (empty) buffer, unscaled.
+        conn.rcv_adv = conn.rcv_nxt + conn.recv_buf.free().min(usize::from(u16::MAX));
+        conn.snd_wnd = usize::from(ack.window_len) << conn.opts.snd_shift;
+        conn.max_snd_wnd = conn.snd_wnd;
+        conn.snd_wl1 = ack.seq_number;
+        conn.snd_wl2 = ack.ack_number;
+        conn.arm_idle(now);
+        conn.arm_keepalive(now);
+        conn.handle_segment(now, ack);
+        conn
+    }
+
     /// Records the peer's SYN: IRS, RCV.NXT and the options both sides offered.
     fn take_peer_syn(&mut self, syn: &TcpRepr<'_>) {
         self.irs = syn.seq_number;

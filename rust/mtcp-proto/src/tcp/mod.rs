@@ -42,9 +42,11 @@ mod scoreboard;
 mod send_buf;
 mod seq_check;
 mod state;
+mod syn_cookie;
 mod timers;
 
 pub use config::{KeepAlive, TcpConfig};
 pub use congestion::CongestionAlgorithm;
 pub use connection::{reset_for, Connection, Readiness, TcpStats};
 pub use state::State;
+pub use syn_cookie::{CookieOptions, SynCookieMode, SynCookies, COOKIE_LIFETIME_MS};

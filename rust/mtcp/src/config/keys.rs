@@ -43,6 +43,7 @@ pub(super) enum Key {
     Mtu,
     Mode,
     Cc,
+    TcpSyncookies,
     Arp,
     Route,
     ArpConf,
@@ -50,7 +51,7 @@ pub(super) enum Key {
 }
 
 /// Every key, in the order of [`NAMES`].
-pub(super) const ALL: [Key; 23] = [
+pub(super) const ALL: [Key; 24] = [
     Key::Io,
     Key::NumCores,
     Key::CoreMask,
@@ -70,6 +71,7 @@ pub(super) const ALL: [Key; 23] = [
     Key::Mtu,
     Key::Mode,
     Key::Cc,
+    Key::TcpSyncookies,
     Key::Arp,
     Key::Route,
     Key::ArpConf,
@@ -97,6 +99,7 @@ pub(super) const NAMES: &[&str] = &[
     "mtu",
     "mode",
     "cc",
+    "tcp_syncookies",
     "arp",
     "route",
     "arp_conf",
@@ -187,6 +190,7 @@ pub(super) fn set(config: &mut Config, key: Key, value: &str) -> Result<(), Conf
         Key::Mtu => config.mtu = parse_in_range(value, MIN_MTU, MAX_MTU, " bytes")? as usize,
         Key::Mode => config.mode = value.parse()?,
         Key::Cc => config.cc = parse_cc(value)?,
+        Key::TcpSyncookies => config.tcp_syncookies = parse_in_range(value, 0, 2, "")? as u8,
         Key::Arp | Key::Route | Key::ArpConf | Key::RouteConf => {
             return Err(ConfigError::new(
                 "internal: table keys are applied by conf_file",
@@ -244,6 +248,7 @@ pub(super) fn get(config: &Config, key: Key) -> String {
         Key::Mtu => config.mtu.to_string(),
         Key::Mode => config.mode.name().to_string(),
         Key::Cc => config.cc.clone(),
+        Key::TcpSyncookies => config.tcp_syncookies.to_string(),
         Key::Arp => join(&config.arp, ", "),
         Key::Route => join(&config.routes, ", "),
         Key::ArpConf => opt(config.arp_conf.as_ref().map(|p| p.display())),

@@ -187,6 +187,9 @@ pub struct Config {
     pub mode: RunMode,
     /// `cc`: congestion control, `reno`, `newreno` (default, RFC 6582) or `cubic` (RFC 9438).
     pub cc: String,
+    /// `tcp_syncookies`: SYN cookies (RFC 4987 §3.6) as Linux's `net.ipv4.tcp_syncookies`:
+    /// 0 never, 1 when a listener's SYN queue is full (default), 2 for every SYN.
+    pub tcp_syncookies: u8,
     /// Static ARP entries (from `arp.conf`, or `arp = ip/prefix mac` lines).
     pub arp: Vec<ArpEntry>,
     /// Routes (from `route.conf`, or `route = ip/prefix iface` lines).
@@ -219,6 +222,7 @@ impl Default for Config {
             mtu: 1500,
             mode: RunMode::Threaded,
             cc: "newreno".to_string(),
+            tcp_syncookies: 1,
             arp: Vec::new(),
             routes: Vec::new(),
             arp_conf: None,

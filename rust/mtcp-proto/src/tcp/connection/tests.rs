@@ -2166,3 +2166,5 @@ fn test_established_window_shrunk_to_zero_under_flight_never_times_out() {
     send(&mut c, t + 10, ack(LOCAL_SEQ + 10));
     assert_eq!(c.send_queue(), 0);
 }
+
+mod syn_cookie;

@@ -18,7 +18,8 @@ fn rich(dir: &TempDir) -> Config {
         "io = afxdp\nnum_cores = 2\ncore_mask = 0xc\nport = veth0 veth1\nmax_concurrency = 77\n\
          max_num_buffers = 88\nrcvbuf = 4096\nsndbuf = 2048\ntcp_timeout = -1\ntcp_timewait = 3\n\
          stat_print = veth1 veth0\naddr = 198.18.0.9/24\ngateway = 198.18.0.254\n\
-         mac = 02:00:c6:12:00:99\nmtu = 4000\nmode = inline\ncc = cubic\n",
+         mac = 02:00:c6:12:00:99\nmtu = 4000\nmode = inline\ncc = cubic\n\
+         tcp_syncookies = 2\n",
     );
     let c = Config::load(path).unwrap();
     c.validate().unwrap();
@@ -28,7 +29,7 @@ fn rich(dir: &TempDir) -> Config {
 #[test]
 fn keys_lists_every_key_once() {
     let keys = Config::keys();
-    assert_eq!(keys.len(), 23);
+    assert_eq!(keys.len(), 24);
     for (i, k) in keys.iter().enumerate() {
         assert!(!keys[..i].contains(k), "{k} listed twice");
         assert!(Config::default().get(k).is_some(), "get({k})");
@@ -53,6 +54,7 @@ fn keys_lists_every_key_once() {
         "mtu",
         "mode",
         "cc",
+        "tcp_syncookies",
         "arp",
         "route",
         "arp_conf",
@@ -89,6 +91,7 @@ fn get_canonical_forms() {
         ("mac", "02:00:c6:12:00:99"),
         ("mode", "inline"),
         ("cc", "cubic"),
+        ("tcp_syncookies", "2"),
         (
             "arp",
             "198.18.0.2/32 02:00:c6:12:00:02, 198.18.0.254/32 02:00:c6:12:00:fe",
@@ -260,4 +263,34 @@ fn effective_mac_derives_from_addr() {
     assert_eq!(c.effective_mac(), [2, 0, 198, 18, 0, 7]);
     c.set("mac", "02:aa:bb:cc:dd:ee").unwrap();
     assert_eq!(c.effective_mac(), [2, 0xaa, 0xbb, 0xcc, 0xdd, 0xee]);
+}
+
+#[test]
+fn tcp_syncookies_takes_linux_values() {
+    let mut c = Config::default();
+    assert_eq!(
+        c.tcp_syncookies, 1,
+        "default: cookies when the SYN queue is full"
+    );
+    assert_eq!(c.get("tcp_syncookies").unwrap(), "1");
+    for (text, want) in [("0", 0), ("2", 2), ("1", 1)] {
+        c.set("tcp_syncookies", text).unwrap();
+        assert_eq!(c.tcp_syncookies, want);
+        assert_eq!(c.get("tcp_syncookies").unwrap(), text);
+    }
+    for bad in ["3", "-1", "yes", ""] {
+        let err = c.set("tcp_syncookies", bad).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("tcp_syncookies"), "{bad}");
+    }
+    assert_eq!(c.tcp_syncookies, 1, "a rejected value leaves the key alone");
+    let parsed = Config::parse_str("tcp_syncookies = 0\n", None).unwrap();
+    assert_eq!(parsed.tcp_syncookies, 0);
+    let bad = Config {
+        tcp_syncookies: 9,
+        ..Config::default()
+    };
+    assert_eq!(
+        bad.validate().unwrap_err().key.as_deref(),
+        Some("tcp_syncookies")
+    );
 }
