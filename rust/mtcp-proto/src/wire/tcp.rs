@@ -600,6 +600,17 @@ impl<'a, T: AsRef<[u8]> + ?Sized> TcpPacket<&'a T> {
             ..TcpRepr::new(0, 0)
         };
         let mut options = &buffer[HEADER_LEN..self.header_len()];
+        // Fast path for what nearly every segment after the handshake carries: NOP, NOP,
+        // timestamps (RFC 7323 Appendix A layout, as Linux and mtcp send it).
+        if let [kind::NOP, kind::NOP, kind::TIMESTAMP, 10, ts @ ..] = options {
+            if ts.len() == 8 {
+                repr.timestamp = Some(TcpTimestamp {
+                    tsval: read_u32(&ts[..4]),
+                    tsecr: read_u32(&ts[4..]),
+                });
+                return Ok(repr);
+            }
+        }
         while !options.is_empty() {
             let (rest, option) = TcpOption::parse(options)?;
             match option {
@@ -1026,6 +1037,25 @@ mod test {
             assert_eq!(&segment[32..36], &[1, 1, 5, 2 + 8 * count as u8]);
             assert_eq!(parse(&segment, CLIENT, SERVER), Ok(repr));
         }
+    }
+
+    #[test]
+    fn timestamps_parse_the_same_in_any_layout() {
+        // NOP NOP TS (the layout the fast path takes) and TS NOP NOP (the general loop).
+        let repr = data_repr();
+        let aligned = build(&repr, CLIENT, SERVER);
+        assert_eq!(&aligned[20..24], &[1, 1, 8, 10]);
+        assert_eq!(parse(&aligned, CLIENT, SERVER), Ok(repr));
+        let mut trailing = aligned.clone();
+        trailing[20..30].copy_from_slice(&aligned[22..32]);
+        trailing[30..32].copy_from_slice(&[1, 1]);
+        TcpRepr::fill_checksum(&mut trailing, CLIENT, SERVER);
+        assert_eq!(parse(&trailing, CLIENT, SERVER), Ok(repr));
+        // A truncated timestamp behind the two NOPs is still malformed.
+        let mut short = aligned.clone();
+        short[23] = 9;
+        TcpRepr::fill_checksum(&mut short, CLIENT, SERVER);
+        assert!(parse(&short, CLIENT, SERVER).is_err());
     }
 
     #[test]
