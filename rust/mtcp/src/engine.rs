@@ -304,6 +304,12 @@ impl Core {
                     self.spare.push(buf);
                 }
             }
+            Parsed::IcmpError {
+                error,
+                remote,
+                local_port,
+                seq,
+            } => self.handle_icmp_error(now, error, remote, local_port, seq),
             Parsed::Ignored => {}
             Parsed::Dropped => self.stats.drops += 1,
         }
@@ -349,6 +355,27 @@ impl Core {
                 &rst,
             );
             self.ctrl.push(buf);
+        }
+    }
+
+    /// An ICMP error quoting one of our segments goes to its connection (found by the quoted
+    /// 4-tuple), which checks the quoted sequence number (RFC 5927 §4.1) and acts on it.
+    fn handle_icmp_error(
+        &mut self,
+        now: Instant,
+        error: mtcp_proto::tcp::IcmpError,
+        remote: SocketAddrV4,
+        local_port: u16,
+        seq: mtcp_proto::wire::SeqNumber,
+    ) {
+        let key = FlowKey::new(remote, local_port);
+        let Some(&fid) = self.flow_map.get(&key) else {
+            return;
+        };
+        if let Some(flow) = self.flows.get_mut(fid) {
+            if flow.conn.handle_icmp_error(now, seq, error) {
+                self.after_flow_event(fid, true);
+            }
         }
     }
 

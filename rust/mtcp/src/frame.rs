@@ -1,11 +1,14 @@
 //! Frames in and out of a context: classification of received Ethernet frames and the
 //! Ethernet + IPv4 framing of what the context sends. All layout knowledge comes from
 //! `mtcp_proto::wire`.
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use mtcp_proto::tcp::IcmpError;
 
 use mtcp_proto::wire::{
     ArpOperation, ArpPacket, ArpRepr, ChecksumCaps, EtherType, EthernetAddress, EthernetFrame,
-    EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, TcpRepr,
+    EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, SeqNumber, TcpPacket,
+    TcpRepr,
 };
 
 /// Ethernet (14) + IPv4 without options (20): where the TCP segment starts in a frame we build.
@@ -31,6 +34,14 @@ pub(crate) enum Parsed<'a> {
         src_mac: [u8; 6],
         src_ip: Ipv4Addr,
         icmp: Icmpv4Repr<'a>,
+    },
+    /// An ICMP error (RFC 5927) quoting a TCP segment this host sent: which connection (the
+    /// quoted destination and ports) and the quoted sequence number.
+    IcmpError {
+        error: IcmpError,
+        remote: SocketAddrV4,
+        local_port: u16,
+        seq: SeqNumber,
     },
     /// Not for us, or a protocol we ignore on purpose (IPv6, other hosts' unicast).
     Ignored,
@@ -103,6 +114,16 @@ pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps
                             src_ip: ipv4.src_addr,
                             icmp,
                         },
+                        Ok(Icmpv4Repr::DstUnreachable { code, header }) => {
+                            let error = IcmpError::DstUnreachable {
+                                code,
+                                next_hop_mtu: packet.next_hop_mtu(),
+                            };
+                            quoted_tcp(header, ip, error)
+                        }
+                        Ok(Icmpv4Repr::TimeExceeded { header, .. }) => {
+                            quoted_tcp(header, ip, IcmpError::TimeExceeded)
+                        }
                         Ok(_) => Parsed::Ignored,
                         Err(_) => Parsed::Dropped,
                     }
@@ -111,6 +132,30 @@ pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps
             }
         }
         _ => Parsed::Ignored,
+    }
+}
+
+/// The connection an ICMP error is about: `quoted` is the offending datagram's IPv4 header
+/// and at least 8 bytes of its payload (RFC 792), which must be a TCP segment from us.
+fn quoted_tcp(quoted: &[u8], ip: Ipv4Addr, error: IcmpError) -> Parsed<'_> {
+    if quoted.len() < Ipv4Repr::HEADER_LEN {
+        return Parsed::Dropped;
+    }
+    let packet = Ipv4Packet::new_unchecked(quoted);
+    let header_len = packet.header_len();
+    if packet.version() != 4 || header_len < Ipv4Repr::HEADER_LEN || quoted.len() < header_len + 8 {
+        return Parsed::Dropped;
+    }
+    if packet.next_header() != IpProtocol::Tcp || packet.src_addr() != ip {
+        return Parsed::Ignored;
+    }
+    // Only the first 8 bytes are sure to be there: ports and sequence number.
+    let tcp = TcpPacket::new_unchecked(&quoted[header_len..]);
+    Parsed::IcmpError {
+        error,
+        remote: SocketAddrV4::new(packet.dst_addr(), tcp.dst_port()),
+        local_port: tcp.src_port(),
+        seq: tcp.seq_number(),
     }
 }
 

@@ -21,12 +21,15 @@ use crate::errno::Errno;
 use crate::time::{Duration, Instant};
 use crate::wire::{SeqNumber, TcpFlags, TcpRepr};
 
+mod icmp;
 mod input;
 mod keepalive;
 mod output;
 mod recovery;
 #[cfg(test)]
 mod tests;
+
+pub use icmp::IcmpError;
 
 /// The MSS assumed when the peer sends no MSS option (RFC 9293 §3.7.1).
 const DEFAULT_PEER_MSS: u16 = 536;
@@ -134,6 +137,9 @@ pub struct Connection {
     active_open: bool,
     /// `SO_ERROR`.
     error: Option<Errno>,
+    /// A soft error (an ICMP error once synchronized, RFC 1122 §4.2.3.9): reported instead of
+    /// ETIMEDOUT if the connection times out, as Linux's `sk_err_soft`.
+    soft_error: Option<Errno>,
 
     // Send sequence space (RFC 9293 §3.3.1).
     iss: SeqNumber,
@@ -249,6 +255,7 @@ impl Connection {
             state,
             active_open: state == State::SynSent,
             error: None,
+            soft_error: None,
             iss,
             snd_una: iss,
             snd_nxt: iss,

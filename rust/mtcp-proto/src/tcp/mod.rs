@@ -29,7 +29,9 @@
 //! (the sender's record of segments in flight: SACK, RFC 6675, and RACK, RFC 8985);
 //! `options` (window-scale arithmetic). `connection/recovery.rs` holds SACK-based loss
 //! recovery (RFC 6675), RACK-TLP (RFC 8985), D-SACK (RFC 2883) and the challenge-ACK rate
-//! limit (RFC 5961 §7); `connection/keepalive.rs` the keepalive probes.
+//! limit (RFC 5961 §7); `connection/keepalive.rs` the keepalive probes; `connection/icmp.rs`
+//! ICMP errors and path MTU (RFC 5927, RFC 1191); `syn_cookie` SYN cookies (RFC 4987 §3.6),
+//! which the runtime's listeners answer SYNs with when their SYN queue is full.
 
 mod assembler;
 mod config;
@@ -47,6 +49,6 @@ mod timers;
 
 pub use config::{KeepAlive, TcpConfig};
 pub use congestion::CongestionAlgorithm;
-pub use connection::{reset_for, Connection, Readiness, TcpStats};
+pub use connection::{reset_for, Connection, IcmpError, Readiness, TcpStats};
 pub use state::State;
 pub use syn_cookie::{CookieOptions, SynCookieMode, SynCookies, COOKIE_LIFETIME_MS};

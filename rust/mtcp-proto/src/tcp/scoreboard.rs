@@ -298,6 +298,20 @@ impl Scoreboard {
         any
     }
 
+    /// Marks every record longer than `len` bytes that is neither SACKed nor already lost as
+    /// lost (the path MTU dropped below it, RFC 1191); returns whether any was.
+    pub(super) fn mark_lost_longer_than(&mut self, len: usize) -> bool {
+        let mut any = false;
+        for seg in self.segments.iter_mut() {
+            if !seg.sacked && !seg.lost && seg.len() > len {
+                seg.lost = true;
+                self.lost_bytes += seg.len();
+                any = true;
+            }
+        }
+        any
+    }
+
     /// Marks as lost every outstanding segment with at least `threshold` bytes SACKed above
     /// it (RFC 6675 §4 IsLost, with DupThresh · SMSS); returns whether any was newly marked.
     pub(super) fn mark_lost_by_sack(&mut self, threshold: usize) -> bool {

@@ -255,6 +255,7 @@ impl Connection {
         self.send_buf.consume(buffered);
         self.send_buf_seq += buffered;
         self.snd_una = ack;
+        self.soft_error = None; // the path works
         if self.snd_nxt < ack {
             self.snd_nxt = ack;
         }
@@ -466,7 +467,7 @@ impl Connection {
             self.config.max_retries
         };
         if self.retries > limit {
-            self.enter_closed(Some(Errno::ETIMEDOUT));
+            self.enter_closed(Some(self.timeout_error()));
             return;
         }
         self.rtt.back_off();
@@ -544,6 +545,12 @@ impl Connection {
 }
 
 impl Connection {
+    /// The error of a connection that timed out: ETIMEDOUT, or the soft error (an ICMP
+    /// error) that explains it, as Linux's `tcp_write_err`.
+    pub(super) fn timeout_error(&self) -> Errno {
+        self.soft_error.unwrap_or(Errno::ETIMEDOUT)
+    }
+
     /// `len` bytes from `seq` arrived again, at or below RCV.NXT: report them in a D-SACK
     /// block (RFC 2883 §4) when SACK is in use.
     fn note_duplicate(&mut self, seq: SeqNumber, len: usize) {

@@ -3,7 +3,6 @@
 //! connection fails with ETIMEDOUT (at idle + interval · count, as Linux). A probe is a
 //! segment one below SND.UNA without data, which the peer must answer with an ACK.
 use super::Connection;
-use crate::errno::Errno;
 use crate::tcp::timers::Timer;
 use crate::tcp::State;
 use crate::time::Instant;
@@ -43,7 +42,7 @@ impl Connection {
         }
         if self.keepalive_probes >= ka.count {
             self.queue_own_reset();
-            self.enter_closed(Some(Errno::ETIMEDOUT));
+            self.enter_closed(Some(self.timeout_error()));
             return;
         }
         self.keepalive_probes += 1;

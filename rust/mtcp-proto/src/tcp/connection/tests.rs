@@ -2167,4 +2167,5 @@ fn test_established_window_shrunk_to_zero_under_flight_never_times_out() {
     assert_eq!(c.send_queue(), 0);
 }
 
+mod icmp;
 mod syn_cookie;
