@@ -44,6 +44,7 @@ def test_every_key_is_a_keyword() -> None:
         arp=[("198.18.0.2/32", "02:00:c6:12:00:02")],
         routes=[("198.18.1.0/24", "hub0")],
         cc="cubic",
+        tcp_syncookies=2,
     )
     assert cfg.num_cores == 2
     assert cfg.core_mask == 0x3
@@ -61,6 +62,7 @@ def test_every_key_is_a_keyword() -> None:
     assert cfg.arp == (("198.18.0.2/32", "02:00:c6:12:00:02"),)
     assert cfg.routes[0][:2] == ("198.18.1.0/24", "hub0")
     assert cfg.cc == "cubic"
+    assert cfg.tcp_syncookies == 2
     cfg.validate()
 
 
@@ -204,3 +206,10 @@ def test_stack_accepts_config_path_and_mapping(tmp_path: Path) -> None:
 def test_stack_rejects_invalid_config() -> None:
     with pytest.raises(mtcp.ConfigError):
         mtcp.Stack(mtcp.Config(io="memory", port="x", stat_print="not-a-port"))
+
+
+def test_tcp_syncookies_default_and_range() -> None:
+    assert mtcp.Config().tcp_syncookies == 1
+    with pytest.raises(mtcp.ConfigError) as info:
+        mtcp.Config(tcp_syncookies=3)
+    assert info.value.key == "tcp_syncookies"

@@ -43,6 +43,7 @@ KEYS: tuple[str, ...] = (
     "arp",
     "routes",
     "cc",
+    "tcp_syncookies",
     "arp_conf",
     "route_conf",
 )
@@ -61,6 +62,7 @@ _INT_KEYS = frozenset(
         "sndbuf",
         "tcp_timeout",
         "tcp_timewait",
+        "tcp_syncookies",
         "mtu",
     }
 )
@@ -210,6 +212,7 @@ class Config:
         arp: Iterable[ArpSpec] | None = None,
         routes: Iterable[RouteSpec] | None = None,
         cc: str | None = None,
+        tcp_syncookies: int | str | None = None,
         arp_conf: str | os.PathLike[str] | None = None,
         route_conf: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -233,6 +236,7 @@ class Config:
             "arp": arp,
             "routes": routes,
             "cc": cc,
+            "tcp_syncookies": tcp_syncookies,
             "arp_conf": arp_conf,
             "route_conf": route_conf,
         }
@@ -376,6 +380,12 @@ class Config:
     def cc(self) -> str:
         """Congestion control: ``reno``, ``newreno`` or ``cubic``."""
         return str(self._values["cc"])
+
+    @property
+    def tcp_syncookies(self) -> int:
+        """SYN cookies as Linux's ``tcp_syncookies``: 0 never, 1 when the SYN queue is full,
+        2 always."""
+        return int(self._values["tcp_syncookies"])
 
     @property
     def arp_conf(self) -> str | None:

@@ -160,6 +160,7 @@ impl RawConfig {
             .collect();
         d.set_item("routes", routes)?;
         d.set_item("cc", c.cc.as_str())?;
+        d.set_item("tcp_syncookies", c.tcp_syncookies)?;
         d.set_item(
             "arp_conf",
             c.arp_conf.as_ref().map(|p| p.display().to_string()),
