@@ -10,6 +10,8 @@ use mtcp_proto::{Duration, Instant};
 const LIFETIME: Duration = Duration::from_secs(60);
 /// Minimum spacing of ARP requests for one address.
 const REQUEST_INTERVAL: Duration = Duration::from_millis(200);
+/// Addresses whose last request time is remembered before old ones are forgotten.
+const MAX_TRACKED_REQUESTS: usize = 4096;
 /// Frames held while waiting for replies (all neighbours together).
 const MAX_PENDING: usize = 256;
 
@@ -125,6 +127,12 @@ impl ArpCache {
     }
 
     fn should_request(&mut self, ip: Ipv4Addr, now: Instant) -> bool {
+        if self.last_request.len() >= MAX_TRACKED_REQUESTS {
+            // Spoofed sources (a SYN flood) would otherwise grow this without bound; only
+            // requests still inside their spacing interval matter.
+            self.last_request
+                .retain(|_, &mut t| now < t + REQUEST_INTERVAL);
+        }
         match self.last_request.get(&ip) {
             Some(&t) if now < t + REQUEST_INTERVAL => false,
             _ => {
@@ -132,6 +140,22 @@ impl ArpCache {
                 true
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod bounded {
+    use super::*;
+
+    #[test]
+    fn request_times_stay_bounded_under_many_unresolved_addresses() {
+        let mut cache = ArpCache::new();
+        for i in 0..50_000u32 {
+            let now = Instant::from_millis(u64::from(i)); // one new address per millisecond
+            let ip = Ipv4Addr::from(0xc612_0000 | i);
+            assert!(cache.should_request(ip, now));
+        }
+        assert!(cache.last_request.len() <= MAX_TRACKED_REQUESTS);
     }
 }
 
