@@ -7,15 +7,16 @@ namespace is not touched except for the namespace mounts ``ip netns`` makes.
 Layout::
 
     netns mtcp-stk                         netns mtcp-peer
-    +-------------------------+  veth      +----------------------------+
-    | mtcpv0  (no kernel IP)  |<---------->| mtcpv1  198.18.10.1/24     |
-    |  mtcp: afpacket         |            |  Linux TCP: curl, servers  |
-    |        198.18.10.2/24   |            |  TSO/GSO/GRO off           |
-    +-------------------------+            +----------------------------+
+    +-------------------------+  veth      +-------------------------------------+
+    | mtcpv0  (no kernel IP)  |<---------->| mtcpv1 (TSO/GSO/GRO/tx-csum off)    |
+    |  mtcp: afpacket, afxdp  |            |   port of bridge mtcpbr0            |
+    |        198.18.10.2/24   |            |   mtcpbr0 198.18.10.1/24: Linux TCP |
+    +-------------------------+            +-------------------------------------+
 
     netns mtcp-tap
     +------------------------------------------------------------+
-    | mtcptap0  kernel side 198.18.11.1/24  (persistent TAP)     |
+    | mtcptap0 (persistent TAP), port of bridge mtcpbr1          |
+    |   mtcpbr1 198.18.11.1/24: the kernel side                  |
     |  mtcp: tap, 198.18.11.2/24 (the far end of the cable)      |
     +------------------------------------------------------------+
 
@@ -26,6 +27,15 @@ get 64 KB GSO super-frames) and TX checksum offload off (over veth, frames would
 unfinished checksums). A process attaches to the TAP or the veth end from inside the
 namespace: ``ip netns exec mtcp-stk mtcp epserver -f afpacket.conf`` (or, from Python,
 :func:`in_netns`).
+
+The kernel's address sits on a bridge whose only port is the cable to the stack, so that
+``netlab loss P`` (or ``up --loss P``) can drop P % of the IPv4 frames in each direction with
+an nftables ``bridge`` table (``numgen random mod 100 < P drop`` on the bridge's ``input`` and
+``output`` hooks). That is wire loss for both senders: a bridge's transmit never reports a drop
+to the kernel's TCP (a drop on the peer's own egress would be a local ENOBUFS that TCP retries
+at once), and AF_PACKET/XDP on the stack side see frames before any hook of their own
+namespace. ``loss 0`` removes the table. There is no netem on these kernels, so no delay or
+reordering.
 
 ``down`` deletes the three namespaces, which destroys the veth pair and the TAP; it always
 runs to the end and is idempotent. ``up`` first runs ``down``.
@@ -47,14 +57,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "LOSS_NAMESPACES",
     "PEER_NS",
     "STACK_NS",
     "TAP_NS",
     "Lab",
     "LabError",
+    "LossState",
     "add_arguments",
     "down",
     "in_netns",
+    "loss",
+    "loss_state",
     "main",
     "run",
     "status",
@@ -75,7 +89,9 @@ class Lab:
     veth_peer: str = "mtcpv1"
     veth_peer_addr: str = "198.18.10.1"
     veth_stack_addr: str = "198.18.10.2"
+    veth_bridge: str = "mtcpbr0"
     tap: str = "mtcptap0"
+    tap_bridge: str = "mtcpbr1"
     tap_kernel_addr: str = "198.18.11.1"
     tap_stack_addr: str = "198.18.11.2"
     prefix_len: int = 24
@@ -88,10 +104,12 @@ class LabError(RuntimeError):
     """A lab command failed (the message names the command and its output)."""
 
 
-def _run(cmd: Sequence[str], *, check: bool = True, timeout: float = 20.0) -> str:
+def _run(
+    cmd: Sequence[str], *, check: bool = True, timeout: float = 20.0, stdin: str | None = None
+) -> str:
     try:
         proc = subprocess.run(
-            list(cmd), capture_output=True, text=True, timeout=timeout, check=False
+            list(cmd), input=stdin, capture_output=True, text=True, timeout=timeout, check=False
         )
     except FileNotFoundError as exc:
         raise LabError(f"{cmd[0]} is not installed (needed for the lab)") from exc
@@ -121,15 +139,105 @@ def _offloads_off(ns: str, dev: str, features: Sequence[str]) -> None:
     _run(_ns(ns, "ethtool", "-K", dev, *args))
 
 
-def up(lab: Lab = LAB) -> None:
-    """Builds the lab (after a ``down``, so it starts clean). Raises :class:`LabError`."""
+def up(lab: Lab = LAB, *, loss_percent: float = 0.0) -> None:
+    """Builds the lab (after a ``down``, so it starts clean), with ``loss_percent`` % random
+    loss each way when it is above 0 (see :func:`loss`). Raises :class:`LabError`."""
     _require_root()
+    _check_percent(loss_percent)
     down(lab)
     try:
         _up(lab)
+        if loss_percent > 0:
+            loss(loss_percent, lab)
     except BaseException:
         down(lab)
         raise
+
+
+def _bridge(ns: str, bridge: str, port: str, cidr: str) -> None:
+    """The kernel's end of a cable: ``port`` enslaved to ``bridge``, the address on the bridge
+    (where :func:`loss` drops frames). No STP, no forward delay, no multicast snooping; the
+    bridge's frames skip iptables (``bridge-nf-call-*``: built into these kernels)."""
+    _run(
+        [
+            "ip", "-n", ns, "link", "add", bridge, "type", "bridge",
+            "stp_state", "0", "forward_delay", "0", "mcast_snooping", "0",
+        ]
+    )  # fmt: skip
+    for key in ("iptables", "ip6tables", "arptables"):
+        _run(_ns(ns, "sysctl", "-qw", f"net.bridge.bridge-nf-call-{key}=0"), check=False)
+    _run(["ip", "-n", ns, "link", "set", port, "master", bridge])
+    _run(["ip", "-n", ns, "addr", "add", cidr, "dev", bridge])
+    _run(["ip", "-n", ns, "link", "set", port, "up"])
+    _run(["ip", "-n", ns, "link", "set", bridge, "up"])
+
+
+# -- loss injection -------------------------------------------------------------------------------
+
+LOSS_TABLE = "mtcp_loss"
+#: Where the loss rules live: the namespaces that hold the kernel's bridges.
+LOSS_NAMESPACES = (PEER_NS, TAP_NS)
+#: ``numgen random mod`` this: percentages have a resolution of 0.01.
+_LOSS_SCALE = 10_000
+
+
+def _check_percent(percent: float) -> None:
+    if not 0.0 <= percent <= 100.0:
+        raise LabError(f"loss must be a percentage from 0 to 100, not {percent}")
+
+
+def _loss_ruleset(percent: float) -> str:
+    threshold = round(percent * _LOSS_SCALE / 100)
+    rule = f"meta protocol ip numgen random mod {_LOSS_SCALE} < {threshold} counter drop"
+    return (
+        f"table bridge {LOSS_TABLE} {{\n"
+        f"  chain to_kernel {{ type filter hook input priority 0; policy accept; {rule}; }}\n"
+        f"  chain from_kernel {{ type filter hook output priority 0; policy accept; {rule}; }}\n"
+        "}\n"
+    )
+
+
+def loss(percent: float, lab: Lab = LAB) -> None:
+    """Drops ``percent`` % of the IPv4 frames in each direction between each stack port and
+    its kernel peer (an nftables ``bridge`` table on the kernel's bridges, hooks ``input``
+    and ``output``); 0 removes the rules. ARP is never dropped. Raises :class:`LabError`."""
+    del lab
+    _require_root()
+    _check_percent(percent)
+    if shutil.which("nft") is None:
+        raise LabError("nft is not installed (loss injection): apt-get install nftables")
+    for ns in LOSS_NAMESPACES:
+        _run(_ns(ns, "nft", "delete", "table", "bridge", LOSS_TABLE), check=False)
+        if percent > 0:
+            _run(_ns(ns, "nft", "-f", "-"), stdin=_loss_ruleset(percent))
+
+
+@dataclass(frozen=True)
+class LossState:
+    """The loss rules of one namespace: the percentage (0 without rules) and the frames they
+    dropped so far towards the kernel and from it."""
+
+    percent: float
+    dropped_to_kernel: int
+    dropped_from_kernel: int
+
+
+def loss_state(ns: str) -> LossState:
+    """What :func:`loss` set up in ``ns`` (one of :data:`LOSS_NAMESPACES`), with counters."""
+    if shutil.which("nft") is None:
+        return LossState(0.0, 0, 0)
+    out = _run(_ns(ns, "nft", "list", "table", "bridge", LOSS_TABLE), check=False)
+    percent = 0.0
+    drops: dict[str, int] = {}
+    chain = ""
+    for line in out.splitlines():
+        words = line.split()
+        if words[:1] == ["chain"] and len(words) > 1:
+            chain = words[1]
+        if "numgen" in words and "counter" in words:
+            percent = int(words[words.index("<") + 1]) * 100 / _LOSS_SCALE
+            drops[chain] = int(words[words.index("packets") + 1])
+    return LossState(percent, drops.get("to_kernel", 0), drops.get("from_kernel", 0))
 
 
 def _up(lab: Lab) -> None:
@@ -152,8 +260,8 @@ def _up(lab: Lab) -> None:
     # Kernel peer: MTU-sized frames only.
     peer_cidr = f"{lab.veth_peer_addr}/{lab.prefix_len}"
     _run(_ns(PEER_NS, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"))
-    _run(["ip", "-n", PEER_NS, "addr", "add", peer_cidr, "dev", lab.veth_peer])
-    _run(["ip", "-n", PEER_NS, "link", "set", lab.veth_peer, "up"])
+    _run(_ns(PEER_NS, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"))
+    _bridge(PEER_NS, lab.veth_bridge, lab.veth_peer, peer_cidr)
     # "tx" (checksum offload) too: over veth the kernel would hand frames with unfinished
     # checksums (CHECKSUM_PARTIAL), which a user-space stack rightly drops.
     _offloads_off(PEER_NS, lab.veth_peer, ["tx", "tso", "gso", "gro", "tx-udp-segmentation"])
@@ -162,8 +270,7 @@ def _up(lab: Lab) -> None:
     _run(_ns(TAP_NS, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"))
     _run(_ns(TAP_NS, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"))
     _run(["ip", "-n", TAP_NS, "tuntap", "add", "dev", lab.tap, "mode", "tap"])
-    _run(["ip", "-n", TAP_NS, "addr", "add", tap_cidr, "dev", lab.tap])
-    _run(["ip", "-n", TAP_NS, "link", "set", lab.tap, "up"])
+    _bridge(TAP_NS, lab.tap_bridge, lab.tap, tap_cidr)
 
 
 def down(lab: Lab = LAB) -> list[str]:
@@ -206,6 +313,14 @@ def status(lab: Lab = LAB) -> tuple[bool, str]:
         addrs = _run(["ip", "-n", ns, "-br", "addr"], check=False).strip()
         lines.append(f"{ns}:")
         lines.extend(f"  {line}" for line in addrs.splitlines() if not line.startswith("lo "))
+    for ns in LOSS_NAMESPACES:
+        if ns in present:
+            state = loss_state(ns)
+            if state.percent > 0:
+                lines.append(
+                    f"{ns}: loss {state.percent:g} % each way (dropped so far: "
+                    f"{state.dropped_to_kernel} to the kernel, {state.dropped_from_kernel} from it)"
+                )
     is_up = all(ns in present for ns in NAMESPACES)
     del lab
     return is_up, "\n".join(lines)
@@ -246,19 +361,45 @@ def in_netns(ns: str) -> Iterator[None]:
         os.close(own)
 
 
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
+    if not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"a percentage from 0 to 100, not {text}")
+    return value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "action",
-        choices=("up", "down", "status"),
-        help="up: build the lab (after a clean down); down: remove it; status: show it",
+        choices=("up", "down", "status", "loss"),
+        help="up: build the lab (after a clean down); down: remove it; status: show it; "
+        "loss P: drop P %% of the IPv4 frames each way (0: none)",
+    )
+    p.add_argument("percent", nargs="?", type=_percent, help="for loss: the percentage (0 to 100)")
+    p.add_argument(
+        "--loss",
+        type=_percent,
+        default=0.0,
+        metavar="P",
+        help="for up: start with P %% random loss each way",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     """The ``mtcp netlab`` command: exit 0 ok, 1 failure (status: 1 when the lab is down)."""
     try:
+        if args.action == "loss":
+            if args.percent is None:
+                print("netlab: loss needs a percentage, e.g. `netlab loss 1`", file=sys.stderr)
+                return 2
+            loss(args.percent)
+            print(status()[1])
+            return 0
         if args.action == "up":
-            up()
+            up(loss_percent=args.loss)
             print(status()[1])
             lab = LAB
             print(
