@@ -58,6 +58,13 @@ from ._mtcp import (
     TCP_NODELAY,
 )
 
+# TCP_USER_TIMEOUT (RFC 5482, milliseconds, 0 = off) and TCP_CONGESTION (an int here:
+# TCP_CA_NEWRENO = 0, TCP_CA_CUBIC = 1) have Linux's option numbers.
+TCP_CONGESTION = 13
+TCP_USER_TIMEOUT = 18
+TCP_CA_NEWRENO = 0
+TCP_CA_CUBIC = 1
+
 EPOLLIN = MTCP_EPOLLIN
 EPOLLPRI = MTCP_EPOLLPRI
 EPOLLOUT = MTCP_EPOLLOUT
@@ -135,10 +142,14 @@ __all__ = [
     "SO_REUSEPORT",
     "SO_SNDBUF",
     "SO_TYPE",
+    "TCP_CA_CUBIC",
+    "TCP_CA_NEWRENO",
+    "TCP_CONGESTION",
     "TCP_INFO",
     "TCP_KEEPCNT",
     "TCP_KEEPIDLE",
     "TCP_KEEPINTVL",
     "TCP_MAXSEG",
     "TCP_NODELAY",
+    "TCP_USER_TIMEOUT",
 ]

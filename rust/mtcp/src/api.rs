@@ -2,7 +2,7 @@
 //! (API.md §2). Each returns `Result<_, Errno>`; `context.rs` turns that into `io::Error`.
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use mtcp_proto::tcp::{Connection, State};
+use mtcp_proto::tcp::{CongestionAlgorithm, Connection, State};
 use mtcp_proto::wire::SeqNumber;
 use mtcp_proto::{Duration, Errno, Instant};
 
@@ -517,6 +517,11 @@ impl Core {
             (IPPROTO_TCP, TCP_KEEPIDLE) => Ok(o.keepidle),
             (IPPROTO_TCP, TCP_KEEPINTVL) => Ok(o.keepintvl),
             (IPPROTO_TCP, TCP_KEEPCNT) => Ok(o.keepcnt),
+            (IPPROTO_TCP, TCP_USER_TIMEOUT) => Ok(o.user_timeout_ms),
+            (IPPROTO_TCP, TCP_CONGESTION) => Ok(match o.congestion {
+                CongestionAlgorithm::NewReno => TCP_CA_NEWRENO,
+                CongestionAlgorithm::Cubic => TCP_CA_CUBIC,
+            }),
             (IPPROTO_TCP, _) => Err(Errno::ENOPROTOOPT),
             _ => Err(Errno::EOPNOTSUPP),
         }
@@ -552,6 +557,17 @@ impl Core {
             (IPPROTO_TCP, TCP_KEEPIDLE) => opts.keepidle = positive(value)?,
             (IPPROTO_TCP, TCP_KEEPINTVL) => opts.keepintvl = positive(value)?,
             (IPPROTO_TCP, TCP_KEEPCNT) => opts.keepcnt = positive(value)?,
+            // Linux: a negative user timeout is EINVAL, 0 turns it off.
+            (IPPROTO_TCP, TCP_USER_TIMEOUT) if value < 0 => return Err(Errno::EINVAL),
+            (IPPROTO_TCP, TCP_USER_TIMEOUT) => opts.user_timeout_ms = value,
+            (IPPROTO_TCP, TCP_CONGESTION) => {
+                opts.congestion = match value {
+                    TCP_CA_NEWRENO => CongestionAlgorithm::NewReno,
+                    TCP_CA_CUBIC => CongestionAlgorithm::Cubic,
+                    // Linux: ENOENT for an unknown algorithm name.
+                    _ => return Err(Errno::ENOENT),
+                }
+            }
             (IPPROTO_TCP, _) => return Err(Errno::ENOPROTOOPT),
             _ => return Err(Errno::EOPNOTSUPP),
         }
@@ -561,6 +577,8 @@ impl Core {
             conn.set_nodelay(opts.nodelay);
             conn.set_linger(opts.linger);
             conn.set_keepalive(crate::engine::keepalive_of(&opts));
+            conn.set_user_timeout(crate::engine::user_timeout_of(&opts));
+            conn.set_congestion(opts.congestion);
             self.after_flow_event(fid, false);
         }
         Ok(())

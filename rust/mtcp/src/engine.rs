@@ -171,6 +171,10 @@ impl Core {
             keepidle: 7200,
             keepintvl: 75,
             keepcnt: 9,
+            user_timeout_ms: tcp
+                .user_timeout
+                .map_or(0, |t| t.total_millis().min(i32::MAX as u64) as i32),
+            congestion: tcp.congestion,
             reuseaddr: false,
             reuseport: false,
         };
@@ -525,6 +529,8 @@ impl Core {
             nodelay: opts.nodelay,
             linger: opts.linger,
             keepalive: keepalive_of(opts),
+            user_timeout: user_timeout_of(opts),
+            congestion: opts.congestion,
             ..self.tcp.clone()
         }
     }
@@ -944,6 +950,11 @@ pub(crate) fn keepalive_of(opts: &SockOpts) -> Option<mtcp_proto::tcp::KeepAlive
         interval: Duration::from_secs(opts.keepintvl.max(1) as u64),
         count: opts.keepcnt.max(1) as u32,
     })
+}
+
+/// `TCP_USER_TIMEOUT` (milliseconds, 0 = off) as the TCP layer takes it.
+pub(crate) fn user_timeout_of(opts: &SockOpts) -> Option<Duration> {
+    (opts.user_timeout_ms > 0).then(|| Duration::from_millis(opts.user_timeout_ms as u64))
 }
 
 /// Linux's default idle retransmission clamp etc. live in `TcpConfig`; this is the one place

@@ -26,6 +26,10 @@ pub(crate) struct SockOpts {
     pub(crate) keepidle: i32,
     pub(crate) keepintvl: i32,
     pub(crate) keepcnt: i32,
+    /// `TCP_USER_TIMEOUT` in milliseconds; 0 = off.
+    pub(crate) user_timeout_ms: i32,
+    /// `TCP_CONGESTION`.
+    pub(crate) congestion: mtcp_proto::tcp::CongestionAlgorithm,
     pub(crate) reuseaddr: bool,
     pub(crate) reuseport: bool,
 }

@@ -178,3 +178,87 @@ fn without_keepalive_a_dead_idle_peer_goes_unnoticed() {
     let mut buf = [0u8; 16];
     assert_eq!(errno(p.client.read(c, &mut buf)), Errno::EAGAIN);
 }
+
+/// Connects, sets `TCP_USER_TIMEOUT` (ms, 0 = off), cuts the cable, writes, and returns how
+/// long after the write the client saw ETIMEDOUT (within 20 minutes of virtual time).
+fn user_timeout_run(user_timeout_ms: i32) -> Option<Duration> {
+    let p = sim_pair(7, Impairments::default(), no_idle_timeout());
+    let l = listener(&p.server, p.server_addr);
+    let (c, _) = sim_connect(&p, l);
+    p.client
+        .setsockopt(c, IPPROTO_TCP, TCP_USER_TIMEOUT, user_timeout_ms)
+        .unwrap();
+    assert_eq!(
+        p.client
+            .getsockopt(c, IPPROTO_TCP, TCP_USER_TIMEOUT)
+            .unwrap(),
+        user_timeout_ms
+    );
+    p.net.configure(Impairments {
+        loss: 1.0,
+        ..Impairments::default()
+    });
+    p.client.write(c, b"into the void").unwrap();
+    let cut_at = p.net.now();
+    let mut buf = [0u8; 16];
+    let mut error = None;
+    p.net.run_until(Duration::from_secs(1200), &mut || {
+        error = match p.client.read(c, &mut buf) {
+            Err(e) if mtcp::errno_of(&e) != Some(Errno::EAGAIN) => mtcp::errno_of(&e),
+            _ => None,
+        };
+        error.is_some()
+    });
+    error.map(|e| {
+        assert_eq!(e, Errno::ETIMEDOUT);
+        p.net.now() - cut_at
+    })
+}
+
+#[test]
+fn user_timeout_fails_a_cut_connection_after_the_timeout() {
+    let took = user_timeout_run(3000).expect("ETIMEDOUT with TCP_USER_TIMEOUT");
+    assert!(
+        took >= Duration::from_secs(3) && took <= Duration::from_millis(3100),
+        "{took:?}"
+    );
+    // Without it, tcp_retries2 = 15 RTOs backed off from 200 ms up to the 60 s cap: 522 s.
+    let took = user_timeout_run(0).expect("ETIMEDOUT after the retries");
+    assert!(took > Duration::from_secs(300), "{took:?}");
+}
+
+#[test]
+fn tcp_congestion_is_per_socket() {
+    let p = sim_pair(8, Impairments::default(), Config::default());
+    let l = listener(&p.server, p.server_addr);
+    let (c, s) = sim_connect(&p, l);
+    let get = |sock| {
+        p.client
+            .getsockopt(sock, IPPROTO_TCP, TCP_CONGESTION)
+            .unwrap()
+    };
+    let default = get(c);
+    assert_eq!(
+        default,
+        if Config::default().cc == "cubic" {
+            TCP_CA_CUBIC
+        } else {
+            TCP_CA_NEWRENO
+        }
+    );
+    for value in [TCP_CA_NEWRENO, TCP_CA_CUBIC, TCP_CA_NEWRENO] {
+        p.client
+            .setsockopt(c, IPPROTO_TCP, TCP_CONGESTION, value)
+            .unwrap();
+        assert_eq!(get(c), value);
+    }
+    assert_eq!(
+        errno(p.client.setsockopt(c, IPPROTO_TCP, TCP_CONGESTION, 7)),
+        Errno::ENOENT
+    );
+    // The other end keeps the configured default.
+    assert_eq!(
+        p.server.getsockopt(s, IPPROTO_TCP, TCP_CONGESTION).unwrap(),
+        default
+    );
+}

@@ -76,6 +76,10 @@ pub struct TcpConfig {
     /// `net.ipv4.tcp_syncookies`, the runtime's `tcp_syncookies`). A listener policy, read by
     /// the runtime's passive open, not by the connection.
     pub syn_cookies: SynCookieMode,
+    /// Longest data may stay unacknowledged, retransmitted or not, before the connection
+    /// fails with ETIMEDOUT (RFC 5482 / RFC 9293 §3.8.3 USER TIMEOUT; Linux's
+    /// `TCP_USER_TIMEOUT`). `None` leaves it to `max_retries`, the default.
+    pub user_timeout: Option<Duration>,
 }
 
 impl Default for TcpConfig {
@@ -102,6 +106,7 @@ impl Default for TcpConfig {
             challenge_ack_limit: 10,
             rack: true,
             syn_cookies: SynCookieMode::WhenFull,
+            user_timeout: None,
         }
     }
 }

@@ -256,6 +256,30 @@ impl Congestion {
         }
     }
 
+    /// Which algorithm this is.
+    pub(super) fn algorithm(&self) -> CongestionAlgorithm {
+        match self {
+            Congestion::NewReno(_) => CongestionAlgorithm::NewReno,
+            Congestion::Cubic(_) => CongestionAlgorithm::Cubic,
+        }
+    }
+
+    /// Changes algorithm mid-connection (`TCP_CONGESTION`, as Linux's
+    /// `tcp_reinit_congestion_control`): cwnd and ssthresh carry over; the new controller
+    /// starts its own state (CUBIC a fresh epoch) from there.
+    pub(super) fn switch_to(&mut self, algorithm: CongestionAlgorithm, mss: usize) {
+        if self.algorithm() == algorithm {
+            return;
+        }
+        let (cwnd, ssthresh) = (self.window(), self.ssthresh());
+        *self = Congestion::new(algorithm, mss);
+        match self {
+            Congestion::NewReno(cc) => cc.ssthresh = ssthresh,
+            Congestion::Cubic(cc) => cc.ssthresh = ssthresh,
+        }
+        self.set_window(cwnd);
+    }
+
     fn inner(&self) -> &dyn CongestionControl {
         match self {
             Congestion::NewReno(cc) => cc,

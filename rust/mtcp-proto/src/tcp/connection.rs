@@ -28,6 +28,7 @@ mod output;
 mod recovery;
 #[cfg(test)]
 mod tests;
+mod user_timeout;
 
 pub use icmp::IcmpError;
 
@@ -202,6 +203,9 @@ pub struct Connection {
     last_small_end: SeqNumber,
     /// Consecutive retransmission timeouts without progress.
     retries: u32,
+    /// Since when data has been outstanding without SND.UNA advancing (the user timeout's
+    /// clock, RFC 5482); `None` while nothing is in flight.
+    stalled_since: Option<Instant>,
     /// Zero-window probing (RFC 9293 §3.8.6.1).
     probe_now: bool,
     persist_backoff: u32,
@@ -295,6 +299,7 @@ impl Connection {
             rtt_timing: None,
             last_small_end: iss,
             retries: 0,
+            stalled_since: None,
             probe_now: false,
             persist_backoff: 0,
             unanswered_probes: 0,
@@ -675,6 +680,24 @@ impl Connection {
     /// Changes `TCP_NODELAY`.
     pub fn set_nodelay(&mut self, on: bool) {
         self.config.nodelay = on;
+    }
+
+    /// Changes the user timeout (`TCP_USER_TIMEOUT`, RFC 5482); takes effect at the next
+    /// retransmission timer.
+    pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
+        self.config.user_timeout = timeout;
+    }
+
+    /// Changes the congestion controller (`TCP_CONGESTION`); cwnd and ssthresh carry over.
+    pub fn set_congestion(&mut self, algorithm: super::CongestionAlgorithm) {
+        self.config.congestion = algorithm;
+        let mss = usize::from(self.send_mss());
+        self.cc.switch_to(algorithm, mss);
+    }
+
+    /// The congestion controller in use (`TCP_CONGESTION`).
+    pub fn congestion(&self) -> super::CongestionAlgorithm {
+        self.cc.algorithm()
     }
 
     /// Changes linger (SO_LINGER).

@@ -261,11 +261,12 @@ impl Connection {
         }
         self.retries = 0;
         self.dup_acks = 0;
+        self.note_progress(now);
         // RFC 6298 §5.2, §5.3.
         if self.snd_una == self.snd_max {
             self.timers.stop(Timer::Retransmit);
         } else {
-            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            self.arm_rto(now);
         }
         let mut delivered = self.scoreboard.on_cumulative_ack(ack);
         if self.sack_mode() {
@@ -466,7 +467,7 @@ impl Connection {
         } else {
             self.config.max_retries
         };
-        if self.retries > limit {
+        if self.retries > limit || (!handshake && self.user_timed_out(now)) {
             self.enter_closed(Some(self.timeout_error()));
             return;
         }
@@ -490,7 +491,7 @@ impl Connection {
             // must go anyway and serves as the zero-window probe (as Linux does).
             self.retransmit_front = true;
         }
-        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        self.arm_rto(now);
     }
 
     /// RFC 9293 §3.8.6.1: probe a zero window; back off like the RTO.

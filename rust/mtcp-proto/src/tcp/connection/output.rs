@@ -309,7 +309,7 @@ impl Connection {
             self.rtt_timing = Some((self.snd_nxt, now));
         }
         if !self.timers.is_armed(Timer::Retransmit) {
-            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            self.arm_rto(now);
         }
         self.write_segment(buf, &repr, 0)
     }
@@ -362,13 +362,16 @@ impl Connection {
             self.last_small_end = end;
         }
         if self.snd_max < end {
+            if self.snd_una == self.snd_max {
+                self.note_flight_started(now);
+            }
             if is_new && self.rtt_timing.is_none() && !self.opts.timestamps {
                 self.rtt_timing = Some((end, now));
             }
             self.snd_max = end;
         }
         if !self.timers.is_armed(Timer::Retransmit) {
-            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            self.arm_rto(now);
         }
         if end > old_max {
             self.arm_tlp(now); // RFC 8985 §7.2: the PTO restarts with new data

@@ -250,7 +250,7 @@ impl Connection {
         }
         self.tlp_now = true;
         self.stats.tail_loss_probes += 1;
-        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        self.arm_rto(now);
     }
 
     /// The probe to send (RFC 8985 §7.3): new data if the peer's window allows one segment,

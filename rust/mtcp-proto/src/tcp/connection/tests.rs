@@ -2169,3 +2169,4 @@ fn test_established_window_shrunk_to_zero_under_flight_never_times_out() {
 
 mod icmp;
 mod syn_cookie;
+mod user_timeout;
