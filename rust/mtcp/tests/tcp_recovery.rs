@@ -262,3 +262,35 @@ fn tcp_congestion_is_per_socket() {
         default
     );
 }
+
+#[test]
+fn quick_ack_lets_a_small_request_finish_without_the_delayed_ack_wait() {
+    // Two small writes, the second while the first is unacknowledged: Nagle holds it until
+    // the first is ACKed. In quickack mode the fresh connection's first segment is ACKed at
+    // once, so the request completes in ~2 RTT (2 ms here), not after the 40 ms delayed ACK.
+    let p = sim_pair(
+        9,
+        Impairments {
+            delay_us: 500,
+            ..Impairments::default()
+        },
+        Config::default(),
+    );
+    let l = listener(&p.server, p.server_addr);
+    let (c, s) = sim_connect(&p, l);
+    let start = p.net.now();
+    assert_eq!(p.client.write(c, &[1u8; 100]).unwrap(), 100);
+    p.net.run_for(Duration::from_micros(100)); // the first segment is on the wire
+    assert_eq!(p.client.write(c, &[2u8; 100]).unwrap(), 100);
+    let mut got = 0;
+    let mut buf = [0u8; 512];
+    let ok = p.net.run_until(Duration::from_secs(1), &mut || {
+        if let Ok(n) = p.server.read(s, &mut buf) {
+            got += n;
+        }
+        got == 200
+    });
+    assert!(ok);
+    let took = p.net.now() - start;
+    assert!(took < Duration::from_millis(10), "{took:?}");
+}

@@ -57,6 +57,11 @@ pub struct TcpConfig {
     pub timestamps: bool,
     /// Offer SACK (RFC 2018).
     pub sack: bool,
+    /// Most ACKs sent at once, not delayed, when data starts to arrive and again after the
+    /// receiver was idle for an RTO (Linux's quickack mode, `TCP_MAX_QUICKACKS` = 16; also
+    /// bounded by half the receive buffer in segments, as Linux). Slow start then grows from
+    /// an ACK per segment. 0 turns it off.
+    pub quick_acks: u32,
     /// Disable Nagle's algorithm (`TCP_NODELAY`).
     pub nodelay: bool,
     /// Linger on close: `None` = off; `Some(ZERO)` = abort with RST on close.
@@ -99,6 +104,7 @@ impl Default for TcpConfig {
             window_scaling: true,
             timestamps: true,
             sack: true,
+            quick_acks: 16,
             nodelay: false,
             linger: None,
             congestion: CongestionAlgorithm::default(),

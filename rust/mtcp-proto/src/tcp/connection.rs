@@ -190,6 +190,10 @@ pub struct Connection {
     ack_now: bool,
     /// In-order bytes received since we last sent an ACK.
     unacked_bytes: usize,
+    /// ACKs still to send at once in quickack mode (`TcpConfig::quick_acks`).
+    quick_acks_left: u32,
+    /// When in-order data last arrived (quickack mode restarts after an idle RTO).
+    last_data_at: Option<Instant>,
     /// Largest payload seen: our estimate of the peer's segment size.
     rcv_mss_estimate: usize,
     /// Closed straight from TIME-WAIT with `timewait == 0`: the last ACK still has to go out.
@@ -293,6 +297,8 @@ impl Connection {
             last_ack_sent: SeqNumber(0),
             ack_now: false,
             unacked_bytes: 0,
+            quick_acks_left: 0,
+            last_data_at: None,
             rcv_mss_estimate: usize::from(mss_cap),
             final_ack: false,
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),

@@ -397,7 +397,9 @@ impl Connection {
             self.ack_now = true;
         } else {
             self.unacked_bytes += in_order;
-            if self.unacked_bytes >= 2 * self.rcv_mss_estimate {
+            if self.quick_ack(now) {
+                self.ack_now = true;
+            } else if self.unacked_bytes >= 2 * self.rcv_mss_estimate {
                 self.ack_now = true;
             } else if !self.timers.is_armed(Timer::DelayedAck) {
                 // Armed from the first unacknowledged segment, so never later than the delay.
@@ -405,6 +407,26 @@ impl Connection {
                     .set(Timer::DelayedAck, now + self.config.delayed_ack);
             }
         }
+    }
+
+    /// Quickack mode (Linux's `tcp_incr_quickack`): the first in-order data of a connection,
+    /// or the first after the peer was silent for an RTO, starts a run of ACKs sent at once,
+    /// so the peer's slow start is not paced by delayed ACKs. Returns whether this segment is
+    /// acknowledged at once.
+    fn quick_ack(&mut self, now: Instant) -> bool {
+        let idle = self
+            .last_data_at
+            .is_none_or(|last| now.saturating_duration_since(last) > self.rtt.rto());
+        self.last_data_at = Some(now);
+        if idle {
+            let window_segments = self.recv_buf.capacity() / (2 * self.rcv_mss_estimate.max(1));
+            self.quick_acks_left = self.config.quick_acks.min(window_segments.max(1) as u32);
+        }
+        if self.quick_acks_left == 0 {
+            return false;
+        }
+        self.quick_acks_left -= 1;
+        true
     }
 
     /// RFC 9293 §3.10.7.4 eighth: the peer's FIN, now in order.

@@ -712,7 +712,11 @@ fn test_syn_received_syn_in_window_challenge_ack() {
 
 #[test]
 fn test_established_data_delayed_ack() {
-    let mut c = established();
+    // Quickack mode off: the delayed-ACK rule alone (quick_ack.rs tests quickack).
+    let mut c = established_with(&TcpConfig {
+        quick_acks: 0,
+        ..plain()
+    });
     send(&mut c, 100, data(REMOTE_SEQ + 1, b"abcdef"));
     recv_nothing(&mut c, 100);
     assert_eq!(c.poll_timeout(), Some(at(140)));
@@ -728,7 +732,11 @@ fn test_established_data_delayed_ack() {
 
 #[test]
 fn test_established_second_full_segment_acked_at_once() {
-    let mut c = established();
+    // Quickack mode off: the delayed-ACK rule alone (quick_ack.rs tests quickack).
+    let mut c = established_with(&TcpConfig {
+        quick_acks: 0,
+        ..plain()
+    });
     let chunk = [7u8; 1460];
     send(&mut c, 0, data(REMOTE_SEQ + 1, &chunk));
     recv_nothing(&mut c, 0);
@@ -2168,5 +2176,6 @@ fn test_established_window_shrunk_to_zero_under_flight_never_times_out() {
 }
 
 mod icmp;
+mod quick_ack;
 mod syn_cookie;
 mod user_timeout;
