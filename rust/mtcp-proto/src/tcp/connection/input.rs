@@ -397,9 +397,8 @@ impl Connection {
             self.ack_now = true;
         } else {
             self.unacked_bytes += in_order;
-            if self.quick_ack(now) {
-                self.ack_now = true;
-            } else if self.unacked_bytes >= 2 * self.rcv_mss_estimate {
+            // Quickack mode, or every second full-sized segment.
+            if self.quick_ack(now) || self.unacked_bytes >= 2 * self.rcv_mss_estimate {
                 self.ack_now = true;
             } else if !self.timers.is_armed(Timer::DelayedAck) {
                 // Armed from the first unacknowledged segment, so never later than the delay.
