@@ -372,13 +372,13 @@ SHORT_CLIENT = textwrap.dedent(
 )
 
 
-def test_200_short_connections_from_the_kernel(running: Running, server: StackServer) -> None:
+def test_1000_short_connections_from_the_kernel(running: Running, server: StackServer) -> None:
     s = running.site
-    out = kernel(s, sys.executable, "-c", SHORT_CLIENT, s.stack_addr, str(HTTP_PORT), "200",
+    out = kernel(s, sys.executable, "-c", SHORT_CLIENT, s.stack_addr, str(HTTP_PORT), "1000",
                  timeout=60)  # fmt: skip
     ok, seconds = out.split()
-    assert int(ok) == 200
-    print(f"{s.io}: 200 connections in {float(seconds):.2f} s")
+    assert int(ok) == 1000
+    print(f"{s.io}: 1000 connections in {float(seconds):.2f} s")
 
 
 @pytest.mark.skipif(shutil.which("ping") is None, reason="ping (iputils-ping) is not installed")
@@ -425,7 +425,14 @@ def _connected_or_error(sock: mtcp.Socket) -> int:
 @pytest.fixture
 def http_server(running: Running, tmp_path: Path) -> Iterator[tuple[str, bytes]]:
     """``python3 -m http.server`` in the kernel's namespace, serving a 2 MiB random file."""
-    s = running.site
+    with kernel_http_server(running.site, tmp_path) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def kernel_http_server(s: Site, tmp_path: Path) -> Iterator[tuple[str, bytes]]:
+    """``python3 -m http.server`` on port 8000 of the kernel's address, serving ``blob.bin``
+    (2 MiB of random bytes) from ``tmp_path``; yields its URL and contents."""
     payload = os.urandom(2 * 1024 * 1024)
     (tmp_path / "blob.bin").write_bytes(payload)
     proc = subprocess.Popen(
@@ -599,3 +606,82 @@ def test_afxdp_more_contexts_than_queues_is_a_clear_error(lab: None) -> None:
 def test_addr_is_required_on_a_kernel_interface(lab: None) -> None:
     with netlab.in_netns(netlab.STACK_NS), pytest.raises((ValueError, OSError), match="addr"):
         mtcp.Stack(mtcp.Config(io="afpacket", port=LAB.veth_stack))
+
+
+# ---------------------------------------------------------------- 1 % loss each way
+
+#: Bytes each way in the loss test (``MTCP_INTEROP_LOSS_MB`` overrides; docs/backends.md has
+#: the 100 MB figures).
+LOSS_BYTES = int(float(os.environ.get("MTCP_INTEROP_LOSS_MB", "100")) * 1_000_000)
+LOSS_PERCENT = 1.0
+
+
+@pytest.fixture
+def lossy(site: Site) -> Iterator[str]:
+    """1 % of the IPv4 frames dropped each way on the kernel's bridge for this test; yields the
+    namespace holding the rules (their counters show that frames really were dropped)."""
+    ns = site.kernel_ns
+    assert ns in netlab.LOSS_NAMESPACES
+    netlab.loss(LOSS_PERCENT)
+    try:
+        yield ns
+    finally:
+        netlab.loss(0)
+
+
+@pytest.mark.slow
+def test_transfer_each_way_under_1pct_loss_is_intact(
+    running: Running, server: StackServer, lossy: str
+) -> None:
+    """LOSS_BYTES from a kernel socket to our stack and the same back at once (our echo),
+    through 1 % random loss each way: every byte arrives, in order (SHA-256), and the rule
+    dropped frames in both directions."""
+    s = running.site
+    start = time.monotonic()
+    out = kernel(s, sys.executable, "-c", ECHO_CLIENT, s.stack_addr, str(ECHO_PORT),
+                 str(LOSS_BYTES), timeout=240)  # fmt: skip
+    elapsed = time.monotonic() - start
+    result = json.loads(out)
+    assert result["n"] == LOSS_BYTES
+    assert result["got"] == result["sent"]
+    state = netlab.loss_state(lossy)
+    assert state.percent == LOSS_PERCENT
+    assert state.dropped_to_kernel > 0, state
+    assert state.dropped_from_kernel > 0, state
+    rate = LOSS_BYTES * 8 / elapsed / 1e6
+    print(
+        f"{s.io}: {LOSS_BYTES / 1e6:.0f} MB each way under {LOSS_PERCENT:g} % loss in "
+        f"{elapsed:.1f} s ({rate:.0f} Mbit/s each way; dropped {state.dropped_to_kernel} "
+        f"frames to the kernel, {state.dropped_from_kernel} from it)"
+    )
+
+
+# ---------------------------------------------------------------- peer with offloads on
+
+
+@contextlib.contextmanager
+def peer_checksum_offload_on() -> Iterator[None]:
+    """The kernel peer's veth with transmit checksum offload on (the lab turns it off): its
+    frames reach our port with only the pseudo-header sum in the TCP checksum."""
+    dev = ["ip", "netns", "exec", netlab.PEER_NS, "ethtool", "-K", LAB.veth_peer]
+    subprocess.run([*dev, "tx", "on"], check=True, timeout=10, capture_output=True)
+    try:
+        yield
+    finally:
+        subprocess.run([*dev, "tx", "off"], check=True, timeout=10, capture_output=True)
+
+
+@pytest.mark.parametrize("site", ["afpacket"], indirect=True)
+def test_peer_with_tx_checksum_offload_on(running: Running, server: StackServer) -> None:
+    """AF_PACKET completes the checksums the kernel leaves unfinished
+    (TP_STATUS_CSUMNOTREADY): curl and a 5 MiB echo work with the peer's offload on."""
+    s = running.site
+    with peer_checksum_offload_on():
+        out = kernel(s, "curl", "-sS", "--max-time", "10", f"http://{s.stack_addr}:{HTTP_PORT}/")
+        assert out.encode() == BODY
+        size = 5 * 1024 * 1024
+        out = kernel(s, sys.executable, "-c", ECHO_CLIENT, s.stack_addr, str(ECHO_PORT),
+                     str(size), timeout=60)  # fmt: skip
+        result = json.loads(out)
+        assert result["n"] == size
+        assert result["got"] == result["sent"]

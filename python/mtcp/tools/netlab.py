@@ -156,8 +156,9 @@ def up(lab: Lab = LAB, *, loss_percent: float = 0.0) -> None:
 
 def _bridge(ns: str, bridge: str, port: str, cidr: str) -> None:
     """The kernel's end of a cable: ``port`` enslaved to ``bridge``, the address on the bridge
-    (where :func:`loss` drops frames). No STP, no forward delay, no multicast snooping; the
-    bridge's frames skip iptables (``bridge-nf-call-*``: built into these kernels)."""
+    (where :func:`loss` drops frames), TSO/GSO off on the bridge. No STP, no forward delay, no
+    multicast snooping; the bridge's frames skip iptables (``bridge-nf-call-*``: built into
+    these kernels)."""
     _run(
         [
             "ip", "-n", ns, "link", "add", bridge, "type", "bridge",
@@ -170,6 +171,9 @@ def _bridge(ns: str, bridge: str, port: str, cidr: str) -> None:
     _run(["ip", "-n", ns, "addr", "add", cidr, "dev", bridge])
     _run(["ip", "-n", ns, "link", "set", port, "up"])
     _run(["ip", "-n", ns, "link", "set", bridge, "up"])
+    # The kernel's TCP sends through the bridge: without GSO there, every frame meets the loss
+    # rule on its own (with it, one rule hit would drop a whole super-frame of segments).
+    _offloads_off(ns, bridge, ["tso", "gso"])
 
 
 # -- loss injection -------------------------------------------------------------------------------

@@ -23,6 +23,11 @@
 //! would remove it (later work). Kernel `PACKET_FANOUT_HASH` is not used because its hash is not
 //! the one the runtime picks client ports by.
 //!
+//! # Checksums
+//! Frames the local kernel sent through a peer with transmit checksum offload on arrive with
+//! the TCP/UDP checksum unfinished (`TP_STATUS_CSUMNOTREADY`); `rx_burst` completes it in the
+//! ring ([`crate::csum`]) before the stack sees the frame, so a peer with offloads on works.
+//!
 //! # Wake-ups
 //! While the context loop is parked an [`FdWaker`] helper thread polls the socket (readable
 //! once a block is retired) and wakes it.
@@ -30,10 +35,11 @@ use std::cell::Cell;
 use std::io;
 use std::sync::Arc;
 
+use crate::csum::complete_l4_checksum;
 use crate::fd_waker::FdWaker;
 use crate::frame::ETH_HEADER;
 use crate::rss::{self, Steer};
-use crate::sys::afpacket::{Geometry, PacketSocket};
+use crate::sys::afpacket::{Geometry, PacketSocket, RxPacket, TP_STATUS_CSUMNOTREADY};
 use crate::sys::netdev;
 use crate::{Caps, Notify, PacketIo, PortStats, MAX_FRAME};
 
@@ -171,7 +177,7 @@ impl PacketIo for AfPacketQueue {
                 continue;
             }
             seen += 1;
-            let Some((frame, next, wire_len)) = self.sock.rx_packet(block, cursor.offset) else {
+            let Some(packet) = self.sock.rx_packet(block, cursor.offset) else {
                 // Offsets that don't fit the block: give up on the rest of it.
                 self.stats.drops += 1;
                 self.cursor = Some(Cursor {
@@ -180,6 +186,12 @@ impl PacketIo for AfPacketQueue {
                 });
                 continue;
             };
+            let RxPacket {
+                frame,
+                next,
+                wire_len,
+                status,
+            } = packet;
             self.cursor = Some(Cursor {
                 remaining: if next == 0 { 0 } else { cursor.remaining - 1 },
                 offset: next,
@@ -192,6 +204,12 @@ impl PacketIo for AfPacketQueue {
                 }
             }
             if frame.len() < ETH_HEADER || frame.len() > limit || wire_len as usize != frame.len() {
+                self.stats.drops += 1;
+                continue;
+            }
+            // Sent by this host's kernel with checksum offload: only the pseudo-header sum is
+            // there. Finish it (what Linux's TCP takes as verified), or drop what can't be.
+            if status & TP_STATUS_CSUMNOTREADY != 0 && complete_l4_checksum(frame).is_err() {
                 self.stats.drops += 1;
                 continue;
             }

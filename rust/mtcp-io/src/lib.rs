@@ -14,6 +14,7 @@
 //! | AF_XDP (XSK rings, UMEM, own XDP program) | [`afxdp`] | root, or CAP_NET_ADMIN + CAP_NET_RAW + CAP_BPF |
 pub mod afpacket;
 pub mod afxdp;
+mod csum;
 mod fd_waker;
 mod frame;
 pub mod memory;

@@ -30,6 +30,8 @@ const TP_STATUS_USER: u32 = 1;
 const TP_STATUS_AVAILABLE: u32 = 0;
 const TP_STATUS_SEND_REQUEST: u32 = 1;
 const TP_STATUS_WRONG_FORMAT: u32 = 4;
+/// RX: the frame's TCP/UDP checksum is unfinished (sent locally with checksum offload).
+pub(crate) const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
 
 /// `TPACKET_ALIGN(sizeof(struct tpacket3_hdr))`: where a TX frame's data starts.
 pub(crate) const TX_DATA_OFFSET: usize = 48;
@@ -45,6 +47,18 @@ const PKT_LEN: usize = 16;
 const PKT_STATUS: usize = 20;
 const PKT_MAC: usize = 24;
 const PKT_HEADER: usize = 48;
+
+/// One received frame in the RX ring (see [`PacketSocket::rx_packet`]).
+pub(crate) struct RxPacket<'a> {
+    /// The frame's bytes, writable in place.
+    pub(crate) frame: &'a mut [u8],
+    /// Offset of the next packet's header in the block (0: none).
+    pub(crate) next: u32,
+    /// The frame's length on the wire (more than `frame.len()` when it was cut).
+    pub(crate) wire_len: u32,
+    /// `tp_status` (`TP_STATUS_*` bits).
+    pub(crate) status: u32,
+}
 
 /// `struct tpacket_req3`.
 #[repr(C)]
@@ -256,10 +270,11 @@ impl PacketSocket {
         )
     }
 
-    /// The frame whose `tpacket3_hdr` is at `offset` within ready block `block`, and the
-    /// offset of the next packet's header (0: none). `None` when the kernel's offsets don't fit
-    /// the block.
-    pub(crate) fn rx_packet(&self, block: u32, offset: u32) -> Option<(&[u8], u32, u32)> {
+    /// The frame whose `tpacket3_hdr` is at `offset` within ready block `block`, writable (the
+    /// block is ours until [`Self::rx_release`]), with the offset of the next packet's header
+    /// (0: none), its length on the wire and its `tp_status`. `None` when the kernel's offsets
+    /// don't fit the block.
+    pub(crate) fn rx_packet(&mut self, block: u32, offset: u32) -> Option<RxPacket<'_>> {
         let block_size = self.rx.block_size as usize;
         let offset = offset as usize;
         if offset % 4 != 0 || offset + PKT_HEADER > block_size {
@@ -269,6 +284,7 @@ impl PacketSocket {
         let next = self.read_u32(hdr + PKT_NEXT_OFFSET);
         let snaplen = self.read_u32(hdr + PKT_SNAPLEN) as usize;
         let wire_len = self.read_u32(hdr + PKT_LEN);
+        let status = self.read_u32(hdr + PKT_STATUS);
         // tp_mac is the first u16 of this word (tp_net the second), in native order.
         let word = self.read_u32(hdr + PKT_MAC).to_ne_bytes();
         let mac = usize::from(u16::from_ne_bytes([word[0], word[1]]));
@@ -276,12 +292,20 @@ impl PacketSocket {
             return None;
         }
         // SAFETY: [hdr + mac, hdr + mac + snaplen) lies inside this block (checked above),
-        // which belongs to user space until `rx_release`; the slice borrows `self`, and the
-        // caller releases the block only after it stopped using the slices.
-        let frame =
-            unsafe { std::slice::from_raw_parts(self.map.base.as_ptr().add(hdr + mac), snaplen) };
+        // which belongs to user space until `rx_release` (the kernel does not touch it before
+        // then); the mapping is PROT_WRITE; the slice borrows `self` mutably, so no other slice
+        // of the mapping exists meanwhile, and the caller releases the block only after it
+        // stopped using the slice.
+        let frame = unsafe {
+            std::slice::from_raw_parts_mut(self.map.base.as_ptr().add(hdr + mac), snaplen)
+        };
         let next = if next == 0 { 0 } else { offset as u32 + next };
-        Some((frame, next, wire_len))
+        Some(RxPacket {
+            frame,
+            next,
+            wire_len,
+            status,
+        })
     }
 
     /// Gives RX block `block` back to the kernel.

@@ -1,0 +1,203 @@
+//! Completing the TCP/UDP checksum of a frame the kernel hands over unfinished.
+//!
+//! A frame sent by the local kernel through a device with transmit checksum offload
+//! (`CHECKSUM_PARTIAL`, e.g. a veth peer with `tx` on) reaches an AF_PACKET socket on the same
+//! host with only the pseudo-header sum in its checksum field; the ring marks it
+//! `TP_STATUS_CSUMNOTREADY` (packet(7)). Such a frame never crossed a wire, so Linux's own TCP
+//! takes it as verified; a user-space stack that checks every checksum would drop it.
+//! [`complete_l4_checksum`] fills in the real checksum (RFC 1071 over the RFC 9293 §3.1
+//! pseudo-header and the segment), after which the frame verifies like any other.
+use crate::frame::ETH_HEADER;
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
+/// Where the checksum field sits in a TCP header (RFC 9293 §3.1) and a UDP header (RFC 768).
+const TCP_CHECKSUM_AT: usize = 16;
+const UDP_CHECKSUM_AT: usize = 6;
+
+/// Why a frame's checksum could not be completed (the caller drops the frame).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Incomplete {
+    /// Not an IPv4 frame, or its header is cut short or inconsistent.
+    NotIpv4,
+    /// A fragment, or neither TCP nor UDP: nothing here to complete.
+    NotCompletable,
+}
+
+/// Writes the TCP or UDP checksum of the IPv4 packet in Ethernet frame `frame`, computed over
+/// the pseudo-header and the whole segment (the field's old content is ignored). The IPv4
+/// header checksum is left as it is (the kernel always finishes it).
+pub(crate) fn complete_l4_checksum(frame: &mut [u8]) -> Result<(), Incomplete> {
+    match frame.get(12..14) {
+        Some(ethertype) if be16(ethertype) == ETHERTYPE_IPV4 => {}
+        _ => return Err(Incomplete::NotIpv4),
+    }
+    let ip = &mut frame[ETH_HEADER..];
+    if ip.len() < 20 || ip[0] >> 4 != 4 {
+        return Err(Incomplete::NotIpv4);
+    }
+    let header_len = usize::from(ip[0] & 0x0f) * 4;
+    let total_len = usize::from(be16(&ip[2..4]));
+    if header_len < 20 || total_len < header_len || total_len > ip.len() {
+        return Err(Incomplete::NotIpv4);
+    }
+    // More-fragments flag or a fragment offset: the segment is not all here.
+    if be16(&ip[6..8]) & 0x3fff != 0 {
+        return Err(Incomplete::NotCompletable);
+    }
+    let protocol = ip[9];
+    let at = match protocol {
+        PROTO_TCP => TCP_CHECKSUM_AT,
+        PROTO_UDP => UDP_CHECKSUM_AT,
+        _ => return Err(Incomplete::NotCompletable),
+    };
+    let (header, rest) = ip[..total_len].split_at_mut(header_len);
+    if rest.len() < at + 2 {
+        return Err(Incomplete::NotIpv4);
+    }
+    rest[at] = 0;
+    rest[at + 1] = 0;
+    let segment_len = rest.len() as u64; // at most a frame: no overflow
+    let pseudo = sum32(&header[12..20]) + u64::from(protocol) + segment_len;
+    let mut checksum = !fold(pseudo + sum32(rest));
+    if protocol == PROTO_UDP && checksum == 0 {
+        checksum = 0xffff; // RFC 768: a computed 0 is sent as all ones (0 means "none")
+    }
+    rest[at..at + 2].copy_from_slice(&checksum.to_be_bytes());
+    Ok(())
+}
+
+fn be16(bytes: &[u8]) -> u16 {
+    u16::from_be_bytes([bytes[0], bytes[1]])
+}
+
+/// The one's-complement sum of `data` as big-endian 16-bit words, not yet folded: 32-bit words
+/// at a time (RFC 1071 §2(B): the sum can be taken in wider words and folded at the end), an
+/// odd last byte padded with zero.
+fn sum32(data: &[u8]) -> u64 {
+    let mut words = data.chunks_exact(4);
+    let mut sum: u64 = 0;
+    for w in &mut words {
+        sum += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    let tail = words.remainder();
+    let mut padded = [0u8; 4];
+    padded[..tail.len()].copy_from_slice(tail);
+    sum + u64::from(u32::from_be_bytes(padded))
+}
+
+/// Folds a wide one's-complement sum to 16 bits (end-around carries).
+fn fold(mut sum: u64) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The RFC 1071 sum done the plain way, 16 bits at a time: an independent reference.
+    fn reference_sum(parts: &[&[u8]]) -> u16 {
+        let mut sum: u32 = 0;
+        for part in parts {
+            for pair in part.chunks(2) {
+                let hi = u32::from(pair[0]) << 8;
+                let lo = pair.get(1).map_or(0, |&b| u32::from(b));
+                sum += hi | lo;
+                sum = (sum & 0xffff) + (sum >> 16);
+            }
+        }
+        sum as u16
+    }
+
+    /// Ethernet + IPv4 (no options) + an L4 header of `l4_header` bytes + `payload`, with
+    /// garbage in the checksum field (as the pseudo-header sum the kernel leaves would be).
+    fn frame(protocol: u8, l4_header: usize, payload: &[u8]) -> Vec<u8> {
+        let total = 20 + l4_header + payload.len();
+        let mut f = vec![0u8; ETH_HEADER + total];
+        f[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        let ip = &mut f[ETH_HEADER..];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        ip[6] = 0x40; // DF
+        ip[8] = 64;
+        ip[9] = protocol;
+        ip[12..16].copy_from_slice(&[198, 18, 10, 1]);
+        ip[16..20].copy_from_slice(&[198, 18, 10, 2]);
+        for (i, b) in ip[20..20 + l4_header].iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(37).wrapping_add(11);
+        }
+        ip[20 + l4_header..].copy_from_slice(payload);
+        f
+    }
+
+    fn verifies(f: &[u8]) -> bool {
+        let ip = &f[ETH_HEADER..];
+        let total = usize::from(be16(&ip[2..4]));
+        let segment = &ip[20..total];
+        let pseudo_tail = [0, ip[9], (segment.len() >> 8) as u8, segment.len() as u8];
+        reference_sum(&[&ip[12..20], &pseudo_tail, segment]) == 0xffff
+    }
+
+    #[test]
+    fn completed_tcp_checksums_verify_for_even_and_odd_lengths() {
+        for len in [0usize, 1, 2, 3, 7, 536, 1459, 1460] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let mut f = frame(PROTO_TCP, 20, &payload);
+            f[ETH_HEADER + 20 + TCP_CHECKSUM_AT] = 0x12;
+            assert!(!verifies(&f), "the test frame must start out wrong");
+            complete_l4_checksum(&mut f).unwrap();
+            assert!(verifies(&f), "payload of {len} bytes");
+        }
+    }
+
+    #[test]
+    fn completed_udp_checksum_verifies() {
+        let mut f = frame(PROTO_UDP, 8, b"an odd-length udp payload");
+        complete_l4_checksum(&mut f).unwrap();
+        assert!(verifies(&f));
+        assert_ne!(be16(&f[ETH_HEADER + 20 + UDP_CHECKSUM_AT..]), 0);
+    }
+
+    #[test]
+    fn ethernet_padding_after_the_ip_packet_is_not_summed() {
+        let mut f = frame(PROTO_TCP, 20, b"x");
+        let clean = {
+            let mut c = f.clone();
+            complete_l4_checksum(&mut c).unwrap();
+            c
+        };
+        f.extend_from_slice(&[0xaa; 9]); // padding to the 60-byte minimum
+        complete_l4_checksum(&mut f).unwrap();
+        assert_eq!(&f[..clean.len()], &clean[..]);
+    }
+
+    #[test]
+    fn what_cannot_be_completed_is_an_error_not_a_panic() {
+        let tcp = frame(PROTO_TCP, 20, b"data");
+        let mut fragment = tcp.clone();
+        fragment[ETH_HEADER + 6] = 0x20; // more fragments
+        assert_eq!(
+            complete_l4_checksum(&mut fragment),
+            Err(Incomplete::NotCompletable)
+        );
+        let mut icmp = frame(1, 8, b"ping");
+        assert_eq!(
+            complete_l4_checksum(&mut icmp),
+            Err(Incomplete::NotCompletable)
+        );
+        let mut arp = tcp.clone();
+        arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+        assert_eq!(complete_l4_checksum(&mut arp), Err(Incomplete::NotIpv4));
+        let mut long = tcp.clone();
+        long[ETH_HEADER + 2] = 0xff; // total length beyond the frame
+        assert_eq!(complete_l4_checksum(&mut long), Err(Incomplete::NotIpv4));
+        for cut in 0..ETH_HEADER + 20 + TCP_CHECKSUM_AT + 2 {
+            let mut short = tcp[..cut].to_vec();
+            assert!(complete_l4_checksum(&mut short).is_err(), "cut at {cut}");
+        }
+    }
+}
