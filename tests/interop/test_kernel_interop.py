@@ -685,3 +685,88 @@ def test_peer_with_tx_checksum_offload_on(running: Running, server: StackServer)
         result = json.loads(out)
         assert result["n"] == size
         assert result["got"] == result["sent"]
+
+
+# ---------------------------------------------------------------- the mtcp CLI and kernel tools
+
+
+def _conf(site: Site, tmp_path: Path) -> Path:
+    """An mtcp.conf for our stack on ``site`` (what a user writes for ``mtcp -f``)."""
+    path = tmp_path / f"{site.io}.conf"
+    path.write_text(
+        f"io = {site.io}\nport = {site.port}\naddr = {site.stack_addr}/24\nnum_cores = 1\n"
+    )
+    return path
+
+
+def _mtcp_cli(site: Site, *args: str, timeout: float) -> list[str]:
+    """``python -m mtcp ARGS`` in our stack's namespace, bounded by ``timeout``."""
+    return ["timeout", "-k", "5", str(timeout), "ip", "netns", "exec", site.stack_ns,
+            sys.executable, "-m", "mtcp", *args]  # fmt: skip
+
+
+CLI_PORT = 8081
+
+
+def test_mtcp_epserver_serves_kernel_curl_and_wget(site: Site, tmp_path: Path) -> None:
+    """The ``mtcp epserver`` command on a config file, serving a directory: the kernel's
+    ``curl`` and ``wget`` fetch a 1 MiB file intact; Ctrl-C stops the server with exit 0."""
+    www = tmp_path / "www"
+    www.mkdir()
+    payload = os.urandom(1024 * 1024)
+    (www / "blob.bin").write_bytes(payload)
+    want = hashlib.sha256(payload).hexdigest()
+    cmd = _mtcp_cli(site, "epserver", "-f", str(_conf(site, tmp_path)), "--port", str(CLI_PORT),
+                    "--dir", str(www), "--duration", "60", "-q", timeout=90)  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()  # printed once the listener is open
+        assert banner.startswith("epserver: serving"), (banner, proc.poll())
+        url = f"http://{site.stack_addr}:{CLI_PORT}/blob.bin"
+        got_curl, got_wget = tmp_path / "curl.out", tmp_path / "wget.out"
+        kernel(site, "curl", "-sS", "--max-time", "20", "-o", str(got_curl), url)
+        kernel(site, "wget", "-q", "-T", "20", "-t", "1", "-O", str(got_wget), url)
+        assert hashlib.sha256(got_curl.read_bytes()).hexdigest() == want
+        assert hashlib.sha256(got_wget.read_bytes()).hexdigest() == want
+    finally:
+        proc.send_signal(signal.SIGINT)  # timeout(1) relays it to the server
+        try:
+            _, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+    assert proc.returncode == 0, err[-2000:]
+
+
+@pytest.mark.skipif(shutil.which("nc") is None, reason="nc (netcat-openbsd) is not installed")
+def test_kernel_nc_echo_sha256(running: Running, server: StackServer, tmp_path: Path) -> None:
+    """The kernel's ``nc`` pipes 2 MiB of random bytes into our echo service and writes what
+    comes back to a file: the same bytes (SHA-256)."""
+    s = running.site
+    sent, got = tmp_path / "nc.in", tmp_path / "nc.out"
+    sent.write_bytes(os.urandom(2 * 1024 * 1024))
+    # -N: shut the socket down for writing at the end of the input, then read to the end.
+    kernel(s, "sh", "-c", f"nc -N -w 20 {s.stack_addr} {ECHO_PORT} < {sent} > {got}",
+           timeout=40)  # fmt: skip
+    assert got.stat().st_size == sent.stat().st_size
+    assert hashlib.sha256(got.read_bytes()).digest() == hashlib.sha256(sent.read_bytes()).digest()
+
+
+def test_mtcp_epwget_fetches_from_a_kernel_http_server(site: Site, tmp_path: Path) -> None:
+    """The ``mtcp epwget`` command fetching 20 times (4 at a time, a new connection each)
+    from ``python3 -m http.server`` in the kernel's namespace: exit 0, 20 completed, the
+    saved body intact."""
+    requests = 20
+    saved = tmp_path / "saved.bin"
+    with kernel_http_server(site, tmp_path) as (url, payload):
+        cmd = _mtcp_cli(site, "epwget", url, str(requests), "-c", "4", "-f",
+                        str(_conf(site, tmp_path)), "-o", str(saved), "--timeout", "30", "-q",
+                        timeout=60)  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=70, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert re.search(rf"^\s*completed\s+{requests}$", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^\s*errors\s+0$", proc.stdout, re.M), proc.stdout
+    assert hashlib.sha256(saved.read_bytes()).digest() == hashlib.sha256(payload).digest()
+    summary = [line.strip() for line in proc.stdout.splitlines() if "requests to" in line]
+    print(f"{site.io}: {summary[-1]}")
