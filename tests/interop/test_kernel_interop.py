@@ -1,11 +1,13 @@
 """mtcp against the Linux kernel's TCP over real interfaces: a TAP device and a veth pair
 (AF_PACKET and AF_XDP), in the namespaces of ``mtcp netlab`` (python/mtcp/tools/netlab.py).
 
-Every test runs on all three backends. Our stack runs in this process (its interface opened from
-inside the lab's namespace with setns); the kernel's programs (curl, a Python ``socket``
-client, ``python3 -m http.server``, ping) run in the kernel's namespace through
-``ip netns exec``, each bounded by ``timeout``. Addresses: 198.18.10.0/24 (veth) and
-198.18.11.0/24 (TAP), only inside the lab's namespaces.
+Most tests run on all three backends. Our stack runs in this process (its interface opened
+from inside the lab's namespace with setns), or as the ``mtcp epserver``/``mtcp epwget``
+command in that namespace; the kernel's programs (curl, wget, nc, a Python ``socket`` client,
+``python3 -m http.server``, ping) run in the kernel's namespace through ``ip netns exec``,
+each bounded by ``timeout``. Addresses: 198.18.10.0/24 (veth) and 198.18.11.0/24 (TAP), only
+inside the lab's namespaces. The loss test drops 1 % of the frames each way with the lab's
+nftables rule on the kernel's bridge (``netlab.loss``), removed after the test.
 
 Skipped when not root or without ``ip``; as root a lab that fails to come up is an error, not
 a skip. The lab is torn down at the end of the session whatever happens. When ``tcpdump`` is
@@ -630,6 +632,7 @@ def lossy(site: Site) -> Iterator[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(shutil.which("nft") is None, reason="nft (nftables) is not installed")
 def test_transfer_each_way_under_1pct_loss_is_intact(
     running: Running, server: StackServer, lossy: str
 ) -> None:
@@ -708,6 +711,7 @@ def _mtcp_cli(site: Site, *args: str, timeout: float) -> list[str]:
 CLI_PORT = 8081
 
 
+@pytest.mark.skipif(shutil.which("wget") is None, reason="wget is not installed")
 def test_mtcp_epserver_serves_kernel_curl_and_wget(site: Site, tmp_path: Path) -> None:
     """The ``mtcp epserver`` command on a config file, serving a directory: the kernel's
     ``curl`` and ``wget`` fetch a 1 MiB file intact; Ctrl-C stops the server with exit 0."""
