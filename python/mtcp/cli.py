@@ -134,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     netlab.add_arguments(
         add(
             "netlab",
-            "build, remove or show the network lab (namespaces, veth, TAP) "
-            "for running over real interfaces; needs root",
+            "build, remove or show the network lab (namespaces, veth, TAP, bridges) "
+            "and set its packet loss, for running over real interfaces; needs root",
             _tool("netlab"),
         )
     )
