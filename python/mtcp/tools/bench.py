@@ -6,7 +6,8 @@ workloads written in Python (:mod:`mtcp.tools._bench_workloads`) against the mtc
 against Python's ``socket`` module. Prints a table, writes a JSON record (machine, kernel,
 commit, date, every figure, the mtcp/kernel ratios) and, when matplotlib is importable, one PNG
 per workload. ``--callgrind`` instead counts instructions per short connection and per 64 B
-RPC under valgrind.
+RPC under valgrind. ``--veth`` (root) runs mtcp on AF_PACKET, AF_XDP and TAP and the kernel's
+TCP against one kernel peer in the lab (:mod:`mtcp.tools._bench_veth`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--binary", metavar="PATH", help=f"a prebuilt {BINARY} (skips cargo)")
     p.add_argument("--no-build", action="store_true", help="do not run cargo; use a built binary")
+    p.add_argument(
+        "--veth",
+        action="store_true",
+        help="root: mtcp on AF_PACKET/AF_XDP/TAP and the kernel against one kernel peer in the "
+        "lab (mtcp netlab; brought up and always down again)",
+    )
     p.add_argument("--no-plot", action="store_true", help="no PNG plots")
     p.add_argument(
         "--python-secs",
@@ -204,12 +211,15 @@ def _add_ratios(records: list[dict[str, Any]]) -> None:
     for r in records:
         if r["stack"] != "mtcp":
             continue
-        peers = KERNEL_PEER if r["suite"] == "native" else PYTHON_PEER
-        peer = peers.get(r["mode"], "threaded")
+        if r["suite"] == "veth":
+            peer = "veth"  # every backend against the kernel client on the same veth
+        else:
+            peers = KERNEL_PEER if r["suite"] == "native" else PYTHON_PEER
+            peer = peers.get(r["mode"], "threaded")
         base = kernel.get(key(r, peer))
         if base:
             r["ratio"] = round(_figure(r)[0] / base, 2)
-            r["ratio_vs"] = f"{'kernel' if r['suite'] == 'native' else 'socket'} {peer}"
+            r["ratio_vs"] = f"{'socket' if r['suite'] == 'python' else 'kernel'} {peer}"
 
 
 # -- output -------------------------------------------------------------------------------
@@ -397,6 +407,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         file=out,
         flush=True,
     )
+    if args.veth:
+        return _run_veth_command(args, info, started, out)
     binary = None
     if args.callgrind or args.only != "python":
         binary = _native_binary(args, out)
@@ -415,12 +427,23 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         _add_ratios(records)
         record["records"] = records
         print("\n" + table(records), file=out)
+    kind = "callgrind" if args.callgrind else ("quick" if args.quick else "default")
+    return _write(args, record, info, started, kind, out)
+
+
+def _write(
+    args: argparse.Namespace,
+    record: dict[str, Any],
+    info: dict[str, Any],
+    started: float,
+    kind: str,
+    out: TextIO,
+) -> int:
     record["elapsed_s"] = round(time.monotonic() - started, 1)
     dest = _out_dir(args)
     dest.mkdir(parents=True, exist_ok=True)
     day = datetime.date.today().isoformat()
     host = re.sub(r"[^A-Za-z0-9_.-]", "_", info["hostname"] or "machine")
-    kind = "callgrind" if args.callgrind else ("quick" if args.quick else "default")
     stem = dest / f"{day}-{host}-{kind}"
     if not args.callgrind:
         stem.with_suffix(".md").write_text(table(record["records"]) + "\n")
@@ -429,3 +452,25 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     stem.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
     print(f"\nwrote {stem}.json ({record['elapsed_s']} s)", file=out)
     return 0
+
+
+def _run_veth_command(
+    args: argparse.Namespace, info: dict[str, Any], started: float, out: TextIO
+) -> int:
+    """``--veth``: the lab's workloads (:mod:`mtcp.tools._bench_veth`); root only."""
+    if os.geteuid() != 0:
+        print("mtcp bench --veth: needs root (network namespaces, AF_PACKET, AF_XDP)", file=out)
+        return 1
+    from . import netlab
+    from ._bench_veth import run_veth
+
+    secs = args.python_secs if args.python_secs is not None else (1.0 if args.quick else 3.0)
+    try:
+        records = run_veth(secs, out, _describe)
+    except netlab.LabError as exc:
+        print(f"mtcp bench --veth: {exc}", file=out)
+        return 1
+    _add_ratios(records)
+    record: dict[str, Any] = {"machine": info, "quick": bool(args.quick), "records": records}
+    print("\n" + table(records), file=out)
+    return _write(args, record, info, started, "veth", out)
