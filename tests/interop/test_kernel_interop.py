@@ -774,3 +774,91 @@ def test_mtcp_epwget_fetches_from_a_kernel_http_server(site: Site, tmp_path: Pat
     assert hashlib.sha256(saved.read_bytes()).digest() == hashlib.sha256(payload).digest()
     summary = [line.strip() for line in proc.stdout.splitlines() if "requests to" in line]
     print(f"{site.io}: {summary[-1]}")
+
+
+# ---------------------------------------------------------------- routing through a gateway
+
+#: An address the kernel peer owns on its loopback: off-link for our stack, so it is reached
+#: only through the gateway that route.conf names (Linux accepts it on any interface).
+OFF_LINK_ADDR = "198.18.12.1"
+
+
+@pytest.fixture
+def off_link_echo(site: Site) -> Iterator[int]:
+    """A kernel echo server on OFF_LINK_ADDR:7100 in the peer's namespace; yields its port."""
+    kernel(site, "ip", "addr", "add", f"{OFF_LINK_ADDR}/32", "dev", "lo")
+    server = textwrap.dedent(f"""
+        import socket
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("{OFF_LINK_ADDR}", 7100))
+        s.listen(1)
+        c, _ = s.accept()
+        while data := c.recv(65536):
+            c.sendall(data)
+        c.close()
+    """)
+    proc = subprocess.Popen(
+        ["timeout", "30", "ip", "netns", "exec", site.kernel_ns, sys.executable, "-c", server],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait(
+            lambda: f"{OFF_LINK_ADDR}:7100" in kernel(site, "ss", "-ltn", check=False),
+            10,
+            "the off-link echo server to listen",
+        )
+        yield 7100
+    finally:
+        proc.kill()
+        proc.wait()
+        kernel(site, "ip", "addr", "del", f"{OFF_LINK_ADDR}/32", "dev", "lo", check=False)
+
+
+@pytest.mark.parametrize("site", ["afpacket", "tap"], indirect=True)
+def test_route_conf_gateway_reaches_an_off_link_host(
+    site: Site, off_link_echo: int, tmp_path: Path
+) -> None:
+    """mtcp.conf names a route.conf whose /0 entry makes the kernel peer our default gateway:
+    frames for 198.18.12.1 go to the gateway's MAC and the echo comes back intact. Without the
+    route the same connect is ENETUNREACH."""
+    (tmp_path / "route.conf").write_text(f"ROUTES 1\n{site.kernel_addr}/0 {site.port}\n")
+    (tmp_path / "mtcp.conf").write_text(
+        f"io = {site.io}\nport = {site.port}\naddr = {site.stack_addr}/24\n"
+        "route_conf = route.conf\nrcvbuf = 65536\nsndbuf = 65536\n"
+    )
+    with netlab.in_netns(site.stack_ns):
+        stack = mtcp.Stack(mtcp.Config.load(tmp_path / "mtcp.conf"))
+    try:
+        ctx = stack.create_context(0)
+        sock = _connect(ctx, OFF_LINK_ADDR, off_link_echo)
+        outcome: list[int] = []
+        _wait(lambda: outcome.append(_connected_or_error(sock)) or outcome[-1] != -1, 10, "connect")
+        assert outcome[-1] == 0
+        payload = os.urandom(512 * 1024)
+        sent, got = 0, bytearray()
+        deadline = time.monotonic() + 20
+        while len(got) < len(payload) and time.monotonic() < deadline:
+            if sent < len(payload):
+                with contextlib.suppress(BlockingIOError):
+                    sent += sock.send(payload[sent : sent + 65536])
+            try:
+                got += sock.recv(65536)
+            except BlockingIOError:
+                time.sleep(0.0005)
+        sock.close()
+        assert hashlib.sha256(bytes(got)).digest() == hashlib.sha256(payload).digest()
+    finally:
+        stack.destroy()
+
+    # The same host without the route: unreachable at once.
+    with netlab.in_netns(site.stack_ns):
+        plain = mtcp.Stack(mtcp.Config(io=site.io, port=site.port, addr=f"{site.stack_addr}/24"))
+    try:
+        ctx = plain.create_context(0)
+        s = ctx.socket()
+        assert s.connect_ex((OFF_LINK_ADDR, off_link_echo)) == errno.ENETUNREACH
+        s.close()
+    finally:
+        plain.destroy()
