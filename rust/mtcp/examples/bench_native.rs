@@ -8,6 +8,8 @@
 //! bench_native run --stack mtcp|kernel --mode threaded|inline|single
 //!              --workload short|rpc|bulk|scale [--conns N] [--secs S] [--count N]
 //!              [--bytes B] [--buf B] [--no-latency]    # one run, one JSON line
+//! bench_native scaling --workload short|rpc [--conns N] [--secs S] [--repeat R]
+//!              # issue 7: 1 and 2 context pairs, threaded and pair-per-core; scaling factor
 //! ```
 //!
 //! Workloads: **short** (connect, 64 B request, 64 B response, the client closes with FIN, the
@@ -703,11 +705,16 @@ fn pin(cpu: usize) {
     );
 }
 
-/// Runs server and client to the client's end: on two threads pinned to CPUs 0 and 1, or
-/// both on the calling thread (`single`).
-fn drive<N: Net, C: Client + Send>(mut server: Server<N>, mut client: C, single: bool) -> Outcome {
+/// Runs server and client to the client's end: on two threads pinned to `cpus[0]` and
+/// `cpus[1]`, or both on the calling thread pinned to `cpus[0]` (`single`).
+fn drive<N: Net, C: Client + Send>(
+    mut server: Server<N>,
+    mut client: C,
+    single: bool,
+    cpus: [usize; 2],
+) -> Outcome {
     if single {
-        pin(0);
+        pin(cpus[0]);
         loop {
             server_step(&mut server, 0);
             if client.step(0) {
@@ -719,13 +726,13 @@ fn drive<N: Net, C: Client + Send>(mut server: Server<N>, mut client: C, single:
     std::thread::scope(|scope| {
         let stop = &stop;
         scope.spawn(move || {
-            pin(0);
+            pin(cpus[0]);
             while !stop.load(Ordering::Relaxed) {
                 server_step(&mut server, 2);
             }
         });
         let h = scope.spawn(move || {
-            pin(1);
+            pin(cpus[1]);
             loop {
                 if client.step(2) {
                     return client.result();
@@ -743,6 +750,7 @@ fn workload<N: Net>(
     server_net: N,
     client_net: N,
     to: SocketAddrV4,
+    cpus: [usize; 2],
 ) -> io::Result<Outcome> {
     let single = p.mode == "single";
     let ports = p.conns.div_ceil(20_000).max(1) as u16;
@@ -768,6 +776,7 @@ fn workload<N: Net>(
                 events: Vec::with_capacity(1024),
             },
             single,
+            cpus,
         ),
         "rpc" | "scale" => {
             let mem0 = (rss_bytes(), slab_bytes());
@@ -797,6 +806,7 @@ fn workload<N: Net>(
                     events: Vec::with_capacity(1024),
                 },
                 single,
+                cpus,
             )
         }
         "bulk" => {
@@ -820,6 +830,7 @@ fn workload<N: Net>(
                     events: Vec::with_capacity(16),
                 },
                 single,
+                cpus,
             )
         }
         other => {
@@ -856,7 +867,7 @@ fn run_one(p: &Params) -> io::Result<Outcome> {
         "kernel" => {
             raise_fd_limit(2 * p.conns as u64 + 1024);
             let to = SocketAddrV4::new([127, 0, 0, 1].into(), SERVER_PORT);
-            workload(p, Kernel, Kernel, to)
+            workload(p, Kernel, Kernel, to, [0, 1])
         }
         "mtcp" => {
             let mode = match p.mode.as_str() {
@@ -889,7 +900,7 @@ fn run_one(p: &Params) -> io::Result<Outcome> {
             let client = make([198, 18, 0, 2], 0b10)?;
             let (s, c) = (server.create_context(0)?, client.create_context(0)?);
             let to = SocketAddrV4::new([198, 18, 0, 1].into(), SERVER_PORT);
-            let r = workload(p, Mtcp(s), Mtcp(c), to);
+            let r = workload(p, Mtcp(s), Mtcp(c), to, [0, 1]);
             client.destroy();
             server.destroy();
             r
@@ -899,6 +910,230 @@ fn run_one(p: &Params) -> io::Result<Outcome> {
             format!("unknown stack {other}"),
         )),
     }
+}
+
+// ---------------------------------------------------------------------------------- scaling
+
+/// How the context pairs of a scaling run are laid out on the CPUs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Layout {
+    /// mTCP's model: every context has its own pinned loop thread and the workload runs in one
+    /// application thread per context (2 loop + 2 application threads per pair). One pair uses
+    /// CPUs 0 (server) and 1 (client), as `run --mode threaded`; with two pairs pair `i` is
+    /// entirely on CPU `i`, so two pairs put 8 threads on a 2-CPU machine.
+    Threaded,
+    /// Run-to-completion: pair `i` (server context `i` + client context `i`) is driven by one
+    /// thread pinned to CPU `i`; nothing else runs. The configuration that fits 2 CPUs.
+    PairPerCore,
+}
+
+impl Layout {
+    fn name(self) -> &'static str {
+        match self {
+            Layout::Threaded => "threaded",
+            Layout::PairPerCore => "pair-per-core",
+        }
+    }
+}
+
+/// Runs `p.workload` on `pairs` server+client context pairs of two stacks (`num_cores =
+/// pairs`) sharing one hub, all pairs at once; returns each pair's outcome. The client
+/// contexts call `init_rss`, so the replies of their flows hash back to them and (symmetric
+/// key, same queue count) their SYNs reach the server context of the same index.
+///
+/// Each outcome comes with the share of a CPU its pair's thread got (thread CPU time / wall
+/// time; meaningful for [`Layout::PairPerCore`], where that thread does all of the pair's work).
+fn run_pairs(
+    p: &Params,
+    pairs: usize,
+    layout: Layout,
+    run: usize,
+) -> io::Result<Vec<(Outcome, f64)>> {
+    let (mode, single) = match layout {
+        Layout::Threaded => (mtcp::RunMode::Threaded, false),
+        Layout::PairPerCore => (mtcp::RunMode::Inline, true),
+    };
+    let hub = format!("scaling-{}-{run}", std::process::id());
+    let make = |ip: [u8; 4], mask: u64| {
+        mtcp::Stack::new(mtcp::Config {
+            port: vec![hub.clone()],
+            addr: Some(mtcp::Ipv4Cidr {
+                addr: ip.into(),
+                prefix_len: 24,
+            }),
+            num_cores: pairs,
+            core_mask: Some(mask),
+            rcvbuf: p.buf,
+            sndbuf: p.buf,
+            max_concurrency: (p.conns + 64).max(10_000),
+            mode,
+            ..mtcp::Config::default()
+        })
+    };
+    // One pair: the loop threads on CPUs 0 and 1 as in `run`; two pairs: context i on CPU i.
+    let (server_mask, client_mask) = if pairs == 1 {
+        (0b01, 0b10)
+    } else {
+        (0b11, 0b11)
+    };
+    let server = make([198, 18, 0, 1], server_mask)?;
+    let client = make([198, 18, 0, 2], client_mask)?;
+    let to = SocketAddrV4::new([198, 18, 0, 1].into(), SERVER_PORT);
+    let mut ctxs = Vec::new();
+    for i in 0..pairs {
+        let (s, c) = (server.create_context(i)?, client.create_context(i)?);
+        c.init_rss([0, 0, 0, 0].into(), 1, *to.ip(), to.port())?;
+        ctxs.push((s, c));
+    }
+    let mut q = p.clone();
+    q.mode = if single { "single" } else { "threaded" }.into();
+    let results = std::thread::scope(|scope| {
+        let handles: Vec<_> = ctxs
+            .iter()
+            .enumerate()
+            .map(|(i, (s, c))| {
+                let cpus = match (layout, pairs) {
+                    (Layout::Threaded, 1) => [0, 1],
+                    _ => [i, i],
+                };
+                let (s, c, q) = (s.clone(), c.clone(), &q);
+                scope.spawn(move || {
+                    let (wall0, cpu0) = (Instant::now(), thread_cpu_secs());
+                    let o = workload(q, Mtcp(s), Mtcp(c), to, cpus)?;
+                    let share = (thread_cpu_secs() - cpu0) / wall0.elapsed().as_secs_f64();
+                    Ok((o, share))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("pair thread"))
+            .collect::<io::Result<Vec<(Outcome, f64)>>>()
+    });
+    // Each pair's connections were opened by its own server context only: the server and
+    // client context of a pair count the same connections.
+    for (i, (s, c)) in ctxs.iter().enumerate() {
+        let (so, co) = (s.stats().connections_opened, c.stats().connections_opened);
+        if so != co {
+            eprintln!("bench_native: pair {i}: server opened {so}, client {co} connections");
+        }
+    }
+    client.destroy();
+    server.destroy();
+    results
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu_secs() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for the call to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+fn fmt_list(v: &[f64], prec: usize) -> String {
+    v.iter()
+        .map(|r| format!("{r:.prec$}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// `bench_native scaling`: 1 and 2 context pairs in both layouts, `--repeat` runs each (the
+/// median counts); one JSON record per run on stdout, then a summary record per layout with
+/// the scaling factor (2-pair rate / 1-pair rate).
+fn scaling(args: &[String]) -> i32 {
+    let mut repeat = 3usize;
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--repeat" {
+            repeat = it.next().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    let p = match parse(&rest) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("bench_native: {e}");
+            return 2;
+        }
+    };
+    let mut run = 0;
+    for layout in [Layout::PairPerCore, Layout::Threaded] {
+        let mut rates = [0.0f64; 2];
+        let mut norm_rates = [0.0f64; 2];
+        for pairs in [1usize, 2] {
+            let mut totals = Vec::new();
+            let mut norm = Vec::new();
+            for _ in 0..repeat {
+                run += 1;
+                let outcomes = match run_pairs(&p, pairs, layout, run) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        eprintln!("bench_native: {e}");
+                        return 1;
+                    }
+                };
+                let per_pair: Vec<f64> = outcomes
+                    .iter()
+                    .map(|(o, _)| o.ops as f64 / o.secs.max(1e-9))
+                    .collect();
+                let shares: Vec<f64> = outcomes.iter().map(|(_, s)| *s).collect();
+                let errors: u64 = outcomes.iter().map(|(o, _)| o.errors).sum();
+                let total: f64 = per_pair.iter().sum();
+                // What each pair would do with a whole CPU to itself (others' jobs share it).
+                let per_cpu: f64 = per_pair
+                    .iter()
+                    .zip(&shares)
+                    .map(|(r, s)| r / s.max(1e-3))
+                    .sum();
+                // Threaded: the pair's thread only waits for its workers; no CPU share.
+                let (shares_json, per_cpu_json) = if layout == Layout::PairPerCore {
+                    (
+                        format!("[{}]", fmt_list(&shares, 3)),
+                        format!("{per_cpu:.0}"),
+                    )
+                } else {
+                    ("null".to_string(), "null".to_string())
+                };
+                println!(
+                    "{{\"kind\":\"run\",\"workload\":\"{}\",\"conns\":{},\"layout\":\"{}\",\"pairs\":{pairs},\"rate\":{total:.0},\"per_pair\":[{}],\"cpu_share\":{shares_json},\"rate_per_full_cpu\":{per_cpu_json},\"errors\":{errors}}}",
+                    p.workload,
+                    p.conns,
+                    layout.name(),
+                    fmt_list(&per_pair, 0),
+                );
+                norm.push(if layout == Layout::PairPerCore {
+                    per_cpu
+                } else {
+                    total
+                });
+                totals.push(total);
+            }
+            rates[pairs - 1] = median(totals);
+            norm_rates[pairs - 1] = median(norm);
+        }
+        println!(
+            "{{\"kind\":\"summary\",\"workload\":\"{}\",\"conns\":{},\"layout\":\"{}\",\"rate_1\":{:.0},\"rate_2\":{:.0},\"scaling\":{:.2},\"scaling_per_full_cpu\":{:.2}}}",
+            p.workload,
+            p.conns,
+            layout.name(),
+            rates[0],
+            rates[1],
+            rates[1] / rates[0].max(1e-9),
+            norm_rates[1] / norm_rates[0].max(1e-9)
+        );
+    }
+    0
 }
 
 // ----------------------------------------------------------------------------------- output
@@ -1129,6 +1364,7 @@ fn main() {
             0
         }
         Some("suite") => suite(quick),
+        Some("scaling") => scaling(&args[1..]),
         Some("run") => match parse(&args[1..]) {
             Ok(p) => match run_one(&p) {
                 Ok(o) => {
