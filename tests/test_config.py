@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -213,3 +214,45 @@ def test_tcp_syncookies_default_and_range() -> None:
     with pytest.raises(mtcp.ConfigError) as info:
         mtcp.Config(tcp_syncookies=3)
     assert info.value.key == "tcp_syncookies"
+
+
+# (key, Linux/TcpConfig default, a different valid value, an out-of-range value)
+_TCP_KNOBS = [
+    ("tcp_timestamps", 1, 0, 2),
+    ("tcp_window_scaling", 1, 0, 2),
+    ("tcp_sack", 1, 0, 2),
+    ("tcp_recovery", 1, 0, 2),
+    ("tcp_retries2", 15, 8, 256),
+    ("tcp_syn_retries", 6, 2, 0),
+    ("tcp_challenge_ack_limit", 10, 1000, 2**31),
+    ("tcp_rto_min_ms", 200, 5, 0),
+    ("tcp_rto_max_ms", 60000, 120000, 999),
+    ("tcp_rto_initial_ms", 1000, 3000, 120001),
+    ("tcp_delack_ms", 40, 10, 501),
+    ("tcp_quickack", 16, 0, 65536),
+]
+
+
+@pytest.mark.parametrize(("key", "default", "value", "bad"), _TCP_KNOBS)
+def test_tcp_knob_set_and_read_back(key: str, default: int, value: int, bad: int) -> None:
+    def config(v: object) -> mtcp.Config:
+        kwargs: dict[str, Any] = {key: v}
+        return mtcp.Config(**kwargs)
+
+    assert getattr(mtcp.Config(), key) == default
+    assert getattr(config(value), key) == value
+    assert getattr(config(str(value)), key) == value, "text as in mtcp.conf"
+    with pytest.raises(mtcp.ConfigError) as info:
+        config(bad)
+    assert info.value.key == key
+
+
+def test_tcp_knobs_from_a_conf_file(tmp_path: Path) -> None:
+    lines = "".join(f"{key} = {value}\n" for key, _, value, _ in _TCP_KNOBS)
+    path = tmp_path / "mtcp.conf"
+    path.write_text(lines)
+    cfg = mtcp.Config.load(path)
+    assert {key: getattr(cfg, key) for key, *_ in _TCP_KNOBS} == {
+        key: value for key, _, value, _ in _TCP_KNOBS
+    }
+    cfg.validate()

@@ -44,6 +44,18 @@ KEYS: tuple[str, ...] = (
     "routes",
     "cc",
     "tcp_syncookies",
+    "tcp_timestamps",
+    "tcp_window_scaling",
+    "tcp_sack",
+    "tcp_recovery",
+    "tcp_retries2",
+    "tcp_syn_retries",
+    "tcp_challenge_ack_limit",
+    "tcp_rto_min_ms",
+    "tcp_rto_max_ms",
+    "tcp_rto_initial_ms",
+    "tcp_delack_ms",
+    "tcp_quickack",
     "arp_conf",
     "route_conf",
 )
@@ -63,6 +75,18 @@ _INT_KEYS = frozenset(
         "tcp_timeout",
         "tcp_timewait",
         "tcp_syncookies",
+        "tcp_timestamps",
+        "tcp_window_scaling",
+        "tcp_sack",
+        "tcp_recovery",
+        "tcp_retries2",
+        "tcp_syn_retries",
+        "tcp_challenge_ack_limit",
+        "tcp_rto_min_ms",
+        "tcp_rto_max_ms",
+        "tcp_rto_initial_ms",
+        "tcp_delack_ms",
+        "tcp_quickack",
         "mtu",
     }
 )
@@ -213,6 +237,18 @@ class Config:
         routes: Iterable[RouteSpec] | None = None,
         cc: str | None = None,
         tcp_syncookies: int | str | None = None,
+        tcp_timestamps: int | str | None = None,
+        tcp_window_scaling: int | str | None = None,
+        tcp_sack: int | str | None = None,
+        tcp_recovery: int | str | None = None,
+        tcp_retries2: int | str | None = None,
+        tcp_syn_retries: int | str | None = None,
+        tcp_challenge_ack_limit: int | str | None = None,
+        tcp_rto_min_ms: int | str | None = None,
+        tcp_rto_max_ms: int | str | None = None,
+        tcp_rto_initial_ms: int | str | None = None,
+        tcp_delack_ms: int | str | None = None,
+        tcp_quickack: int | str | None = None,
         arp_conf: str | os.PathLike[str] | None = None,
         route_conf: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -237,6 +273,18 @@ class Config:
             "routes": routes,
             "cc": cc,
             "tcp_syncookies": tcp_syncookies,
+            "tcp_timestamps": tcp_timestamps,
+            "tcp_window_scaling": tcp_window_scaling,
+            "tcp_sack": tcp_sack,
+            "tcp_recovery": tcp_recovery,
+            "tcp_retries2": tcp_retries2,
+            "tcp_syn_retries": tcp_syn_retries,
+            "tcp_challenge_ack_limit": tcp_challenge_ack_limit,
+            "tcp_rto_min_ms": tcp_rto_min_ms,
+            "tcp_rto_max_ms": tcp_rto_max_ms,
+            "tcp_rto_initial_ms": tcp_rto_initial_ms,
+            "tcp_delack_ms": tcp_delack_ms,
+            "tcp_quickack": tcp_quickack,
             "arp_conf": arp_conf,
             "route_conf": route_conf,
         }
@@ -386,6 +434,69 @@ class Config:
         """SYN cookies as Linux's ``tcp_syncookies``: 0 never, 1 when the SYN queue is full,
         2 always."""
         return int(self._values["tcp_syncookies"])
+
+    @property
+    def tcp_timestamps(self) -> int:
+        """Offer timestamps (RFC 7323 §3), as Linux's ``tcp_timestamps``: 1 on, 0 off."""
+        return int(self._values["tcp_timestamps"])
+
+    @property
+    def tcp_window_scaling(self) -> int:
+        """Offer window scaling (RFC 7323 §2), as Linux's ``tcp_window_scaling``: 1 on,
+        0 off."""
+        return int(self._values["tcp_window_scaling"])
+
+    @property
+    def tcp_sack(self) -> int:
+        """Offer SACK (RFC 2018), as Linux's ``tcp_sack``: 1 on, 0 off."""
+        return int(self._values["tcp_sack"])
+
+    @property
+    def tcp_recovery(self) -> int:
+        """RACK-TLP loss detection (RFC 8985) with SACK, bit 1 of Linux's ``tcp_recovery``:
+        1 on, 0 off."""
+        return int(self._values["tcp_recovery"])
+
+    @property
+    def tcp_retries2(self) -> int:
+        """RTO expiries without progress before ETIMEDOUT (Linux's ``tcp_retries2``, a
+        count here)."""
+        return int(self._values["tcp_retries2"])
+
+    @property
+    def tcp_syn_retries(self) -> int:
+        """SYN retransmissions before ``connect`` fails with ETIMEDOUT (``tcp_syn_retries``)."""
+        return int(self._values["tcp_syn_retries"])
+
+    @property
+    def tcp_challenge_ack_limit(self) -> int:
+        """Challenge ACKs (RFC 5961) per second per connection; 0 means no limit."""
+        return int(self._values["tcp_challenge_ack_limit"])
+
+    @property
+    def tcp_rto_min_ms(self) -> int:
+        """Lower bound on the retransmission timeout, in ms (RFC 6298 §2.4)."""
+        return int(self._values["tcp_rto_min_ms"])
+
+    @property
+    def tcp_rto_max_ms(self) -> int:
+        """Upper bound on the retransmission timeout, in ms (RFC 6298 §2.5)."""
+        return int(self._values["tcp_rto_max_ms"])
+
+    @property
+    def tcp_rto_initial_ms(self) -> int:
+        """Retransmission timeout before the first RTT sample, in ms (RFC 6298 §2.1)."""
+        return int(self._values["tcp_rto_initial_ms"])
+
+    @property
+    def tcp_delack_ms(self) -> int:
+        """Longest an ACK of in-order data is delayed, in ms (RFC 5681 §4.2)."""
+        return int(self._values["tcp_delack_ms"])
+
+    @property
+    def tcp_quickack(self) -> int:
+        """Most ACKs sent at once when data starts to arrive (Linux's quickack mode); 0 off."""
+        return int(self._values["tcp_quickack"])
 
     @property
     def arp_conf(self) -> str | None:

@@ -161,6 +161,19 @@ impl RawConfig {
         d.set_item("routes", routes)?;
         d.set_item("cc", c.cc.as_str())?;
         d.set_item("tcp_syncookies", c.tcp_syncookies)?;
+        // Switches as Linux sysctls are: 0/1 ints, which `Config(**to_dict())` accepts.
+        d.set_item("tcp_timestamps", u8::from(c.tcp_timestamps))?;
+        d.set_item("tcp_window_scaling", u8::from(c.tcp_window_scaling))?;
+        d.set_item("tcp_sack", u8::from(c.tcp_sack))?;
+        d.set_item("tcp_recovery", u8::from(c.tcp_recovery))?;
+        d.set_item("tcp_retries2", c.tcp_retries2)?;
+        d.set_item("tcp_syn_retries", c.tcp_syn_retries)?;
+        d.set_item("tcp_challenge_ack_limit", c.tcp_challenge_ack_limit)?;
+        d.set_item("tcp_rto_min_ms", c.tcp_rto_min_ms)?;
+        d.set_item("tcp_rto_max_ms", c.tcp_rto_max_ms)?;
+        d.set_item("tcp_rto_initial_ms", c.tcp_rto_initial_ms)?;
+        d.set_item("tcp_delack_ms", c.tcp_delack_ms)?;
+        d.set_item("tcp_quickack", c.tcp_quickack)?;
         d.set_item(
             "arp_conf",
             c.arp_conf.as_ref().map(|p| p.display().to_string()),

@@ -977,6 +977,18 @@ pub(crate) fn tcp_config_from(config: &crate::Config) -> TcpConfig {
             2 => SynCookieMode::Always,
             _ => SynCookieMode::WhenFull,
         },
+        timestamps: config.tcp_timestamps,
+        window_scaling: config.tcp_window_scaling,
+        sack: config.tcp_sack,
+        rack: config.tcp_recovery,
+        max_retries: config.tcp_retries2,
+        max_syn_retries: config.tcp_syn_retries,
+        challenge_ack_limit: config.tcp_challenge_ack_limit,
+        min_rto: Duration::from_millis(config.tcp_rto_min_ms),
+        max_rto: Duration::from_millis(config.tcp_rto_max_ms),
+        initial_rto: Duration::from_millis(config.tcp_rto_initial_ms),
+        delayed_ack: Duration::from_millis(config.tcp_delack_ms),
+        quick_acks: config.tcp_quickack,
         ..TcpConfig::default()
     }
 }

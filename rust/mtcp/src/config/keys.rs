@@ -20,6 +20,19 @@ pub(super) const MAX_TIMER_SECS: u64 = i32::MAX as u64 / 1000;
 pub(super) const MIN_MTU: u64 = 68;
 /// … and the common jumbo-frame ceiling.
 pub(super) const MAX_MTU: u64 = 9000;
+/// Linux's `tcp_retries2` has no bound; beyond 255 the retry count is surely a typo (with a
+/// 60 s RTO cap, 255 retries already take over four hours).
+pub(super) const MAX_RETRIES: u64 = 255;
+/// Linux's `MAX_TCP_SYNCNT`: `tcp_syn_retries` is 1–127.
+pub(super) const MAX_SYN_RETRIES: u64 = 127;
+/// Linux's `TCP_RTO_MAX` ceiling for `tcp_rto_max_ms` (120 s), also the cap on the other RTO keys.
+pub(super) const MAX_RTO_MS: u64 = 120_000;
+/// Linux's floor for `tcp_rto_max_ms` (1 s; RFC 6298 §2.5 asks for at least 60 s).
+pub(super) const MIN_RTO_MAX_MS: u64 = 1000;
+/// RFC 9293 §3.8.6.3: an ACK must not be delayed more than 0.5 s.
+pub(super) const MAX_DELACK_MS: u64 = 500;
+/// Quick ACKs per run beyond this are surely a typo (Linux's `TCP_MAX_QUICKACKS` is 16).
+pub(super) const MAX_QUICKACKS: u64 = 65_535;
 
 /// One `mtcp.conf` key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +57,18 @@ pub(super) enum Key {
     Mode,
     Cc,
     TcpSyncookies,
+    TcpTimestamps,
+    TcpWindowScaling,
+    TcpSack,
+    TcpRecovery,
+    TcpRetries2,
+    TcpSynRetries,
+    TcpChallengeAckLimit,
+    TcpRtoMinMs,
+    TcpRtoMaxMs,
+    TcpRtoInitialMs,
+    TcpDelackMs,
+    TcpQuickack,
     Arp,
     Route,
     ArpConf,
@@ -51,7 +76,7 @@ pub(super) enum Key {
 }
 
 /// Every key, in the order of [`NAMES`].
-pub(super) const ALL: [Key; 24] = [
+pub(super) const ALL: [Key; 36] = [
     Key::Io,
     Key::NumCores,
     Key::CoreMask,
@@ -72,6 +97,18 @@ pub(super) const ALL: [Key; 24] = [
     Key::Mode,
     Key::Cc,
     Key::TcpSyncookies,
+    Key::TcpTimestamps,
+    Key::TcpWindowScaling,
+    Key::TcpSack,
+    Key::TcpRecovery,
+    Key::TcpRetries2,
+    Key::TcpSynRetries,
+    Key::TcpChallengeAckLimit,
+    Key::TcpRtoMinMs,
+    Key::TcpRtoMaxMs,
+    Key::TcpRtoInitialMs,
+    Key::TcpDelackMs,
+    Key::TcpQuickack,
     Key::Arp,
     Key::Route,
     Key::ArpConf,
@@ -100,6 +137,18 @@ pub(super) const NAMES: &[&str] = &[
     "mode",
     "cc",
     "tcp_syncookies",
+    "tcp_timestamps",
+    "tcp_window_scaling",
+    "tcp_sack",
+    "tcp_recovery",
+    "tcp_retries2",
+    "tcp_syn_retries",
+    "tcp_challenge_ack_limit",
+    "tcp_rto_min_ms",
+    "tcp_rto_max_ms",
+    "tcp_rto_initial_ms",
+    "tcp_delack_ms",
+    "tcp_quickack",
     "arp",
     "route",
     "arp_conf",
@@ -191,6 +240,32 @@ pub(super) fn set(config: &mut Config, key: Key, value: &str) -> Result<(), Conf
         Key::Mode => config.mode = value.parse()?,
         Key::Cc => config.cc = parse_cc(value)?,
         Key::TcpSyncookies => config.tcp_syncookies = parse_in_range(value, 0, 2, "")? as u8,
+        Key::TcpTimestamps => config.tcp_timestamps = parse_in_range(value, 0, 1, "")? == 1,
+        Key::TcpWindowScaling => config.tcp_window_scaling = parse_in_range(value, 0, 1, "")? == 1,
+        Key::TcpSack => config.tcp_sack = parse_in_range(value, 0, 1, "")? == 1,
+        Key::TcpRecovery => config.tcp_recovery = parse_in_range(value, 0, 1, "")? == 1,
+        Key::TcpRetries2 => {
+            config.tcp_retries2 = parse_in_range(value, 0, MAX_RETRIES, " retransmissions")? as u32
+        }
+        Key::TcpSynRetries => {
+            config.tcp_syn_retries =
+                parse_in_range(value, 1, MAX_SYN_RETRIES, " retransmissions")? as u32
+        }
+        Key::TcpChallengeAckLimit => {
+            config.tcp_challenge_ack_limit =
+                parse_in_range(value, 0, i32::MAX as u64, " per second")? as u32
+        }
+        Key::TcpRtoMinMs => config.tcp_rto_min_ms = parse_in_range(value, 1, MAX_RTO_MS, " ms")?,
+        Key::TcpRtoMaxMs => {
+            config.tcp_rto_max_ms = parse_in_range(value, MIN_RTO_MAX_MS, MAX_RTO_MS, " ms")?
+        }
+        Key::TcpRtoInitialMs => {
+            config.tcp_rto_initial_ms = parse_in_range(value, 1, MAX_RTO_MS, " ms")?
+        }
+        Key::TcpDelackMs => config.tcp_delack_ms = parse_in_range(value, 1, MAX_DELACK_MS, " ms")?,
+        Key::TcpQuickack => {
+            config.tcp_quickack = parse_in_range(value, 0, MAX_QUICKACKS, " ACKs")? as u32
+        }
         Key::Arp | Key::Route | Key::ArpConf | Key::RouteConf => {
             return Err(ConfigError::new(
                 "internal: table keys are applied by conf_file",
@@ -249,6 +324,18 @@ pub(super) fn get(config: &Config, key: Key) -> String {
         Key::Mode => config.mode.name().to_string(),
         Key::Cc => config.cc.clone(),
         Key::TcpSyncookies => config.tcp_syncookies.to_string(),
+        Key::TcpTimestamps => u8::from(config.tcp_timestamps).to_string(),
+        Key::TcpWindowScaling => u8::from(config.tcp_window_scaling).to_string(),
+        Key::TcpSack => u8::from(config.tcp_sack).to_string(),
+        Key::TcpRecovery => u8::from(config.tcp_recovery).to_string(),
+        Key::TcpRetries2 => config.tcp_retries2.to_string(),
+        Key::TcpSynRetries => config.tcp_syn_retries.to_string(),
+        Key::TcpChallengeAckLimit => config.tcp_challenge_ack_limit.to_string(),
+        Key::TcpRtoMinMs => config.tcp_rto_min_ms.to_string(),
+        Key::TcpRtoMaxMs => config.tcp_rto_max_ms.to_string(),
+        Key::TcpRtoInitialMs => config.tcp_rto_initial_ms.to_string(),
+        Key::TcpDelackMs => config.tcp_delack_ms.to_string(),
+        Key::TcpQuickack => config.tcp_quickack.to_string(),
         Key::Arp => join(&config.arp, ", "),
         Key::Route => join(&config.routes, ", "),
         Key::ArpConf => opt(config.arp_conf.as_ref().map(|p| p.display())),

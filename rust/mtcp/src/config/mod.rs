@@ -190,6 +190,39 @@ pub struct Config {
     /// `tcp_syncookies`: SYN cookies (RFC 4987 §3.6) as Linux's `net.ipv4.tcp_syncookies`:
     /// 0 never, 1 when a listener's SYN queue is full (default), 2 for every SYN.
     pub tcp_syncookies: u8,
+    /// `tcp_timestamps`: offer timestamps (RFC 7323 §3), as Linux's
+    /// `net.ipv4.tcp_timestamps`; `1` (default) or `0`.
+    pub tcp_timestamps: bool,
+    /// `tcp_window_scaling`: offer window scaling (RFC 7323 §2), as Linux's
+    /// `net.ipv4.tcp_window_scaling`; `1` (default) or `0`.
+    pub tcp_window_scaling: bool,
+    /// `tcp_sack`: offer SACK (RFC 2018), as Linux's `net.ipv4.tcp_sack`; `1` (default) or `0`.
+    pub tcp_sack: bool,
+    /// `tcp_recovery`: RACK-TLP loss detection (RFC 8985) when SACK is negotiated, as bit 1
+    /// of Linux's `net.ipv4.tcp_recovery`; `1` (default) or `0` (RFC 6675 DupThresh only).
+    pub tcp_recovery: bool,
+    /// `tcp_retries2`: RTO expiries without progress before a connection fails with ETIMEDOUT
+    /// (RFC 1122 §4.2.3.5 R2; Linux's `net.ipv4.tcp_retries2`, a count here). Default 15.
+    pub tcp_retries2: u32,
+    /// `tcp_syn_retries`: SYN (and SYN-ACK) retransmissions before `connect` fails with
+    /// ETIMEDOUT (Linux's `net.ipv4.tcp_syn_retries`, 1–127). Default 6.
+    pub tcp_syn_retries: u32,
+    /// `tcp_challenge_ack_limit`: challenge ACKs per second per connection (RFC 5961 §7);
+    /// `0` means no limit. Default 10.
+    pub tcp_challenge_ack_limit: u32,
+    /// `tcp_rto_min_ms`: lower bound on the RTO in ms (RFC 6298 §2.4). Default 200, as Linux.
+    pub tcp_rto_min_ms: u64,
+    /// `tcp_rto_max_ms`: upper bound on the RTO in ms (RFC 6298 §2.5; Linux's
+    /// `net.ipv4.tcp_rto_max_ms`, 1000–120000). Default 60000.
+    pub tcp_rto_max_ms: u64,
+    /// `tcp_rto_initial_ms`: RTO before the first RTT sample, in ms (RFC 6298 §2.1). Default 1000.
+    pub tcp_rto_initial_ms: u64,
+    /// `tcp_delack_ms`: longest an ACK of in-order data is delayed, in ms (RFC 5681 §4.2,
+    /// at most 500). Default 40, as Linux's `TCP_DELACK_MIN`.
+    pub tcp_delack_ms: u64,
+    /// `tcp_quickack`: most ACKs sent at once when data starts to arrive (Linux's quickack
+    /// mode, `TCP_MAX_QUICKACKS`); `0` turns it off. Default 16.
+    pub tcp_quickack: u32,
     /// Static ARP entries (from `arp.conf`, or `arp = ip/prefix mac` lines).
     pub arp: Vec<ArpEntry>,
     /// Routes (from `route.conf`, or `route = ip/prefix iface` lines).
@@ -223,6 +256,18 @@ impl Default for Config {
             mode: RunMode::Threaded,
             cc: "newreno".to_string(),
             tcp_syncookies: 1,
+            tcp_timestamps: true,
+            tcp_window_scaling: true,
+            tcp_sack: true,
+            tcp_recovery: true,
+            tcp_retries2: 15,
+            tcp_syn_retries: 6,
+            tcp_challenge_ack_limit: 10,
+            tcp_rto_min_ms: 200,
+            tcp_rto_max_ms: 60_000,
+            tcp_rto_initial_ms: 1000,
+            tcp_delack_ms: 40,
+            tcp_quickack: 16,
             arp: Vec::new(),
             routes: Vec::new(),
             arp_conf: None,

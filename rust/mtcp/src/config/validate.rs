@@ -13,11 +13,27 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     check_addresses(config)?;
     check_core_mask(config)?;
     check_routes(config)?;
+    check_rto_bounds(config)?;
     Ok(())
 }
 
 fn error(key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::new(message).with_key(key)
+}
+
+/// RFC 6298 §2.4–2.5: the RTO floor may not exceed its ceiling (each key is range-checked on
+/// its own; the pair only here, so a file may give them in either order).
+fn check_rto_bounds(config: &Config) -> Result<(), ConfigError> {
+    if config.tcp_rto_min_ms > config.tcp_rto_max_ms {
+        return Err(error(
+            "tcp_rto_min_ms",
+            format!(
+                "must not exceed tcp_rto_max_ms ({} ms), found {} ms",
+                config.tcp_rto_max_ms, config.tcp_rto_min_ms
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The per-key rules (ranges, names, MAC kind) on the current values.

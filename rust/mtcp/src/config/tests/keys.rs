@@ -19,7 +19,11 @@ fn rich(dir: &TempDir) -> Config {
          max_num_buffers = 88\nrcvbuf = 4096\nsndbuf = 2048\ntcp_timeout = -1\ntcp_timewait = 3\n\
          stat_print = veth1 veth0\naddr = 198.18.0.9/24\ngateway = 198.18.0.254\n\
          mac = 02:00:c6:12:00:99\nmtu = 4000\nmode = inline\ncc = cubic\n\
-         tcp_syncookies = 2\n",
+         tcp_syncookies = 2\n\
+         tcp_timestamps = 0\ntcp_window_scaling = 0\ntcp_sack = 0\ntcp_recovery = 0\n\
+         tcp_retries2 = 8\ntcp_syn_retries = 2\ntcp_challenge_ack_limit = 100\n\
+         tcp_rto_min_ms = 5\ntcp_rto_max_ms = 120000\ntcp_rto_initial_ms = 3000\n\
+         tcp_delack_ms = 10\ntcp_quickack = 0\n",
     );
     let c = Config::load(path).unwrap();
     c.validate().unwrap();
@@ -29,7 +33,7 @@ fn rich(dir: &TempDir) -> Config {
 #[test]
 fn keys_lists_every_key_once() {
     let keys = Config::keys();
-    assert_eq!(keys.len(), 24);
+    assert_eq!(keys.len(), 36);
     for (i, k) in keys.iter().enumerate() {
         assert!(!keys[..i].contains(k), "{k} listed twice");
         assert!(Config::default().get(k).is_some(), "get({k})");
@@ -55,6 +59,18 @@ fn keys_lists_every_key_once() {
         "mode",
         "cc",
         "tcp_syncookies",
+        "tcp_timestamps",
+        "tcp_window_scaling",
+        "tcp_sack",
+        "tcp_recovery",
+        "tcp_retries2",
+        "tcp_syn_retries",
+        "tcp_challenge_ack_limit",
+        "tcp_rto_min_ms",
+        "tcp_rto_max_ms",
+        "tcp_rto_initial_ms",
+        "tcp_delack_ms",
+        "tcp_quickack",
         "arp",
         "route",
         "arp_conf",
@@ -292,5 +308,100 @@ fn tcp_syncookies_takes_linux_values() {
     assert_eq!(
         bad.validate().unwrap_err().key.as_deref(),
         Some("tcp_syncookies")
+    );
+}
+
+#[test]
+fn tcp_switches_default_to_linux_and_round_trip() {
+    let keys = [
+        "tcp_timestamps",
+        "tcp_window_scaling",
+        "tcp_sack",
+        "tcp_recovery",
+    ];
+    let mut c = Config::default();
+    assert!(c.tcp_timestamps && c.tcp_window_scaling && c.tcp_sack && c.tcp_recovery);
+    for k in keys {
+        assert_eq!(c.get(k).unwrap(), "1", "{k} on by default, as Linux");
+        c.set(k, "0").unwrap();
+        assert_eq!(c.get(k).unwrap(), "0", "{k}");
+        for bad in ["2", "-1", "on", ""] {
+            let err = c.set(k, bad).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(k), "{k} = {bad:?}");
+        }
+        assert_eq!(c.get(k).unwrap(), "0", "a rejected value leaves {k} alone");
+    }
+    assert!(!c.tcp_timestamps && !c.tcp_window_scaling && !c.tcp_sack && !c.tcp_recovery);
+    let parsed = Config::parse_str(
+        "tcp_timestamps = 0\ntcp_window_scaling = 0\ntcp_sack = 0\ntcp_recovery = 0\n",
+        None,
+    )
+    .unwrap();
+    assert_eq!(parsed, c);
+}
+
+#[test]
+fn tcp_counts_and_times_default_to_tcp_config_and_check_ranges() {
+    let proto = mtcp_proto::tcp::TcpConfig::default();
+    let c = Config::default();
+    assert_eq!(c.tcp_retries2, proto.max_retries);
+    assert_eq!(c.tcp_syn_retries, proto.max_syn_retries);
+    assert_eq!(c.tcp_challenge_ack_limit, proto.challenge_ack_limit);
+    assert_eq!(c.tcp_quickack, proto.quick_acks);
+    let ms = |d: mtcp_proto::time::Duration| d.total_millis();
+    assert_eq!(c.tcp_rto_min_ms, ms(proto.min_rto));
+    assert_eq!(c.tcp_rto_max_ms, ms(proto.max_rto));
+    assert_eq!(c.tcp_rto_initial_ms, ms(proto.initial_rto));
+    assert_eq!(c.tcp_delack_ms, ms(proto.delayed_ack));
+    // (key, lowest, highest accepted): one below and one above are errors naming the key.
+    let ranges: [(&str, u64, u64); 8] = [
+        ("tcp_retries2", 0, 255),
+        ("tcp_syn_retries", 1, 127),
+        ("tcp_challenge_ack_limit", 0, i32::MAX as u64),
+        ("tcp_rto_min_ms", 1, 120_000),
+        ("tcp_rto_max_ms", 1000, 120_000),
+        ("tcp_rto_initial_ms", 1, 120_000),
+        ("tcp_delack_ms", 1, 500),
+        ("tcp_quickack", 0, 65_535),
+    ];
+    for (k, lo, hi) in ranges {
+        let mut d = Config::default();
+        let before = d.get(k).unwrap();
+        for good in [lo, hi] {
+            d.set(k, &good.to_string()).unwrap();
+            assert_eq!(d.get(k).unwrap(), good.to_string(), "{k}");
+        }
+        d.set(k, &before).unwrap();
+        let mut bad = vec![(hi + 1).to_string(), "x".to_string(), "-1".to_string()];
+        if lo > 0 {
+            bad.push((lo - 1).to_string());
+        }
+        for text in bad {
+            let err = d.set(k, &text).unwrap_err();
+            assert_eq!(err.key.as_deref(), Some(k), "{k} = {text}");
+            assert_eq!(
+                d.get(k).unwrap(),
+                before,
+                "a rejected value leaves {k} alone"
+            );
+        }
+    }
+}
+
+#[test]
+fn tcp_rto_min_may_not_exceed_max() {
+    let c = Config::parse_str("tcp_rto_min_ms = 5000\ntcp_rto_max_ms = 2000\n", None).unwrap();
+    let err = c.validate().unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("tcp_rto_min_ms"));
+    // Either order in a file is fine once the pair agrees.
+    let c = Config::parse_str("tcp_rto_min_ms = 5000\ntcp_rto_max_ms = 90000\n", None).unwrap();
+    c.validate().unwrap();
+    let struct_set = Config {
+        tcp_syn_retries: 0,
+        ..Config::default()
+    };
+    assert_eq!(
+        struct_set.validate().unwrap_err().key.as_deref(),
+        Some("tcp_syn_retries")
     );
 }
