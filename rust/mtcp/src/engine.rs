@@ -977,6 +977,8 @@ pub(crate) fn tcp_config_from(config: &crate::Config) -> TcpConfig {
             2 => SynCookieMode::Always,
             _ => SynCookieMode::WhenFull,
         },
+        hystart: config.tcp_hystart,
+        pacing: config.tcp_pacing,
         timestamps: config.tcp_timestamps,
         window_scaling: config.tcp_window_scaling,
         sack: config.tcp_sack,

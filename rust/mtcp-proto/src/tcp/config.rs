@@ -85,6 +85,14 @@ pub struct TcpConfig {
     /// fails with ETIMEDOUT (RFC 5482 / RFC 9293 §3.8.3 USER TIMEOUT; Linux's
     /// `TCP_USER_TIMEOUT`). `None` leaves it to `max_retries`, the default.
     pub user_timeout: Option<Duration>,
+    /// HyStart++ (RFC 9406) in the initial slow start, with either controller: a rise of the
+    /// per-round minimum RTT ends slow start before the bottleneck queue overflows. On by
+    /// default, as Linux's CUBIC HyStart.
+    pub hystart: bool,
+    /// Pacing: data segments leave at most one per mss / (gain · cwnd / SRTT), gain 2 in slow
+    /// start and 1.2 in congestion avoidance (Linux's `tcp_pacing_ss_ratio` 200% and
+    /// `tcp_pacing_ca_ratio` 120%). Off by default (Linux paces only with the fq qdisc or BBR).
+    pub pacing: bool,
 }
 
 impl Default for TcpConfig {
@@ -113,6 +121,8 @@ impl Default for TcpConfig {
             rack: true,
             syn_cookies: SynCookieMode::WhenFull,
             user_timeout: None,
+            hystart: true,
+            pacing: false,
         }
     }
 }

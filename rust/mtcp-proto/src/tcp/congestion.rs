@@ -30,6 +30,9 @@ pub(super) trait CongestionControl {
     fn on_congestion_event(&mut self, flight_size: usize, mss: usize, now: Instant);
     /// Retransmission timeout (RFC 5681 §3.1 equation 4, loss window of 1 MSS).
     fn on_timeout(&mut self, flight_size: usize, mss: usize);
+    /// HyStart++ ends slow start without a loss: ssthresh = cwnd (RFC 9406 §4.2), so
+    /// congestion avoidance (CUBIC: a new epoch from W_max = cwnd, RFC 9438 §4.10) follows.
+    fn exit_slow_start(&mut self);
 
     /// Third duplicate ACK without SACK: fast retransmit + fast recovery begins
     /// (RFC 5681 §3.2 steps 2–3: cwnd = ssthresh + 3 MSS).
@@ -121,6 +124,10 @@ impl CongestionControl for NewReno {
         self.ssthresh = Self::halve(flight_size, mss);
         self.cwnd = mss;
         self.avoidance_credit = 0;
+    }
+
+    fn exit_slow_start(&mut self) {
+        self.ssthresh = self.cwnd;
     }
 }
 
@@ -239,6 +246,11 @@ impl CongestionControl for Cubic {
         self.ssthresh = self.reduce(flight_size, mss);
         self.cwnd = mss as f64;
     }
+
+    fn exit_slow_start(&mut self) {
+        self.ssthresh = self.cwnd as usize;
+        self.epoch_start = None;
+    }
 }
 
 /// The controller a connection runs, chosen by [`CongestionAlgorithm`] (static dispatch).
@@ -313,6 +325,9 @@ impl CongestionControl for Congestion {
     }
     fn on_timeout(&mut self, flight_size: usize, mss: usize) {
         self.inner_mut().on_timeout(flight_size, mss)
+    }
+    fn exit_slow_start(&mut self) {
+        self.inner_mut().exit_slow_start()
     }
 }
 

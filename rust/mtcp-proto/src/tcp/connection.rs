@@ -10,6 +10,7 @@ use core::net::SocketAddrV4;
 
 use super::assembler::Assembler;
 use super::congestion::{Congestion, CongestionControl};
+use super::hystart::HyStart;
 use super::options::{window_shift_for, MAX_WINDOW_SHIFT, TIMESTAMP_OPTION_LEN};
 use super::recv_buf::RecvBuffer;
 use super::rtt::RttEstimator;
@@ -21,10 +22,12 @@ use crate::errno::Errno;
 use crate::time::{Duration, Instant};
 use crate::wire::{SeqNumber, TcpFlags, TcpRepr};
 
+mod growth;
 mod icmp;
 mod input;
 mod keepalive;
 mod output;
+mod pacing;
 mod recovery;
 #[cfg(test)]
 mod tests;
@@ -217,6 +220,10 @@ pub struct Connection {
 
     // Congestion control and loss recovery (RFC 5681, RFC 6582, RFC 6675, RFC 8985).
     cc: Congestion,
+    /// HyStart++ (RFC 9406) while in the initial slow start.
+    hystart: HyStart,
+    /// The RTT sample of the ACK being processed, for HyStart++.
+    ack_rtt: Option<Duration>,
     /// Segments in flight with SACK, loss and retransmission marks.
     scoreboard: Scoreboard,
     rack: Rack,
@@ -310,6 +317,8 @@ impl Connection {
             persist_backoff: 0,
             unanswered_probes: 0,
             cc: Congestion::new(config.congestion, usize::from(mss_cap)),
+            hystart: HyStart::new(),
+            ack_rtt: None,
             scoreboard: Scoreboard::new(config.sndbuf / 256),
             rack: Rack::default(),
             tlp_now: false,

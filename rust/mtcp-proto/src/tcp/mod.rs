@@ -25,18 +25,22 @@
 //! `connection/input.rs` (segment arrival, timeouts) and `connection/output.rs` (what to send,
 //! segment writing); `seq_check` (acceptance test); `send_buf`/`recv_buf` (fixed rings allocated
 //! once); `assembler` (out-of-order ranges); `rtt` (RFC 6298 estimator); `timers` (the
-//! enum-indexed timer table); `congestion` (NewReno and CUBIC behind a trait); `scoreboard`
+//! enum-indexed timer table); `congestion` (NewReno and CUBIC behind a trait); `hystart`
+//! (HyStart++, RFC 9406: the initial slow start's exit, for both); `scoreboard`
 //! (the sender's record of segments in flight: SACK, RFC 6675, and RACK, RFC 8985);
 //! `options` (window-scale arithmetic). `connection/recovery.rs` holds SACK-based loss
 //! recovery (RFC 6675), RACK-TLP (RFC 8985), D-SACK (RFC 2883) and the challenge-ACK rate
-//! limit (RFC 5961 §7); `connection/keepalive.rs` the keepalive probes; `connection/icmp.rs`
-//! ICMP errors and path MTU (RFC 5927, RFC 1191); `syn_cookie` SYN cookies (RFC 4987 §3.6),
-//! which the runtime's listeners answer SYNs with when their SYN queue is full.
+//! limit (RFC 5961 §7); `connection/keepalive.rs` the keepalive probes;
+//! `connection/pacing.rs` pacing; `connection/growth.rs` window growth per ACK;
+//! `connection/icmp.rs` ICMP errors and path MTU (RFC 5927, RFC 1191); `syn_cookie` SYN
+//! cookies (RFC 4987 §3.6), which the runtime's listeners answer SYNs with when their SYN
+//! queue is full.
 
 mod assembler;
 mod config;
 mod congestion;
 mod connection;
+mod hystart;
 mod options;
 mod recv_buf;
 mod rtt;

@@ -21,10 +21,12 @@ pub(super) enum Timer {
     TailLossProbe,
     /// Keepalive: idle time, then the probe interval (RFC 1122 §4.2.3.6).
     KeepAlive,
+    /// Pacing: when the next data segment may leave (`TcpConfig::pacing`).
+    Pace,
 }
 
 impl Timer {
-    const COUNT: usize = 8;
+    const COUNT: usize = 9;
     /// In the order they fire when due together: a tail loss probe due with the RTO goes
     /// first and pushes the RTO back (RFC 8985 §7.3), as the PTO is never later than the RTO.
     pub(super) const ALL: [Timer; Timer::COUNT] = [
@@ -36,6 +38,7 @@ impl Timer {
         Timer::Idle,
         Timer::Rack,
         Timer::KeepAlive,
+        Timer::Pace,
     ];
 }
 

@@ -57,6 +57,8 @@ pub(super) enum Key {
     Mode,
     Cc,
     TcpSyncookies,
+    TcpHystart,
+    TcpPacing,
     TcpTimestamps,
     TcpWindowScaling,
     TcpSack,
@@ -76,7 +78,7 @@ pub(super) enum Key {
 }
 
 /// Every key, in the order of [`NAMES`].
-pub(super) const ALL: [Key; 36] = [
+pub(super) const ALL: [Key; 38] = [
     Key::Io,
     Key::NumCores,
     Key::CoreMask,
@@ -97,6 +99,8 @@ pub(super) const ALL: [Key; 36] = [
     Key::Mode,
     Key::Cc,
     Key::TcpSyncookies,
+    Key::TcpHystart,
+    Key::TcpPacing,
     Key::TcpTimestamps,
     Key::TcpWindowScaling,
     Key::TcpSack,
@@ -137,6 +141,8 @@ pub(super) const NAMES: &[&str] = &[
     "mode",
     "cc",
     "tcp_syncookies",
+    "tcp_hystart",
+    "tcp_pacing",
     "tcp_timestamps",
     "tcp_window_scaling",
     "tcp_sack",
@@ -240,6 +246,8 @@ pub(super) fn set(config: &mut Config, key: Key, value: &str) -> Result<(), Conf
         Key::Mode => config.mode = value.parse()?,
         Key::Cc => config.cc = parse_cc(value)?,
         Key::TcpSyncookies => config.tcp_syncookies = parse_in_range(value, 0, 2, "")? as u8,
+        Key::TcpHystart => config.tcp_hystart = parse_in_range(value, 0, 1, "")? == 1,
+        Key::TcpPacing => config.tcp_pacing = parse_in_range(value, 0, 1, "")? == 1,
         Key::TcpTimestamps => config.tcp_timestamps = parse_in_range(value, 0, 1, "")? == 1,
         Key::TcpWindowScaling => config.tcp_window_scaling = parse_in_range(value, 0, 1, "")? == 1,
         Key::TcpSack => config.tcp_sack = parse_in_range(value, 0, 1, "")? == 1,
@@ -324,6 +332,8 @@ pub(super) fn get(config: &Config, key: Key) -> String {
         Key::Mode => config.mode.name().to_string(),
         Key::Cc => config.cc.clone(),
         Key::TcpSyncookies => config.tcp_syncookies.to_string(),
+        Key::TcpHystart => u8::from(config.tcp_hystart).to_string(),
+        Key::TcpPacing => u8::from(config.tcp_pacing).to_string(),
         Key::TcpTimestamps => u8::from(config.tcp_timestamps).to_string(),
         Key::TcpWindowScaling => u8::from(config.tcp_window_scaling).to_string(),
         Key::TcpSack => u8::from(config.tcp_sack).to_string(),

@@ -190,6 +190,12 @@ pub struct Config {
     /// `tcp_syncookies`: SYN cookies (RFC 4987 §3.6) as Linux's `net.ipv4.tcp_syncookies`:
     /// 0 never, 1 when a listener's SYN queue is full (default), 2 for every SYN.
     pub tcp_syncookies: u8,
+    /// `tcp_hystart`: HyStart++ (RFC 9406) in the initial slow start, `1` (default, as
+    /// Linux's CUBIC HyStart) or `0`.
+    pub tcp_hystart: bool,
+    /// `tcp_pacing`: pace data segments at 2× (slow start) or 1.2× (congestion avoidance)
+    /// cwnd / SRTT, as Linux's fq pacing; `0` (default) or `1`.
+    pub tcp_pacing: bool,
     /// `tcp_timestamps`: offer timestamps (RFC 7323 §3), as Linux's
     /// `net.ipv4.tcp_timestamps`; `1` (default) or `0`.
     pub tcp_timestamps: bool,
@@ -256,6 +262,8 @@ impl Default for Config {
             mode: RunMode::Threaded,
             cc: "newreno".to_string(),
             tcp_syncookies: 1,
+            tcp_hystart: true,
+            tcp_pacing: false,
             tcp_timestamps: true,
             tcp_window_scaling: true,
             tcp_sack: true,

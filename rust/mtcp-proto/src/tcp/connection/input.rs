@@ -250,6 +250,7 @@ impl Connection {
     /// SND.UNA < SEG.ACK =< SND.MAX: data (or our SYN/FIN) acknowledged.
     fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         let ack = seg.ack_number;
+        self.ack_rtt = None;
         self.take_rtt_sample(now, seg, ack);
         let buffered = ((ack - self.send_buf_seq).max(0) as usize).min(self.send_buf.len());
         self.send_buf.consume(buffered);
@@ -286,8 +287,7 @@ impl Connection {
                 self.retransmit_front = true;
             }
         } else if buffered > 0 {
-            let srtt = self.rtt.srtt().unwrap_or(Duration::ZERO);
-            self.cc.on_ack(buffered, mss, now, srtt);
+            self.grow_window(now, buffered);
         }
     }
 
@@ -330,14 +330,16 @@ impl Connection {
         if let (true, Some(ts)) = (self.opts.timestamps, seg.timestamp) {
             let elapsed_ms = self.ts_clock(now).wrapping_sub(ts.tsecr);
             if elapsed_ms < u32::MAX / 2 {
-                self.rtt
-                    .sample(Duration::from_millis(u64::from(elapsed_ms)));
+                let rtt = Duration::from_millis(u64::from(elapsed_ms));
+                self.rtt.sample(rtt);
+                self.ack_rtt = Some(rtt);
             }
             return;
         }
         if let Some((end, sent_at)) = self.rtt_timing {
             if ack >= end {
                 self.rtt.sample(now - sent_at);
+                self.ack_rtt = Some(now - sent_at);
                 self.rtt_timing = None;
             }
         }
@@ -464,6 +466,7 @@ impl Connection {
             Timer::Rack => self.on_rack_timeout(now),
             Timer::TailLossProbe => self.on_tlp_timeout(now),
             Timer::KeepAlive => self.on_keepalive_timeout(now),
+            Timer::Pace => {} // the runtime polls for output after any timer
             Timer::Idle => {
                 if !matches!(self.state, State::Closed | State::TimeWait) {
                     if !matches!(self.state, State::SynSent) {

@@ -124,12 +124,21 @@ impl Connection {
                     return Some(written);
                 }
             }
-            if let Some((seq, len)) = self.next_retransmission() {
-                self.retransmit_first_hole = false;
-                return Some(self.emit_data(now, buf, seq, len, true));
-            }
-            if let Some((seq, len)) = self.next_data() {
-                return Some(self.emit_data(now, buf, seq, len, false));
+            // Pacing spaces retransmissions and new data; the fast retransmit and the tail
+            // loss probe above go at once.
+            if !self.paced_out(now) {
+                let next = match self.next_retransmission() {
+                    Some((seq, len)) => {
+                        self.retransmit_first_hole = false;
+                        Some((seq, len, true))
+                    }
+                    None => self.next_data().map(|(seq, len)| (seq, len, false)),
+                };
+                if let Some((seq, len, resend)) = next {
+                    let written = self.emit_data(now, buf, seq, len, resend);
+                    self.on_paced_segment(now, written);
+                    return Some(written);
+                }
             }
             if self.probe_now {
                 // A segment just left of the window makes the peer answer with its window

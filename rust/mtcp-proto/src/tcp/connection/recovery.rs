@@ -80,12 +80,10 @@ impl Connection {
         if self.in_recovery && self.snd_una >= self.recover {
             self.in_recovery = false; // RFC 6675 §5: recovery ends at RecoveryPoint
         }
-        let mss = usize::from(self.send_mss());
         if lost && !self.in_recovery && self.snd_una > self.recover {
             self.enter_sack_recovery(now);
         } else if !self.in_recovery && acked > 0 {
-            let srtt = self.rtt.srtt().unwrap_or(Duration::ZERO);
-            self.cc.on_ack(acked, mss, now, srtt);
+            self.grow_window(now, acked);
         }
         self.end_tlp_episode(now);
         self.arm_tlp(now);

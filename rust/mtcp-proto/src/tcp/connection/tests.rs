@@ -2176,6 +2176,7 @@ fn test_established_window_shrunk_to_zero_under_flight_never_times_out() {
 }
 
 mod icmp;
+mod pacing;
 mod quick_ack;
 mod syn_cookie;
 mod user_timeout;

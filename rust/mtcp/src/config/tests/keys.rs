@@ -19,7 +19,7 @@ fn rich(dir: &TempDir) -> Config {
          max_num_buffers = 88\nrcvbuf = 4096\nsndbuf = 2048\ntcp_timeout = -1\ntcp_timewait = 3\n\
          stat_print = veth1 veth0\naddr = 198.18.0.9/24\ngateway = 198.18.0.254\n\
          mac = 02:00:c6:12:00:99\nmtu = 4000\nmode = inline\ncc = cubic\n\
-         tcp_syncookies = 2\n\
+         tcp_syncookies = 2\ntcp_hystart = 0\ntcp_pacing = 1\n\
          tcp_timestamps = 0\ntcp_window_scaling = 0\ntcp_sack = 0\ntcp_recovery = 0\n\
          tcp_retries2 = 8\ntcp_syn_retries = 2\ntcp_challenge_ack_limit = 100\n\
          tcp_rto_min_ms = 5\ntcp_rto_max_ms = 120000\ntcp_rto_initial_ms = 3000\n\
@@ -33,7 +33,7 @@ fn rich(dir: &TempDir) -> Config {
 #[test]
 fn keys_lists_every_key_once() {
     let keys = Config::keys();
-    assert_eq!(keys.len(), 36);
+    assert_eq!(keys.len(), 38);
     for (i, k) in keys.iter().enumerate() {
         assert!(!keys[..i].contains(k), "{k} listed twice");
         assert!(Config::default().get(k).is_some(), "get({k})");
@@ -59,6 +59,8 @@ fn keys_lists_every_key_once() {
         "mode",
         "cc",
         "tcp_syncookies",
+        "tcp_hystart",
+        "tcp_pacing",
         "tcp_timestamps",
         "tcp_window_scaling",
         "tcp_sack",
@@ -309,6 +311,27 @@ fn tcp_syncookies_takes_linux_values() {
         bad.validate().unwrap_err().key.as_deref(),
         Some("tcp_syncookies")
     );
+}
+
+#[test]
+fn tcp_hystart_and_tcp_pacing_are_switches() {
+    let mut c = Config::default();
+    assert!(c.tcp_hystart, "HyStart++ on by default");
+    assert!(!c.tcp_pacing, "pacing off by default");
+    assert_eq!(c.get("tcp_hystart").unwrap(), "1");
+    assert_eq!(c.get("tcp_pacing").unwrap(), "0");
+    c.set("tcp_hystart", "0").unwrap();
+    c.set("tcp_pacing", "1").unwrap();
+    assert!(!c.tcp_hystart && c.tcp_pacing);
+    assert_eq!(c.get("tcp_hystart").unwrap(), "0");
+    assert_eq!(c.get("tcp_pacing").unwrap(), "1");
+    for bad in ["2", "-1", "yes"] {
+        let err = c.set("tcp_pacing", bad).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("tcp_pacing"), "{bad}");
+    }
+    assert!(c.tcp_pacing, "a rejected value leaves the key alone");
+    let parsed = Config::parse_str("tcp_hystart = 0\ntcp_pacing = 1\n", None).unwrap();
+    assert!(!parsed.tcp_hystart && parsed.tcp_pacing);
 }
 
 #[test]
