@@ -230,6 +230,8 @@ _TCP_KNOBS = [
     ("tcp_rto_initial_ms", 1000, 3000, 120001),
     ("tcp_delack_ms", 40, 10, 501),
     ("tcp_quickack", 16, 0, 65536),
+    ("tcp_hystart", 1, 0, 2),
+    ("tcp_pacing", 0, 1, 2),
 ]
 
 

@@ -56,6 +56,8 @@ KEYS: tuple[str, ...] = (
     "tcp_rto_initial_ms",
     "tcp_delack_ms",
     "tcp_quickack",
+    "tcp_hystart",
+    "tcp_pacing",
     "arp_conf",
     "route_conf",
 )
@@ -87,6 +89,8 @@ _INT_KEYS = frozenset(
         "tcp_rto_initial_ms",
         "tcp_delack_ms",
         "tcp_quickack",
+        "tcp_hystart",
+        "tcp_pacing",
         "mtu",
     }
 )
@@ -249,6 +253,8 @@ class Config:
         tcp_rto_initial_ms: int | str | None = None,
         tcp_delack_ms: int | str | None = None,
         tcp_quickack: int | str | None = None,
+        tcp_hystart: int | str | None = None,
+        tcp_pacing: int | str | None = None,
         arp_conf: str | os.PathLike[str] | None = None,
         route_conf: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -285,6 +291,8 @@ class Config:
             "tcp_rto_initial_ms": tcp_rto_initial_ms,
             "tcp_delack_ms": tcp_delack_ms,
             "tcp_quickack": tcp_quickack,
+            "tcp_hystart": tcp_hystart,
+            "tcp_pacing": tcp_pacing,
             "arp_conf": arp_conf,
             "route_conf": route_conf,
         }
@@ -497,6 +505,16 @@ class Config:
     def tcp_quickack(self) -> int:
         """Most ACKs sent at once when data starts to arrive (Linux's quickack mode); 0 off."""
         return int(self._values["tcp_quickack"])
+
+    @property
+    def tcp_hystart(self) -> int:
+        """HyStart++ (RFC 9406) in the initial slow start: 1 on (default, as Linux), 0 off."""
+        return int(self._values["tcp_hystart"])
+
+    @property
+    def tcp_pacing(self) -> int:
+        """Pace data segments at 2x (slow start) or 1.2x (avoidance) cwnd/SRTT: 1 on, 0 off."""
+        return int(self._values["tcp_pacing"])
 
     @property
     def arp_conf(self) -> str | None:
