@@ -326,17 +326,27 @@ impl Core {
         }
         let remote = SocketAddrV4::new(src_ip, seg.src_port);
         let key = FlowKey::new(remote, seg.dst_port);
+        let lsock = self.listeners[seg.dst_port as usize];
+        let mut reuse_iss = None;
         if let Some(&fid) = self.flow_map.get(&key) {
             if let Some(flow) = self.flows.get_mut(fid) {
-                flow.conn.handle_segment(now, seg);
-                self.after_flow_event(fid, true);
-                return;
+                if lsock >= 0 && flow.conn.accepts_new_incarnation(seg) {
+                    // RFC 6191 / Linux's TCP_TW_SYN: the SYN is newer than anything the
+                    // TIME-WAIT connection saw, so end it and let the listener take the SYN.
+                    reuse_iss = Some(flow.conn.new_incarnation_iss());
+                    flow.conn.end_time_wait();
+                    self.unmap(fid);
+                    self.after_flow_event(fid, true);
+                } else {
+                    flow.conn.handle_segment(now, seg);
+                    self.after_flow_event(fid, true);
+                    return;
+                }
             }
         }
-        let lsock = self.listeners[seg.dst_port as usize];
         if lsock >= 0 && !seg.flags.rst() {
             let done = if seg.flags.syn() && !seg.flags.ack() {
-                self.passive_open(now, lsock, key, remote, src_mac, seg)
+                self.passive_open(now, lsock, key, remote, src_mac, seg, reuse_iss)
             } else if seg.flags.ack() && !seg.flags.syn() {
                 self.cookie_open(now, lsock, key, remote, seg)
             } else {
@@ -387,6 +397,9 @@ impl Core {
     /// half-open connections, at most max(backlog, 128), and the flow slab) is full, a SYN
     /// cookie (RFC 4987 §3.6; always with `tcp_syncookies = 2`, never with 0, when the SYN is
     /// dropped and the peer retries). A full accept queue drops the SYN, as in Linux.
+    /// `iss` overrides the RFC 6528 ISS (a new incarnation of a TIME-WAIT 4-tuple starts
+    /// above the old SND.NXT, RFC 6191 §2).
+    #[allow(clippy::too_many_arguments)]
     fn passive_open(
         &mut self,
         now: Instant,
@@ -395,6 +408,7 @@ impl Core {
         remote: SocketAddrV4,
         src_mac: [u8; 6],
         syn: &TcpRepr<'_>,
+        iss: Option<mtcp_proto::wire::SeqNumber>,
     ) -> bool {
         let Some(Socket {
             kind: Kind::Listener(l),
@@ -437,15 +451,10 @@ impl Core {
             self.stats.drops += 1;
             return true;
         }
-        let iss = self.initial_seq(key, syn.dst_port, now);
-        let conn = Connection::accept(
-            &config,
-            local,
-            remote,
-            syn,
-            mtcp_proto::wire::SeqNumber(iss),
-            now,
-        );
+        let iss = iss.unwrap_or_else(|| {
+            mtcp_proto::wire::SeqNumber(self.initial_seq(key, syn.dst_port, now))
+        });
+        let conn = Connection::accept(&config, local, remote, syn, iss, now);
         let flow = Flow::new(conn, key, Owner::Pending(lsock));
         let Some(fid) = self.flows.insert(flow) else {
             return false;
@@ -589,16 +598,10 @@ impl Core {
     /// A closed connection gives up its 4-tuple; it is freed unless a descriptor still holds it
     /// (then `close` frees it).
     fn release(&mut self, fid: FlowId) {
+        self.unmap(fid);
         let Some(flow) = self.flows.get_mut(fid) else {
             return;
         };
-        if flow.mapped {
-            flow.mapped = false;
-            let key = flow.key;
-            if self.flow_map.get(&key) == Some(&fid) {
-                self.flow_map.remove(&key);
-            }
-        }
         flow.timer_at = None;
         match flow.owner {
             Owner::Socket(_) => {}
@@ -619,6 +622,20 @@ impl Core {
                     }
                 }
                 self.flows.remove(fid);
+            }
+        }
+    }
+
+    /// Takes a flow out of the 4-tuple map, so segments for its 4-tuple no longer reach it.
+    fn unmap(&mut self, fid: FlowId) {
+        let Some(flow) = self.flows.get_mut(fid) else {
+            return;
+        };
+        if flow.mapped {
+            flow.mapped = false;
+            let key = flow.key;
+            if self.flow_map.get(&key) == Some(&fid) {
+                self.flow_map.remove(&key);
             }
         }
     }

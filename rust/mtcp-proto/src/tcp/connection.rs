@@ -29,6 +29,7 @@ mod keepalive;
 mod output;
 mod pacing;
 mod recovery;
+mod reuse;
 #[cfg(test)]
 mod tests;
 mod user_timeout;

@@ -2178,5 +2178,6 @@ fn test_established_window_shrunk_to_zero_under_flight_never_times_out() {
 mod icmp;
 mod pacing;
 mod quick_ack;
+mod reuse;
 mod syn_cookie;
 mod user_timeout;
