@@ -2,60 +2,8 @@
 mod common;
 use common::*;
 use mtcp::sim::Impairments;
-use mtcp::{Config, Context, Errno, SockId};
+use mtcp::Config;
 use mtcp_proto::Duration;
-
-/// Pumps `out` into `s` and reads everything from `s` into `got` until both are done.
-struct Pump {
-    ctx: Context,
-    sock: SockId,
-    out: Vec<u8>,
-    sent: usize,
-    got: Vec<u8>,
-    eof: bool,
-    shut: bool,
-}
-
-impl Pump {
-    fn new(ctx: &Context, sock: SockId, out: Vec<u8>) -> Pump {
-        Pump {
-            ctx: ctx.clone(),
-            sock,
-            out,
-            sent: 0,
-            got: Vec::new(),
-            eof: false,
-            shut: false,
-        }
-    }
-
-    fn step(&mut self) {
-        while self.sent < self.out.len() {
-            match self.ctx.write(self.sock, &self.out[self.sent..]) {
-                Ok(n) => self.sent += n,
-                Err(e) if mtcp::errno_of(&e) == Some(Errno::EAGAIN) => break,
-                Err(e) => panic!("write: {e}"),
-            }
-        }
-        if self.sent == self.out.len() && !self.shut {
-            self.ctx.shutdown(self.sock, mtcp::consts::SHUT_WR).unwrap();
-            self.shut = true;
-        }
-        let mut buf = [0u8; 16384];
-        while !self.eof {
-            match self.ctx.read(self.sock, &mut buf) {
-                Ok(0) => self.eof = true,
-                Ok(n) => self.got.extend_from_slice(&buf[..n]),
-                Err(e) if mtcp::errno_of(&e) == Some(Errno::EAGAIN) => break,
-                Err(e) => panic!("read: {e}"),
-            }
-        }
-    }
-
-    fn done(&self) -> bool {
-        self.shut && self.eof
-    }
-}
 
 fn transfer_both_ways(seed: u64, imp: Impairments, len: usize, buf: usize) {
     let config = Config {

@@ -15,27 +15,12 @@ fn one_way(seed: u64, imp: Impairments, config: Config, len: usize) -> Duration 
     let start = p.net.now();
     let (c, s) = sim_connect(&p, l);
     let data = pattern(len, seed);
-    let (mut sent, mut got) = (0, Vec::with_capacity(len));
-    let mut buf = vec![0u8; 65536];
-    let ok = p.net.run_until(Duration::from_secs(3600), &mut || {
-        while sent < len {
-            match p.client.write(c, &data[sent..]) {
-                Ok(n) => sent += n,
-                Err(e) if mtcp::errno_of(&e) == Some(Errno::EAGAIN) => break,
-                Err(e) => panic!("write: {e}"),
-            }
-        }
-        loop {
-            match p.server.read(s, &mut buf) {
-                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
-                Ok(_) => break,
-                Err(e) if mtcp::errno_of(&e) == Some(Errno::EAGAIN) => break,
-                Err(e) => panic!("read: {e}"),
-            }
-        }
-        got.len() == len
-    });
-    assert!(ok, "seed {seed}: {} of {len} bytes", got.len());
+    let got = transfer_one_way(&p, c, s, &data, Duration::from_secs(3600));
+    assert!(
+        got.len() == len,
+        "seed {seed}: {} of {len} bytes",
+        got.len()
+    );
     assert!(got == data, "seed {seed}: bytes differ");
     p.net.now() - start
 }

@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use mtcp::sim::Impairments;
-use mtcp::{Config, Errno};
+use mtcp::Config;
 use mtcp_proto::Duration;
 
 /// 20 Mbit/s, 40 ms RTT: a BDP of 100 kB, and a queue of 1.5 BDP.
@@ -26,27 +26,12 @@ fn transfer(seed: u64, config: Config, len: usize) -> (u64, Duration) {
     let start = p.net.now();
     let drops_before = p.net.stats().queue_drops;
     let data = pattern(len, seed);
-    let (mut sent, mut got) = (0, Vec::with_capacity(len));
-    let mut buf = vec![0u8; 65536];
-    let ok = p.net.run_until(Duration::from_secs(600), &mut || {
-        while sent < len {
-            match p.client.write(c, &data[sent..]) {
-                Ok(n) => sent += n,
-                Err(e) if mtcp::errno_of(&e) == Some(Errno::EAGAIN) => break,
-                Err(e) => panic!("write: {e}"),
-            }
-        }
-        loop {
-            match p.server.read(s, &mut buf) {
-                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
-                Ok(_) => break,
-                Err(e) if mtcp::errno_of(&e) == Some(Errno::EAGAIN) => break,
-                Err(e) => panic!("read: {e}"),
-            }
-        }
-        got.len() == len
-    });
-    assert!(ok, "seed {seed}: {} of {len} bytes", got.len());
+    let got = transfer_one_way(&p, c, s, &data, Duration::from_secs(600));
+    assert!(
+        got.len() == len,
+        "seed {seed}: {} of {len} bytes",
+        got.len()
+    );
     assert!(got == data, "seed {seed}: bytes differ");
     (
         p.net.stats().queue_drops - drops_before,

@@ -77,3 +77,88 @@ pub fn sim_connect(p: &SimPair, lsock: SockId) -> (SockId, SockId) {
     assert!(ok, "handshake did not complete");
     (c, accepted.unwrap())
 }
+
+/// Pumps `out` into `s` and reads everything from `s` into `got` until both are done.
+pub struct Pump {
+    pub ctx: Context,
+    pub sock: SockId,
+    pub out: Vec<u8>,
+    pub sent: usize,
+    pub got: Vec<u8>,
+    pub eof: bool,
+    pub shut: bool,
+}
+
+impl Pump {
+    pub fn new(ctx: &Context, sock: SockId, out: Vec<u8>) -> Pump {
+        Pump {
+            ctx: ctx.clone(),
+            sock,
+            out,
+            sent: 0,
+            got: Vec::new(),
+            eof: false,
+            shut: false,
+        }
+    }
+
+    pub fn step(&mut self) {
+        while self.sent < self.out.len() {
+            match self.ctx.write(self.sock, &self.out[self.sent..]) {
+                Ok(n) => self.sent += n,
+                Err(e) if mtcp::errno_of(&e) == Some(Errno::EAGAIN) => break,
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        if self.sent == self.out.len() && !self.shut {
+            self.ctx.shutdown(self.sock, mtcp::consts::SHUT_WR).unwrap();
+            self.shut = true;
+        }
+        let mut buf = [0u8; 16384];
+        while !self.eof {
+            match self.ctx.read(self.sock, &mut buf) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.got.extend_from_slice(&buf[..n]),
+                Err(e) if mtcp::errno_of(&e) == Some(Errno::EAGAIN) => break,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    pub fn done(&self) -> bool {
+        self.shut && self.eof
+    }
+}
+
+/// Sends `data` from `c` (client) to `s` (server) and reads it all, for at most `max` of
+/// virtual time; returns what arrived (compare it with `data`).
+pub fn transfer_one_way(
+    p: &SimPair,
+    c: SockId,
+    s: SockId,
+    data: &[u8],
+    max: mtcp_proto::Duration,
+) -> Vec<u8> {
+    let len = data.len();
+    let (mut sent, mut got) = (0, Vec::with_capacity(len));
+    let mut buf = vec![0u8; 65536];
+    p.net.run_until(max, &mut || {
+        while sent < len {
+            match p.client.write(c, &data[sent..]) {
+                Ok(n) => sent += n,
+                Err(e) if mtcp::errno_of(&e) == Some(Errno::EAGAIN) => break,
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        loop {
+            match p.server.read(s, &mut buf) {
+                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                Ok(_) => break,
+                Err(e) if mtcp::errno_of(&e) == Some(Errno::EAGAIN) => break,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        got.len() == len
+    });
+    got
+}
