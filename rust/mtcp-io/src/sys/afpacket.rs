@@ -130,17 +130,7 @@ pub(crate) struct PacketSocket {
 unsafe impl Send for PacketSocket {}
 
 fn setsockopt<T>(fd: &OwnedFd, name: libc::c_int, value: &T) -> io::Result<()> {
-    // SAFETY: `value` points to a live T of the size passed, which the kernel only reads.
-    check(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            SOL_PACKET,
-            name,
-            (value as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    })?;
-    Ok(())
+    super::fd::setsockopt(fd, SOL_PACKET, name, value)
 }
 
 impl PacketSocket {

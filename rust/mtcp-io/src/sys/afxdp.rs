@@ -365,17 +365,7 @@ pub(crate) struct XskSocket {
 unsafe impl Send for XskSocket {}
 
 fn setsockopt<T>(fd: &OwnedFd, name: libc::c_int, value: &T) -> io::Result<()> {
-    // SAFETY: `value` points to a live T of the size passed, which the kernel only reads.
-    check(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            SOL_XDP,
-            name,
-            (value as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    })?;
-    Ok(())
+    super::fd::setsockopt(fd, SOL_XDP, name, value)
 }
 
 fn getsockopt<T: Default>(fd: &OwnedFd, name: libc::c_int) -> io::Result<T> {
