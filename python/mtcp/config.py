@@ -399,21 +399,22 @@ class Config:
     def stat_print(self) -> tuple[str, ...]:
         return tuple(self._values["stat_print"])
 
+    def _optional_str(self, key: str) -> str | None:
+        value = self._values[key]
+        return None if value is None else str(value)
+
     @property
     def addr(self) -> str | None:
         """This host's address with prefix, e.g. ``198.18.0.1/24``."""
-        value = self._values["addr"]
-        return None if value is None else str(value)
+        return self._optional_str("addr")
 
     @property
     def gateway(self) -> str | None:
-        value = self._values["gateway"]
-        return None if value is None else str(value)
+        return self._optional_str("gateway")
 
     @property
     def mac(self) -> str | None:
-        value = self._values["mac"]
-        return None if value is None else str(value)
+        return self._optional_str("mac")
 
     @property
     def mtu(self) -> int:
@@ -519,20 +520,17 @@ class Config:
     @property
     def arp_conf(self) -> str | None:
         """The ARP table file named by the configuration, if any."""
-        value = self._values["arp_conf"]
-        return None if value is None else str(value)
+        return self._optional_str("arp_conf")
 
     @property
     def route_conf(self) -> str | None:
         """The route table file named by the configuration, if any."""
-        value = self._values["route_conf"]
-        return None if value is None else str(value)
+        return self._optional_str("route_conf")
 
     @property
     def source(self) -> str | None:
         """The file this configuration was loaded from, if any."""
-        value = self._values["source"]
-        return None if value is None else str(value)
+        return self._optional_str("source")
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Config):
