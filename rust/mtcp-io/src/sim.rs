@@ -263,6 +263,15 @@ impl State {
         }
     }
 
+    /// Flushes the capture file; a write error ends the capture.
+    fn flush_capture(&mut self) {
+        if let Some(pcap) = &mut self.capture {
+            if pcap.flush().is_err() {
+                self.capture = None;
+            }
+        }
+    }
+
     /// Sends one flushed frame from station `src`: capture, scripted drops, fan-out.
     fn send(&mut self, src: usize, frame: Frame) {
         let index = self.stats.sent;
@@ -540,11 +549,7 @@ impl SimFabric {
             s.deliver(item);
         }
         s.now = target;
-        if let Some(pcap) = &mut s.capture {
-            if pcap.flush().is_err() {
-                s.capture = None;
-            }
-        }
+        s.flush_capture();
         if s.woken.is_empty() {
             return;
         }
@@ -619,6 +624,12 @@ impl SimFabric {
             old.flush()?;
         }
         Ok(())
+    }
+
+    /// Writes out what the capture holds, so the file is complete up to now (frames sent since
+    /// the last [`SimFabric::advance_to`] included). A write error ends the capture.
+    pub fn flush_capture(&self) {
+        lock(&self.state).flush_capture();
     }
 
     /// Ends the capture in progress, if any, flushing it.

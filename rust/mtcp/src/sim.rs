@@ -114,18 +114,28 @@ impl Network {
     /// Advances to the next event and processes it; false when nothing is pending at all.
     pub fn step(&self) -> bool {
         let contexts = self.contexts();
-        match self.next_event(&contexts) {
+        let stepped = match self.next_event(&contexts) {
             Some(t) => {
                 self.advance(t, &contexts);
                 true
             }
             None => false,
-        }
+        };
+        // Frames the contexts sent after the clock last moved are in the capture file too.
+        self.inner.fabric.flush_capture();
+        stepped
     }
 
     /// Runs until `until()` is true (checked before each step) or `max` of virtual time has
     /// passed; returns whether `until` became true.
     pub fn run_until(&self, max: Duration, until: &mut dyn FnMut() -> bool) -> bool {
+        let done = self.drive(max, until);
+        // Frames the contexts sent after the clock last moved are in the capture file too.
+        self.inner.fabric.flush_capture();
+        done
+    }
+
+    fn drive(&self, max: Duration, until: &mut dyn FnMut() -> bool) -> bool {
         let end = self.now() + max;
         let mut last = self.now();
         let mut same_time = 0u32;
