@@ -232,6 +232,7 @@ _TCP_KNOBS = [
     ("tcp_quickack", 16, 0, 65536),
     ("tcp_hystart", 1, 0, 2),
     ("tcp_pacing", 0, 1, 2),
+    ("checksum_offload", 1, 0, 2),
 ]
 
 

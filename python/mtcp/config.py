@@ -58,6 +58,7 @@ KEYS: tuple[str, ...] = (
     "tcp_quickack",
     "tcp_hystart",
     "tcp_pacing",
+    "checksum_offload",
     "arp_conf",
     "route_conf",
 )
@@ -91,6 +92,7 @@ _INT_KEYS = frozenset(
         "tcp_quickack",
         "tcp_hystart",
         "tcp_pacing",
+        "checksum_offload",
         "mtu",
     }
 )
@@ -255,6 +257,7 @@ class Config:
         tcp_quickack: int | str | None = None,
         tcp_hystart: int | str | None = None,
         tcp_pacing: int | str | None = None,
+        checksum_offload: int | str | None = None,
         arp_conf: str | os.PathLike[str] | None = None,
         route_conf: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -293,6 +296,7 @@ class Config:
             "tcp_quickack": tcp_quickack,
             "tcp_hystart": tcp_hystart,
             "tcp_pacing": tcp_pacing,
+            "checksum_offload": checksum_offload,
             "arp_conf": arp_conf,
             "route_conf": route_conf,
         }
@@ -516,6 +520,11 @@ class Config:
     def tcp_pacing(self) -> int:
         """Pace data segments at 2x (slow start) or 1.2x (avoidance) cwnd/SRTT: 1 on, 0 off."""
         return int(self._values["tcp_pacing"])
+
+    @property
+    def checksum_offload(self) -> int:
+        """Let a port that can (TAP, AF_PACKET) finish and vouch for TCP checksums: 1 on, 0 off."""
+        return int(self._values["checksum_offload"])
 
     @property
     def arp_conf(self) -> str | None:

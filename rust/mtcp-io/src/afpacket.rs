@@ -25,8 +25,16 @@
 //!
 //! # Checksums
 //! Frames the local kernel sent through a peer with transmit checksum offload on arrive with
-//! the TCP/UDP checksum unfinished (`TP_STATUS_CSUMNOTREADY`); `rx_burst` completes it in the
-//! ring ([`crate::csum`]) before the stack sees the frame, so a peer with offloads on works.
+//! the TCP/UDP checksum unfinished (`TP_STATUS_CSUMNOTREADY`).
+//! - With `offload` (the default, `checksum_offload = 1`), the socket has `PACKET_VNET_HDR` and
+//!   the port reports both checksum caps. Transmit: the stack leaves TCP checksums to the
+//!   device and each frame goes with a virtio-net `NEEDS_CSUM` header ([`crate::vnet_hdr`]);
+//!   a veth passes that to the peer kernel, which takes it as verified, as it does between
+//!   containers. Receive: frames marked `CSUMNOTREADY` (never on a wire) or `CSUM_VALID` are
+//!   not checked again; the rest are verified here ([`crate::csum::verify_frame`]) and dropped,
+//!   counted, when wrong.
+//! - Without it, `rx_burst` completes unfinished checksums in the ring ([`crate::csum`]) and
+//!   the stack checks and computes every checksum itself.
 //!
 //! # Wake-ups
 //! While the context loop is parked an [`FdWaker`] helper thread polls the socket (readable
@@ -35,12 +43,15 @@ use std::cell::Cell;
 use std::io;
 use std::sync::Arc;
 
-use crate::csum::complete_l4_checksum;
+use crate::csum::{complete_l4_checksum, verify_frame};
 use crate::fd_waker::FdWaker;
 use crate::frame::ETH_HEADER;
 use crate::rss::{self, Steer};
-use crate::sys::afpacket::{Geometry, PacketSocket, RxPacket, TP_STATUS_CSUMNOTREADY};
+use crate::sys::afpacket::{
+    Geometry, PacketSocket, RxPacket, TP_STATUS_CSUMNOTREADY, TP_STATUS_CSUM_VALID,
+};
 use crate::sys::netdev;
+use crate::vnet_hdr;
 use crate::{Caps, Notify, PacketIo, PortStats, MAX_FRAME};
 
 /// RX ring blocks (of 64 KiB each: 1 MiB per queue).
@@ -69,6 +80,8 @@ pub struct AfPacketQueue {
     index: usize,
     num_queues: usize,
     caps: Caps,
+    /// Bytes of virtio-net header before each TX frame: [`vnet_hdr::LEN`] or 0.
+    hdr_len: usize,
     rx_block: u32,
     cursor: Option<Cursor>,
     tx_head: u32,
@@ -87,7 +100,8 @@ impl std::fmt::Debug for AfPacketQueue {
 }
 
 /// Opens `num_queues` queues on interface `name`, with the stack's MAC `mac` (normally the
-/// interface's own, [`netdev::interface`]) and IP MTU `mtu` (lowered to the interface's).
+/// interface's own, [`netdev::interface`]) and IP MTU `mtu` (lowered to the interface's);
+/// `offload` asks for checksum offload (see the [module docs](self)).
 ///
 /// Errors: NotFound naming the interface (ENODEV), PermissionDenied saying root or
 /// CAP_NET_RAW is needed, InvalidInput for 0 queues or an MTU that doesn't fit 2 KiB frames.
@@ -96,6 +110,7 @@ pub fn open(
     mac: [u8; 6],
     mtu: usize,
     num_queues: usize,
+    offload: bool,
 ) -> io::Result<Vec<AfPacketQueue>> {
     let iface = netdev::interface(name)?;
     let mtu = mtu.min(iface.mtu);
@@ -111,7 +126,8 @@ pub fn open(
     };
     if num_queues == 0
         || mtu == 0
-        || mtu + ETH_HEADER > FRAME_SIZE as usize - crate::sys::afpacket::TX_DATA_OFFSET
+        || vnet_hdr::LEN + mtu + ETH_HEADER
+            > FRAME_SIZE as usize - crate::sys::afpacket::TX_DATA_OFFSET
     {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -120,7 +136,8 @@ pub fn open(
     }
     (0..num_queues)
         .map(|index| {
-            let sock = PacketSocket::open(name, iface.index, rx, tx, RETIRE_MS)?;
+            let sock = PacketSocket::open(name, iface.index, rx, tx, RETIRE_MS, offload)?;
+            let offload = sock.has_vnet_hdr();
             let waker = FdWaker::new(sock.raw_fd())?;
             Ok(AfPacketQueue {
                 waker,
@@ -128,7 +145,12 @@ pub fn open(
                 name: name.to_owned(),
                 index,
                 num_queues,
-                caps: Caps::software(mac, mtu),
+                caps: Caps {
+                    rx_checksum: offload,
+                    tx_checksum: offload,
+                    ..Caps::software(mac, mtu)
+                },
+                hdr_len: if offload { vnet_hdr::LEN } else { 0 },
                 rx_block: 0,
                 cursor: None,
                 tx_head: 0,
@@ -207,9 +229,17 @@ impl PacketIo for AfPacketQueue {
                 self.stats.drops += 1;
                 continue;
             }
-            // Sent by this host's kernel with checksum offload: only the pseudo-header sum is
-            // there. Finish it (what Linux's TCP takes as verified), or drop what can't be.
-            if status & TP_STATUS_CSUMNOTREADY != 0 && complete_l4_checksum(frame).is_err() {
+            let vouched = status & (TP_STATUS_CSUMNOTREADY | TP_STATUS_CSUM_VALID) != 0;
+            let good = if self.caps.rx_checksum {
+                // The stack won't check: vouch here for what the kernel didn't.
+                vouched || verify_frame(frame)
+            } else {
+                // Sent by this host's kernel with checksum offload: only the pseudo-header sum
+                // is there. Finish it (what Linux's TCP takes as verified), or drop what can't
+                // be.
+                status & TP_STATUS_CSUMNOTREADY == 0 || complete_l4_checksum(frame).is_ok()
+            };
+            if !good {
                 self.stats.drops += 1;
                 continue;
             }
@@ -239,15 +269,18 @@ impl PacketIo for AfPacketQueue {
             Some(true) => self.stats.drops += 1,
             Some(false) => {}
         }
-        let cap = len.min(self.caps.mtu + ETH_HEADER);
-        let data = self.sock.tx_data(index);
-        let cap = cap.min(data.len());
+        let hdr_len = self.hdr_len;
+        let (hdr, data) = self.sock.tx_data(index).split_at_mut(hdr_len);
+        let cap = len.min(self.caps.mtu + ETH_HEADER).min(data.len());
         let n = fill(&mut data[..cap]).min(cap);
         if n < ETH_HEADER {
             self.stats.drops += 1;
             return false;
         }
-        self.sock.tx_submit(index, n);
+        if hdr_len > 0 {
+            vnet_hdr::write_tx(hdr, &data[..n]);
+        }
+        self.sock.tx_submit(index, hdr_len + n);
         self.tx_head = (index + 1) % self.sock.tx_frames();
         self.tx_pending += 1;
         self.stats.tx_frames += 1;

@@ -23,6 +23,7 @@ pub mod rss;
 pub mod sim;
 pub mod sys;
 pub mod tap;
+mod vnet_hdr;
 
 use std::sync::Arc;
 
@@ -46,9 +47,12 @@ pub struct Caps {
     pub mac: [u8; 6],
     /// IP MTU (1500 on Ethernet).
     pub mtu: usize,
-    /// The device verifies IPv4/TCP checksums on receive.
+    /// The port vouches for the IPv4, TCP, UDP and ICMP checksums of every frame it delivers
+    /// (checked by the device or by the backend, or sent by the local kernel and never on a
+    /// wire): the stack doesn't check them again.
     pub rx_checksum: bool,
-    /// The device fills IPv4/TCP checksums on transmit.
+    /// The port finishes TCP checksums on transmit: the stack writes only the pseudo-header
+    /// sum (Linux's `CHECKSUM_PARTIAL` convention) and computes IPv4 and ICMP checksums itself.
     pub tx_checksum: bool,
 }
 

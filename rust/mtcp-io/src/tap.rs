@@ -14,21 +14,33 @@
 //! `read` or `write` (about 1 µs). While the context loop is parked, an [`FdWaker`] helper
 //! thread polls the descriptor and wakes it.
 //!
+//! # Checksum offload
+//! Opened with `offload`, the device carries a virtio-net header ([`crate::vnet_hdr`],
+//! `IFF_VNET_HDR` + `TUNSETOFFLOAD(TUN_F_CSUM)`) and the port reports both checksum caps:
+//! - transmit: the stack leaves TCP checksums to the device (pseudo-header sum only) and each
+//!   frame goes with `NEEDS_CSUM`; the kernel's TCP takes it as verified, a bridge or a real
+//!   device behind it finishes it;
+//! - receive: frames the kernel marks `NEEDS_CSUM` (its own, never on a wire) or `DATA_VALID`
+//!   are not checked again; any other frame is verified here ([`crate::csum::verify_frame`])
+//!   and dropped, counted, when wrong — the stack trusts this port's frames.
+//!
 //! # Limits
-//! One queue per device (no `IFF_MULTI_QUEUE` yet), no vnet header (the kernel segments and
-//! checksums in software before handing frames over).
+//! One queue per device (no `IFF_MULTI_QUEUE` yet); no TSO/GSO (the kernel segments before
+//! handing frames over, since `TUN_F_TSO4` is not offered).
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 
+use crate::csum::verify_frame;
 use crate::fd_waker::FdWaker;
 use crate::frame::{new_buf, FrameBuf, ETH_HEADER};
 use crate::sys::{netdev, tap};
+use crate::vnet_hdr;
 use crate::{Caps, Notify, PacketIo, PortStats, BURST, MAX_FRAME};
 
 /// Largest frame a TAP read may return (the kernel side's MTU can exceed ours): reading into a
 /// buffer this large keeps oversized frames whole so they are dropped and counted, not cut.
-const READ_BUF: usize = 65_536 + ETH_HEADER;
+const READ_BUF: usize = vnet_hdr::LEN + 65_536 + ETH_HEADER;
 
 /// One queue of a TAP device. See the [module docs](self).
 pub struct TapQueue {
@@ -37,6 +49,8 @@ pub struct TapQueue {
     fd: OwnedFd,
     name: String,
     caps: Caps,
+    /// Bytes of virtio-net header before each frame: [`vnet_hdr::LEN`] with offload, else 0.
+    hdr_len: usize,
     read_buf: Box<[u8]>,
     batch: Vec<(FrameBuf, usize)>,
     spare: Vec<FrameBuf>,
@@ -55,17 +69,19 @@ impl std::fmt::Debug for TapQueue {
 impl TapQueue {
     /// Attaches to (or creates) TAP device `name` and brings its link up. `mac` is the
     /// *stack's* address (not the interface's); `mtu` the stack's IP MTU, lowered to the
-    /// interface's MTU when that is smaller.
+    /// interface's MTU when that is smaller; `offload` asks for checksum offload through the
+    /// virtio-net header (see the [module docs](self)).
     ///
     /// Errors carry the reason and the name: see [`crate::sys::tap::open`]; EINVAL when the
     /// MTU doesn't fit a [`MAX_FRAME`] buffer.
-    pub fn open(name: &str, mac: [u8; 6], mtu: usize) -> io::Result<TapQueue> {
-        let fd = tap::open(name)?;
+    pub fn open(name: &str, mac: [u8; 6], mtu: usize, offload: bool) -> io::Result<TapQueue> {
+        let fd = tap::open(name, offload)?;
+        let hdr_len = if offload { vnet_hdr::LEN } else { 0 };
         netdev::set_up(name)
             .map_err(|e| netdev::privilege_error("set tap link up", "CAP_NET_ADMIN", e))?;
         let iface = netdev::interface(name)?;
         let mtu = mtu.min(iface.mtu);
-        if mtu == 0 || mtu + ETH_HEADER > MAX_FRAME {
+        if mtu == 0 || hdr_len + mtu + ETH_HEADER > MAX_FRAME {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("MTU {mtu} of '{name}' does not fit a {MAX_FRAME}-byte frame buffer"),
@@ -76,7 +92,12 @@ impl TapQueue {
             waker,
             fd,
             name: name.to_owned(),
-            caps: Caps::software(mac, mtu),
+            caps: Caps {
+                rx_checksum: offload,
+                tx_checksum: offload,
+                ..Caps::software(mac, mtu)
+            },
+            hdr_len,
             read_buf: vec![0u8; READ_BUF].into_boxed_slice(),
             batch: Vec::with_capacity(BURST),
             spare: (0..BURST).map(|_| new_buf()).collect(),
@@ -97,16 +118,23 @@ impl PacketIo for TapQueue {
         let mut reads = 0;
         while reads < max {
             match crate::sys::fd::read_nonblocking(&self.fd, &mut self.read_buf) {
-                Ok(Some(len)) => {
+                Ok(Some(read)) => {
                     reads += 1;
+                    let len = read.saturating_sub(self.hdr_len);
                     if len < ETH_HEADER || len > limit {
+                        self.stats.drops += 1;
+                        continue;
+                    }
+                    let (hdr, frame) = self.read_buf[..read].split_at(self.hdr_len);
+                    if self.hdr_len > 0 && !vnet_hdr::checksum_trusted(hdr) && !verify_frame(frame)
+                    {
                         self.stats.drops += 1;
                         continue;
                     }
                     self.stats.rx_frames += 1;
                     self.stats.rx_bytes += len as u64;
                     delivered += 1;
-                    on_frame(&self.read_buf[..len]);
+                    on_frame(frame);
                 }
                 Ok(None) => {
                     self.waker.rearm();
@@ -124,15 +152,19 @@ impl PacketIo for TapQueue {
         if self.batch.len() == BURST {
             self.flush();
         }
-        let limit = self.caps.mtu + ETH_HEADER;
+        let cap = len.min(self.caps.mtu + ETH_HEADER);
         let mut buf = self.spare.pop().unwrap_or_else(new_buf);
-        let n = fill(&mut buf[..len.min(limit)]).min(len.min(limit));
+        let (hdr, frame) = buf.split_at_mut(self.hdr_len);
+        let n = fill(&mut frame[..cap]).min(cap);
         if n < ETH_HEADER {
             self.spare.push(buf);
             self.stats.drops += 1;
             return false;
         }
-        self.batch.push((buf, n));
+        if self.hdr_len > 0 {
+            vnet_hdr::write_tx(hdr, &frame[..n]);
+        }
+        self.batch.push((buf, self.hdr_len + n));
         true
     }
 
@@ -141,7 +173,7 @@ impl PacketIo for TapQueue {
             match crate::sys::fd::write_frame(&self.fd, &buf[..len]) {
                 Ok(_) => {
                     self.stats.tx_frames += 1;
-                    self.stats.tx_bytes += len as u64;
+                    self.stats.tx_bytes += (len - self.hdr_len) as u64;
                 }
                 Err(_) => self.stats.drops += 1,
             }

@@ -367,6 +367,7 @@ impl Core {
                 src_ip,
                 self.ip_ident,
                 &rst,
+                !self.caps.tx,
             );
             self.ctrl.push(buf);
         }
@@ -442,6 +443,7 @@ impl Core {
                 *remote.ip(),
                 self.ip_ident,
                 &syn_ack,
+                !self.caps.tx,
             );
             self.ctrl.push(buf);
             self.cookie_sent_at = Some(now);
@@ -528,6 +530,18 @@ impl Core {
         self.stats.connections_opened += 1;
         self.after_flow_event(fid, true);
         true
+    }
+
+    /// Adopts what the port offers: checksums it vouches for on receive are not checked
+    /// again, and when it finishes TCP checksums on transmit, segments leave with the
+    /// pseudo-header sum only. The port alone decides (it was opened with the
+    /// `checksum_offload` setting): a port that finishes checksums must get partial ones.
+    pub(crate) fn set_port_caps(&mut self, port: mtcp_io::Caps) {
+        self.caps = ChecksumCaps {
+            rx: !port.rx_checksum,
+            tx: !port.tx_checksum,
+        };
+        self.tcp.checksum_offload = port.tx_checksum;
     }
 
     /// The connection parameters for a socket with `opts`.

@@ -292,7 +292,9 @@ pub(crate) fn build_echo_reply(
     true
 }
 
-/// Builds a frame carrying a header-only TCP segment (a RST).
+/// Builds a frame carrying a TCP segment the connection layer doesn't own (a RST, a SYN
+/// cookie's SYN-ACK); `partial_checksum` for a port that finishes TCP checksums.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn build_tcp(
     buf: &mut Vec<u8>,
     src_mac: [u8; 6],
@@ -301,6 +303,7 @@ pub(crate) fn build_tcp(
     dst_ip: Ipv4Addr,
     ident: u16,
     segment: &TcpRepr<'_>,
+    partial_checksum: bool,
 ) {
     let tcp_len = segment.header_len() + segment.payload.len();
     buf.clear();
@@ -308,6 +311,10 @@ pub(crate) fn build_tcp(
     let tcp = &mut buf[ETH_IP_HEADERS..ETH_IP_HEADERS + tcp_len];
     let header_len = segment.emit_header(tcp);
     tcp[header_len..].copy_from_slice(segment.payload);
-    TcpRepr::fill_checksum(tcp, src_ip, dst_ip);
+    if partial_checksum {
+        TcpRepr::fill_partial_checksum(tcp, src_ip, dst_ip);
+    } else {
+        TcpRepr::fill_checksum(tcp, src_ip, dst_ip);
+    }
     write_headers(buf, src_mac, dst_mac, src_ip, dst_ip, ident, tcp_len);
 }

@@ -52,7 +52,12 @@ fn kernel_port(config: &mut Config) -> io::Result<Vec<Box<dyn PacketIo>>> {
             ));
         }
         // Attach (or create) first: a TAP that doesn't exist yet is made by the open.
-        let queue = mtcp_io::tap::TapQueue::open(&port, config.effective_mac(), config.mtu)?;
+        let queue = mtcp_io::tap::TapQueue::open(
+            &port,
+            config.effective_mac(),
+            config.mtu,
+            config.checksum_offload,
+        )?;
         config.mtu = queue.caps().mtu;
         vec![Box::new(queue)]
     } else {
@@ -65,7 +70,8 @@ fn kernel_port(config: &mut Config) -> io::Result<Vec<Box<dyn PacketIo>>> {
                 .map(|q| Box::new(q) as Box<dyn PacketIo>)
                 .collect()
         } else {
-            mtcp_io::afpacket::open(&port, mac, config.mtu, config.num_cores)?
+            let offload = config.checksum_offload;
+            mtcp_io::afpacket::open(&port, mac, config.mtu, config.num_cores, offload)?
                 .into_iter()
                 .map(|q| Box::new(q) as Box<dyn PacketIo>)
                 .collect()
@@ -283,6 +289,7 @@ impl Stack {
             self.inner.seed ^ (core as u64 + 1).wrapping_mul(0x9e37_79b9),
             now,
         );
+        core_state.set_port_caps(io.caps());
         for entry in &cfg.arp {
             if entry.dest.prefix_len == 32 {
                 core_state.arp.add_static(entry.dest.addr, entry.mac);

@@ -19,6 +19,7 @@ const PACKET_RX_RING: libc::c_int = 5;
 const PACKET_STATISTICS: libc::c_int = 6;
 const PACKET_VERSION: libc::c_int = 10;
 const PACKET_TX_RING: libc::c_int = 13;
+const PACKET_VNET_HDR: libc::c_int = 15;
 const PACKET_QDISC_BYPASS: libc::c_int = 20;
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 const TPACKET_V3: libc::c_int = 2;
@@ -32,6 +33,8 @@ const TP_STATUS_SEND_REQUEST: u32 = 1;
 const TP_STATUS_WRONG_FORMAT: u32 = 4;
 /// RX: the frame's TCP/UDP checksum is unfinished (sent locally with checksum offload).
 pub(crate) const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
+/// RX: the frame's checksums were verified (by the device, or the kernel on the way).
+pub(crate) const TP_STATUS_CSUM_VALID: u32 = 1 << 7;
 
 /// `TPACKET_ALIGN(sizeof(struct tpacket3_hdr))`: where a TX frame's data starts.
 pub(crate) const TX_DATA_OFFSET: usize = 48;
@@ -123,6 +126,7 @@ pub(crate) struct PacketSocket {
     fd: OwnedFd,
     rx: Geometry,
     tx: Geometry,
+    vnet_hdr: bool,
 }
 
 // SAFETY: the mapping is owned by this value alone (no other handle to it exists in the
@@ -136,13 +140,15 @@ fn setsockopt<T>(fd: &OwnedFd, name: libc::c_int, value: &T) -> io::Result<()> {
 impl PacketSocket {
     /// Opens a socket on interface `ifindex` (named `name`, for messages) with the two rings;
     /// `retire_ms` is how long the kernel keeps a partly filled RX block before handing it over
-    /// (the receive latency bound under light load).
+    /// (the receive latency bound under light load). With `vnet_hdr`, asks for a virtio-net
+    /// header before each frame (`PACKET_VNET_HDR`; best effort, see [`Self::has_vnet_hdr`]).
     pub(crate) fn open(
         name: &str,
         ifindex: u32,
         rx: Geometry,
         tx: Geometry,
         retire_ms: u32,
+        vnet_hdr: bool,
     ) -> io::Result<PacketSocket> {
         // Protocol 0: receive nothing until bound to the interface below.
         // SAFETY: socket takes integers only and returns a new descriptor or -1.
@@ -153,6 +159,8 @@ impl PacketSocket {
         // Best effort: older kernels lack these; the stack works without them.
         let _ = setsockopt(&fd, PACKET_QDISC_BYPASS, &1i32);
         let _ = setsockopt(&fd, PACKET_IGNORE_OUTGOING, &1i32);
+        // Before the rings: the kernel refuses it (EBUSY) once they exist.
+        let vnet_hdr = vnet_hdr && setsockopt(&fd, PACKET_VNET_HDR, &1i32).is_ok();
         let rx_req = TpacketReq3 {
             block_size: rx.block_size,
             block_nr: rx.block_nr,
@@ -205,7 +213,19 @@ impl PacketSocket {
             )
         })
         .map_err(|e| super::netdev::name_error(name, e))?;
-        Ok(PacketSocket { map, fd, rx, tx })
+        Ok(PacketSocket {
+            map,
+            fd,
+            rx,
+            tx,
+            vnet_hdr,
+        })
+    }
+
+    /// Whether TX frames start with a virtio-net header ([`crate::vnet_hdr`]). RX frames get
+    /// one too, before `tp_mac`, unread: the ring's status bits say the same.
+    pub(crate) fn has_vnet_hdr(&self) -> bool {
+        self.vnet_hdr
     }
 
     pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {

@@ -1,7 +1,7 @@
 //! TAP devices (Documentation/networking/tuntap.rst): open `/dev/net/tun` and attach to, or
 //! create, the TAP interface of a name with `TUNSETIFF`.
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::fd::{owned, set_nonblocking};
 use super::netdev::{ifreq_ioctl, privilege_error, IfReq};
@@ -12,15 +12,25 @@ const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 const IFF_TAP: i16 = 0x0002;
 /// Frames come and go without the 4-byte packet-information prefix.
 const IFF_NO_PI: i16 = 0x1000;
+/// Every frame is preceded by a `struct virtio_net_hdr` ([`crate::vnet_hdr`]).
+const IFF_VNET_HDR: i16 = 0x4000;
+/// `TUNSETOFFLOAD` = `_IOW('T', 208, unsigned int)`: which offloads the reader handles.
+const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
+/// `TUN_F_CSUM`: the reader takes frames with unfinished checksums (`NEEDS_CSUM`).
+const TUN_F_CSUM: libc::c_ulong = 0x01;
 
 /// Opens `/dev/net/tun` and attaches to the TAP device `name` (`IFF_TAP | IFF_NO_PI`), which
 /// the kernel creates if no interface of that name exists (it then lives as long as the
 /// descriptor). Returns a non-blocking descriptor that reads and writes whole frames.
 ///
+/// With `vnet_hdr`, each frame read or written is preceded by a virtio-net header and the
+/// device takes frames with unfinished TCP/UDP checksums both ways (`TUN_F_CSUM`): the
+/// kernel's checksum offload reaches the stack.
+///
 /// Errors say what went wrong: PermissionDenied (root or CAP_NET_ADMIN needed), NotFound (no
 /// `/dev/net/tun`), ResourceBusy (another process holds the device), InvalidInput (the name is
 /// taken by an interface that is not a single-queue TAP).
-pub fn open(name: &str) -> io::Result<OwnedFd> {
+pub fn open(name: &str, vnet_hdr: bool) -> io::Result<OwnedFd> {
     let mut req = IfReq::new(name)?;
     // SAFETY: the path is a NUL-terminated literal; open returns a new descriptor or -1.
     let fd = owned(unsafe {
@@ -36,7 +46,8 @@ pub fn open(name: &str) -> io::Result<OwnedFd> {
         ),
         _ => privilege_error("open /dev/net/tun", "CAP_NET_ADMIN", e),
     })?;
-    req.data[..2].copy_from_slice(&(IFF_TAP | IFF_NO_PI).to_ne_bytes());
+    let flags = IFF_TAP | IFF_NO_PI | if vnet_hdr { IFF_VNET_HDR } else { 0 };
+    req.data[..2].copy_from_slice(&flags.to_ne_bytes());
     ifreq_ioctl(&fd, TUNSETIFF, &mut req).map_err(|e| match e.raw_os_error() {
         Some(libc::EBUSY) => io::Error::new(
             io::ErrorKind::ResourceBusy,
@@ -44,12 +55,17 @@ pub fn open(name: &str) -> io::Result<OwnedFd> {
         ),
         Some(libc::EINVAL) => io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!(
-                "'{name}' exists but is not a single-queue TAP device without vnet header (EINVAL)"
-            ),
+            format!("'{name}' exists but is not a single-queue TAP device (EINVAL)"),
         ),
         _ => privilege_error(&format!("attach to tap '{name}'"), "CAP_NET_ADMIN", e),
     })?;
+    if vnet_hdr {
+        // SAFETY: TUNSETOFFLOAD takes its argument by value (an integer), not a pointer.
+        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETOFFLOAD as _, TUN_F_CSUM) };
+        super::fd::check(rc).map_err(|e| {
+            privilege_error(&format!("set offloads of tap '{name}'"), "CAP_NET_ADMIN", e)
+        })?;
+    }
     set_nonblocking(&fd)?;
     Ok(fd)
 }

@@ -68,6 +68,10 @@ pub struct TcpConfig {
     pub linger: Option<Duration>,
     /// Congestion controller (`TCP_CONGESTION`; mTCP's `cc`); CUBIC by default, as Linux.
     pub congestion: CongestionAlgorithm,
+    /// The port finishes TCP checksums (transmit checksum offload): segments leave with only
+    /// the pseudo-header sum in the field ([`crate::wire::TcpRepr::fill_partial_checksum`]).
+    /// Set by the runtime from the port's capabilities; off by default.
+    pub checksum_offload: bool,
     /// Keepalive probing (`SO_KEEPALIVE`); `None` = off, the default.
     pub keepalive: Option<KeepAlive>,
     /// Challenge ACKs (RFC 5961 §3–5) sent per second by one connection at most (RFC 5961 §7;
@@ -116,6 +120,7 @@ impl Default for TcpConfig {
             nodelay: false,
             linger: None,
             congestion: CongestionAlgorithm::default(),
+            checksum_offload: false,
             keepalive: None,
             challenge_ack_limit: 10,
             rack: true,

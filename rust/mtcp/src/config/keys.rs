@@ -59,6 +59,7 @@ pub(super) enum Key {
     TcpSyncookies,
     TcpHystart,
     TcpPacing,
+    ChecksumOffload,
     TcpTimestamps,
     TcpWindowScaling,
     TcpSack,
@@ -78,7 +79,7 @@ pub(super) enum Key {
 }
 
 /// Every key, in the order of [`NAMES`].
-pub(super) const ALL: [Key; 38] = [
+pub(super) const ALL: &[Key] = &[
     Key::Io,
     Key::NumCores,
     Key::CoreMask,
@@ -101,6 +102,7 @@ pub(super) const ALL: [Key; 38] = [
     Key::TcpSyncookies,
     Key::TcpHystart,
     Key::TcpPacing,
+    Key::ChecksumOffload,
     Key::TcpTimestamps,
     Key::TcpWindowScaling,
     Key::TcpSack,
@@ -143,6 +145,7 @@ pub(super) const NAMES: &[&str] = &[
     "tcp_syncookies",
     "tcp_hystart",
     "tcp_pacing",
+    "checksum_offload",
     "tcp_timestamps",
     "tcp_window_scaling",
     "tcp_sack",
@@ -248,6 +251,7 @@ pub(super) fn set(config: &mut Config, key: Key, value: &str) -> Result<(), Conf
         Key::TcpSyncookies => config.tcp_syncookies = parse_in_range(value, 0, 2, "")? as u8,
         Key::TcpHystart => config.tcp_hystart = parse_in_range(value, 0, 1, "")? == 1,
         Key::TcpPacing => config.tcp_pacing = parse_in_range(value, 0, 1, "")? == 1,
+        Key::ChecksumOffload => config.checksum_offload = parse_in_range(value, 0, 1, "")? == 1,
         Key::TcpTimestamps => config.tcp_timestamps = parse_in_range(value, 0, 1, "")? == 1,
         Key::TcpWindowScaling => config.tcp_window_scaling = parse_in_range(value, 0, 1, "")? == 1,
         Key::TcpSack => config.tcp_sack = parse_in_range(value, 0, 1, "")? == 1,
@@ -334,6 +338,7 @@ pub(super) fn get(config: &Config, key: Key) -> String {
         Key::TcpSyncookies => config.tcp_syncookies.to_string(),
         Key::TcpHystart => u8::from(config.tcp_hystart).to_string(),
         Key::TcpPacing => u8::from(config.tcp_pacing).to_string(),
+        Key::ChecksumOffload => u8::from(config.checksum_offload).to_string(),
         Key::TcpTimestamps => u8::from(config.tcp_timestamps).to_string(),
         Key::TcpWindowScaling => u8::from(config.tcp_window_scaling).to_string(),
         Key::TcpSack => u8::from(config.tcp_sack).to_string(),

@@ -196,6 +196,10 @@ pub struct Config {
     /// `tcp_pacing`: pace data segments at 2× (slow start) or 1.2× (congestion avoidance)
     /// cwnd / SRTT, as Linux's fq pacing; `0` (default) or `1`.
     pub tcp_pacing: bool,
+    /// `checksum_offload`: let a port that can (TAP and AF_PACKET through the virtio-net
+    /// header) finish TCP checksums on transmit and vouch for them on receive; `1` (default)
+    /// or `0` for software checksums everywhere, like `ethtool -K <if> tx off rx off`.
+    pub checksum_offload: bool,
     /// `tcp_timestamps`: offer timestamps (RFC 7323 §3), as Linux's
     /// `net.ipv4.tcp_timestamps`; `1` (default) or `0`.
     pub tcp_timestamps: bool,
@@ -264,6 +268,7 @@ impl Default for Config {
             tcp_syncookies: 1,
             tcp_hystart: true,
             tcp_pacing: false,
+            checksum_offload: true,
             tcp_timestamps: true,
             tcp_window_scaling: true,
             tcp_sack: true,

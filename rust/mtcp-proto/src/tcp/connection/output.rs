@@ -259,7 +259,8 @@ impl Connection {
     }
 
     /// Writes `repr` and `payload_len` bytes of the send buffer from `repr.seq_number`, with the
-    /// checksum. Returns the segment length.
+    /// checksum (or its pseudo-header part, for a port that finishes it). Returns the segment
+    /// length.
     fn write_segment(&self, buf: &mut [u8], repr: &TcpRepr<'_>, payload_len: usize) -> usize {
         let header_len = repr.emit_header(buf);
         if payload_len > 0 {
@@ -268,7 +269,12 @@ impl Connection {
                 .copy_out(offset, &mut buf[header_len..header_len + payload_len]);
         }
         let total = header_len + payload_len;
-        TcpRepr::fill_checksum(&mut buf[..total], *self.local.ip(), *self.remote.ip());
+        let (src, dst) = (*self.local.ip(), *self.remote.ip());
+        if self.config.checksum_offload {
+            TcpRepr::fill_partial_checksum(&mut buf[..total], src, dst);
+        } else {
+            TcpRepr::fill_checksum(&mut buf[..total], src, dst);
+        }
         total
     }
 
