@@ -100,19 +100,6 @@ SITES = {
 }
 
 
-@pytest.fixture(scope="session")
-def lab() -> Iterator[None]:
-    try:
-        netlab.up()
-    except netlab.LabError as exc:
-        netlab.down()
-        pytest.fail(f"the network lab did not come up: {exc}", pytrace=False)
-    try:
-        yield
-    finally:
-        netlab.down()
-
-
 def kernel(site: Site, *cmd: str, timeout: float = 30, check: bool = True) -> str:
     """Runs ``cmd`` in the kernel peer's namespace, bounded; returns stdout."""
     proc = subprocess.run(
