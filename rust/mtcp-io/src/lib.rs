@@ -12,9 +12,12 @@
 //! | TAP device | [`tap`] | root or CAP_NET_ADMIN |
 //! | AF_PACKET, TPACKET_V3 rings | [`afpacket`] | root or CAP_NET_RAW |
 //! | AF_XDP (XSK rings, UMEM, own XDP program) | [`afxdp`] | root, or CAP_NET_ADMIN + CAP_NET_RAW + CAP_BPF |
+//! | DPDK ethdev (cargo feature `dpdk`) | `dpdk` | root (EAL: hugepages or `--no-huge`, devices) |
 pub mod afpacket;
 pub mod afxdp;
 mod csum;
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
 mod fd_waker;
 mod frame;
 pub mod memory;

@@ -4,6 +4,8 @@ pub mod affinity;
 pub(crate) mod afpacket;
 pub(crate) mod afxdp;
 pub(crate) mod bpf;
+#[cfg(feature = "dpdk")]
+pub(crate) mod dpdk;
 pub(crate) mod fd;
 pub mod netdev;
 pub mod tap;
