@@ -107,4 +107,11 @@ pub trait PacketIo: Send {
 
     /// Counters.
     fn stats(&self) -> PortStats;
+
+    /// Whether a received frame may be waiting: `false` only when [`PacketIo::rx_burst`]
+    /// would certainly return 0 now, so a poll can skip it. Backends without a cheap check
+    /// keep this default.
+    fn has_pending(&self) -> bool {
+        true
+    }
 }

@@ -505,6 +505,13 @@ impl PacketIo for MemoryQueue {
         lock(&self.station.queues[self.index].ring).notify = Some(notify);
     }
 
+    fn has_pending(&self) -> bool {
+        self.station.queues[self.index]
+            .pending
+            .load(Ordering::Acquire)
+            != 0
+    }
+
     fn stats(&self) -> PortStats {
         let ring_drops = lock(&self.station.queues[self.index].ring).drops;
         PortStats {

@@ -365,7 +365,8 @@ impl Context {
             return Err(err(Errno::EINVAL));
         }
         let inner = &*self.inner;
-        let start = std::time::Instant::now();
+        // Read the wall clock only once a wait is needed (most inline calls find events).
+        let mut start = None;
         let limit = (timeout_ms >= 0).then(|| std::time::Duration::from_millis(timeout_ms as u64));
         loop {
             let (found, deadline, now) = {
@@ -384,7 +385,7 @@ impl Context {
             if found > 0 || inner.mode == Mode::Sim || inner.stop.load(Ordering::Acquire) {
                 return Ok(found);
             }
-            let elapsed = start.elapsed();
+            let elapsed = start.get_or_insert_with(std::time::Instant::now).elapsed();
             let remaining = match limit {
                 Some(l) if elapsed >= l => return Ok(0),
                 Some(l) => l - elapsed,
