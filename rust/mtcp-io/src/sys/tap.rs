@@ -59,13 +59,14 @@ pub fn open(name: &str, vnet_hdr: bool) -> io::Result<OwnedFd> {
         ),
         _ => privilege_error(&format!("attach to tap '{name}'"), "CAP_NET_ADMIN", e),
     })?;
-    if vnet_hdr {
-        // SAFETY: TUNSETOFFLOAD takes its argument by value (an integer), not a pointer.
-        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETOFFLOAD as _, TUN_F_CSUM) };
-        super::fd::check(rc).map_err(|e| {
-            privilege_error(&format!("set offloads of tap '{name}'"), "CAP_NET_ADMIN", e)
-        })?;
-    }
+    // Always set: offloads outlive the descriptor on a persistent TAP, and a reader without
+    // the header must not be sent unfinished checksums a previous reader asked for.
+    let offloads = if vnet_hdr { TUN_F_CSUM } else { 0 };
+    // SAFETY: TUNSETOFFLOAD takes its argument by value (an integer), not a pointer.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETOFFLOAD as _, offloads) };
+    super::fd::check(rc).map_err(|e| {
+        privilege_error(&format!("set offloads of tap '{name}'"), "CAP_NET_ADMIN", e)
+    })?;
     set_nonblocking(&fd)?;
     Ok(fd)
 }
