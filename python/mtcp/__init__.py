@@ -13,7 +13,7 @@ Errors are :class:`MtcpError` (an ``OSError``) subclasses that are also the buil
 from __future__ import annotations
 
 from . import errors, sim
-from ._mtcp import __version__
+from ._mtcp import __version__, features
 from .api import (
     event_to_string,
     mtcp_abort,
@@ -245,6 +245,7 @@ __all__ = [
     "__version__",
     "errors",
     "event_to_string",
+    "features",
     "mtcp_abort",
     "mtcp_accept",
     "mtcp_bind",

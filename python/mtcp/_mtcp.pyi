@@ -57,6 +57,9 @@ MTCP_EPOLLRDHUP: int
 MTCP_EPOLLONESHOT: int
 MTCP_EPOLLET: int
 
+def features() -> frozenset[str]:
+    """The packet backends (``io =`` names) built into this extension."""
+
 def parse_config(path: str) -> dict[str, Any]:
     """Reads an mtcp.conf and returns its fields."""
 

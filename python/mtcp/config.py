@@ -59,6 +59,7 @@ KEYS: tuple[str, ...] = (
     "tcp_hystart",
     "tcp_pacing",
     "checksum_offload",
+    "dpdk_eal_args",
     "arp_conf",
     "route_conf",
 )
@@ -97,7 +98,9 @@ _INT_KEYS = frozenset(
     }
 )
 _LIST_KEYS = frozenset({"port", "stat_print"})
-_STR_KEYS = frozenset({"io", "addr", "gateway", "mode", "cc", "arp_conf", "route_conf"})
+_STR_KEYS = frozenset(
+    {"io", "addr", "gateway", "mode", "cc", "dpdk_eal_args", "arp_conf", "route_conf"}
+)
 
 
 def _type_error(key: str, value: object, expected: str) -> TypeError:
@@ -258,6 +261,7 @@ class Config:
         tcp_hystart: int | str | None = None,
         tcp_pacing: int | str | None = None,
         checksum_offload: int | str | None = None,
+        dpdk_eal_args: str | None = None,
         arp_conf: str | os.PathLike[str] | None = None,
         route_conf: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -297,6 +301,7 @@ class Config:
             "tcp_hystart": tcp_hystart,
             "tcp_pacing": tcp_pacing,
             "checksum_offload": checksum_offload,
+            "dpdk_eal_args": dpdk_eal_args,
             "arp_conf": arp_conf,
             "route_conf": route_conf,
         }
@@ -525,6 +530,12 @@ class Config:
     def checksum_offload(self) -> int:
         """Let a port that can (TAP, AF_PACKET) finish and vouch for TCP checksums: 1 on, 0 off."""
         return int(self._values["checksum_offload"])
+
+    @property
+    def dpdk_eal_args(self) -> str:
+        """The DPDK EAL's arguments for ``io = dpdk`` (e.g. ``--no-pci --no-huge -m 256
+        --vdev=net_af_packet0,iface=veth0``); empty by default."""
+        return str(self._values["dpdk_eal_args"])
 
     @property
     def arp_conf(self) -> str | None:

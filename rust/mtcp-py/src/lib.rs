@@ -25,6 +25,19 @@ mod _mtcp {
 
     use mtcp::consts::*;
     use pyo3::prelude::*;
+    use pyo3::types::PyFrozenSet;
+
+    /// `features() -> frozenset[str]`: the packet backends (`io =` names) built into this
+    /// extension; `dpdk` is there only when it was built with the cargo feature `dpdk`.
+    #[pyfunction]
+    fn features(py: Python<'_>) -> PyResult<Bound<'_, PyFrozenSet>> {
+        let built: Vec<&str> = mtcp::IoKind::ALL
+            .iter()
+            .filter(|k| k.is_built())
+            .map(|k| k.name())
+            .collect();
+        PyFrozenSet::new(py, &built)
+    }
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

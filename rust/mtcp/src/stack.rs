@@ -65,10 +65,16 @@ fn kernel_port(config: &mut Config) -> io::Result<Vec<Box<dyn PacketIo>>> {
         config.mtu = config.mtu.min(iface.mtu);
         let mac = *config.mac.get_or_insert(iface.mac);
         if config.io == IoKind::AfXdp {
-            mtcp_io::afxdp::open(&port, mac, config.mtu, config.num_cores, xdp_options()?)?
-                .into_iter()
-                .map(|q| Box::new(q) as Box<dyn PacketIo>)
-                .collect()
+            mtcp_io::afxdp::open(
+                &port,
+                mac,
+                config.mtu,
+                config.num_cores,
+                xdp_options(config)?,
+            )?
+            .into_iter()
+            .map(|q| Box::new(q) as Box<dyn PacketIo>)
+            .collect()
         } else {
             let offload = config.checksum_offload;
             mtcp_io::afpacket::open(&port, mac, config.mtu, config.num_cores, offload)?
@@ -83,16 +89,74 @@ fn kernel_port(config: &mut Config) -> io::Result<Vec<Box<dyn PacketIo>>> {
     Ok(queues)
 }
 
-/// AF_XDP options from the environment (no `mtcp.conf` keys for them yet):
-/// `MTCP_XDP_MODE = auto | drv | skb` (where the XDP program runs; default auto: native, else
-/// generic) and `MTCP_XDP_ZEROCOPY = 1` (ask for zero-copy first; copy mode when the driver
-/// has none).
-fn xdp_options() -> io::Result<mtcp_io::afxdp::Options> {
+/// Opens the DPDK port of `config` (`io = dpdk`, `port = <ethdev name or id>`, EAL arguments
+/// from `dpdk_eal_args`): one queue pair per core, the MAC and MTU from the device unless
+/// `mac`/a lower `mtu` is set, and a gratuitous ARP as [`kernel_port`] sends. `addr` is
+/// required (a DPDK port has no kernel address to read).
+#[cfg(feature = "dpdk")]
+fn dpdk_port(config: &mut Config) -> io::Result<Vec<Box<dyn PacketIo>>> {
+    let port = match config.port.as_slice() {
+        [one] if one != "all" => one.clone(),
+        _ => {
+            return Err(invalid(
+                "io = dpdk drives exactly one port: set port = <DPDK port name or id> (e.g. \
+                 net_af_packet0 for --vdev=net_af_packet0,iface=veth0)",
+            ))
+        }
+    };
+    let Some(addr) = config.addr else {
+        return Err(invalid(format!(
+            "io = dpdk needs addr = <ip>/<prefix> for port {port} (e.g. 198.18.10.2/24)"
+        )));
+    };
+    if config.dpdk_eal_args.trim().is_empty() {
+        return Err(invalid(
+            "io = dpdk needs dpdk_eal_args = <EAL arguments> (e.g. --no-pci --no-huge -m 256 \
+             --vdev=net_af_packet0,iface=veth0)",
+        ));
+    }
+    let queues = mtcp_io::dpdk::open(
+        &port,
+        &config.dpdk_eal_args,
+        config.mac,
+        config.mtu,
+        config.num_cores,
+    )?;
+    let mut queues: Vec<Box<dyn PacketIo>> = queues
+        .into_iter()
+        .map(|q| Box::new(q) as Box<dyn PacketIo>)
+        .collect();
+    if let Some(first) = queues.first_mut() {
+        let caps = first.caps();
+        config.mtu = caps.mtu;
+        config.mac = Some(caps.mac);
+        announce(first.as_mut(), caps.mac, addr.addr);
+    }
+    Ok(queues)
+}
+
+/// `io = dpdk` in a build without the `dpdk` feature: a clear error, not a panic.
+#[cfg(not(feature = "dpdk"))]
+fn dpdk_port(_config: &mut Config) -> io::Result<Vec<Box<dyn PacketIo>>> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "io = dpdk is not available: this build of mtcp was made without the cargo feature \
+         `dpdk` (build with --features mtcp/dpdk, or the Python package with \
+         MATURIN_PEP517_ARGS=\"--features dpdk\", on a machine with libdpdk-dev)",
+    ))
+}
+
+/// AF_XDP options: `checksum_offload` from the configuration, and from the environment (no
+/// `mtcp.conf` keys for them yet) `MTCP_XDP_MODE = auto | drv | skb` (where the XDP program
+/// runs; default auto: native, else generic) and `MTCP_XDP_ZEROCOPY = 1` (ask for zero-copy
+/// first; copy mode when the driver has none).
+fn xdp_options(config: &Config) -> io::Result<mtcp_io::afxdp::Options> {
     let mode = std::env::var("MTCP_XDP_MODE").unwrap_or_default();
     let zerocopy = std::env::var("MTCP_XDP_ZEROCOPY").unwrap_or_default();
     Ok(mtcp_io::afxdp::Options {
         mode: mode.trim().parse()?,
         zerocopy: matches!(zerocopy.trim(), "1" | "yes" | "on" | "true"),
+        checksum_offload: config.checksum_offload,
     })
 }
 
@@ -202,12 +266,7 @@ impl Stack {
                 ));
             }
             IoKind::Tap | IoKind::AfPacket | IoKind::AfXdp => kernel_port(&mut config)?,
-            other => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    format!("io = {} is not available in this build", other.name()),
-                ));
-            }
+            IoKind::Dpdk => dpdk_port(&mut config)?,
         };
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

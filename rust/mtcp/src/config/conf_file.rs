@@ -45,6 +45,10 @@ pub(super) fn read_text(path: &Path) -> Result<String, ConfigError> {
         .map_err(|e| ConfigError::new(format!("cannot read the file: {e}")).with_file(Some(path)))
 }
 
+/// The key whose value is taken verbatim after the first '=' (other keys, as in mTCP, treat
+/// '=' as a separator like whitespace).
+const RAW_VALUE_KEY: &str = "dpdk_eal_args";
+
 /// Splits `mtcp.conf` text into assignments.
 pub(super) fn parse_lines(text: &str, file: Option<&Path>) -> Result<Vec<Assignment>, ConfigError> {
     let mut assignments = Vec::new();
@@ -55,7 +59,14 @@ pub(super) fn parse_lines(text: &str, file: Option<&Path>) -> Result<Vec<Assignm
             .split(|c: char| c.is_ascii_whitespace() || c == '=')
             .filter(|t| !t.is_empty());
         let Some(key) = tokens.next() else { continue };
-        let value = tokens.collect::<Vec<_>>().join(" ");
+        let value = if key == RAW_VALUE_KEY {
+            // EAL arguments keep their own '=' (`--vdev=net_tap0,iface=t0`): the value is
+            // everything after the first '=' of the line.
+            let rest = content.split_once('=').map_or("", |(_, rest)| rest);
+            rest.split_whitespace().collect::<Vec<_>>().join(" ")
+        } else {
+            tokens.collect::<Vec<_>>().join(" ")
+        };
         if value.is_empty() {
             return Err(ConfigError::new("no value given (expected 'key = value')")
                 .with_key(key)

@@ -60,6 +60,7 @@ pub(super) enum Key {
     TcpHystart,
     TcpPacing,
     ChecksumOffload,
+    DpdkEalArgs,
     TcpTimestamps,
     TcpWindowScaling,
     TcpSack,
@@ -103,6 +104,7 @@ pub(super) const ALL: &[Key] = &[
     Key::TcpHystart,
     Key::TcpPacing,
     Key::ChecksumOffload,
+    Key::DpdkEalArgs,
     Key::TcpTimestamps,
     Key::TcpWindowScaling,
     Key::TcpSack,
@@ -146,6 +148,7 @@ pub(super) const NAMES: &[&str] = &[
     "tcp_hystart",
     "tcp_pacing",
     "checksum_offload",
+    "dpdk_eal_args",
     "tcp_timestamps",
     "tcp_window_scaling",
     "tcp_sack",
@@ -252,6 +255,10 @@ pub(super) fn set(config: &mut Config, key: Key, value: &str) -> Result<(), Conf
         Key::TcpHystart => config.tcp_hystart = parse_in_range(value, 0, 1, "")? == 1,
         Key::TcpPacing => config.tcp_pacing = parse_in_range(value, 0, 1, "")? == 1,
         Key::ChecksumOffload => config.checksum_offload = parse_in_range(value, 0, 1, "")? == 1,
+        // Free text for the EAL; kept on one line, with runs of whitespace made single spaces.
+        Key::DpdkEalArgs => {
+            config.dpdk_eal_args = value.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
         Key::TcpTimestamps => config.tcp_timestamps = parse_in_range(value, 0, 1, "")? == 1,
         Key::TcpWindowScaling => config.tcp_window_scaling = parse_in_range(value, 0, 1, "")? == 1,
         Key::TcpSack => config.tcp_sack = parse_in_range(value, 0, 1, "")? == 1,
@@ -339,6 +346,7 @@ pub(super) fn get(config: &Config, key: Key) -> String {
         Key::TcpHystart => u8::from(config.tcp_hystart).to_string(),
         Key::TcpPacing => u8::from(config.tcp_pacing).to_string(),
         Key::ChecksumOffload => u8::from(config.checksum_offload).to_string(),
+        Key::DpdkEalArgs => config.dpdk_eal_args.clone(),
         Key::TcpTimestamps => u8::from(config.tcp_timestamps).to_string(),
         Key::TcpWindowScaling => u8::from(config.tcp_window_scaling).to_string(),
         Key::TcpSack => u8::from(config.tcp_sack).to_string(),

@@ -55,6 +55,14 @@ impl IoKind {
         IoKind::Dpdk,
     ];
 
+    /// Whether this build has the backend: `dpdk` only with the cargo feature `dpdk`.
+    pub fn is_built(self) -> bool {
+        match self {
+            IoKind::Dpdk => cfg!(feature = "dpdk"),
+            _ => true,
+        }
+    }
+
     /// The `io =` spelling.
     pub fn name(self) -> &'static str {
         match self {
@@ -200,6 +208,9 @@ pub struct Config {
     /// header) finish TCP checksums on transmit and vouch for them on receive; `1` (default)
     /// or `0` for software checksums everywhere, like `ethtool -K <if> tx off rx off`.
     pub checksum_offload: bool,
+    /// `dpdk_eal_args`: the DPDK EAL's arguments for `io = dpdk`, split on whitespace (e.g.
+    /// `--no-pci --no-huge -m 256 --vdev=net_af_packet0,iface=veth0`). Default empty.
+    pub dpdk_eal_args: String,
     /// `tcp_timestamps`: offer timestamps (RFC 7323 §3), as Linux's
     /// `net.ipv4.tcp_timestamps`; `1` (default) or `0`.
     pub tcp_timestamps: bool,
@@ -269,6 +280,7 @@ impl Default for Config {
             tcp_hystart: true,
             tcp_pacing: false,
             checksum_offload: true,
+            dpdk_eal_args: String::new(),
             tcp_timestamps: true,
             tcp_window_scaling: true,
             tcp_sack: true,

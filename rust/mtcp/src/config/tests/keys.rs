@@ -23,7 +23,8 @@ fn rich(dir: &TempDir) -> Config {
          tcp_timestamps = 0\ntcp_window_scaling = 0\ntcp_sack = 0\ntcp_recovery = 0\n\
          tcp_retries2 = 8\ntcp_syn_retries = 2\ntcp_challenge_ack_limit = 100\n\
          tcp_rto_min_ms = 5\ntcp_rto_max_ms = 120000\ntcp_rto_initial_ms = 3000\n\
-         tcp_delack_ms = 10\ntcp_quickack = 0\n",
+         tcp_delack_ms = 10\ntcp_quickack = 0\n\
+         checksum_offload = 0\ndpdk_eal_args = --no-pci  --vdev=net_tap0,iface=t0 # EAL\n",
     );
     let c = Config::load(path).unwrap();
     c.validate().unwrap();
@@ -33,7 +34,7 @@ fn rich(dir: &TempDir) -> Config {
 #[test]
 fn keys_lists_every_key_once() {
     let keys = Config::keys();
-    assert_eq!(keys.len(), 38);
+    assert_eq!(keys.len(), 40);
     for (i, k) in keys.iter().enumerate() {
         assert!(!keys[..i].contains(k), "{k} listed twice");
         assert!(Config::default().get(k).is_some(), "get({k})");
@@ -110,6 +111,8 @@ fn get_canonical_forms() {
         ("mode", "inline"),
         ("cc", "cubic"),
         ("tcp_syncookies", "2"),
+        // Verbatim after the first '=', whitespace runs made single, the comment cut.
+        ("dpdk_eal_args", "--no-pci --vdev=net_tap0,iface=t0"),
         (
             "arp",
             "198.18.0.2/32 02:00:c6:12:00:02, 198.18.0.254/32 02:00:c6:12:00:fe",
@@ -137,6 +140,7 @@ fn get_canonical_forms() {
         "route",
         "arp_conf",
         "route_conf",
+        "dpdk_eal_args",
     ] {
         assert_eq!(d.get(k).unwrap(), "", "unset {k} reads as empty");
     }
