@@ -11,24 +11,29 @@
 //! # Threads
 //!
 //! [`MemoryQueue`] is `Send`: each queue is owned by one context thread. Queues of the same or of
-//! different stations may be used from different threads at once. Each receive queue is a
-//! bounded ring behind its own `Mutex`; a sender takes the lock of each destination queue once
-//! per burst ([`PacketIo::flush`]), a receiver once per burst of [`PacketIo::rx_burst`], so
-//! contention is per burst, never per frame. Callbacks ([`Notify`] and `on_frame`) run with no
-//! lock held, so they may send.
+//! different stations may be used from different threads at once. Nothing on the per-frame path
+//! takes a lock: each receive queue is a bounded lock-free channel (`std::sync::mpsc::sync_channel`,
+//! an array queue with atomic head and tail, so any number of senders push while its one owner
+//! pops; its internal lock is taken only for blocked waiters, and the hub never blocks), and a
+//! queue's shared state sits on its own cache lines so two contexts never write the same line.
+//! Callbacks ([`Notify`] and `on_frame`) run with nothing held, so they may send.
 //!
 //! # Buffers
 //!
 //! Frames are built in place in [`MAX_FRAME`]-byte buffers; a unicast frame's buffer moves from
-//! the sender to the receiver's ring (no copy), and comes back to a free list once the
-//! receiver's callback has run. Each queue keeps a small cache of free buffers and trades them
-//! with the hub's pool in batches. Nothing is allocated per frame once warmed up.
-use std::collections::{HashMap, VecDeque};
+//! the sender to the receiver's queue (no copy). Every buffer belongs to the queue that
+//! allocated it. A receiver keeps the buffers it consumed in its own cache and builds its own
+//! frames in them, so under two-way traffic buffers just circulate; when its cache of other
+//! queues' buffers grows past a bound (one-way traffic), it sends the surplus back to their
+//! owners through each owner's lock-free return channel, where the owner picks them up when its
+//! cache runs dry. Nothing is allocated per frame once warmed up, and there is no shared pool.
+use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
-use crate::frame::{dst_mac, is_group, new_buf, Frame, FrameBuf, ETH_HEADER};
+use crate::frame::{dst_mac, is_group, new_buf, FrameBuf, ETH_HEADER};
 use crate::rss::{self, Steer};
 use crate::{Caps, Notify, PacketIo, PortStats, BURST, MAX_FRAME};
 
@@ -36,10 +41,13 @@ use crate::{Caps, Notify, PacketIo, PortStats, BURST, MAX_FRAME};
 /// the receiving queue's [`PortStats::drops`].
 pub const RX_QUEUE_FRAMES: usize = 4096;
 
-/// Free buffers a queue keeps for itself before handing the surplus back to the hub.
+/// Other queues' buffers a queue keeps before sending the surplus back to their owners.
 const CACHE_HIGH: usize = 4 * BURST;
-/// What a queue keeps after handing its surplus back.
+/// What it keeps after sending the surplus back.
 const CACHE_LOW: usize = 2 * BURST;
+
+/// Station ids, unique in the process: a buffer names its owner by (station id, queue).
+static NEXT_STATION_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Hubs by port name. Weak, so a hub goes away with its last station.
 fn registry() -> &'static Mutex<HashMap<String, Weak<Hub>>> {
@@ -47,8 +55,9 @@ fn registry() -> &'static Mutex<HashMap<String, Weak<Hub>>> {
     REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// Locks a mutex, ignoring poisoning: every critical section here leaves its data consistent
-/// (pushes and pops of whole frames), so a panic elsewhere must not wedge the link.
+/// Locks a mutex, ignoring poisoning: every critical section here leaves its data consistent,
+/// so a panic elsewhere must not wedge the link. Used only off the per-frame path (attach,
+/// detach, `set_notify`, and a sender's first delivery after a `set_notify`).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -79,25 +88,32 @@ pub fn attach(
                 name: name.to_owned(),
                 stations: Mutex::new(Arc::new(Vec::new())),
                 generation: AtomicU64::new(0),
-                pool: Mutex::new(Vec::new()),
             });
             hubs.insert(name.to_owned(), Arc::downgrade(&hub));
             hub
         }
     };
+    let mut ends = Vec::with_capacity(num_queues);
+    let queues = (0..num_queues)
+        .map(|_| {
+            let (frames, frames_rx) = sync_channel(RX_QUEUE_FRAMES);
+            let (returns, returns_rx) = sync_channel(RX_QUEUE_FRAMES);
+            ends.push((frames_rx, returns_rx));
+            RxQueue {
+                frames,
+                pending: AtomicUsize::new(0),
+                returns,
+                drops: AtomicU64::new(0),
+                notify: Mutex::new(None),
+                notify_epoch: AtomicU64::new(0),
+            }
+        })
+        .collect();
     let station = Arc::new(Station {
+        id: NEXT_STATION_ID.fetch_add(1, Ordering::Relaxed),
         mac,
         mtu,
-        queues: (0..num_queues)
-            .map(|_| RxQueue {
-                ring: Mutex::new(RxRing {
-                    frames: VecDeque::with_capacity(RX_QUEUE_FRAMES),
-                    notify: None,
-                    drops: 0,
-                }),
-                pending: AtomicUsize::new(0),
-            })
-            .collect(),
+        queues,
         live: AtomicUsize::new(num_queues),
     });
     {
@@ -112,8 +128,10 @@ pub fn attach(
         hub.generation.fetch_add(1, Ordering::Release);
     }
     drop(hubs);
-    Ok((0..num_queues)
-        .map(|index| MemoryQueue::new(&hub, &station, index))
+    Ok(ends
+        .into_iter()
+        .enumerate()
+        .map(|(index, (frames, returns))| MemoryQueue::new(&hub, &station, index, frames, returns))
         .collect())
 }
 
@@ -125,12 +143,11 @@ struct Hub {
     stations: Mutex<Arc<Vec<Arc<Station>>>>,
     /// Bumped on every change of `stations`: a sender refreshes its snapshot when it moves.
     generation: AtomicU64,
-    /// Free buffers, traded with the queues' caches in batches.
-    pool: Mutex<Vec<FrameBuf>>,
 }
 
 /// One attached stack.
 struct Station {
+    id: u64,
     mac: [u8; 6],
     mtu: usize,
     queues: Box<[RxQueue]>,
@@ -144,20 +161,60 @@ impl Station {
     }
 }
 
-/// The receive side of one queue.
+/// The shared side of one queue: where other queues put its frames and return its buffers.
+/// Aligned to 128 bytes (two cache lines, as adjacent-line prefetch pairs them) so the queues
+/// of two contexts never share a line.
+#[repr(align(128))]
 struct RxQueue {
-    ring: Mutex<RxRing>,
-    /// Frames in `ring`, written under its lock: a receiver with nothing waiting returns without
-    /// taking the lock (a poll finds an empty queue far more often than not). A frame pushed
-    /// just after the check is seen by the next poll, and its sender notifies after pushing.
+    /// Frames for this queue (lock-free bounded channel; the queue owns the receiver).
+    frames: SyncSender<Packet>,
+    /// Frames sent and not yet taken: a receiver with nothing waiting returns without touching
+    /// the channel. A frame is counted just after it is pushed, and its sender notifies after
+    /// counting, so the next poll sees it.
     pending: AtomicUsize,
+    /// This queue's buffers coming back from queues that hold too many.
+    returns: SyncSender<FrameBuf>,
+    /// Frames dropped because `frames` was full.
+    drops: AtomicU64,
+    /// Who to wake after a delivery; senders cache it and re-read it (under the lock) only
+    /// when `notify_epoch` moved.
+    notify: Mutex<Option<Arc<dyn Notify>>>,
+    notify_epoch: AtomicU64,
 }
 
-struct RxRing {
-    frames: VecDeque<Frame>,
-    notify: Option<Arc<dyn Notify>>,
-    /// Frames dropped because the ring was full.
-    drops: u64,
+/// The queue that allocated a buffer, and gets it back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Home {
+    station: u64,
+    queue: u32,
+}
+
+/// A frame in flight.
+struct Packet {
+    buf: FrameBuf,
+    len: usize,
+    home: Home,
+}
+
+impl Packet {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// Keeps a free buffer: with the queue's own, or with other queues' (`me` is the keeper).
+fn stash(
+    own: &mut Vec<FrameBuf>,
+    foreign: &mut Vec<(FrameBuf, Home)>,
+    me: Home,
+    buf: FrameBuf,
+    home: Home,
+) {
+    if home == me {
+        own.push(buf);
+    } else {
+        foreign.push((buf, home));
+    }
 }
 
 /// One frame of a flushed burst bound for one receive queue.
@@ -168,23 +225,38 @@ struct Delivery {
     frame: u32,
 }
 
+/// A sender's copy of a receive queue's `Notify`, valid while the epoch holds.
+struct CachedNotify {
+    station: u64,
+    queue: u32,
+    epoch: u64,
+    notify: Option<Arc<dyn Notify>>,
+}
+
 /// One queue of a station on an in-memory hub. See the [module docs](self).
 pub struct MemoryQueue {
     hub: Arc<Hub>,
     station: Arc<Station>,
     index: usize,
+    home: Home,
     /// Snapshot of the hub's stations and the generation it was taken at.
     stations: Arc<Vec<Arc<Station>>>,
     generation: u64,
+    /// This queue's end of its receive channel and of its buffer-return channel.
+    frames: Receiver<Packet>,
+    returns: Receiver<FrameBuf>,
     /// Frames built by `tx`, waiting for `flush` (a slot is `None` once its buffer moved).
-    batch: Vec<Option<Frame>>,
+    batch: Vec<Option<Packet>>,
     /// Free buffers of this queue.
-    cache: Vec<FrameBuf>,
-    /// Frames taken off the ring, handed to the callback outside the lock.
-    staging: Vec<Frame>,
-    /// Scratch of `flush`: where each frame goes, and how many deliveries each frame has left.
+    own: Vec<FrameBuf>,
+    /// Free buffers of other queues (they go back when there are too many).
+    foreign: Vec<(FrameBuf, Home)>,
+    /// Scratch of `flush`: frames for one destination, where each frame goes, and how many
+    /// deliveries each frame has left.
+    staging: Vec<Packet>,
     deliveries: Vec<Delivery>,
     remaining: Vec<u32>,
+    notifiers: Vec<CachedNotify>,
     stats: PortStats,
 }
 
@@ -199,18 +271,32 @@ impl std::fmt::Debug for MemoryQueue {
 }
 
 impl MemoryQueue {
-    fn new(hub: &Arc<Hub>, station: &Arc<Station>, index: usize) -> MemoryQueue {
+    fn new(
+        hub: &Arc<Hub>,
+        station: &Arc<Station>,
+        index: usize,
+        frames: Receiver<Packet>,
+        returns: Receiver<FrameBuf>,
+    ) -> MemoryQueue {
         MemoryQueue {
             hub: Arc::clone(hub),
             station: Arc::clone(station),
             index,
+            home: Home {
+                station: station.id,
+                queue: index as u32,
+            },
             stations: Arc::new(Vec::new()),
             generation: u64::MAX,
+            frames,
+            returns,
             batch: Vec::with_capacity(BURST),
-            cache: Vec::with_capacity(CACHE_HIGH + 2 * BURST),
+            own: Vec::with_capacity(CACHE_HIGH),
+            foreign: Vec::with_capacity(CACHE_HIGH + 2 * BURST),
             staging: Vec::with_capacity(BURST),
             deliveries: Vec::with_capacity(2 * BURST),
             remaining: Vec::with_capacity(BURST),
+            notifiers: Vec::new(),
             stats: PortStats::default(),
         }
     }
@@ -225,23 +311,44 @@ impl MemoryQueue {
         self.index
     }
 
-    fn take_buf(&mut self) -> FrameBuf {
-        if let Some(buf) = self.cache.pop() {
-            return buf;
+    /// A free buffer: another queue's first (it would go back otherwise), then our own, then
+    /// our own returned by others, and a new one only when all are empty.
+    fn take_buf(&mut self) -> (FrameBuf, Home) {
+        if let Some(free) = self.foreign.pop() {
+            return free;
         }
-        {
-            let mut pool = lock(&self.hub.pool);
-            let keep = pool.len().saturating_sub(BURST);
-            self.cache.extend(pool.drain(keep..));
+        if let Some(buf) = self.own.pop() {
+            return (buf, self.home);
         }
-        self.cache.pop().unwrap_or_else(new_buf)
+        while self.own.len() < BURST {
+            match self.returns.try_recv() {
+                Ok(buf) => self.own.push(buf),
+                Err(_) => break,
+            }
+        }
+        (self.own.pop().unwrap_or_else(new_buf), self.home)
     }
 
-    /// Hands the surplus of the cache back to the hub, in one batch.
+    fn put_buf(&mut self, buf: FrameBuf, home: Home) {
+        stash(&mut self.own, &mut self.foreign, self.home, buf, home);
+    }
+
+    /// Sends the surplus of other queues' buffers back to their owners, in one batch. A buffer
+    /// whose owner is gone (or whose return channel is full) is freed.
     fn trim_cache(&mut self) {
-        if self.cache.len() > CACHE_HIGH {
-            let mut pool = lock(&self.hub.pool);
-            pool.extend(self.cache.drain(CACHE_LOW..));
+        if self.foreign.len() <= CACHE_HIGH {
+            return;
+        }
+        self.refresh_stations();
+        for (buf, home) in self.foreign.drain(CACHE_LOW..) {
+            let owner = self
+                .stations
+                .iter()
+                .find(|s| s.id == home.station)
+                .and_then(|s| s.queues.get(home.queue as usize));
+            if let Some(owner) = owner {
+                let _ = owner.returns.try_send(buf);
+            }
         }
     }
 
@@ -251,6 +358,81 @@ impl MemoryQueue {
             self.stations = Arc::clone(&lock(&self.hub.stations));
             self.generation = generation;
         }
+    }
+
+    /// Wakes the receiver of (station `s`, queue `q`) of the snapshot, if it registered.
+    fn notify(&mut self, s: usize, q: usize) {
+        let rx = &self.stations[s].queues[q];
+        let station = self.stations[s].id;
+        let epoch = rx.notify_epoch.load(Ordering::Acquire);
+        let cached = self
+            .notifiers
+            .iter()
+            .position(|c| c.station == station && c.queue == q as u32);
+        let i = match cached {
+            Some(i) if self.notifiers[i].epoch == epoch => i,
+            _ => {
+                // First delivery there, or `set_notify` since: read it once under the lock.
+                let entry = CachedNotify {
+                    station,
+                    queue: q as u32,
+                    epoch,
+                    notify: lock(&rx.notify).clone(),
+                };
+                match cached {
+                    Some(i) => {
+                        self.notifiers[i] = entry;
+                        i
+                    }
+                    None => {
+                        self.notifiers.push(entry);
+                        self.notifiers.len() - 1
+                    }
+                }
+            }
+        };
+        if let Some(n) = &self.notifiers[i].notify {
+            n.notify();
+        }
+    }
+
+    /// Pushes `staging` into (station `s`, queue `q`) of the snapshot; returns how many went
+    /// in. The rest (queue full, or its owner gone) are dropped and their buffers kept.
+    fn push_staging(&mut self, s: usize, q: usize) -> usize {
+        let MemoryQueue {
+            stations,
+            staging,
+            own,
+            foreign,
+            home,
+            ..
+        } = self;
+        let rx = &stations[s].queues[q];
+        let mut added = 0;
+        let mut dropped = 0;
+        for packet in staging.drain(..) {
+            match rx.frames.try_send(packet) {
+                Ok(()) => added += 1,
+                Err(TrySendError::Full(p) | TrySendError::Disconnected(p)) => {
+                    dropped += 1;
+                    stash(own, foreign, *home, p.buf, p.home);
+                }
+            }
+        }
+        if added > 0 {
+            rx.pending.fetch_add(added, Ordering::AcqRel);
+        }
+        if dropped > 0 {
+            rx.drops.fetch_add(dropped, Ordering::Relaxed);
+        }
+        if added > 0 {
+            self.notify(s, q);
+        }
+        added
+    }
+
+    fn put_back(&mut self, p: Packet) {
+        self.put_buf(p.buf, p.home);
     }
 
     /// The one (station, queue) every batched frame goes to, when there is one: each frame
@@ -281,34 +463,6 @@ impl MemoryQueue {
             }
         }
         target
-    }
-
-    /// Moves the whole batch into one receive queue under one lock (no copies).
-    fn deliver_batch(&mut self, station: usize, queue: usize) {
-        let stations = Arc::clone(&self.stations);
-        let rx = &stations[station].queues[queue];
-        let notify = {
-            let mut ring = lock(&rx.ring);
-            let mut added = 0;
-            for frame in self.batch.drain(..).flatten() {
-                if ring.frames.len() < RX_QUEUE_FRAMES {
-                    ring.frames.push_back(frame);
-                    added += 1;
-                } else {
-                    ring.drops += 1;
-                    self.cache.push(frame.buf);
-                }
-            }
-            rx.pending.store(ring.frames.len(), Ordering::Release);
-            if added > 0 {
-                ring.notify.clone()
-            } else {
-                None
-            }
-        };
-        if let Some(notify) = notify {
-            notify.notify();
-        }
     }
 
     /// Works out every (station, queue) each batched frame goes to.
@@ -350,8 +504,8 @@ impl MemoryQueue {
             }
             self.remaining.push((self.deliveries.len() - before) as u32);
         }
-        // Group by destination queue (one lock each); frame order is kept within a queue. A
-        // burst to a single queue (the usual case) is already in order.
+        // Group by destination queue; frame order is kept within a queue. A burst to a single
+        // queue (the usual case) is already in order.
         let key = |d: &Delivery| (d.station, d.queue, d.frame);
         if !self.deliveries.is_sorted_by_key(key) {
             self.deliveries.sort_unstable_by_key(key);
@@ -360,17 +514,17 @@ impl MemoryQueue {
 
     /// The buffer for one delivery of batch frame `i`: the frame's own buffer for its last
     /// delivery, a copy before that.
-    fn buffer_for(&mut self, i: usize) -> Option<Frame> {
+    fn buffer_for(&mut self, i: usize) -> Option<Packet> {
         let left = &mut self.remaining[i];
         *left -= 1;
         if *left == 0 {
             return self.batch[i].take();
         }
         let len = self.batch[i].as_ref()?.len;
-        let mut buf = self.take_buf();
+        let (mut buf, home) = self.take_buf();
         let src = self.batch[i].as_ref()?;
         buf[..len].copy_from_slice(src.bytes());
-        Some(Frame { buf, len })
+        Some(Packet { buf, len, home })
     }
 }
 
@@ -382,33 +536,19 @@ impl PacketIo for MemoryQueue {
         }
         let mut total = 0;
         while total < max {
-            let want = (max - total).min(BURST);
-            {
-                let mut ring = lock(&queue.ring);
-                let n = want.min(ring.frames.len());
-                // pop_front per frame: cheaper than a VecDeque drain for the 1–2 frames a
-                // typical poll finds.
-                for _ in 0..n {
-                    if let Some(frame) = ring.frames.pop_front() {
-                        self.staging.push(frame);
-                    }
-                }
-                queue.pending.store(ring.frames.len(), Ordering::Release);
-            }
-            let got = self.staging.len();
-            if got == 0 {
+            let Ok(packet) = self.frames.try_recv() else {
                 break;
-            }
-            for frame in self.staging.drain(..) {
-                on_frame(frame.bytes());
-                self.stats.rx_frames += 1;
-                self.stats.rx_bytes += frame.len as u64;
-                self.cache.push(frame.buf);
-            }
-            total += got;
-            if got < want {
-                break;
-            }
+            };
+            on_frame(packet.bytes());
+            self.stats.rx_frames += 1;
+            self.stats.rx_bytes += packet.len as u64;
+            self.put_back(packet);
+            total += 1;
+        }
+        if total > 0 {
+            self.station.queues[self.index]
+                .pending
+                .fetch_sub(total, Ordering::AcqRel);
         }
         self.trim_cache();
         total
@@ -422,16 +562,16 @@ impl PacketIo for MemoryQueue {
         if self.batch.len() >= BURST {
             self.flush();
         }
-        let mut buf = self.take_buf();
+        let (mut buf, home) = self.take_buf();
         let n = fill(&mut buf[..len]);
         if n == 0 || n > len || n > self.station.max_frame() {
             if n != 0 {
                 self.stats.drops += 1;
             }
-            self.cache.push(buf);
+            self.put_buf(buf, home);
             return false;
         }
-        self.batch.push(Some(Frame { buf, len: n }));
+        self.batch.push(Some(Packet { buf, len: n, home }));
         true
     }
 
@@ -445,12 +585,13 @@ impl PacketIo for MemoryQueue {
         }
         self.refresh_stations();
         if let Some((station, queue)) = self.single_target() {
-            self.deliver_batch(station, queue);
+            // Moves the whole batch (no copies).
+            self.staging.extend(self.batch.drain(..).flatten());
+            self.push_staging(station, queue);
             self.trim_cache();
             return;
         }
         self.route_batch();
-        let stations = Arc::clone(&self.stations);
         let mut next = 0;
         while next < self.deliveries.len() {
             let Delivery { station, queue, .. } = self.deliveries[next];
@@ -458,7 +599,6 @@ impl PacketIo for MemoryQueue {
                 .iter()
                 .position(|d| d.station != station || d.queue != queue)
                 .map_or(self.deliveries.len(), |p| next + p);
-            // Buffers (moved or copied) first, so the lock covers only the ring pushes.
             self.staging.clear();
             for k in next..end {
                 let frame = self.deliveries[k].frame as usize;
@@ -466,33 +606,14 @@ impl PacketIo for MemoryQueue {
                     self.staging.push(f);
                 }
             }
-            let rx = &stations[station as usize].queues[queue as usize];
-            let (added, notify) = {
-                let mut ring = lock(&rx.ring);
-                let mut added = 0;
-                for frame in self.staging.drain(..) {
-                    if ring.frames.len() < RX_QUEUE_FRAMES {
-                        ring.frames.push_back(frame);
-                        added += 1;
-                    } else {
-                        ring.drops += 1;
-                        self.cache.push(frame.buf);
-                    }
-                }
-                rx.pending.store(ring.frames.len(), Ordering::Release);
-                let notify = if added > 0 { ring.notify.clone() } else { None };
-                (added, notify)
-            };
-            if added > 0 {
-                if let Some(notify) = notify {
-                    notify.notify();
-                }
-            }
+            self.push_staging(station as usize, queue as usize);
             next = end;
         }
         // Frames nobody took (unknown destination, or only too-small MTUs on the way).
-        for frame in self.batch.drain(..).flatten() {
-            self.cache.push(frame.buf);
+        while let Some(slot) = self.batch.pop() {
+            if let Some(p) = slot {
+                self.put_back(p);
+            }
         }
         self.trim_cache();
     }
@@ -502,7 +623,9 @@ impl PacketIo for MemoryQueue {
     }
 
     fn set_notify(&mut self, notify: Arc<dyn Notify>) {
-        lock(&self.station.queues[self.index].ring).notify = Some(notify);
+        let queue = &self.station.queues[self.index];
+        *lock(&queue.notify) = Some(notify);
+        queue.notify_epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     fn has_pending(&self) -> bool {
@@ -513,7 +636,9 @@ impl PacketIo for MemoryQueue {
     }
 
     fn stats(&self) -> PortStats {
-        let ring_drops = lock(&self.station.queues[self.index].ring).drops;
+        let ring_drops = self.station.queues[self.index]
+            .drops
+            .load(Ordering::Relaxed);
         PortStats {
             drops: self.stats.drops + ring_drops,
             ..self.stats

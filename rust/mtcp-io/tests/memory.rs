@@ -342,3 +342,37 @@ fn a_million_frames_between_two_threads() {
     assert_eq!(rx[0].stats().drops, 0);
     assert_eq!(rx[0].stats().rx_frames, FRAMES);
 }
+
+#[test]
+fn a_second_set_notify_replaces_the_first_for_senders_that_already_delivered() {
+    let mut a = memory::attach("mem-renotify", mac(1), 1, 1500).unwrap();
+    let mut b = memory::attach("mem-renotify", mac(2), 1, 1500).unwrap();
+    let first = Arc::new(CountingNotify::default());
+    let second = Arc::new(CountingNotify::default());
+    b[0].set_notify(first.clone());
+    send(&mut a[0], &seq_frame(mac(2), mac(1), 1, 64));
+    a[0].flush();
+    b[0].set_notify(second.clone());
+    send(&mut a[0], &seq_frame(mac(2), mac(1), 2, 64));
+    a[0].flush();
+    assert_eq!((first.count(), second.count()), (1, 1));
+    assert_eq!(recv_all(&mut b[0]).len(), 2);
+}
+
+#[test]
+fn one_way_traffic_returns_buffers_to_their_owner() {
+    // b never sends, so the buffers a allocated pile up at b until b sends them back; a must
+    // keep sending for ever without the pile growing (no_alloc.rs checks the allocations).
+    let mut a = memory::attach("mem-returns", mac(1), 1, 1500).unwrap();
+    let mut b = memory::attach("mem-returns", mac(2), 1, 1500).unwrap();
+    let mut got = 0;
+    for round in 0..200u64 {
+        for i in 0..BURST as u64 {
+            assert!(send(&mut a[0], &seq_frame(mac(2), mac(1), round * 64 + i, 100)));
+        }
+        a[0].flush();
+        got += recv_all(&mut b[0]).len();
+    }
+    assert_eq!(got, 200 * BURST);
+    assert_eq!(a[0].stats().drops + b[0].stats().drops, 0);
+}
