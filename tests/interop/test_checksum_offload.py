@@ -77,7 +77,7 @@ WATCHER = textwrap.dedent(
 
 
 @pytest.mark.parametrize("offload", [1, 0], ids=["offload", "software"])
-@pytest.mark.parametrize("io", ["tap", "afpacket"])
+@pytest.mark.parametrize("io", ["tap", "afpacket", "afxdp"])
 def test_tcp_checksums_left_to_the_kernel_only_with_offload(
     lab: None, io: str, offload: int
 ) -> None:

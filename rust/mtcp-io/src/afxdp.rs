@@ -19,6 +19,15 @@
 //! [`Options::zerocopy`] asks for `XDP_ZEROCOPY` and the driver has it (veth has not:
 //! `shared/netlab/FINDINGS.md` §4); [`AfXdpQueue::zerocopy`] tells what was obtained.
 //!
+//! # Checksum offload
+//! With [`Options::checksum_offload`] and a kernel with AF_XDP TX metadata (Linux ≥ 6.11),
+//! each send chunk starts with [`afxdp::TX_METADATA_LEN`] bytes for a `struct
+//! xsk_tx_metadata`, and a TCP frame goes with `XDP_TXMD_FLAGS_CHECKSUM`: the stack writes the
+//! pseudo-header sum only and the device finishes it (in copy mode the kernel marks the skb
+//! `CHECKSUM_PARTIAL`, which a veth passes on to the peer's TCP as verified). The port then
+//! reports `tx_checksum`. Receive has no such help (an XDP frame carries no checksum state),
+//! so the stack verifies every received checksum.
+//!
 //! # Limits
 //! - Generic mode drops GSO super-frames: the peer of a veth must send MTU-sized frames
 //!   (TSO/GSO/USO off; the lab does it, and native mode on veth does it by itself).
@@ -34,6 +43,7 @@
 use std::io;
 use std::sync::Arc;
 
+use crate::csum::{tcp_checksum_start, TCP_CHECKSUM_OFFSET};
 use crate::fd_waker::FdWaker;
 use crate::frame::ETH_HEADER;
 use crate::sys::afxdp::{self, BindMode, Geometry, XskSocket};
@@ -90,6 +100,9 @@ pub struct Options {
     pub mode: XdpMode,
     /// Ask for zero-copy first (falls back to copy mode when the driver has none).
     pub zerocopy: bool,
+    /// Leave TCP checksums to the device through AF_XDP TX metadata, where the kernel has it
+    /// (see the [module docs](self)).
+    pub checksum_offload: bool,
 }
 
 /// The XDP program, its XSKMAP and the link that attaches it: shared by the queues of a port,
@@ -187,7 +200,14 @@ pub fn open(
     };
     let mut sockets = Vec::with_capacity(num_queues);
     for queue in 0..num_queues as u32 {
-        let sock = XskSocket::open(name, iface.index, queue, geometry, options.zerocopy)?;
+        let sock = XskSocket::open(
+            name,
+            iface.index,
+            queue,
+            geometry,
+            options.zerocopy,
+            options.checksum_offload,
+        )?;
         bpf::set_xsk(&map, queue, sock.raw_fd()).map_err(|e| privilege("XSKMAP update", e))?;
         sockets.push((queue, sock));
     }
@@ -208,13 +228,17 @@ pub fn open(
             }
             sock.fill_publish();
             let tx_free = (FRAMES / 2..FRAMES).map(|i| sock.frame_addr(i)).collect();
+            let tx_checksum = sock.has_tx_metadata();
             Ok(AfXdpQueue {
                 waker: FdWaker::new(sock.raw_fd())?,
                 attachment: Arc::clone(&attachment),
                 sock,
                 name: name.to_owned(),
                 queue,
-                caps: Caps::software(mac, mtu),
+                caps: Caps {
+                    tx_checksum,
+                    ..Caps::software(mac, mtu)
+                },
                 tx_free,
                 tx_pending: 0,
                 stats: PortStats::default(),
@@ -346,15 +370,27 @@ impl PacketIo for AfXdpQueue {
             self.stats.drops += 1;
             return false;
         };
-        let cap = len.min(self.caps.mtu + ETH_HEADER);
-        let n = match self.sock.tx_buffer(addr) {
-            Some(data) => {
-                let cap = cap.min(data.len());
-                fill(&mut data[..cap]).min(cap)
-            }
-            None => 0,
+        // With TX metadata the frame starts after the room for it.
+        let skip = if self.caps.tx_checksum {
+            afxdp::TX_METADATA_LEN
+        } else {
+            0
         };
-        if n < ETH_HEADER || !self.sock.tx_push(addr, n as u32) {
+        let cap = len.min(self.caps.mtu + ETH_HEADER);
+        let (n, metadata) = match self.sock.tx_buffer(addr) {
+            Some(chunk) => {
+                let (meta, data) = chunk.split_at_mut(skip);
+                let cap = cap.min(data.len());
+                let n = fill(&mut data[..cap]).min(cap);
+                let start = (skip > 0).then(|| tcp_checksum_start(&data[..n])).flatten();
+                if let Some(start) = start {
+                    afxdp::write_tx_checksum_metadata(meta, start, TCP_CHECKSUM_OFFSET);
+                }
+                (n, start.is_some())
+            }
+            None => (0, false),
+        };
+        if n < ETH_HEADER || !self.sock.tx_push(addr + skip as u64, n as u32, metadata) {
             self.tx_free.push(addr);
             self.stats.drops += 1;
             return false;

@@ -16,6 +16,8 @@ const PROTO_UDP: u8 = 17;
 const PROTO_ICMP: u8 = 1;
 /// Where the checksum field sits in a TCP header (RFC 9293 §3.1) and a UDP header (RFC 768).
 const TCP_CHECKSUM_AT: usize = 16;
+/// [`TCP_CHECKSUM_AT`] as a device's `csum_offset`.
+pub(crate) const TCP_CHECKSUM_OFFSET: u16 = TCP_CHECKSUM_AT as u16;
 const UDP_CHECKSUM_AT: usize = 6;
 
 /// Why a frame's checksum could not be completed (the caller drops the frame).
@@ -104,6 +106,22 @@ pub(crate) fn verify_frame(frame: &[u8]) -> bool {
         PROTO_ICMP => fold(sum32(segment)) == 0xffff,
         _ => true,
     }
+}
+
+/// Where the TCP header of IPv4 frame `frame` starts (a device's `csum_start`), when it is an
+/// unfragmented TCP packet whose checksum field lies inside the frame.
+pub(crate) fn tcp_checksum_start(frame: &[u8]) -> Option<u16> {
+    if frame.get(12..14)? != [0x08, 0x00] {
+        return None;
+    }
+    let ip = frame.get(ETH_HEADER..ETH_HEADER + 20)?;
+    let header_len = usize::from(ip[0] & 0x0f) * 4;
+    let fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
+    if ip[0] >> 4 != 4 || header_len < 20 || ip[9] != 6 || fragment {
+        return None;
+    }
+    let start = ETH_HEADER + header_len;
+    (frame.len() >= start + usize::from(TCP_CHECKSUM_OFFSET) + 2).then_some(start as u16)
 }
 
 fn be16(bytes: &[u8]) -> u16 {

@@ -10,7 +10,7 @@
 //!
 //! Fields are in the host's byte order: the legacy virtio layout both interfaces use unless
 //! told otherwise (`TUNSETVNETLE`/`TUNSETVNETBE`, which we don't).
-use crate::frame::ETH_HEADER;
+use crate::csum::{tcp_checksum_start, TCP_CHECKSUM_OFFSET};
 
 /// Bytes of the header (no `num_buffers`: `TUNSETVNETHDRSZ` is left at its default).
 pub(crate) const LEN: usize = 10;
@@ -19,22 +19,20 @@ pub(crate) const LEN: usize = 10;
 const F_NEEDS_CSUM: u8 = 1;
 /// `VIRTIO_NET_HDR_F_DATA_VALID`: the checksums were verified.
 const F_DATA_VALID: u8 = 2;
-/// Where the checksum sits in a TCP header (RFC 9293 §3.1).
-const TCP_CHECKSUM_AT: u16 = 16;
 
 /// Writes into `hdr` (at least [`LEN`] bytes) the header for sending `frame`: `NEEDS_CSUM`
 /// when it is an unfragmented IPv4/TCP packet (the stack left the checksum to the device),
 /// else all zero (`GSO_NONE`, nothing to do).
 pub(crate) fn write_tx(hdr: &mut [u8], frame: &[u8]) {
     hdr[..LEN].fill(0);
-    let Some(csum_start) = tcp_offset(frame) else {
+    let Some(csum_start) = tcp_checksum_start(frame) else {
         return;
     };
     hdr[0] = F_NEEDS_CSUM;
     // hdr_len: bytes of headers up to and including the checksum field.
-    hdr[2..4].copy_from_slice(&(csum_start + TCP_CHECKSUM_AT + 2).to_ne_bytes());
+    hdr[2..4].copy_from_slice(&(csum_start + TCP_CHECKSUM_OFFSET + 2).to_ne_bytes());
     hdr[6..8].copy_from_slice(&csum_start.to_ne_bytes());
-    hdr[8..10].copy_from_slice(&TCP_CHECKSUM_AT.to_ne_bytes());
+    hdr[8..10].copy_from_slice(&TCP_CHECKSUM_OFFSET.to_ne_bytes());
 }
 
 /// Whether a received frame's header says its checksums need no checking: `NEEDS_CSUM` or
@@ -44,25 +42,10 @@ pub(crate) fn checksum_trusted(hdr: &[u8]) -> bool {
         .is_some_and(|&flags| flags & (F_NEEDS_CSUM | F_DATA_VALID) != 0)
 }
 
-/// Where the TCP header of IPv4 frame `frame` starts, when it is an unfragmented TCP packet
-/// whose checksum field lies inside the frame.
-fn tcp_offset(frame: &[u8]) -> Option<u16> {
-    if frame.get(12..14)? != [0x08, 0x00] {
-        return None;
-    }
-    let ip = frame.get(ETH_HEADER..ETH_HEADER + 20)?;
-    let header_len = usize::from(ip[0] & 0x0f) * 4;
-    let fragment = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
-    if ip[0] >> 4 != 4 || header_len < 20 || ip[9] != 6 || fragment {
-        return None;
-    }
-    let start = ETH_HEADER + header_len;
-    (frame.len() >= start + usize::from(TCP_CHECKSUM_AT) + 2).then_some(start as u16)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::ETH_HEADER;
 
     fn ipv4(protocol: u8, ihl: u8, len: usize) -> Vec<u8> {
         let mut f = vec![0u8; len];

@@ -33,6 +33,17 @@ const XDP_ZEROCOPY: u16 = 1 << 2;
 const XDP_USE_NEED_WAKEUP: u16 = 1 << 3;
 /// Ring flag: the kernel wants a system call to make progress.
 const XDP_RING_NEED_WAKEUP: u32 = 1;
+/// `xdp_umem_reg.flags`: honour `tx_metadata_len` (Linux ≥ 6.11 wants the flag).
+const XDP_UMEM_TX_METADATA_LEN: u32 = 1 << 2;
+/// `xdp_desc.options`: a `struct xsk_tx_metadata` precedes the frame.
+const XDP_TX_METADATA: u32 = 1 << 1;
+/// `xsk_tx_metadata.flags`: the device finishes the L4 checksum (`request.csum_start/offset`).
+const XDP_TXMD_FLAGS_CHECKSUM: u64 = 1 << 1;
+
+/// Room for `struct xsk_tx_metadata` before each TX frame (24 bytes on Linux 6.18, a
+/// multiple of 8 as the kernel requires; the kernel reads it at `frame − TX_METADATA_LEN`).
+/// Documentation/networking/xsk-tx-metadata.rst.
+pub(crate) const TX_METADATA_LEN: usize = 32;
 // mmap offsets of the rings.
 const XDP_PGOFF_RX_RING: libc::off_t = 0;
 const XDP_PGOFF_TX_RING: libc::off_t = 0x8000_0000;
@@ -358,6 +369,7 @@ pub(crate) struct XskSocket {
     umem: Mapping,
     geometry: Geometry,
     mode: BindMode,
+    tx_metadata: bool,
 }
 
 // SAFETY: the mappings are owned by this value alone (no other handle to them exists in the
@@ -389,12 +401,15 @@ impl XskSocket {
     /// interface `ifindex` (named `name`, for messages). With `zerocopy` it asks for
     /// `XDP_ZEROCOPY` first and falls back to copy mode when the driver has none (EOPNOTSUPP);
     /// [`XskSocket::mode`] tells which it got. EBUSY at bind is retried [`BIND_ATTEMPTS`] times.
+    /// With `tx_metadata` it reserves [`TX_METADATA_LEN`] bytes of TX metadata per frame, for
+    /// checksum offload, when the kernel has it ([`XskSocket::has_tx_metadata`]).
     pub(crate) fn open(
         name: &str,
         ifindex: u32,
         queue: u32,
         geometry: Geometry,
         zerocopy: bool,
+        tx_metadata: bool,
     ) -> io::Result<XskSocket> {
         // SAFETY: socket takes integers only and returns a new descriptor or -1.
         let fd = owned(unsafe { libc::socket(AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) })
@@ -410,7 +425,7 @@ impl XskSocket {
             })?;
         let umem_len = geometry.frames as usize * geometry.frame_size as usize;
         let umem = Mapping::new(umem_len, None)?;
-        let reg = UmemReg {
+        let mut reg = UmemReg {
             addr: umem.base.as_ptr() as u64,
             len: umem_len as u64,
             chunk_size: geometry.frame_size,
@@ -418,7 +433,26 @@ impl XskSocket {
             flags: 0,
             tx_metadata_len: 0,
         };
-        setsockopt(&fd, XDP_UMEM_REG, &reg).map_err(|e| match e.raw_os_error() {
+        let mut tx_metadata = tx_metadata;
+        if tx_metadata {
+            let with_metadata = UmemReg {
+                flags: XDP_UMEM_TX_METADATA_LEN,
+                tx_metadata_len: TX_METADATA_LEN as u32,
+                ..reg
+            };
+            match setsockopt(&fd, XDP_UMEM_REG, &with_metadata) {
+                Ok(()) => reg = with_metadata,
+                // A kernel without TX metadata (before 6.11) rejects the flag: go without.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => tx_metadata = false,
+                Err(e) => return Err(e),
+            }
+        }
+        let registered = if reg.tx_metadata_len > 0 {
+            Ok(())
+        } else {
+            setsockopt(&fd, XDP_UMEM_REG, &reg)
+        };
+        registered.map_err(|e| match e.raw_os_error() {
             Some(libc::ENOMEM) | Some(libc::ENOBUFS) => io::Error::new(
                 io::ErrorKind::OutOfMemory,
                 format!(
@@ -486,7 +520,14 @@ impl XskSocket {
             umem,
             geometry,
             mode,
+            tx_metadata,
         })
+    }
+
+    /// Whether each TX frame may carry a TX metadata header ([`TX_METADATA_LEN`] bytes before
+    /// it in its chunk).
+    pub(crate) fn has_tx_metadata(&self) -> bool {
+        self.tx_metadata
     }
 
     pub(crate) fn raw_fd(&self) -> RawFd {
@@ -588,8 +629,10 @@ impl XskSocket {
         Some(unsafe { std::slice::from_raw_parts_mut(self.umem.base.as_ptr().add(start), len) })
     }
 
-    /// Queues the frame of `len` bytes at `addr` for sending. False when the TX ring is full.
-    pub(crate) fn tx_push(&mut self, addr: u64, len: u32) -> bool {
+    /// Queues the frame of `len` bytes at `addr` for sending; `metadata` when the
+    /// [`TX_METADATA_LEN`] bytes before it hold a `struct xsk_tx_metadata` (see
+    /// [`write_tx_checksum_metadata`]). False when the TX ring is full.
+    pub(crate) fn tx_push(&mut self, addr: u64, len: u32, metadata: bool) -> bool {
         if self.tx.free() == 0 {
             return false;
         }
@@ -598,7 +641,11 @@ impl XskSocket {
             XdpDesc {
                 addr,
                 len,
-                options: 0,
+                options: if metadata && self.tx_metadata {
+                    XDP_TX_METADATA
+                } else {
+                    0
+                },
             },
         );
         self.tx.local = self.tx.local.wrapping_add(1);
@@ -706,6 +753,19 @@ fn bind_error(name: &str, queue: u32, err: io::Error) -> io::Error {
             format!("AF_XDP bind to '{name}' queue {queue}: {err}"),
         ),
     }
+}
+
+/// Writes into `meta` (the [`TX_METADATA_LEN`] bytes before a TX frame) a
+/// `struct xsk_tx_metadata` asking the device to finish the checksum that starts at byte
+/// `csum_start` of the frame and is stored at `csum_start + csum_offset` (the
+/// `CHECKSUM_PARTIAL` convention: the field holds the pseudo-header sum).
+pub(crate) fn write_tx_checksum_metadata(meta: &mut [u8], csum_start: u16, csum_offset: u16) {
+    meta[..TX_METADATA_LEN].fill(0);
+    // The struct sits at the start of the reserved bytes: flags, then request.csum_start and
+    // request.csum_offset, host byte order.
+    meta[..8].copy_from_slice(&XDP_TXMD_FLAGS_CHECKSUM.to_ne_bytes());
+    meta[8..10].copy_from_slice(&csum_start.to_ne_bytes());
+    meta[10..12].copy_from_slice(&csum_offset.to_ne_bytes());
 }
 
 #[cfg(test)]
