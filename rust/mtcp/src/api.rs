@@ -521,6 +521,7 @@ impl Core {
             (IPPROTO_TCP, TCP_CONGESTION) => Ok(match o.congestion {
                 CongestionAlgorithm::NewReno => TCP_CA_NEWRENO,
                 CongestionAlgorithm::Cubic => TCP_CA_CUBIC,
+                CongestionAlgorithm::Bbr => TCP_CA_BBR,
             }),
             (IPPROTO_TCP, _) => Err(Errno::ENOPROTOOPT),
             _ => Err(Errno::EOPNOTSUPP),
@@ -564,6 +565,7 @@ impl Core {
                 opts.congestion = match value {
                     TCP_CA_NEWRENO => CongestionAlgorithm::NewReno,
                     TCP_CA_CUBIC => CongestionAlgorithm::Cubic,
+                    TCP_CA_BBR => CongestionAlgorithm::Bbr,
                     // Linux: ENOENT for an unknown algorithm name.
                     _ => return Err(Errno::ENOENT),
                 }

@@ -28,7 +28,8 @@ pub const TCP_KEEPIDLE: i32 = 4;
 pub const TCP_KEEPINTVL: i32 = 5;
 pub const TCP_KEEPCNT: i32 = 6;
 pub const TCP_INFO: i32 = 11;
-/// `TCP_CONGESTION` takes an int here (the API is int-valued): 0 = NewReno, 1 = CUBIC.
+/// `TCP_CONGESTION` takes an int here (the API is int-valued): 0 = NewReno, 1 = CUBIC,
+/// 2 = BBR.
 pub const TCP_CONGESTION: i32 = 13;
 /// Milliseconds data may stay unacknowledged before ETIMEDOUT (RFC 5482); 0 = off.
 pub const TCP_USER_TIMEOUT: i32 = 18;
@@ -36,6 +37,8 @@ pub const TCP_USER_TIMEOUT: i32 = 18;
 pub const TCP_CA_NEWRENO: i32 = 0;
 /// `TCP_CONGESTION` value for CUBIC.
 pub const TCP_CA_CUBIC: i32 = 1;
+/// `TCP_CONGESTION` value for BBR (v1, Linux's `tcp_bbr`).
+pub const TCP_CA_BBR: i32 = 2;
 
 pub const SHUT_RD: i32 = 0;
 pub const SHUT_WR: i32 = 1;

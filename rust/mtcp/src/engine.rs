@@ -1015,10 +1015,10 @@ pub(crate) fn tcp_config_from(config: &crate::Config) -> TcpConfig {
         timewait: Duration::from_secs(config.tcp_timewait),
         idle_timeout: (config.tcp_timeout > 0)
             .then(|| Duration::from_secs(config.tcp_timeout as u64)),
-        congestion: if config.cc == "cubic" {
-            CongestionAlgorithm::Cubic
-        } else {
-            CongestionAlgorithm::NewReno
+        congestion: match config.cc.as_str() {
+            "cubic" => CongestionAlgorithm::Cubic,
+            "bbr" => CongestionAlgorithm::Bbr,
+            _ => CongestionAlgorithm::NewReno,
         },
         syn_cookies: match config.tcp_syncookies {
             0 => SynCookieMode::Off,

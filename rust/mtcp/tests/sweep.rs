@@ -1,7 +1,7 @@
 //! A seeded sweep of whole connections through the simulated network (issue 5, "Done when"):
 //! each seed opens a connection, sends `DEFAULT_BYTES` each way under seed-derived loss
 //! (0–20%), reordering (0–10%), duplication (0–5%) and corruption (0–5%), with 8 KiB or
-//! 64 KiB buffers and NewReno or CUBIC, and closes it. Every byte must arrive intact, both
+//! 64 KiB buffers and NewReno, CUBIC or BBR, and closes it. Every byte must arrive intact, both
 //! sides must see the other's FIN, and both contexts must end with no connection left.
 //!
 //! CI runs `DEFAULT_SEEDS` seeds; `MTCP_SWEEP_SEEDS=3000` (`MTCP_SWEEP_FIRST` for the first
@@ -55,12 +55,7 @@ fn config(seed: u64) -> Config {
     Config {
         rcvbuf: buf,
         sndbuf: buf,
-        cc: if mix(seed, 7) % 2 == 0 {
-            "newreno"
-        } else {
-            "cubic"
-        }
-        .into(),
+        cc: ["newreno", "cubic", "bbr"][(mix(seed, 7) % 3) as usize].into(),
         // mTCP's idle timeout would (rightly) reset a connection whose peer stayed silent for
         // 30 s of backed-off retransmissions at 20% loss; the sweep checks delivery.
         tcp_timeout: 0,

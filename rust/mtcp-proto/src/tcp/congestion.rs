@@ -1,7 +1,10 @@
-//! Congestion control (RFC 5681) behind a small trait: NewReno and CUBIC (RFC 9438).
-//! The loss-recovery state machine (duplicate ACKs, NewReno's recovery point, RFC 6582; the
-//! SACK scoreboard, RFC 6675; RACK-TLP, RFC 8985) lives in the connection; this module only
-//! owns cwnd and ssthresh.
+//! Congestion control (RFC 5681) behind a small trait: NewReno, CUBIC (RFC 9438) and BBR
+//! (`bbr.rs`, Linux's `tcp_bbr.c`). The loss-recovery state machine (duplicate ACKs,
+//! NewReno's recovery point, RFC 6582; the SACK scoreboard, RFC 6675; RACK-TLP, RFC 8985)
+//! lives in the connection; this module only owns cwnd, ssthresh and, for BBR, the pacing
+//! rate.
+use super::bbr::{Bbr, BbrInfo};
+use super::delivery_rate::RateSample;
 use crate::time::{Duration, Instant};
 
 /// Which congestion controller a connection uses (Linux's `TCP_CONGESTION`).
@@ -12,6 +15,27 @@ pub enum CongestionAlgorithm {
     /// CUBIC (RFC 9438), Linux's default.
     #[default]
     Cubic,
+    /// BBR v1 (Linux `tcp_bbr.c`; draft-ietf-ccwg-bbr): model-based, paced, no window
+    /// reduction on random loss.
+    Bbr,
+}
+
+/// What one ACK told the sender, for a model-based controller (Linux's `struct
+/// rate_sample` plus the connection state `bbr_main` reads). Bytes throughout.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AckSample {
+    /// The delivery-rate sample (draft-cheng-iccrg-delivery-rate-estimation §3.3).
+    pub(super) rate: RateSample,
+    /// Bytes in flight (RFC 6675 pipe) before the ACK was processed.
+    pub(super) prior_in_flight: usize,
+    /// Bytes in flight after it.
+    pub(super) in_flight: usize,
+    /// Bytes this ACK newly marked lost.
+    pub(super) losses: usize,
+    /// A fast recovery or a timeout's loss episode is under way.
+    pub(super) recovering: bool,
+    /// The smoothed RTT (RFC 6298), once measured.
+    pub(super) srtt: Option<Duration>,
 }
 
 /// What a congestion controller is told, in bytes.
@@ -52,6 +76,24 @@ pub(super) trait CongestionControl {
     fn on_recovery_exit(&mut self, flight_size: usize, mss: usize) {
         self.set_window(self.ssthresh().min(flight_size.max(mss) + mss));
     }
+
+    /// Every ACK that delivered data, after loss detection: a model-based controller (BBR)
+    /// updates its model, pacing rate and cwnd here. Loss-based controllers ignore it.
+    fn on_ack_sample(&mut self, _ack: &AckSample, _now: Instant) {}
+    /// The pacing rate in bytes per second when the controller paces by itself (BBR);
+    /// `None` leaves pacing to `TcpConfig::pacing`.
+    fn pacing_rate(&self, _srtt: Option<Duration>) -> Option<u64> {
+        None
+    }
+    /// The controller holds the flow below what the application offers (BBR's ProbeRTT), so
+    /// delivery-rate samples must be marked application-limited.
+    fn limits_application(&self) -> bool {
+        false
+    }
+    /// Transmission starts with nothing in flight (Linux's `CA_EVENT_TX_START`);
+    /// `app_limited` when the application left the connection idle, `delivered` the
+    /// delivered byte count.
+    fn on_transmit_start(&mut self, _app_limited: bool, _now: Instant, _delivered: u64) {}
 }
 
 /// The initial window: 10 MSS (RFC 6928).
@@ -258,6 +300,7 @@ impl CongestionControl for Cubic {
 pub(super) enum Congestion {
     NewReno(NewReno),
     Cubic(Cubic),
+    Bbr(Bbr),
 }
 
 impl Congestion {
@@ -265,6 +308,15 @@ impl Congestion {
         match algorithm {
             CongestionAlgorithm::NewReno => Congestion::NewReno(NewReno::new(mss)),
             CongestionAlgorithm::Cubic => Congestion::Cubic(Cubic::new(mss)),
+            CongestionAlgorithm::Bbr => Congestion::Bbr(Bbr::new(mss)),
+        }
+    }
+
+    /// BBR's model, when BBR runs.
+    pub(super) fn bbr_info(&self) -> Option<BbrInfo> {
+        match self {
+            Congestion::Bbr(bbr) => Some(bbr.info()),
+            _ => None,
         }
     }
 
@@ -273,12 +325,14 @@ impl Congestion {
         match self {
             Congestion::NewReno(_) => CongestionAlgorithm::NewReno,
             Congestion::Cubic(_) => CongestionAlgorithm::Cubic,
+            Congestion::Bbr(_) => CongestionAlgorithm::Bbr,
         }
     }
 
     /// Changes algorithm mid-connection (`TCP_CONGESTION`, as Linux's
     /// `tcp_reinit_congestion_control`): cwnd and ssthresh carry over; the new controller
-    /// starts its own state (CUBIC a fresh epoch) from there.
+    /// starts its own state (CUBIC a fresh epoch, BBR Startup) from there; BBR has no
+    /// ssthresh, so a switch away from it starts in slow start.
     pub(super) fn switch_to(&mut self, algorithm: CongestionAlgorithm, mss: usize) {
         if self.algorithm() == algorithm {
             return;
@@ -286,16 +340,24 @@ impl Congestion {
         let (cwnd, ssthresh) = (self.window(), self.ssthresh());
         *self = Congestion::new(algorithm, mss);
         match self {
-            Congestion::NewReno(cc) => cc.ssthresh = ssthresh,
-            Congestion::Cubic(cc) => cc.ssthresh = ssthresh,
+            Congestion::NewReno(cc) => {
+                cc.ssthresh = ssthresh;
+                cc.set_window(cwnd);
+            }
+            Congestion::Cubic(cc) => {
+                cc.ssthresh = ssthresh;
+                cc.set_window(cwnd);
+            }
+            // Linux's bbr_init keeps the connection's cwnd too.
+            Congestion::Bbr(cc) => cc.carry_over_window(cwnd),
         }
-        self.set_window(cwnd);
     }
 
     fn inner(&self) -> &dyn CongestionControl {
         match self {
             Congestion::NewReno(cc) => cc,
             Congestion::Cubic(cc) => cc,
+            Congestion::Bbr(cc) => cc,
         }
     }
 
@@ -303,6 +365,7 @@ impl Congestion {
         match self {
             Congestion::NewReno(cc) => cc,
             Congestion::Cubic(cc) => cc,
+            Congestion::Bbr(cc) => cc,
         }
     }
 }
@@ -328,6 +391,31 @@ impl CongestionControl for Congestion {
     }
     fn exit_slow_start(&mut self) {
         self.inner_mut().exit_slow_start()
+    }
+    fn on_fast_retransmit(&mut self, flight_size: usize, mss: usize, now: Instant) {
+        self.inner_mut().on_fast_retransmit(flight_size, mss, now)
+    }
+    fn on_recovery_dup_ack(&mut self, mss: usize) {
+        self.inner_mut().on_recovery_dup_ack(mss)
+    }
+    fn on_partial_ack(&mut self, bytes_acked: usize, mss: usize) {
+        self.inner_mut().on_partial_ack(bytes_acked, mss)
+    }
+    fn on_recovery_exit(&mut self, flight_size: usize, mss: usize) {
+        self.inner_mut().on_recovery_exit(flight_size, mss)
+    }
+    fn on_ack_sample(&mut self, ack: &AckSample, now: Instant) {
+        self.inner_mut().on_ack_sample(ack, now)
+    }
+    fn pacing_rate(&self, srtt: Option<Duration>) -> Option<u64> {
+        self.inner().pacing_rate(srtt)
+    }
+    fn limits_application(&self) -> bool {
+        self.inner().limits_application()
+    }
+    fn on_transmit_start(&mut self, app_limited: bool, now: Instant, delivered: u64) {
+        self.inner_mut()
+            .on_transmit_start(app_limited, now, delivered)
     }
 }
 

@@ -25,7 +25,9 @@
 //! `connection/input.rs` (segment arrival, timeouts) and `connection/output.rs` (what to send,
 //! segment writing); `seq_check` (acceptance test); `send_buf`/`recv_buf` (fixed rings allocated
 //! once); `assembler` (out-of-order ranges); `rtt` (RFC 6298 estimator); `timers` (the
-//! enum-indexed timer table); `congestion` (NewReno and CUBIC behind a trait); `hystart`
+//! enum-indexed timer table); `congestion` (NewReno, CUBIC and BBR behind a trait), `bbr`
+//! (BBR v1, Linux's `tcp_bbr.c`) with `bbr_filter` (its windowed max) and `delivery_rate`
+//! (draft-cheng-iccrg-delivery-rate-estimation, sampled per ACK); `hystart`
 //! (HyStart++, RFC 9406: the initial slow start's exit, for both); `scoreboard`
 //! (the sender's record of segments in flight: SACK, RFC 6675, and RACK, RFC 8985);
 //! `options` (window-scale arithmetic). `connection/recovery.rs` holds SACK-based loss
@@ -37,9 +39,12 @@
 //! queue is full.
 
 mod assembler;
+mod bbr;
+mod bbr_filter;
 mod config;
 mod congestion;
 mod connection;
+mod delivery_rate;
 mod hystart;
 mod options;
 mod recv_buf;
@@ -51,6 +56,7 @@ mod state;
 mod syn_cookie;
 mod timers;
 
+pub use bbr::{BbrInfo, BbrMode};
 pub use config::{KeepAlive, TcpConfig};
 pub use congestion::CongestionAlgorithm;
 pub use connection::{reset_for, Connection, IcmpError, Readiness, TcpStats};

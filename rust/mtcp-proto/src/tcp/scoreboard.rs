@@ -6,9 +6,14 @@
 //! no new segment is sent until an ACK frees records (a bound on segments in flight, never an
 //! allocation per packet). Byte counters for SACKed and lost data are kept up to date so that
 //! `pipe` (RFC 6675 §4 "SetPipe") is O(1).
+//!
+//! Each record also carries its delivery-rate stamp (draft-cheng-iccrg-delivery-rate-
+//! estimation §3.2), and the scoreboard owns the connection's delivery state, so an ACK's
+//! rate sample costs no allocation.
 use std::collections::VecDeque;
 
-use crate::time::Instant;
+use super::delivery_rate::{DeliveryRate, RateAccumulator, RateSample, SendStamp};
+use crate::time::{Duration, Instant};
 use crate::wire::SeqNumber;
 
 /// One transmitted segment `[start, end)` (a FIN counts as one byte).
@@ -24,6 +29,8 @@ pub(super) struct SentSegment {
     pub(super) lost: bool,
     /// Retransmitted at least once (RFC 8985 `RACK.segment.retransmitted`).
     pub(super) retransmitted: bool,
+    /// Delivery state at the last (re)transmission, for the delivery-rate sample.
+    pub(super) stamp: SendStamp,
 }
 
 impl SentSegment {
@@ -45,6 +52,8 @@ pub(super) struct Delivered {
     pub(super) reordered: bool,
     /// Highest end delivered by this ACK.
     highest_end: Option<SeqNumber>,
+    /// The delivery-rate sample being built (draft-cheng §3.3 UpdateRateSample).
+    rate: RateAccumulator,
 }
 
 impl Delivered {
@@ -68,6 +77,10 @@ pub(super) struct Scoreboard {
     lost_bytes: usize,
     /// Highest end of any segment delivered (ACKed or SACKed): RACK.fack.
     highest_delivered: Option<SeqNumber>,
+    /// The connection's delivery state (draft-cheng §3.1).
+    rate: DeliveryRate,
+    /// Bytes ever marked lost (Linux's `tp->lost`): an ACK's losses are the difference.
+    lost_total: u64,
 }
 
 impl Scoreboard {
@@ -81,6 +94,8 @@ impl Scoreboard {
             sacked_bytes: 0,
             lost_bytes: 0,
             highest_delivered: None,
+            rate: DeliveryRate::new(),
+            lost_total: 0,
         }
     }
 
@@ -125,6 +140,7 @@ impl Scoreboard {
         if self.segments.len() >= self.capacity + 2 {
             return;
         }
+        let stamp = self.rate.stamp(now, self.segments.is_empty());
         self.segments.push_back(SentSegment {
             start,
             end,
@@ -132,6 +148,7 @@ impl Scoreboard {
             sacked: false,
             lost: false,
             retransmitted: false,
+            stamp,
         });
     }
 
@@ -166,6 +183,7 @@ impl Scoreboard {
         let Some(mut i) = self.index_of(start) else {
             return;
         };
+        let stamp = self.rate.stamp(now, false);
         while i < self.segments.len() && self.segments[i].start < end {
             let seg = &mut self.segments[i];
             if seg.lost {
@@ -174,6 +192,7 @@ impl Scoreboard {
             }
             seg.retransmitted = true;
             seg.xmit_time = now;
+            seg.stamp = stamp;
             i += 1;
         }
     }
@@ -198,6 +217,9 @@ impl Scoreboard {
                 let seg = *front;
                 front.start = una;
                 self.forget(&seg, cut);
+                if !seg.sacked {
+                    delivered.rate.on_delivered_bytes(cut);
+                }
                 break;
             }
         }
@@ -226,6 +248,52 @@ impl Scoreboard {
             delivered.highest_end = Some(seg.end);
         }
         delivered.note(seg);
+        delivered
+            .rate
+            .on_delivered(&seg.stamp, seg.xmit_time, seg.len());
+    }
+
+    /// The delivery-rate sample of an ACK whose deliveries `delivered` holds, processed at
+    /// `now` (draft-cheng §3.3 GenerateRateSample); its RTT is that of the most recently
+    /// sent delivered segment unless it was retransmitted (Karn). `None` when the ACK
+    /// delivered nothing.
+    pub(super) fn take_rate_sample(
+        &mut self,
+        delivered: &Delivered,
+        now: Instant,
+    ) -> Option<RateSample> {
+        let rtt: Option<Duration> = delivered
+            .latest
+            .filter(|&(_, _, retransmitted)| !retransmitted)
+            .map(|(xmit, _, _)| now.saturating_duration_since(xmit));
+        self.rate.generate(&delivered.rate, now, rtt)
+    }
+
+    /// The application has less than a segment to send (draft-cheng §3.4): samples are
+    /// application-limited until the `in_flight` bytes now outstanding are delivered.
+    pub(super) fn mark_app_limited(&mut self, in_flight: usize) {
+        self.rate.mark_app_limited(in_flight);
+    }
+
+    /// Whether the flow is in an application-limited stretch.
+    pub(super) fn app_limited(&self) -> bool {
+        self.rate.is_app_limited()
+    }
+
+    /// Bytes delivered so far (C.delivered).
+    pub(super) fn delivered_total(&self) -> u64 {
+        self.rate.delivered()
+    }
+
+    /// Bytes ever marked lost.
+    pub(super) fn lost_total(&self) -> u64 {
+        self.lost_total
+    }
+
+    /// Bytes marked lost and not yet retransmitted (draft-cheng §3.4: app-limited only
+    /// once every lost segment has been resent).
+    pub(super) fn lost_outstanding(&self) -> usize {
+        self.lost_bytes
     }
 
     /// Ends the processing of one ACK: what it delivered becomes the reference for the
@@ -292,6 +360,7 @@ impl Scoreboard {
             if !seg.sacked && !seg.lost {
                 seg.lost = true;
                 self.lost_bytes += seg.len();
+                self.lost_total += seg.len() as u64;
                 any = true;
             }
         }
@@ -306,6 +375,7 @@ impl Scoreboard {
             if !seg.sacked && !seg.lost && seg.len() > len {
                 seg.lost = true;
                 self.lost_bytes += seg.len();
+                self.lost_total += seg.len() as u64;
                 any = true;
             }
         }
@@ -326,6 +396,7 @@ impl Scoreboard {
             } else if above >= threshold && !seg.lost {
                 seg.lost = true;
                 self.lost_bytes += seg.len();
+                self.lost_total += seg.len() as u64;
                 any = true;
             }
         }
@@ -358,6 +429,7 @@ impl Scoreboard {
             if lost_at <= now {
                 seg.lost = true;
                 self.lost_bytes += seg.len();
+                self.lost_total += seg.len() as u64;
                 any = true;
             } else {
                 timer = Some(timer.map_or(lost_at, |t| t.min(lost_at)));

@@ -232,9 +232,9 @@ impl FromStr for RunMode {
     }
 }
 
-/// The congestion-control names `cc =` accepts: Reno (RFC 5681), NewReno (RFC 6582) and
-/// CUBIC (RFC 9438).
-pub(super) const CC_NAMES: [&str; 3] = ["reno", "newreno", "cubic"];
+/// The congestion-control names `cc =` accepts: Reno (RFC 5681), NewReno (RFC 6582),
+/// CUBIC (RFC 9438) and BBR (v1, Linux's `tcp_bbr`; draft-ietf-ccwg-bbr).
+pub(super) const CC_NAMES: [&str; 4] = ["reno", "newreno", "cubic", "bbr"];
 
 /// A `cc =` value, lower-cased.
 pub(super) fn parse_cc(text: &str) -> Result<String, ConfigError> {
@@ -243,7 +243,7 @@ pub(super) fn parse_cc(text: &str) -> Result<String, ConfigError> {
         Ok(lower)
     } else {
         Err(ConfigError::new(format!(
-            "unknown congestion control '{text}'; expected reno, newreno or cubic"
+            "unknown congestion control '{text}'; expected reno, newreno, cubic or bbr"
         )))
     }
 }

@@ -379,6 +379,7 @@ impl Connection {
         if self.snd_max < end {
             if self.snd_una == self.snd_max {
                 self.note_flight_started(now);
+                self.on_flight_start(now);
             }
             if is_new && self.rtt_timing.is_none() && !self.opts.timestamps {
                 self.rtt_timing = Some((end, now));

@@ -297,7 +297,7 @@ fn errors_name_file_line_and_key() {
         ("mtu = 67\n", "mtu", 1, "between 68 and 9000"),
         ("mtu = 9001\n", "mtu", 1, "between 68 and 9000"),
         ("mode = fast\n", "mode", 1, "threaded or inline"),
-        ("cc = bbr\n", "cc", 1, "reno, newreno or cubic"),
+        ("cc = vegas\n", "cc", 1, "reno, newreno, cubic or bbr"),
         ("addr = 198.18.0.1/40\n", "addr", 1, "out of range"),
         ("addr = 198.18.0\n", "addr", 1, "not an IPv4 address"),
         (

@@ -279,7 +279,7 @@ fn per_key_rules_apply_to_assigned_fields() {
                 ..base.clone()
             },
             "cc",
-            "reno, newreno or cubic",
+            "reno, newreno, cubic or bbr",
         ),
         (
             Config {
