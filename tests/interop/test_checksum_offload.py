@@ -1,6 +1,6 @@
-"""Checksum offload on the wire (``checksum_offload``): on TAP and AF_PACKET our stack hands
-TCP checksums to the kernel through the virtio-net header, and the kernel's TCP takes those
-segments as verified.
+"""Checksum offload on the wire (``checksum_offload``): our stack hands TCP checksums to the
+kernel — through the virtio-net header on TAP and AF_PACKET, through AF_XDP TX metadata on
+AF_XDP — and the kernel's TCP takes those segments as verified.
 
 A raw ``AF_PACKET`` socket in the kernel's namespace watches the frames our stack sends while a
 kernel ``curl`` fetches a page from it. With offload on, our TCP segments arrive carrying only
