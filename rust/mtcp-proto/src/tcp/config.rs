@@ -97,6 +97,15 @@ pub struct TcpConfig {
     /// start and 1.2 in congestion avoidance (Linux's `tcp_pacing_ss_ratio` 200% and
     /// `tcp_pacing_ca_ratio` 120%). Off by default (Linux paces only with the fq qdisc or BBR).
     pub pacing: bool,
+    /// Proportional Rate Reduction (RFC 6937, with PRR-SSRB) in SACK-based fast recovery:
+    /// the window falls to ssthresh over the recovery round, one segment out per
+    /// ssthresh / RecoverFS delivered, instead of at once. On by default, as Linux (which has
+    /// no switch for it).
+    pub prr: bool,
+    /// F-RTO (RFC 5682 §3, SACK-enhanced) after a retransmission timeout, with the Eifel-style
+    /// response (RFC 4015) of undoing the window reduction when the timeout proves spurious
+    /// (Linux's `net.ipv4.tcp_frto`, on by default). Needs SACK.
+    pub frto: bool,
 }
 
 impl Default for TcpConfig {
@@ -128,6 +137,8 @@ impl Default for TcpConfig {
             user_timeout: None,
             hystart: true,
             pacing: false,
+            prr: true,
+            frto: true,
         }
     }
 }

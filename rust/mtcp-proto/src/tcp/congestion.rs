@@ -46,6 +46,9 @@ pub(super) trait CongestionControl {
     fn set_window(&mut self, cwnd: usize);
     /// The slow-start threshold.
     fn ssthresh(&self) -> usize;
+    /// Sets the slow-start threshold: undoing a spurious reduction restores the earlier one
+    /// (RFC 4015 §3). A controller without ssthresh ignores it.
+    fn set_ssthresh(&mut self, _ssthresh: usize) {}
     /// New data was cumulatively acknowledged outside recovery (RFC 5681 §3.1); `srtt` is the
     /// smoothed RTT (CUBIC's target looks one RTT ahead, RFC 9438 §4.2).
     fn on_ack(&mut self, bytes_acked: usize, mss: usize, now: Instant, srtt: Duration);
@@ -144,6 +147,10 @@ impl CongestionControl for NewReno {
         self.ssthresh
     }
 
+    fn set_ssthresh(&mut self, ssthresh: usize) {
+        self.ssthresh = ssthresh;
+    }
+
     fn on_ack(&mut self, bytes_acked: usize, mss: usize, _now: Instant, _srtt: Duration) {
         if self.cwnd < self.ssthresh {
             self.cwnd = slow_start(self.cwnd, bytes_acked, mss);
@@ -239,6 +246,10 @@ impl CongestionControl for Cubic {
 
     fn ssthresh(&self) -> usize {
         self.ssthresh
+    }
+
+    fn set_ssthresh(&mut self, ssthresh: usize) {
+        self.ssthresh = ssthresh;
     }
 
     fn on_ack(&mut self, bytes_acked: usize, mss: usize, now: Instant, srtt: Duration) {
@@ -379,6 +390,9 @@ impl CongestionControl for Congestion {
     }
     fn ssthresh(&self) -> usize {
         self.inner().ssthresh()
+    }
+    fn set_ssthresh(&mut self, ssthresh: usize) {
+        self.inner_mut().set_ssthresh(ssthresh)
     }
     fn on_ack(&mut self, bytes_acked: usize, mss: usize, now: Instant, srtt: Duration) {
         self.inner_mut().on_ack(bytes_acked, mss, now, srtt)

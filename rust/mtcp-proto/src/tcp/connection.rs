@@ -22,17 +22,20 @@ use crate::errno::Errno;
 use crate::time::{Duration, Instant};
 use crate::wire::{SeqNumber, TcpFlags, TcpRepr};
 
-mod delivery;
+mod frto;
 mod growth;
 mod icmp;
 mod input;
 mod keepalive;
 mod output;
 mod pacing;
+mod paws;
+mod prr;
 mod recovery;
 mod reuse;
 #[cfg(test)]
 mod tests;
+mod undo;
 mod user_timeout;
 
 pub use icmp::IcmpError;
@@ -79,6 +82,12 @@ pub struct TcpStats {
     pub challenge_acks_suppressed: u64,
     /// Keepalive probes sent.
     pub keepalive_probes: u64,
+    /// Retransmission timeouts that F-RTO found spurious (RFC 5682; Linux's
+    /// `TCPSpuriousRTOs`).
+    pub spurious_timeouts: u64,
+    /// Window reductions undone: by F-RTO, or by D-SACKs showing every retransmission of the
+    /// episode needless (RFC 4015 response; Linux's `TCPLossUndo` + `TCPDSACKUndo`).
+    pub undos: u64,
 }
 
 /// RACK state (RFC 8985 §6.1).
@@ -189,6 +198,8 @@ pub struct Connection {
     /// RFC 7323 §4.3 TS.Recent and Last.ACK.sent.
     ts_recent: u32,
     last_ack_sent: SeqNumber,
+    /// When TS.Recent was last set: after 24 days it is no longer valid (RFC 7323 §5.5).
+    ts_recent_stamp: Instant,
 
     // Acknowledgment policy (RFC 9293 §3.8.6.3).
     /// Send an ACK at the next poll_transmit.
@@ -242,6 +253,8 @@ pub struct Connection {
     challenge_count: u32,
     /// Keepalive probes sent since the peer was last heard from.
     keepalive_probes: u32,
+    /// When the peer was last heard from (keepalive with a user timeout, as Linux).
+    last_heard: Instant,
     /// `set_keepalive` was called (no clock): arm the timer at the next poll_transmit.
     keepalive_rearm: bool,
     stats: TcpStats,
@@ -251,6 +264,12 @@ pub struct Connection {
     recover: SeqNumber,
     /// Retransmit the segment at SND.UNA at the next poll_transmit (fast retransmit).
     retransmit_front: bool,
+    /// Proportional Rate Reduction during SACK recovery (RFC 6937).
+    prr: prr::Prr,
+    /// F-RTO after a retransmission timeout (RFC 5682 §3).
+    frto: frto::Frto,
+    /// What undoing the latest window reduction restores (RFC 4015, Linux's undo).
+    undo: Option<undo::Undo>,
 
     timers: TimerTable,
     pending_rst: Option<PendingReset>,
@@ -304,6 +323,7 @@ impl Connection {
             },
             ts_recent: 0,
             last_ack_sent: SeqNumber(0),
+            ts_recent_stamp: Instant::ZERO,
             ack_now: false,
             unacked_bytes: 0,
             quick_acks_left: 0,
@@ -330,12 +350,16 @@ impl Connection {
             challenge_window: Instant::ZERO,
             challenge_count: 0,
             keepalive_probes: 0,
+            last_heard: Instant::ZERO,
             keepalive_rearm: false,
             stats: TcpStats::default(),
             dup_acks: 0,
             in_recovery: false,
             recover: iss,
             retransmit_front: false,
+            prr: prr::Prr::new(iss),
+            frto: frto::Frto::default(),
+            undo: None,
             timers: TimerTable::default(),
             pending_rst: None,
         }
@@ -367,6 +391,7 @@ impl Connection {
         let mut conn = Connection::new(config, local, remote, iss, State::SynReceived);
         // RFC 9293 §3.10.7.2 (LISTEN, "third, check for a SYN").
         conn.take_peer_syn(syn);
+        conn.ts_recent_stamp = now;
         conn.snd_wnd = usize::from(syn.window_len);
         conn.max_snd_wnd = conn.snd_wnd;
         conn.snd_wl1 = syn.seq_number;
@@ -408,6 +433,7 @@ impl Connection {
         conn.opts.timestamps = options.timestamps;
         if let (true, Some(ts)) = (options.timestamps, ack.timestamp) {
             conn.ts_recent = ts.tsval;
+            conn.ts_recent_stamp = now;
         }
         conn.cc = Congestion::new(config.congestion, usize::from(conn.send_mss()));
         conn.rcv_mss_estimate = usize::from(conn.send_mss());
@@ -512,7 +538,6 @@ impl Connection {
                 if data.is_empty() {
                     return Ok(0);
                 }
-                self.check_app_limited();
                 match self.send_buf.enqueue(data) {
                     0 => Err(Errno::EAGAIN),
                     n => Ok(n),
@@ -823,7 +848,10 @@ impl Connection {
         });
     }
 
+    /// The peer was heard from (an acceptable segment): restarts mTCP's idle timeout and
+    /// keepalive's user-timeout clock.
     fn arm_idle(&mut self, now: Instant) {
+        self.last_heard = now;
         if let Some(idle) = self.config.idle_timeout {
             self.timers.set(Timer::Idle, now + idle);
         }

@@ -367,6 +367,15 @@ impl Scoreboard {
         any
     }
 
+    /// Clears every loss mark: a timeout turned out spurious (F-RTO, RFC 5682), so nothing
+    /// is resent.
+    pub(super) fn unmark_lost(&mut self) {
+        for seg in self.segments.iter_mut() {
+            seg.lost = false;
+        }
+        self.lost_bytes = 0;
+    }
+
     /// Marks every record longer than `len` bytes that is neither SACKed nor already lost as
     /// lost (the path MTU dropped below it, RFC 1191); returns whether any was.
     pub(super) fn mark_lost_longer_than(&mut self, len: usize) -> bool {
@@ -393,7 +402,9 @@ impl Scoreboard {
         for seg in self.segments.iter_mut().rev() {
             if seg.sacked {
                 above += seg.len();
-            } else if above >= threshold && !seg.lost {
+            } else if above >= threshold && !seg.lost && !seg.retransmitted {
+                // RFC 6675 NextSeg (1.b): a segment already retransmitted (below HighRxt)
+                // is not resent again on every further SACK.
                 seg.lost = true;
                 self.lost_bytes += seg.len();
                 self.lost_total += seg.len() as u64;

@@ -52,6 +52,7 @@ impl Connection {
             return;
         }
         self.take_peer_syn(seg);
+        self.ts_recent_stamp = now;
         self.snd_wnd = usize::from(seg.window_len); // never scaled in a SYN (RFC 7323 §2.2)
         self.max_snd_wnd = self.snd_wnd;
         self.snd_wl1 = seg.seq_number;
@@ -74,6 +75,7 @@ impl Connection {
     /// Our SYN has been acknowledged: RTT sample and timer reset.
     fn on_syn_acked(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         self.take_rtt_sample(now, seg, self.iss + 1);
+        self.note_progress(now);
         self.retries = 0;
         self.timers.stop(Timer::Retransmit);
         if self.snd_nxt < self.snd_una {
@@ -116,12 +118,9 @@ impl Connection {
             self.process_ack(now, seg);
             return;
         }
-        // PAWS (RFC 7323 §5.3 R1): a timestamp older than TS.Recent marks an old duplicate.
-        if let (true, Some(ts), false) = (self.opts.timestamps, seg.timestamp, flags.rst()) {
-            if (ts.tsval.wrapping_sub(self.ts_recent) as i32) < 0 {
-                self.ack_now = true;
-                return;
-            }
+        // Timestamps checks (RFC 7323 §3.2, §5): paws.rs.
+        if !self.timestamps_acceptable(now, seg) {
+            return;
         }
         // First, check the sequence number.
         let rcv_wnd = self.rcv_wnd();
@@ -163,6 +162,7 @@ impl Connection {
         if let (true, Some(ts)) = (self.opts.timestamps, seg.timestamp) {
             if seg.seq_number <= self.last_ack_sent {
                 self.ts_recent = ts.tsval;
+                self.ts_recent_stamp = now;
             }
         }
         if !self.process_ack(now, seg) {
@@ -205,6 +205,7 @@ impl Connection {
             self.snd_wl1 = seg.seq_number;
             self.snd_wl2 = ack;
             self.establish();
+            self.arm_keepalive(now); // a passive open is probed from here on too
         }
         // ACK of something not yet sent, or too old to be a plausible duplicate: dropped
         // with a (challenge) ACK (RFC 9293 §3.10.7.4, RFC 5961 §5.2).
@@ -214,16 +215,11 @@ impl Connection {
             return false;
         }
         let window = usize::from(seg.window_len) << self.opts.snd_shift;
-        let before = self.ack_snapshot();
-        let delivered = if ack > self.snd_una {
-            self.on_new_ack(now, seg)
+        if ack > self.snd_una {
+            self.on_new_ack(now, seg);
         } else if ack == self.snd_una {
-            self.on_duplicate_ack(now, seg, window)
-        } else {
-            Delivered::default()
-        };
-        // After loss detection and recovery, as Linux's tcp_ack calls cong_control.
-        self.on_ack_delivery(now, &delivered, before);
+            self.on_duplicate_ack(now, seg, window);
+        }
         // Any acceptable ACK answers an outstanding zero-window probe; a peer that keeps
         // answering with a zero window is alive, so its retransmissions are not failures.
         self.unanswered_probes = 0;
@@ -252,9 +248,8 @@ impl Connection {
         true
     }
 
-    /// SND.UNA < SEG.ACK =< SND.MAX: data (or our SYN/FIN) acknowledged. Returns what the
-    /// ACK delivered.
-    fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Delivered {
+    /// SND.UNA < SEG.ACK =< SND.MAX: data (or our SYN/FIN) acknowledged.
+    fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         let ack = seg.ack_number;
         self.ack_rtt = None;
         self.take_rtt_sample(now, seg, ack);
@@ -279,7 +274,7 @@ impl Connection {
         if self.sack_mode() {
             self.process_sack_blocks(seg, &mut delivered);
             self.after_sack_ack(now, delivered, buffered);
-            return delivered;
+            return;
         }
         let mss = usize::from(self.send_mss());
         // Congestion control counts data bytes, not the SYN or FIN.
@@ -295,25 +290,29 @@ impl Connection {
         } else if buffered > 0 {
             self.grow_window(now, buffered);
         }
-        delivered
     }
 
     /// RFC 5681 §2 duplicate ACK. With SACK, the ACK's blocks feed the scoreboard and
     /// RACK/RFC 6675 decide (`recovery.rs`); without, the third duplicate starts fast
     /// retransmit and NewReno recovery (RFC 6582 §3.2).
-    fn on_duplicate_ack(&mut self, now: Instant, seg: &TcpRepr<'_>, window: usize) -> Delivered {
-        let mut delivered = Delivered::default();
+    fn on_duplicate_ack(&mut self, now: Instant, seg: &TcpRepr<'_>, window: usize) {
         if self.snd_max == self.snd_una {
-            return delivered;
+            if self.sack_mode() {
+                // Nothing in flight, but a D-SACK may still prove a retransmission needless.
+                self.process_sack_blocks(seg, &mut Delivered::default());
+                self.undo_after_ack();
+            }
+            return;
         }
         if self.sack_mode() {
+            let mut delivered = Delivered::default();
             self.process_sack_blocks(seg, &mut delivered);
             self.after_sack_ack(now, delivered, 0);
-            return delivered;
+            return;
         }
         let classic = seg.payload.is_empty() && !seg.flags.fin() && window == self.snd_wnd;
         if !classic {
-            return delivered;
+            return;
         }
         self.dup_acks += 1;
         let mss = usize::from(self.send_mss());
@@ -328,7 +327,6 @@ impl Connection {
             self.retransmit_front = true;
             self.rtt_timing = None; // Karn: the timed segment may be the one resent
         }
-        delivered
     }
 
     /// RTT measurement for an ACK that advances SND.UNA to `ack`: from the echoed timestamp
@@ -499,13 +497,17 @@ impl Connection {
         } else {
             self.config.max_retries
         };
-        if self.retries > limit || (!handshake && self.user_timed_out(now)) {
+        // The user timeout bounds the handshake too (as Linux); its clock starts with the SYN.
+        if self.retries > limit || self.user_timed_out(now) {
             self.enter_closed(Some(self.timeout_error()));
             return;
         }
         self.rtt.back_off();
         self.stats.timeouts += 1;
         let mss = usize::from(self.send_mss());
+        if !handshake {
+            self.frto_on_timeout(); // before the reduction it may undo (frto.rs)
+        }
         self.cc.on_timeout(self.flight_size(), mss);
         self.in_recovery = false;
         self.recover = self.snd_max;

@@ -40,7 +40,15 @@ impl Connection {
             self.timers.set(Timer::KeepAlive, now + ka.idle);
             return;
         }
-        if self.keepalive_probes >= ka.count {
+        // With a user timeout, it decides instead of the count (as Linux's
+        // `tcp_keepalive_timer`): the peer silent for that long after at least one probe.
+        let expired = match self.config.user_timeout {
+            Some(limit) => {
+                self.keepalive_probes > 0 && now.saturating_duration_since(self.last_heard) >= limit
+            }
+            None => self.keepalive_probes >= ka.count,
+        };
+        if expired {
             self.queue_own_reset();
             self.enter_closed(Some(self.timeout_error()));
             return;

@@ -318,6 +318,9 @@ impl Connection {
             self.last_ack_sent = self.rcv_nxt;
         }
         let first_time = self.snd_max == self.iss;
+        if first_time && !syn_received {
+            self.note_flight_started(now); // the user timeout covers the handshake too
+        }
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_max.max(self.snd_nxt);
         if first_time {
@@ -360,6 +363,7 @@ impl Connection {
         let end = seq + len + usize::from(repr.flags.fin());
         let is_new = seq == self.snd_max;
         let old_max = self.snd_max;
+        self.prr_on_sent((end - seq).max(0) as usize);
         if seq < old_max {
             self.scoreboard.on_retransmit(seq, end.min(old_max), now);
             self.stats.retransmitted_segments += 1;

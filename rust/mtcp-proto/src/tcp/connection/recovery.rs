@@ -49,10 +49,31 @@ impl Connection {
         }
         let fin_sent = self.fin_queued && self.snd_max == self.data_end() + 1;
         let fin = fin_sent.then(|| self.data_end());
+        // F-RTO step 3 (frto.rs) asks whether data below `recover` was newly delivered, so a
+        // block straddling it is applied in two parts.
+        let frto_recover = self.frto_recover_watch();
+        if frto_recover.is_some() {
+            self.frto_note_cumulative(delivered);
+        }
         for &(left, right) in blocks.iter().flatten() {
             let plausible = left < right && left >= self.snd_una && right <= self.snd_max;
-            if plausible {
-                self.scoreboard.on_sack_block(left, right, fin, delivered);
+            if !plausible {
+                continue;
+            }
+            match frto_recover {
+                Some(recover) if left < recover => {
+                    let before = delivered.sacked_bytes;
+                    self.scoreboard
+                        .on_sack_block(left, right.min(recover), fin, delivered);
+                    if delivered.sacked_bytes > before {
+                        self.frto_note_original_sacked();
+                    }
+                    if right > recover {
+                        self.scoreboard
+                            .on_sack_block(recover, right, fin, delivered);
+                    }
+                }
+                _ => self.scoreboard.on_sack_block(left, right, fin, delivered),
             }
         }
     }
@@ -61,6 +82,7 @@ impl Connection {
     /// network duplicate. RACK widens its reordering window (RFC 8985 §6.2 step 4).
     fn on_dsack(&mut self, left: SeqNumber, right: SeqNumber) {
         self.stats.dsacks_received += 1;
+        self.undo_on_dsack(left, right);
         self.rack.reordering_seen = true;
         self.rack.reo_wnd_mult = (self.rack.reo_wnd_mult + 1).min(MAX_REO_WND_MULT);
         if let Some(tlp) = self.tlp.as_mut() {
@@ -76,15 +98,19 @@ impl Connection {
     pub(super) fn after_sack_ack(&mut self, now: Instant, delivered: Delivered, acked: usize) {
         self.scoreboard.finish_ack(&delivered);
         self.rack_update(now, &delivered);
+        self.frto_on_ack(acked > 0, delivered.sacked_bytes > 0);
         let lost = self.detect_losses(now);
         if self.in_recovery && self.snd_una >= self.recover {
             self.in_recovery = false; // RFC 6675 §5: recovery ends at RecoveryPoint
+            self.prr_end();
         }
         if lost && !self.in_recovery && self.snd_una > self.recover {
             self.enter_sack_recovery(now);
         } else if !self.in_recovery && acked > 0 {
             self.grow_window(now, acked);
         }
+        self.prr_on_ack();
+        self.undo_after_ack();
         self.end_tlp_episode(now);
         self.arm_tlp(now);
     }
@@ -155,11 +181,13 @@ impl Connection {
     /// RFC 6675 §5 step 4 / RFC 8985 §6.2: losses found outside recovery start one; cwnd and
     /// ssthresh drop once for the whole episode, ending when RecoveryPoint = SND.MAX is ACKed.
     fn enter_sack_recovery(&mut self, now: Instant) {
+        self.undo_record(false);
         self.in_recovery = true;
         self.recover = self.snd_max;
         self.stats.fast_recoveries += 1;
         let mss = usize::from(self.send_mss());
         self.cc.on_congestion_event(self.flight_size(), mss, now);
+        self.prr_start();
         self.rtt_timing = None; // Karn: the timed segment may be resent
         self.retransmit_first_hole = true;
     }
@@ -191,6 +219,9 @@ impl Connection {
     pub(super) fn next_retransmission(&self) -> Option<(SeqNumber, usize)> {
         if !self.sack_mode() || self.state == State::SynReceived {
             return None;
+        }
+        if self.frto_holds_retransmissions() {
+            return None; // F-RTO step 2b: new data first (frto.rs)
         }
         let seg = self.scoreboard.next_lost()?;
         if self.pipe() >= self.cc.window() && !self.retransmit_first_hole {

@@ -2175,8 +2175,11 @@ fn test_established_window_shrunk_to_zero_under_flight_never_times_out() {
     assert_eq!(c.send_queue(), 0);
 }
 
+mod frto;
 mod icmp;
 mod pacing;
+mod paws;
+mod prr;
 mod quick_ack;
 mod reuse;
 mod syn_cookie;
