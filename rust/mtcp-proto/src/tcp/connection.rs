@@ -22,6 +22,7 @@ use crate::errno::Errno;
 use crate::time::{Duration, Instant};
 use crate::wire::{SeqNumber, TcpFlags, TcpRepr};
 
+mod delivery;
 mod frto;
 mod growth;
 mod icmp;
@@ -538,6 +539,7 @@ impl Connection {
                 if data.is_empty() {
                     return Ok(0);
                 }
+                self.check_app_limited();
                 match self.send_buf.enqueue(data) {
                     0 => Err(Errno::EAGAIN),
                     n => Ok(n),

@@ -215,11 +215,16 @@ impl Connection {
             return false;
         }
         let window = usize::from(seg.window_len) << self.opts.snd_shift;
-        if ack > self.snd_una {
-            self.on_new_ack(now, seg);
+        let before = self.ack_snapshot();
+        let delivered = if ack > self.snd_una {
+            self.on_new_ack(now, seg)
         } else if ack == self.snd_una {
-            self.on_duplicate_ack(now, seg, window);
-        }
+            self.on_duplicate_ack(now, seg, window)
+        } else {
+            Delivered::default()
+        };
+        // After loss detection and recovery, as Linux's tcp_ack calls cong_control.
+        self.on_ack_delivery(now, &delivered, before);
         // Any acceptable ACK answers an outstanding zero-window probe; a peer that keeps
         // answering with a zero window is alive, so its retransmissions are not failures.
         self.unanswered_probes = 0;
@@ -248,8 +253,9 @@ impl Connection {
         true
     }
 
-    /// SND.UNA < SEG.ACK =< SND.MAX: data (or our SYN/FIN) acknowledged.
-    fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+    /// SND.UNA < SEG.ACK =< SND.MAX: data (or our SYN/FIN) acknowledged. Returns what the
+    /// ACK delivered.
+    fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Delivered {
         let ack = seg.ack_number;
         self.ack_rtt = None;
         self.take_rtt_sample(now, seg, ack);
@@ -274,7 +280,7 @@ impl Connection {
         if self.sack_mode() {
             self.process_sack_blocks(seg, &mut delivered);
             self.after_sack_ack(now, delivered, buffered);
-            return;
+            return delivered;
         }
         let mss = usize::from(self.send_mss());
         // Congestion control counts data bytes, not the SYN or FIN.
@@ -290,29 +296,30 @@ impl Connection {
         } else if buffered > 0 {
             self.grow_window(now, buffered);
         }
+        delivered
     }
 
     /// RFC 5681 §2 duplicate ACK. With SACK, the ACK's blocks feed the scoreboard and
     /// RACK/RFC 6675 decide (`recovery.rs`); without, the third duplicate starts fast
     /// retransmit and NewReno recovery (RFC 6582 §3.2).
-    fn on_duplicate_ack(&mut self, now: Instant, seg: &TcpRepr<'_>, window: usize) {
+    fn on_duplicate_ack(&mut self, now: Instant, seg: &TcpRepr<'_>, window: usize) -> Delivered {
+        let mut delivered = Delivered::default();
         if self.snd_max == self.snd_una {
             if self.sack_mode() {
                 // Nothing in flight, but a D-SACK may still prove a retransmission needless.
                 self.process_sack_blocks(seg, &mut Delivered::default());
                 self.undo_after_ack();
             }
-            return;
+            return delivered;
         }
         if self.sack_mode() {
-            let mut delivered = Delivered::default();
             self.process_sack_blocks(seg, &mut delivered);
             self.after_sack_ack(now, delivered, 0);
-            return;
+            return delivered;
         }
         let classic = seg.payload.is_empty() && !seg.flags.fin() && window == self.snd_wnd;
         if !classic {
-            return;
+            return delivered;
         }
         self.dup_acks += 1;
         let mss = usize::from(self.send_mss());
@@ -327,6 +334,7 @@ impl Connection {
             self.retransmit_front = true;
             self.rtt_timing = None; // Karn: the timed segment may be the one resent
         }
+        delivered
     }
 
     /// RTT measurement for an ACK that advances SND.UNA to `ack`: from the echoed timestamp
