@@ -1,13 +1,18 @@
 """mtcp against the Linux kernel's TCP over real interfaces: a TAP device and a veth pair
 (AF_PACKET and AF_XDP), in the namespaces of ``mtcp netlab`` (python/mtcp/tools/netlab.py).
 
-Most tests run on all three backends. Our stack runs in this process (its interface opened
-from inside the lab's namespace with setns), or as the ``mtcp epserver``/``mtcp epwget``
-command in that namespace; the kernel's programs (curl, wget, nc, a Python ``socket`` client,
-``python3 -m http.server``, ping) run in the kernel's namespace through ``ip netns exec``,
-each bounded by ``timeout``. Addresses: 198.18.10.0/24 (veth) and 198.18.11.0/24 (TAP), only
-inside the lab's namespaces. The loss test drops 1 % of the frames each way with the lab's
-nftables rule on the kernel's bridge (``netlab.loss``), removed after the test.
+Most tests run on all three backends. Our stack runs in this process (its interface opened from
+inside the lab's namespace with setns), or as the ``mtcp epserver``/``mtcp epwget`` command in
+that namespace. DPDK (``io = dpdk``, a ``net_af_packet`` vdev on the lab's veth, ``--no-pci
+--no-huge``) runs only in subprocesses, since its EAL initialises once per process: the CLI
+tests run on it too, and its own section runs a small echo server script. DPDK cases skip when
+the extension was built without the ``dpdk`` feature, unless DPDK is installed (``pkg-config
+--exists libdpdk``), where they fail: CI must run them. The kernel's programs (curl, wget, nc,
+a Python ``socket`` client, ``python3 -m http.server``, ping) run in the kernel's namespace
+through ``ip netns exec``, each bounded by ``timeout``. Addresses: 198.18.10.0/24 (veth) and
+198.18.11.0/24 (TAP), only inside the lab's namespaces. The loss test drops 1 % of the frames
+each way with the lab's nftables rule on the kernel's bridge (``netlab.loss``), removed after
+the test.
 
 Skipped when not root or without ``ip``; as root a lab that fails to come up is an error, not
 a skip. The lab is torn down at the end of the session whatever happens. When ``tcpdump`` is
@@ -98,6 +103,47 @@ SITES = {
         LAB.veth_peer_addr,
     ),
 }
+
+
+#: DPDK: the EAL's af_packet vdev on the stack's veth end (same addresses as afpacket).
+DPDK_PORT = "net_af_packet0"
+DPDK_SITE = Site(
+    "dpdk",
+    DPDK_PORT,
+    netlab.STACK_NS,
+    netlab.PEER_NS,
+    LAB.veth_peer,
+    LAB.veth_stack_addr,
+    LAB.veth_peer_addr,
+)
+#: Backends the CLI tests run on (as subprocesses): every site, and DPDK.
+CLI_SITES = {**SITES, "dpdk": DPDK_SITE}
+
+
+def dpdk_eal_args(iface: str = LAB.veth_stack) -> str:
+    """EAL arguments for a DPDK stack on ``iface``: no PCI scan, no hugepages, one lcore."""
+    return (
+        f"--no-pci --no-huge -m 256 --no-telemetry -l 0 --file-prefix=mtcp-interop "
+        f"--vdev={DPDK_PORT},iface={iface}"
+    )
+
+
+def require_dpdk() -> None:
+    """Skips unless this extension has the DPDK backend; fails instead when DPDK is installed
+    (then the extension should have been built with it, as scripts/test.sh does)."""
+    if "dpdk" in mtcp.features():
+        return
+    installed = shutil.which("pkg-config") is not None and (
+        subprocess.run(["pkg-config", "--exists", "libdpdk"], check=False).returncode == 0
+    )
+    if installed:
+        pytest.fail(
+            "DPDK is installed (pkg-config libdpdk) but mtcp was built without the `dpdk` "
+            "feature: MATURIN_PEP517_ARGS='--features dpdk' pip install -e . "
+            "(scripts/test.sh does this)",
+            pytrace=False,
+        )
+    pytest.skip("mtcp was built without the dpdk feature (DPDK is not installed)")
 
 
 def kernel(site: Site, *cmd: str, timeout: float = 30, check: bool = True) -> str:
@@ -225,7 +271,20 @@ class Running:
 
 @pytest.fixture(params=sorted(SITES))
 def site(request: pytest.FixtureRequest, lab: None) -> Iterator[Site]:
-    s = SITES[request.param]
+    yield from _captured(request, SITES[request.param])
+
+
+@pytest.fixture(params=sorted(CLI_SITES))
+def cli_site(request: pytest.FixtureRequest, lab: None) -> Iterator[Site]:
+    """A site for the CLI tests, whose stack runs in a subprocess: every site and DPDK."""
+    s = CLI_SITES[request.param]
+    if s.io == "dpdk":
+        require_dpdk()
+    yield from _captured(request, s)
+
+
+def _captured(request: pytest.FixtureRequest, s: Site) -> Iterator[Site]:
+    """Yields ``s`` with the kernel side's traffic recorded, kept if the test failed."""
     capture = _start_capture(s)
     yield s
     failed = getattr(request.node, "rep_call", None)
@@ -683,9 +742,10 @@ def test_peer_with_tx_checksum_offload_on(running: Running, server: StackServer)
 def _conf(site: Site, tmp_path: Path) -> Path:
     """An mtcp.conf for our stack on ``site`` (what a user writes for ``mtcp -f``)."""
     path = tmp_path / f"{site.io}.conf"
-    path.write_text(
-        f"io = {site.io}\nport = {site.port}\naddr = {site.stack_addr}/24\nnum_cores = 1\n"
-    )
+    text = f"io = {site.io}\nport = {site.port}\naddr = {site.stack_addr}/24\nnum_cores = 1\n"
+    if site.io == "dpdk":
+        text += f"dpdk_eal_args = {dpdk_eal_args()}\n"
+    path.write_text(text)
     return path
 
 
@@ -699,9 +759,10 @@ CLI_PORT = 8081
 
 
 @pytest.mark.skipif(shutil.which("wget") is None, reason="wget is not installed")
-def test_mtcp_epserver_serves_kernel_curl_and_wget(site: Site, tmp_path: Path) -> None:
+def test_mtcp_epserver_serves_kernel_curl_and_wget(cli_site: Site, tmp_path: Path) -> None:
     """The ``mtcp epserver`` command on a config file, serving a directory: the kernel's
     ``curl`` and ``wget`` fetch a 1 MiB file intact; Ctrl-C stops the server with exit 0."""
+    site = cli_site
     www = tmp_path / "www"
     www.mkdir()
     payload = os.urandom(1024 * 1024)
@@ -744,10 +805,11 @@ def test_kernel_nc_echo_sha256(running: Running, server: StackServer, tmp_path: 
     assert hashlib.sha256(got.read_bytes()).digest() == hashlib.sha256(sent.read_bytes()).digest()
 
 
-def test_mtcp_epwget_fetches_from_a_kernel_http_server(site: Site, tmp_path: Path) -> None:
+def test_mtcp_epwget_fetches_from_a_kernel_http_server(cli_site: Site, tmp_path: Path) -> None:
     """The ``mtcp epwget`` command fetching 20 times (4 at a time, a new connection each)
     from ``python3 -m http.server`` in the kernel's namespace: exit 0, 20 completed, the
     saved body intact."""
+    site = cli_site
     requests = 20
     saved = tmp_path / "saved.bin"
     with kernel_http_server(site, tmp_path) as (url, payload):
@@ -849,3 +911,189 @@ def test_route_conf_gateway_reaches_an_off_link_host(
         s.close()
     finally:
         plain.destroy()
+
+
+# ---------------------------------------------------------------- DPDK in a subprocess
+
+#: Our stack over DPDK as an echo server on one context, in its own process (the EAL
+#: initialises once per process): prints ``ready`` once listening, serves until SIGINT or
+#: SIGTERM, then destroys the stack (closing the port) and prints ``done``.
+DPDK_ECHO_SERVER = textwrap.dedent(
+    """
+    import signal, sys
+    import mtcp
+    conf, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    stop = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.append(1))
+    stack = mtcp.Stack(mtcp.Config.load(conf))
+    try:
+        ctx = stack.create_context(0)
+        ep = ctx.epoll()
+        listener = ctx.socket()
+        listener.bind((addr, port))
+        listener.listen(64)
+        ep.register(listener, mtcp.EPOLLIN)
+        conns = {}
+        print("ready", flush=True)
+        while not stop:
+            for fd, _ in ep.poll(0.05):
+                if fd == listener.fileno():
+                    while True:
+                        try:
+                            sock, _ = listener.accept()
+                        except BlockingIOError:
+                            break
+                        conns[sock.fileno()] = [sock, bytearray(), False]
+                        ep.register(sock, mtcp.EPOLLIN | mtcp.EPOLLOUT)
+                    continue
+                if fd not in conns:
+                    continue
+                sock, out, eof = conns[fd]
+                try:
+                    while not eof:
+                        try:
+                            data = sock.recv(65536)
+                        except BlockingIOError:
+                            break
+                        eof = not data
+                        out += data
+                    while out:
+                        try:
+                            del out[: sock.send(bytes(out[:65536]))]
+                        except BlockingIOError:
+                            break
+                except OSError:
+                    out.clear()
+                    eof = True
+                conns[fd][2] = eof
+                if eof and not out:
+                    ep.unregister(sock)
+                    sock.close()
+                    del conns[fd]
+    finally:
+        stack.destroy()
+    print("done", flush=True)
+    """
+)
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """SIGINT (``timeout`` relays it), then the process's remaining output."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()
+
+
+@pytest.fixture
+def dpdk_echo(lab: None, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    """DPDK_ECHO_SERVER on ECHO_PORT in the stack's namespace; yields the DPDK site. The
+    server must stop cleanly (exit 0, ``done``) when the test ends."""
+    require_dpdk()
+    site = DPDK_SITE
+    conf = _conf(site, tmp_path)
+    cmd = ["timeout", "-k", "5", "120", "ip", "netns", "exec", site.stack_ns, sys.executable,
+           "-c", DPDK_ECHO_SERVER, str(conf), site.stack_addr, str(ECHO_PORT)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    capture = None
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()
+        if ready.strip() != "ready":
+            _, err = _stop(proc)
+            pytest.fail(f"the DPDK echo server did not start: {ready!r}\n{err[-3000:]}")
+        capture = _start_capture(site)
+        yield site
+    finally:
+        failed = getattr(request.node, "rep_call", None)
+        _stop_capture(capture, keep=bool(failed and failed.failed), name=request.node.name)
+        out, err = _stop(proc)
+    assert proc.returncode == 0, err[-3000:]
+    assert out.strip().endswith("done"), out + err[-3000:]
+
+
+@pytest.mark.skipif(shutil.which("nc") is None, reason="nc (netcat-openbsd) is not installed")
+def test_dpdk_kernel_nc_echo_sha256(dpdk_echo: Site, tmp_path: Path) -> None:
+    """The kernel's ``nc`` pipes 2 MiB of random bytes through our echo over DPDK: the same
+    bytes come back (SHA-256)."""
+    s = dpdk_echo
+    sent, got = tmp_path / "nc.in", tmp_path / "nc.out"
+    sent.write_bytes(os.urandom(2 * 1024 * 1024))
+    kernel(s, "sh", "-c", f"nc -N -w 20 {s.stack_addr} {ECHO_PORT} < {sent} > {got}",
+           timeout=40)  # fmt: skip
+    assert got.stat().st_size == sent.stat().st_size
+    assert hashlib.sha256(got.read_bytes()).digest() == hashlib.sha256(sent.read_bytes()).digest()
+
+
+def test_dpdk_kernel_socket_echo_5mb_sha256(dpdk_echo: Site) -> None:
+    """5 MiB each way at once between a kernel socket and our echo over DPDK, intact."""
+    s = dpdk_echo
+    size = 5 * 1024 * 1024
+    start = time.monotonic()
+    out = kernel(s, sys.executable, "-c", ECHO_CLIENT, s.stack_addr, str(ECHO_PORT), str(size),
+                 timeout=60)  # fmt: skip
+    elapsed = time.monotonic() - start
+    result = json.loads(out)
+    assert result["n"] == size
+    assert result["got"] == result["sent"]
+    print(f"dpdk: 5 MiB echoed in {elapsed:.2f} s ({2 * size * 8 / elapsed / 1e6:.0f} Mbit/s)")
+
+
+@pytest.mark.skipif(shutil.which("ping") is None, reason="ping (iputils-ping) is not installed")
+def test_dpdk_kernel_pings_our_address(dpdk_echo: Site) -> None:
+    s = dpdk_echo
+    out = kernel(s, "ping", "-c", "20", "-i", "0.05", "-W", "1", s.stack_addr)
+    assert re.search(r"20 packets transmitted, 20 received", out), out
+    rtt = re.search(r"= [\d.]+/([\d.]+)/([\d.]+)/", out)
+    assert rtt is not None, out
+    print(f"dpdk: ping rtt avg {rtt.group(1)} ms, max {rtt.group(2)} ms")
+
+
+#: Opens a DPDK stack from the mtcp.conf in argv[1] in its own process; prints the error.
+DPDK_OPEN = textwrap.dedent(
+    """
+    import sys
+    import mtcp
+    try:
+        mtcp.Stack(mtcp.Config.load(sys.argv[1])).destroy()
+    except OSError as exc:
+        print(f"{type(exc).__name__} errno={exc.errno} {exc}")
+        sys.exit(3)
+    print("opened")
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("eal_args", "port", "message"),
+    [
+        # The vdev's interface does not exist in this namespace: the port is not created.
+        (dpdk_eal_args("mtcp-nosuch0"), DPDK_PORT, "mtcp-nosuch0"),
+        # The EAL rejects an argument it does not know.
+        ("--no-pci --no-huge -m 256 --file-prefix=mtcp-interop --bogus-eal-flag", DPDK_PORT,
+         "EAL initialisation"),
+        # A port the EAL did not create.
+        (dpdk_eal_args(), "net_af_packet7", "net_af_packet7"),
+    ],
+    ids=["missing-interface", "bad-eal-args", "unknown-port"],
+)  # fmt: skip
+def test_dpdk_open_errors_are_clear(
+    lab: None, tmp_path: Path, eal_args: str, port: str, message: str
+) -> None:
+    """A DPDK stack that cannot open fails with an OSError whose message says why (not a
+    crash, not a hang)."""
+    require_dpdk()
+    conf = tmp_path / "bad.conf"
+    conf.write_text(
+        f"io = dpdk\nport = {port}\naddr = {LAB.veth_stack_addr}/24\ndpdk_eal_args = {eal_args}\n"
+    )
+    proc = subprocess.run(
+        ["timeout", "-k", "5", "60", "ip", "netns", "exec", netlab.STACK_NS, sys.executable,
+         "-c", DPDK_OPEN, str(conf)],
+        capture_output=True, text=True, timeout=70, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stdout + proc.stderr[-3000:]
+    assert message in proc.stdout, proc.stdout

@@ -165,11 +165,24 @@ fn resolve_port(process: &Process, port: &str) -> io::Result<u16> {
         _ => &[],
     };
     if let Some(devargs) = vdev_args(argv, port) {
-        if sys::dev_probe(devargs).is_ok() {
-            if let Ok(id) = sys::port_by_name(port) {
-                return Ok(id);
-            }
+        // Closed by an earlier stack of this process, or its probe at EAL start failed (e.g.
+        // net_af_packet's interface is missing): create it now.
+        let probed = sys::dev_probe(devargs);
+        if let Ok(id) = sys::port_by_name(port) {
+            return Ok(id);
         }
+        let why = match probed {
+            Err(errnum) => format!("{} (errno {errnum})", sys::strerror(errnum)),
+            Ok(()) => "no port appeared".to_owned(),
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "DPDK port '{port}' not found: creating it from --vdev={devargs} failed: {why} \
+                 (does the device or interface it names exist, in this network namespace? \
+                 EAL messages are on stderr)"
+            ),
+        ));
     }
     Err(io::Error::new(
         io::ErrorKind::NotFound,
