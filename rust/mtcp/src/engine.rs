@@ -1031,6 +1031,8 @@ pub(crate) fn tcp_config_from(config: &crate::Config) -> TcpConfig {
         window_scaling: config.tcp_window_scaling,
         sack: config.tcp_sack,
         rack: config.tcp_recovery,
+        frto: config.tcp_frto != 0,
+        prr: config.tcp_prr,
         max_retries: config.tcp_retries2,
         max_syn_retries: config.tcp_syn_retries,
         challenge_ack_limit: config.tcp_challenge_ack_limit,

@@ -222,6 +222,13 @@ pub struct Config {
     /// `tcp_recovery`: RACK-TLP loss detection (RFC 8985) when SACK is negotiated, as bit 1
     /// of Linux's `net.ipv4.tcp_recovery`; `1` (default) or `0` (RFC 6675 DupThresh only).
     pub tcp_recovery: bool,
+    /// `tcp_frto`: F-RTO (RFC 5682 §3, SACK-enhanced) detection of spurious retransmission
+    /// timeouts, whose window reduction is then undone (RFC 4015), as Linux's
+    /// `net.ipv4.tcp_frto`: `0` off, `1` or `2` (default, Linux's value) on.
+    pub tcp_frto: u8,
+    /// `tcp_prr`: Proportional Rate Reduction (RFC 6937) in SACK fast recovery, `1` (default;
+    /// Linux always uses it) or `0` (cwnd drops to ssthresh at once, RFC 6675).
+    pub tcp_prr: bool,
     /// `tcp_retries2`: RTO expiries without progress before a connection fails with ETIMEDOUT
     /// (RFC 1122 §4.2.3.5 R2; Linux's `net.ipv4.tcp_retries2`, a count here). Default 15.
     pub tcp_retries2: u32,
@@ -285,6 +292,8 @@ impl Default for Config {
             tcp_window_scaling: true,
             tcp_sack: true,
             tcp_recovery: true,
+            tcp_frto: 2,
+            tcp_prr: true,
             tcp_retries2: 15,
             tcp_syn_retries: 6,
             tcp_challenge_ack_limit: 10,

@@ -21,6 +21,7 @@ fn rich(dir: &TempDir) -> Config {
          mac = 02:00:c6:12:00:99\nmtu = 4000\nmode = inline\ncc = cubic\n\
          tcp_syncookies = 2\ntcp_hystart = 0\ntcp_pacing = 1\n\
          tcp_timestamps = 0\ntcp_window_scaling = 0\ntcp_sack = 0\ntcp_recovery = 0\n\
+         tcp_frto = 0\ntcp_prr = 0\n\
          tcp_retries2 = 8\ntcp_syn_retries = 2\ntcp_challenge_ack_limit = 100\n\
          tcp_rto_min_ms = 5\ntcp_rto_max_ms = 120000\ntcp_rto_initial_ms = 3000\n\
          tcp_delack_ms = 10\ntcp_quickack = 0\n\
@@ -34,7 +35,7 @@ fn rich(dir: &TempDir) -> Config {
 #[test]
 fn keys_lists_every_key_once() {
     let keys = Config::keys();
-    assert_eq!(keys.len(), 40);
+    assert_eq!(keys.len(), 42);
     for (i, k) in keys.iter().enumerate() {
         assert!(!keys[..i].contains(k), "{k} listed twice");
         assert!(Config::default().get(k).is_some(), "get({k})");
@@ -66,6 +67,8 @@ fn keys_lists_every_key_once() {
         "tcp_window_scaling",
         "tcp_sack",
         "tcp_recovery",
+        "tcp_frto",
+        "tcp_prr",
         "tcp_retries2",
         "tcp_syn_retries",
         "tcp_challenge_ack_limit",
@@ -431,4 +434,36 @@ fn tcp_rto_min_may_not_exceed_max() {
         struct_set.validate().unwrap_err().key.as_deref(),
         Some("tcp_syn_retries")
     );
+}
+
+#[test]
+fn tcp_frto_and_tcp_prr_default_on_and_map_to_tcp_config() {
+    let mut c = Config::default();
+    assert_eq!(c.get("tcp_frto").unwrap(), "2", "Linux's default");
+    assert_eq!(c.get("tcp_prr").unwrap(), "1");
+    let tcp = crate::engine::tcp_config_from(&c);
+    assert!(tcp.frto && tcp.prr);
+    for (v, on) in [("0", false), ("1", true), ("2", true)] {
+        c.set("tcp_frto", v).unwrap();
+        assert_eq!(c.get("tcp_frto").unwrap(), v);
+        assert_eq!(
+            crate::engine::tcp_config_from(&c).frto,
+            on,
+            "tcp_frto = {v}"
+        );
+    }
+    c.set("tcp_prr", "0").unwrap();
+    assert!(!crate::engine::tcp_config_from(&c).prr);
+    for bad in ["3", "-1", "on", ""] {
+        assert_eq!(
+            c.set("tcp_frto", bad).unwrap_err().key.as_deref(),
+            Some("tcp_frto")
+        );
+    }
+    assert_eq!(
+        c.set("tcp_prr", "2").unwrap_err().key.as_deref(),
+        Some("tcp_prr")
+    );
+    let parsed = Config::parse_str("tcp_frto = 0\ntcp_prr = 0\n", None).unwrap();
+    assert!(parsed.tcp_frto == 0 && !parsed.tcp_prr);
 }
