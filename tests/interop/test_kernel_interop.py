@@ -116,16 +116,26 @@ DPDK_SITE = Site(
     LAB.veth_stack_addr,
     LAB.veth_peer_addr,
 )
+#: DPDK's ``net_tap`` vdev: it creates TAP ``mtcpdt0`` in ``mtcp-tap``, which gets the kernel's
+#: address once the stack runs. Unlike ``net_af_packet`` it has TCP checksum offload (done in
+#: the PMD), so our segments leave with pseudo-header sums for the device to finish.
+DPDK_TAP_PORT = "net_tap0"
+DPDK_TAP_DEV = "mtcpdt0"
+DPDK_TAP_SITE = Site(
+    "dpdk", DPDK_TAP_PORT, netlab.TAP_NS, netlab.TAP_NS, DPDK_TAP_DEV, "198.18.13.2", "198.18.13.1"
+)
+#: Each DPDK port's ``--vdev`` arguments.
+DPDK_VDEVS = {
+    DPDK_PORT: f"{DPDK_PORT},iface={LAB.veth_stack}",
+    DPDK_TAP_PORT: f"{DPDK_TAP_PORT},iface={DPDK_TAP_DEV}",
+}
 #: Backends the CLI tests run on (as subprocesses): every site, and DPDK.
 CLI_SITES = {**SITES, "dpdk": DPDK_SITE}
 
 
-def dpdk_eal_args(iface: str = LAB.veth_stack) -> str:
-    """EAL arguments for a DPDK stack on ``iface``: no PCI scan, no hugepages, one lcore."""
-    return (
-        f"--no-pci --no-huge -m 256 --no-telemetry -l 0 --file-prefix=mtcp-interop "
-        f"--vdev={DPDK_PORT},iface={iface}"
-    )
+def dpdk_eal_args(vdev: str = DPDK_VDEVS[DPDK_PORT]) -> str:
+    """EAL arguments for a DPDK stack on ``vdev``: no PCI scan, no hugepages, one lcore."""
+    return f"--no-pci --no-huge -m 256 --no-telemetry -l 0 --file-prefix=mtcp-interop --vdev={vdev}"
 
 
 def require_dpdk() -> None:
@@ -744,7 +754,7 @@ def _conf(site: Site, tmp_path: Path) -> Path:
     path = tmp_path / f"{site.io}.conf"
     text = f"io = {site.io}\nport = {site.port}\naddr = {site.stack_addr}/24\nnum_cores = 1\n"
     if site.io == "dpdk":
-        text += f"dpdk_eal_args = {dpdk_eal_args()}\n"
+        text += f"dpdk_eal_args = {dpdk_eal_args(DPDK_VDEVS[site.port])}\n"
     path.write_text(text)
     return path
 
@@ -988,12 +998,13 @@ def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
         return proc.communicate()
 
 
-@pytest.fixture
+@pytest.fixture(params=[DPDK_PORT, DPDK_TAP_PORT])
 def dpdk_echo(lab: None, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
-    """DPDK_ECHO_SERVER on ECHO_PORT in the stack's namespace; yields the DPDK site. The
-    server must stop cleanly (exit 0, ``done``) when the test ends."""
+    """DPDK_ECHO_SERVER on ECHO_PORT in the stack's namespace, on the ``net_af_packet`` vdev
+    (software checksums) and on ``net_tap`` (checksum offload); yields the site. The server must
+    stop cleanly (exit 0, ``done``) when the test ends."""
     require_dpdk()
-    site = DPDK_SITE
+    site = DPDK_SITE if request.param == DPDK_PORT else DPDK_TAP_SITE
     conf = _conf(site, tmp_path)
     cmd = ["timeout", "-k", "5", "120", "ip", "netns", "exec", site.stack_ns, sys.executable,
            "-c", DPDK_ECHO_SERVER, str(conf), site.stack_addr, str(ECHO_PORT)]  # fmt: skip
@@ -1005,6 +1016,11 @@ def dpdk_echo(lab: None, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
         if ready.strip() != "ready":
             _, err = _stop(proc)
             pytest.fail(f"the DPDK echo server did not start: {ready!r}\n{err[-3000:]}")
+        if site.port == DPDK_TAP_PORT:
+            # The PMD made the TAP (and set it up); the kernel's end of it gets its address.
+            addr = f"{site.kernel_addr}/{LAB.prefix_len}"
+            cmd = ["ip", "-n", site.kernel_ns, "addr", "add", addr, "dev", site.kernel_dev]
+            subprocess.run(cmd, check=True, timeout=10, capture_output=True)
         capture = _start_capture(site)
         yield site
     finally:
