@@ -36,6 +36,9 @@ pub struct PyContextStats {
     sockets_in_use: u64,
     retransmits: u64,
     drops: u64,
+    rx_malformed: u64,
+    rx_bad_checksum: u64,
+    rx_fragments: u64,
 }
 
 impl From<ContextStats> for PyContextStats {
@@ -50,12 +53,15 @@ impl From<ContextStats> for PyContextStats {
             sockets_in_use: s.sockets_in_use,
             retransmits: s.retransmits,
             drops: s.drops,
+            rx_malformed: s.rx_malformed,
+            rx_bad_checksum: s.rx_bad_checksum,
+            rx_fragments: s.rx_fragments,
         }
     }
 }
 
 impl PyContextStats {
-    fn fields(&self) -> [(&'static str, u64); 9] {
+    fn fields(&self) -> [(&'static str, u64); 12] {
         [
             ("rx_frames", self.rx_frames),
             ("tx_frames", self.tx_frames),
@@ -66,6 +72,9 @@ impl PyContextStats {
             ("sockets_in_use", self.sockets_in_use),
             ("retransmits", self.retransmits),
             ("drops", self.drops),
+            ("rx_malformed", self.rx_malformed),
+            ("rx_bad_checksum", self.rx_bad_checksum),
+            ("rx_fragments", self.rx_fragments),
         ]
     }
 }

@@ -44,6 +44,12 @@ pub struct ContextStats {
     pub retransmits: u64,
     /// Frames dropped (bad checksum, no route, malformed, full queues, …).
     pub drops: u64,
+    /// Of the drops: received frames malformed (cut short, inconsistent lengths, bad version).
+    pub rx_malformed: u64,
+    /// Of the drops: received frames with a wrong IPv4, TCP or ICMP checksum.
+    pub rx_bad_checksum: u64,
+    /// Of the drops: received IPv4 fragments (not reassembled, as in mTCP).
+    pub rx_fragments: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use crate::arp_cache::ArpCache;
 use crate::consts::*;
 use crate::context::{ContextStats, SockId};
 use crate::flow_table::{FlowId, FlowKey, FlowMap, Slab};
-use crate::frame::{self, Parsed, ETH_IP_HEADERS};
+use crate::frame::{self, DropReason, Parsed, ETH_IP_HEADERS};
 use crate::pipe::Pipe;
 use crate::pool::Pool;
 use crate::socket::{Kind, SockOpts, Socket};
@@ -315,7 +315,14 @@ impl Core {
                 seq,
             } => self.handle_icmp_error(now, error, remote, local_port, seq),
             Parsed::Ignored => {}
-            Parsed::Dropped => self.stats.drops += 1,
+            Parsed::Dropped(reason) => {
+                self.stats.drops += 1;
+                match reason {
+                    DropReason::Malformed => self.stats.rx_malformed += 1,
+                    DropReason::BadChecksum => self.stats.rx_bad_checksum += 1,
+                    DropReason::Fragment => self.stats.rx_fragments += 1,
+                }
+            }
         }
     }
 

@@ -6,9 +6,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use mtcp_proto::tcp::IcmpError;
 
 use mtcp_proto::wire::{
-    ArpOperation, ArpPacket, ArpRepr, ChecksumCaps, EtherType, EthernetAddress, EthernetFrame,
-    EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, SeqNumber, TcpPacket,
-    TcpRepr,
+    ArpOperation, ArpPacket, ArpRepr, ChecksumCaps, Error as WireError, EtherType, EthernetAddress,
+    EthernetFrame, EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr,
+    SeqNumber, TcpPacket, TcpRepr,
 };
 
 /// Ethernet (14) + IPv4 without options (20): where the TCP segment starts in a frame we build.
@@ -45,14 +45,35 @@ pub(crate) enum Parsed<'a> {
     },
     /// Not for us, or a protocol we ignore on purpose (IPv6, other hosts' unicast).
     Ignored,
-    /// Malformed, bad checksum, fragment, unsupported: counted as a drop.
-    Dropped,
+    /// Not acceptable, for the reason given: counted as a drop.
+    Dropped(DropReason),
+}
+
+/// Why a received frame was dropped (each has its own counter in the context's stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DropReason {
+    /// Cut short, inconsistent lengths, a bad version or header length, an unknown ARP
+    /// operation (RFC 1122 §3.2.1.1–3.2.1.2).
+    Malformed,
+    /// A wrong IPv4, TCP or ICMP checksum (RFC 1071).
+    BadChecksum,
+    /// An IPv4 fragment: mtcp does not reassemble (RFC 791 §3.2), as mTCP.
+    Fragment,
+}
+
+impl DropReason {
+    fn of(error: WireError) -> DropReason {
+        match error {
+            WireError::Checksum => DropReason::BadChecksum,
+            _ => DropReason::Malformed,
+        }
+    }
 }
 
 /// Classifies a frame received by a host with `mac` and `ip`.
 pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps) -> Parsed<'_> {
     let Ok(eth) = EthernetFrame::new_checked(frame) else {
-        return Parsed::Dropped;
+        return Parsed::Dropped(DropReason::Malformed);
     };
     let dst = eth.dst_addr();
     if dst.0 != mac && !dst.is_broadcast() {
@@ -62,10 +83,10 @@ pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps
     match eth.ethertype() {
         EtherType::Arp => {
             let Ok(packet) = ArpPacket::new_checked(eth.payload()) else {
-                return Parsed::Dropped;
+                return Parsed::Dropped(DropReason::Malformed);
             };
             let Ok(arp) = ArpRepr::parse(&packet) else {
-                return Parsed::Dropped;
+                return Parsed::Dropped(DropReason::Malformed);
             };
             let sender_mac = arp.source_hardware_addr.0;
             let sender_ip = arp.source_protocol_addr;
@@ -79,15 +100,18 @@ pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps
                     sender_mac,
                     sender_ip,
                 },
-                _ => Parsed::Dropped,
+                _ => Parsed::Dropped(DropReason::Malformed),
             }
         }
         EtherType::Ipv4 => {
             let Ok(packet) = Ipv4Packet::new_checked(eth.payload()) else {
-                return Parsed::Dropped;
+                return Parsed::Dropped(DropReason::Malformed);
             };
-            let Ok(ipv4) = Ipv4Repr::parse(&packet, caps) else {
-                return Parsed::Dropped;
+            let ipv4 = match Ipv4Repr::parse(&packet, caps) {
+                Ok(ipv4) => ipv4,
+                // Ipv4Repr::parse's only Unsupported case: a fragment.
+                Err(WireError::Unsupported) => return Parsed::Dropped(DropReason::Fragment),
+                Err(e) => return Parsed::Dropped(DropReason::of(e)),
             };
             if ipv4.dst_addr != ip {
                 return Parsed::Ignored;
@@ -101,12 +125,12 @@ pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps
                             src_ip: ipv4.src_addr,
                             segment,
                         },
-                        Err(_) => Parsed::Dropped,
+                        Err(e) => Parsed::Dropped(DropReason::of(e)),
                     }
                 }
                 IpProtocol::Icmp => {
                     let Ok(packet) = Icmpv4Packet::new_checked(payload) else {
-                        return Parsed::Dropped;
+                        return Parsed::Dropped(DropReason::Malformed);
                     };
                     match Icmpv4Repr::parse(&packet, caps) {
                         Ok(icmp @ Icmpv4Repr::EchoRequest { .. }) => Parsed::EchoRequest {
@@ -125,7 +149,7 @@ pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps
                             quoted_tcp(header, ip, IcmpError::TimeExceeded)
                         }
                         Ok(_) => Parsed::Ignored,
-                        Err(_) => Parsed::Dropped,
+                        Err(e) => Parsed::Dropped(DropReason::of(e)),
                     }
                 }
                 _ => Parsed::Ignored,
@@ -139,12 +163,12 @@ pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps
 /// and at least 8 bytes of its payload (RFC 792), which must be a TCP segment from us.
 fn quoted_tcp(quoted: &[u8], ip: Ipv4Addr, error: IcmpError) -> Parsed<'_> {
     if quoted.len() < Ipv4Repr::HEADER_LEN {
-        return Parsed::Dropped;
+        return Parsed::Dropped(DropReason::Malformed);
     }
     let packet = Ipv4Packet::new_unchecked(quoted);
     let header_len = packet.header_len();
     if packet.version() != 4 || header_len < Ipv4Repr::HEADER_LEN || quoted.len() < header_len + 8 {
-        return Parsed::Dropped;
+        return Parsed::Dropped(DropReason::Malformed);
     }
     if packet.next_header() != IpProtocol::Tcp || packet.src_addr() != ip {
         return Parsed::Ignored;
