@@ -57,10 +57,7 @@ impl IoKind {
 
     /// Whether this build has the backend: `dpdk` only with the cargo feature `dpdk`.
     pub fn is_built(self) -> bool {
-        match self {
-            IoKind::Dpdk => cfg!(feature = "dpdk"),
-            _ => true,
-        }
+        self != IoKind::Dpdk || cfg!(feature = "dpdk")
     }
 
     /// The `io =` spelling.
