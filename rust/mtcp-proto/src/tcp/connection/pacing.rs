@@ -13,21 +13,46 @@ use crate::time::{Duration, Instant};
 const SLOW_START_GAIN_PERCENT: u128 = 200;
 /// Pacing gain in congestion avoidance, in percent (Linux `tcp_pacing_ca_ratio`).
 const AVOIDANCE_GAIN_PERCENT: u128 = 120;
+/// With a controller's own pacing rate, data may leave back to back for this long at that
+/// rate per release (BBR.send_quantum, draft-ietf-ccwg-bbr §5.6.3; Linux's
+/// `tcp_tso_autosize` with the default 1 ms `sk_pacing_shift`) ...
+const SEND_QUANTUM_TIME_US: u128 = 1000;
+/// ... between 2 segments and 64 KB.
+const SEND_QUANTUM_MAX: u128 = 64 * 1024;
 
 impl Connection {
     /// Whether pacing holds data back at `now` (the previous segment's interval has not passed).
     pub(super) fn paced_out(&self, now: Instant) -> bool {
-        let paced = self.config.pacing || self.cc.pacing_rate(self.rtt.srtt()).is_some();
-        paced && self.timers.get(Timer::Pace).is_some_and(|at| at > now)
+        let Some(at) = self.timers.get(Timer::Pace) else {
+            return false;
+        };
+        match self.cc.pacing_rate(self.rtt.srtt()) {
+            // A send quantum may leave ahead of the schedule, so that a runtime waking up
+            // at a coarser granularity than one segment's time still reaches the rate.
+            Some(rate) => at > now + self.send_quantum_time(rate),
+            None => self.config.pacing && at > now,
+        }
+    }
+
+    /// How far ahead of the pacing schedule data may leave at `rate` bytes/s: one send
+    /// quantum's time.
+    fn send_quantum_time(&self, rate: u64) -> Duration {
+        let rate = u128::from(rate.max(1));
+        let mss = u128::from(self.send_mss());
+        let quantum = (rate * SEND_QUANTUM_TIME_US / 1_000_000).clamp(2 * mss, SEND_QUANTUM_MAX);
+        Duration::from_micros(u64::try_from(quantum * 1_000_000 / rate).unwrap_or(u64::MAX))
     }
 
     /// A data segment of `len` bytes just left: the next may follow len / rate later, with
     /// rate = gain · cwnd / SRTT. Nothing is paced before the first RTT sample.
     pub(super) fn on_paced_segment(&mut self, now: Instant, len: usize) {
         if let Some(rate) = self.cc.pacing_rate(self.rtt.srtt()) {
+            // The schedule advances by the segment's time at the rate; idle time earns no
+            // credit beyond the send quantum.
             let interval = len as u128 * 1_000_000 / u128::from(rate.max(1));
             let interval = Duration::from_micros(u64::try_from(interval).unwrap_or(u64::MAX));
-            self.timers.set(Timer::Pace, now + interval);
+            let from = self.timers.get(Timer::Pace).map_or(now, |at| at.max(now));
+            self.timers.set(Timer::Pace, from + interval);
             return;
         }
         if !self.config.pacing {
