@@ -561,4 +561,35 @@ mod test {
         b.on_sack_block(SeqNumber(100), SeqNumber(200), None, &mut d);
         assert!(d.reordered);
     }
+
+    #[test]
+    fn records_carry_delivery_rate_stamps() {
+        // Six 100-byte segments sent 1 ms apart from an empty flight; at 40 ms a SACK for
+        // 200..400 and at 45 ms the cumulative ACK of everything.
+        let (mut b, t0) = board();
+        let ms = |m: u64| t0 + crate::time::Duration::from_millis(m);
+        let mut d = Delivered::default();
+        b.on_sack_block(SeqNumber(200), SeqNumber(400), None, &mut d);
+        let s = b.take_rate_sample(&d, ms(40)).unwrap();
+        assert_eq!((s.newly_delivered, s.total_delivered), (200, 200));
+        // Newest delivered: segment 3, sent at 3 ms; its RTT is 37 ms; the interval runs from
+        // the flight's start (0 ms) to the ACK (40 ms).
+        assert_eq!(s.rtt, Some(crate::time::Duration::from_millis(37)));
+        assert_eq!(s.interval, Some(crate::time::Duration::from_millis(40)));
+        // A retransmission is stamped anew and gives no RTT sample (Karn).
+        b.mark_all_lost();
+        b.on_retransmit(SeqNumber(0), SeqNumber(100), ms(42));
+        let d = b.on_cumulative_ack(SeqNumber(600));
+        let s = b.take_rate_sample(&d, ms(45)).unwrap();
+        // 400 bytes newly delivered (the SACKed 200 are not counted twice).
+        assert_eq!((s.newly_delivered, s.total_delivered), (400, 600));
+        // The most recently sent delivered segment is the retransmission: no RTT sample.
+        assert_eq!(s.rtt, None);
+        // Its stamp (taken at 42 ms, 200 bytes delivered) starts the interval.
+        assert_eq!(s.prior_delivered, 200);
+        assert_eq!(s.delivered, 400);
+        assert!(b.is_empty());
+        // Nothing delivered, no sample.
+        assert!(b.take_rate_sample(&Delivered::default(), ms(50)).is_none());
+    }
 }
