@@ -3,25 +3,35 @@ test item, so fixtures can keep packet captures of failed tests only."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from mtcp.tools import netlab
 
 
+#: Held while a test session uses the lab: a second session on the same machine waits for it
+#: rather than tearing the lab down under the first.
+LAB_LOCK = Path(os.environ.get("MTCP_NETLAB_LOCK", "/tmp/mtcp-netlab.lock"))
+
+
 @pytest.fixture(scope="session")
 def lab() -> Iterator[None]:
     """``mtcp netlab``'s namespaces, veth pair, bridges and TAP, torn down at the end."""
-    try:
-        netlab.up()
-    except netlab.LabError as exc:
-        netlab.down()
-        pytest.fail(f"the network lab did not come up: {exc}", pytrace=False)
-    try:
-        yield
-    finally:
-        netlab.down()
+    with LAB_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            netlab.up()
+        except netlab.LabError as exc:
+            netlab.down()
+            pytest.fail(f"the network lab did not come up: {exc}", pytrace=False)
+        try:
+            yield
+        finally:
+            netlab.down()
 
 
 @pytest.hookimpl(hookwrapper=True)
