@@ -12,7 +12,6 @@ import pytest
 
 from mtcp.tools import netlab
 
-
 #: Held while a test session uses the lab: a second session on the same machine waits for it
 #: rather than tearing the lab down under the first.
 LAB_LOCK = Path(os.environ.get("MTCP_NETLAB_LOCK", "/tmp/mtcp-netlab.lock"))
