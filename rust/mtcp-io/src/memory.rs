@@ -12,11 +12,11 @@
 //!
 //! [`MemoryQueue`] is `Send`: each queue is owned by one context thread. Queues of the same or of
 //! different stations may be used from different threads at once. Nothing on the per-frame path
-//! takes a lock: each receive queue is a bounded lock-free channel (`std::sync::mpsc::sync_channel`,
-//! an array queue with atomic head and tail, so any number of senders push while its one owner
-//! pops; its internal lock is taken only for blocked waiters, and the hub never blocks), and a
-//! queue's shared state sits on its own cache lines so two contexts never write the same line.
-//! Callbacks ([`Notify`] and `on_frame`) run with nothing held, so they may send.
+//! takes a lock: a sending queue has its own single-producer single-consumer ring into each
+//! receive queue it talks to (made on its first frame there, which the receiver picks up once),
+//! so a frame costs one slot write and a burst one release store, and a queue's shared state
+//! sits on its own cache lines so two contexts never write the same line. Callbacks ([`Notify`]
+//! and `on_frame`) run with nothing held, so they may send.
 //!
 //! # Buffers
 //!
@@ -30,15 +30,16 @@
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use crate::frame::{dst_mac, is_group, new_buf, FrameBuf, ETH_HEADER};
 use crate::rss::{self, Steer};
+use crate::sys::spsc::{self, Consumer, Producer};
 use crate::{Caps, Notify, PacketIo, PortStats, BURST, MAX_FRAME};
 
-/// Frames one receive queue holds; a frame arriving at a full queue is dropped and counted in
-/// the receiving queue's [`PortStats::drops`].
+/// Frames one receive queue holds from one sending queue; a frame arriving when they are all
+/// waiting is dropped and counted in the receiving queue's [`PortStats::drops`].
 pub const RX_QUEUE_FRAMES: usize = 4096;
 
 /// Other queues' buffers a queue keeps before sending the surplus back to their owners.
@@ -96,11 +97,11 @@ pub fn attach(
     let mut ends = Vec::with_capacity(num_queues);
     let queues = (0..num_queues)
         .map(|_| {
-            let (frames, frames_rx) = sync_channel(RX_QUEUE_FRAMES);
             let (returns, returns_rx) = sync_channel(RX_QUEUE_FRAMES);
-            ends.push((frames_rx, returns_rx));
+            ends.push(returns_rx);
             RxQueue {
-                frames,
+                new_rings: Mutex::new(Vec::new()),
+                rings_made: AtomicUsize::new(0),
                 pending: AtomicUsize::new(0),
                 returns,
                 drops: AtomicU64::new(0),
@@ -131,7 +132,7 @@ pub fn attach(
     Ok(ends
         .into_iter()
         .enumerate()
-        .map(|(index, (frames, returns))| MemoryQueue::new(&hub, &station, index, frames, returns))
+        .map(|(index, returns)| MemoryQueue::new(&hub, &station, index, returns))
         .collect())
 }
 
@@ -166,8 +167,11 @@ impl Station {
 /// of two contexts never share a line.
 #[repr(align(128))]
 struct RxQueue {
-    /// Frames for this queue (lock-free bounded channel; the queue owns the receiver).
-    frames: SyncSender<Packet>,
+    /// Rings from senders that have not been picked up yet: a sender adds its ring here on
+    /// its first frame for this queue, and the owner takes it when `rings_made` moved (the
+    /// only lock a frame may meet, once per sending queue and receive queue).
+    new_rings: Mutex<Vec<Consumer<Packet>>>,
+    rings_made: AtomicUsize,
     /// Frames sent and not yet taken: a receiver with nothing waiting returns without touching
     /// the channel. A frame is counted just after it is pushed, and its sender notifies after
     /// counting, so the next poll sees it.
@@ -225,11 +229,13 @@ struct Delivery {
     frame: u32,
 }
 
-/// A sender's copy of a receive queue's `Notify`, valid while the epoch holds.
-struct CachedNotify {
+/// A sending queue's ring into one receive queue, and that queue's `Notify` as last read
+/// (valid while its epoch holds).
+struct Outbox {
     station: u64,
     queue: u32,
-    epoch: u64,
+    ring: Producer<Packet>,
+    notify_epoch: u64,
     notify: Option<Arc<dyn Notify>>,
 }
 
@@ -242,8 +248,15 @@ pub struct MemoryQueue {
     /// Snapshot of the hub's stations and the generation it was taken at.
     stations: Arc<Vec<Arc<Station>>>,
     generation: u64,
-    /// This queue's end of its receive channel and of its buffer-return channel.
-    frames: Receiver<Packet>,
+    /// The rings into this queue, one per sending queue, and how many of them were made.
+    inbox: Vec<Consumer<Packet>>,
+    rings_seen: usize,
+    /// The ring the next burst starts with (round robin between senders).
+    next_ring: usize,
+    /// Rings from this queue into the receive queues it sent to, and the last one used.
+    outboxes: Vec<Outbox>,
+    last_outbox: usize,
+    /// This queue's end of its buffer-return channel.
     returns: Receiver<FrameBuf>,
     /// Frames built by `tx`, waiting for `flush` (a slot is `None` once its buffer moved).
     batch: Vec<Option<Packet>>,
@@ -256,7 +269,6 @@ pub struct MemoryQueue {
     staging: Vec<Packet>,
     deliveries: Vec<Delivery>,
     remaining: Vec<u32>,
-    notifiers: Vec<CachedNotify>,
     stats: PortStats,
 }
 
@@ -275,7 +287,6 @@ impl MemoryQueue {
         hub: &Arc<Hub>,
         station: &Arc<Station>,
         index: usize,
-        frames: Receiver<Packet>,
         returns: Receiver<FrameBuf>,
     ) -> MemoryQueue {
         MemoryQueue {
@@ -288,7 +299,11 @@ impl MemoryQueue {
             },
             stations: Arc::new(Vec::new()),
             generation: u64::MAX,
-            frames,
+            inbox: Vec::new(),
+            rings_seen: 0,
+            next_ring: 0,
+            outboxes: Vec::new(),
+            last_outbox: 0,
             returns,
             batch: Vec::with_capacity(BURST),
             own: Vec::with_capacity(CACHE_HIGH),
@@ -296,7 +311,6 @@ impl MemoryQueue {
             staging: Vec::with_capacity(BURST),
             deliveries: Vec::with_capacity(2 * BURST),
             remaining: Vec::with_capacity(BURST),
-            notifiers: Vec::new(),
             stats: PortStats::default(),
         }
     }
@@ -313,6 +327,7 @@ impl MemoryQueue {
 
     /// A free buffer: another queue's first (it would go back otherwise), then our own, then
     /// our own returned by others, and a new one only when all are empty.
+    #[inline]
     fn take_buf(&mut self) -> (FrameBuf, Home) {
         if let Some(free) = self.foreign.pop() {
             return free;
@@ -329,16 +344,22 @@ impl MemoryQueue {
         (self.own.pop().unwrap_or_else(new_buf), self.home)
     }
 
+    #[inline]
     fn put_buf(&mut self, buf: FrameBuf, home: Home) {
         stash(&mut self.own, &mut self.foreign, self.home, buf, home);
     }
 
     /// Sends the surplus of other queues' buffers back to their owners, in one batch. A buffer
     /// whose owner is gone (or whose return channel is full) is freed.
+    #[inline]
     fn trim_cache(&mut self) {
-        if self.foreign.len() <= CACHE_HIGH {
-            return;
+        if self.foreign.len() > CACHE_HIGH {
+            self.return_surplus();
         }
+    }
+
+    #[inline(never)]
+    fn return_surplus(&mut self) {
         self.refresh_stations();
         for (buf, home) in self.foreign.drain(CACHE_LOW..) {
             let owner = self
@@ -352,83 +373,111 @@ impl MemoryQueue {
         }
     }
 
+    #[inline]
     fn refresh_stations(&mut self) {
-        let generation = self.hub.generation.load(Ordering::Acquire);
-        if generation != self.generation {
-            self.stations = Arc::clone(&lock(&self.hub.stations));
-            self.generation = generation;
+        if self.hub.generation.load(Ordering::Acquire) != self.generation {
+            self.take_snapshot();
         }
     }
 
-    /// Wakes the receiver of (station `s`, queue `q`) of the snapshot, if it registered.
-    fn notify(&mut self, s: usize, q: usize) {
-        let rx = &self.stations[s].queues[q];
-        let station = self.stations[s].id;
-        let epoch = rx.notify_epoch.load(Ordering::Acquire);
-        let cached = self
-            .notifiers
-            .iter()
-            .position(|c| c.station == station && c.queue == q as u32);
-        let i = match cached {
-            Some(i) if self.notifiers[i].epoch == epoch => i,
-            _ => {
-                // First delivery there, or `set_notify` since: read it once under the lock.
-                let entry = CachedNotify {
-                    station,
+    #[inline(never)]
+    fn take_snapshot(&mut self) {
+        self.generation = self.hub.generation.load(Ordering::Acquire);
+        self.stations = Arc::clone(&lock(&self.hub.stations));
+        // Rings into stations that left go with them.
+        let stations = &self.stations;
+        self.outboxes
+            .retain(|o| stations.iter().any(|s| s.id == o.station));
+    }
+
+    /// The outbox into (station `s`, queue `q`) of the snapshot, made on first use: our ring
+    /// goes to the receiver through its `new_rings` (the one lock, once per pair of queues).
+    fn outbox(&mut self, s: usize, q: usize) -> usize {
+        let station = &self.stations[s];
+        let at = |o: &Outbox| o.station == station.id && o.queue == q as u32;
+        if self.outboxes.get(self.last_outbox).is_some_and(at) {
+            return self.last_outbox;
+        }
+        let o = match self.outboxes.iter().position(at) {
+            Some(o) => o,
+            None => {
+                let rx = &station.queues[q];
+                let (ring, consumer) = spsc::channel(RX_QUEUE_FRAMES);
+                lock(&rx.new_rings).push(consumer);
+                rx.rings_made.fetch_add(1, Ordering::AcqRel);
+                self.outboxes.push(Outbox {
+                    station: station.id,
                     queue: q as u32,
-                    epoch,
-                    notify: lock(&rx.notify).clone(),
-                };
-                match cached {
-                    Some(i) => {
-                        self.notifiers[i] = entry;
-                        i
-                    }
-                    None => {
-                        self.notifiers.push(entry);
-                        self.notifiers.len() - 1
-                    }
-                }
+                    ring,
+                    notify_epoch: u64::MAX,
+                    notify: None,
+                });
+                self.outboxes.len() - 1
             }
         };
-        if let Some(n) = &self.notifiers[i].notify {
-            n.notify();
-        }
+        self.last_outbox = o;
+        o
     }
 
-    /// Pushes `staging` into (station `s`, queue `q`) of the snapshot; returns how many went
-    /// in. The rest (queue full, or its owner gone) are dropped and their buffers kept.
-    fn push_staging(&mut self, s: usize, q: usize) -> usize {
+    /// Pushes the frames of `staging` (or, with `whole_batch`, of the batch) into (station
+    /// `s`, queue `q`) of the snapshot and wakes its owner; returns how many went in. Frames
+    /// that find the ring full are dropped (counted at the receiver) and their buffers kept.
+    fn deliver(&mut self, s: usize, q: usize, whole_batch: bool) -> usize {
+        let o = self.outbox(s, q);
         let MemoryQueue {
             stations,
             staging,
+            batch,
+            outboxes,
             own,
             foreign,
             home,
             ..
         } = self;
         let rx = &stations[s].queues[q];
+        let out = &mut outboxes[o];
         let mut added = 0;
         let mut dropped = 0;
-        for packet in staging.drain(..) {
-            match rx.frames.try_send(packet) {
-                Ok(()) => added += 1,
-                Err(TrySendError::Full(p) | TrySendError::Disconnected(p)) => {
-                    dropped += 1;
-                    stash(own, foreign, *home, p.buf, p.home);
-                }
+        let mut push = |packet: Packet| match out.ring.push(packet) {
+            Ok(()) => added += 1,
+            Err(p) => {
+                dropped += 1;
+                stash(own, foreign, *home, p.buf, p.home);
             }
-        }
-        if added > 0 {
-            rx.pending.fetch_add(added, Ordering::AcqRel);
+        };
+        if whole_batch {
+            batch.drain(..).flatten().for_each(&mut push);
+        } else {
+            staging.drain(..).for_each(&mut push);
         }
         if dropped > 0 {
             rx.drops.fetch_add(dropped, Ordering::Relaxed);
         }
-        if added > 0 {
-            self.notify(s, q);
+        if added == 0 {
+            return 0;
+        }
+        out.ring.publish();
+        rx.pending.fetch_add(added, Ordering::AcqRel);
+        let epoch = rx.notify_epoch.load(Ordering::Acquire);
+        if out.notify_epoch != epoch {
+            // First delivery there, or `set_notify` since: read it once under the lock.
+            out.notify = lock(&rx.notify).clone();
+            out.notify_epoch = epoch;
+        }
+        if let Some(n) = &out.notify {
+            n.notify();
         }
         added
+    }
+
+    /// Takes the rings senders made into this queue since the last look.
+    fn adopt_rings(&mut self) {
+        let queue = &self.station.queues[self.index];
+        let made = queue.rings_made.load(Ordering::Acquire);
+        if made != self.rings_seen {
+            self.inbox.append(&mut lock(&queue.new_rings));
+            self.rings_seen = made;
+        }
     }
 
     fn put_back(&mut self, p: Packet) {
@@ -530,20 +579,31 @@ impl MemoryQueue {
 
 impl PacketIo for MemoryQueue {
     fn rx_burst(&mut self, max: usize, on_frame: &mut dyn FnMut(&[u8])) -> usize {
-        let queue = &self.station.queues[self.index];
-        if queue.pending.load(Ordering::Acquire) == 0 {
+        if !self.has_pending() {
             return 0;
         }
+        self.adopt_rings();
+        let rings = self.inbox.len();
         let mut total = 0;
-        while total < max {
-            let Ok(packet) = self.frames.try_recv() else {
-                break;
+        for k in 0..rings {
+            let r = if rings == 1 {
+                0
+            } else {
+                (self.next_ring + k) % rings
             };
-            on_frame(packet.bytes());
-            self.stats.rx_frames += 1;
-            self.stats.rx_bytes += packet.len as u64;
-            self.put_back(packet);
-            total += 1;
+            while total < max {
+                let Some(packet) = self.inbox[r].pop() else {
+                    break;
+                };
+                on_frame(packet.bytes());
+                self.stats.rx_frames += 1;
+                self.stats.rx_bytes += packet.len as u64;
+                self.put_back(packet);
+                total += 1;
+            }
+        }
+        if rings > 1 {
+            self.next_ring = (self.next_ring + 1) % rings;
         }
         if total > 0 {
             self.station.queues[self.index]
@@ -586,8 +646,7 @@ impl PacketIo for MemoryQueue {
         self.refresh_stations();
         if let Some((station, queue)) = self.single_target() {
             // Moves the whole batch (no copies).
-            self.staging.extend(self.batch.drain(..).flatten());
-            self.push_staging(station, queue);
+            self.deliver(station, queue, true);
             self.trim_cache();
             return;
         }
@@ -606,7 +665,7 @@ impl PacketIo for MemoryQueue {
                     self.staging.push(f);
                 }
             }
-            self.push_staging(station as usize, queue as usize);
+            self.deliver(station as usize, queue as usize, false);
             next = end;
         }
         // Frames nobody took (unknown destination, or only too-small MTUs on the way).

@@ -368,7 +368,10 @@ fn one_way_traffic_returns_buffers_to_their_owner() {
     let mut got = 0;
     for round in 0..200u64 {
         for i in 0..BURST as u64 {
-            assert!(send(&mut a[0], &seq_frame(mac(2), mac(1), round * 64 + i, 100)));
+            assert!(send(
+                &mut a[0],
+                &seq_frame(mac(2), mac(1), round * 64 + i, 100)
+            ));
         }
         a[0].flush();
         got += recv_all(&mut b[0]).len();

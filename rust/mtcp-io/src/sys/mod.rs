@@ -8,4 +8,5 @@ pub(crate) mod bpf;
 pub(crate) mod dpdk;
 pub(crate) mod fd;
 pub mod netdev;
+pub(crate) mod spsc;
 pub mod tap;
