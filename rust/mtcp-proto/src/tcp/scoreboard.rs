@@ -50,6 +50,9 @@ pub(super) struct Delivered {
     /// A delivered segment that was never retransmitted ended below the highest end delivered
     /// by earlier ACKs: the network reordered (RFC 8985 §6.2 step 3).
     pub(super) reordered: bool,
+    /// A segment never retransmitted was delivered: its original transmission arrived
+    /// (F-RTO's evidence of a spurious timeout, RFC 5682 §3 step 3b).
+    pub(super) original: bool,
     /// Highest end delivered by this ACK.
     highest_end: Option<SeqNumber>,
     /// The delivery-rate sample being built (draft-cheng §3.3 UpdateRateSample).
@@ -244,6 +247,7 @@ impl Scoreboard {
         {
             delivered.reordered = true;
         }
+        delivered.original |= !seg.retransmitted;
         if delivered.highest_end.is_none_or(|high| seg.end > high) {
             delivered.highest_end = Some(seg.end);
         }

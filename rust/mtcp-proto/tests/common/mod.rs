@@ -166,7 +166,13 @@ pub struct Pair {
     /// Scripted drops: called for every segment put on the wire (parsed, with its direction,
     /// true = client to server); returning true drops it.
     pub drop_if: Option<DropFilter>,
+    /// Scripted delay: called with the send time and direction of every segment that is not
+    /// dropped; its answer is added to the link's delay (a delay spike).
+    pub delay_if: Option<DelayFilter>,
 }
+
+/// See [`Pair::drop_if`].
+pub type DelayFilter = Box<dyn FnMut(Instant, bool) -> Duration>;
 
 /// See [`Pair::drop_if`].
 pub type DropFilter = Box<dyn FnMut(&TcpRepr<'_>, bool) -> bool>;
@@ -201,6 +207,7 @@ impl Pair {
             transcript: DefaultHasher::new(),
             segments: 0,
             drop_if: None,
+            delay_if: None,
         }
     }
 
@@ -241,8 +248,12 @@ impl Pair {
                 } else {
                     1
                 };
+                let extra = match self.delay_if.as_mut() {
+                    Some(delay) => delay(self.now, to_server),
+                    None => Duration::ZERO,
+                };
                 for _ in 0..copies {
-                    let mut deliver_at = self.now + self.link.delay;
+                    let mut deliver_at = self.now + self.link.delay + extra;
                     if self.rng.chance(self.link.reorder_percent) {
                         let extra = self.rng.below(self.link.delay.total_micros() * 2 + 1);
                         deliver_at += Duration::from_micros(extra);

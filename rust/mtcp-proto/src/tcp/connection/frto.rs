@@ -4,14 +4,17 @@
 //!
 //! 1. The timeout fires outside fast recovery: as always cwnd = 1 MSS, everything not SACKed is
 //!    marked lost and only the first segment is resent; `recover` = SND.MAX (§3 step 1).
-//! 2. The first ACK after it: if it advances SND.UNA but not to `recover`, and new data may be
-//!    sent, previously unsent data goes out instead of retransmissions (step 2b). A duplicate
-//!    ACK, an ACK of everything, or nothing new to send ends F-RTO: the conventional recovery
-//!    (resending the lost marks, RFC 6675 §5.1) continues (step 2a).
-//! 3. The next ACK: if it acknowledges, cumulatively or by SACK, data below `recover` that was
-//!    never retransmitted, the originals were only delayed: the timeout was spurious. The loss
-//!    marks are cleared (no go-back-N of the window) and the reduction is undone (step 3b).
-//!    A duplicate ACK or a SACK of only the new data means the loss was real (step 3a).
+//! 2. Any ACK from then on that acknowledges, cumulatively or by SACK, data below `recover`
+//!    that was never retransmitted shows that the originals were only delayed: the timeout
+//!    was spurious (step 3b, checked first on every ACK as Linux does, so the first ACK of a
+//!    delay spike, covering the resent segment and the next original, decides at once). The
+//!    loss marks are cleared (no go-back-N of the window) and the reduction is undone.
+//! 3. Otherwise the first ACK that advances SND.UNA, but not to `recover`, lets previously
+//!    unsent data out instead of retransmissions (step 2b), if there is any and the peer's
+//!    window allows it; if not, or once SND.UNA reaches `recover`, F-RTO ends and the
+//!    conventional recovery (resending the lost marks, RFC 6675 §5.1) continues (step 2a).
+//! 4. After step 2b, a duplicate ACK or a SACK of only the new data means the loss was real
+//!    (step 3a): conventional recovery.
 //!
 //! F-RTO needs SACK (`TcpConfig::frto`, on by default as Linux's `tcp_frto`); without SACK
 //! the timeout goes back N as before.
@@ -25,9 +28,9 @@ enum Phase {
     /// Not running: conventional recovery after a timeout, or no timeout.
     #[default]
     Off,
-    /// Step 1 done: waiting for the first ACK after the timeout.
+    /// Step 1 done: waiting for an ACK that advances SND.UNA.
     FirstAck,
-    /// Step 2b done: new data sent, retransmissions held; waiting for the next ACK.
+    /// Step 2b done: new data sent, retransmissions held; waiting for the verdict.
     SecondAck,
 }
 
@@ -64,19 +67,18 @@ impl Connection {
         self.frto.phase == Phase::SecondAck
     }
 
-    /// Step 3's evidence, gathered while an ACK's cumulative part and SACK blocks are applied
-    /// (`process_sack_blocks`): `recover` while it is wanted.
+    /// Step 3b's evidence, gathered while an ACK's cumulative part and SACK blocks are
+    /// applied (`process_sack_blocks`): `recover` while F-RTO runs.
     pub(super) fn frto_recover_watch(&self) -> Option<SeqNumber> {
-        (self.frto.phase == Phase::SecondAck).then_some(self.frto.recover)
+        (self.frto.phase != Phase::Off).then_some(self.frto.recover)
     }
 
-    /// The cumulative ACK delivered `delivered`: a segment never retransmitted counts as
-    /// original data (all below `recover`, or the ACK covers `recover` and so all of it).
+    /// The cumulative ACK delivered `delivered`. A segment never retransmitted and not SACKed
+    /// before lies below `recover`: until step 2b nothing above it was sent, and after it a
+    /// cumulative ACK can pass `recover` only if the holes below were filled by originals,
+    /// as retransmissions are held.
     pub(super) fn frto_note_cumulative(&mut self, delivered: &Delivered) {
-        if delivered
-            .latest
-            .is_some_and(|(_, _, retransmitted)| !retransmitted)
-        {
+        if delivered.original {
             self.frto.original_delivered = true;
         }
     }
@@ -86,30 +88,34 @@ impl Connection {
         self.frto.original_delivered = true;
     }
 
-    /// Steps 2 and 3 for one ACK (SACK mode); `advanced` tells whether it moved SND.UNA.
+    /// F-RTO's steps for one ACK (SACK mode); `advanced` tells whether it moved SND.UNA,
+    /// `sacked_new` whether it SACKed anything new.
     pub(super) fn frto_on_ack(&mut self, advanced: bool, sacked_new: bool) {
         let original = std::mem::take(&mut self.frto.original_delivered);
+        if self.frto.phase == Phase::Off {
+            return;
+        }
+        if original {
+            // Step 3b: the originals were delayed, not lost.
+            self.frto.phase = Phase::Off;
+            self.scoreboard.unmark_lost();
+            self.stats.spurious_timeouts += 1;
+            self.undo_reduction();
+            return;
+        }
         match self.frto.phase {
-            Phase::Off => {}
-            Phase::FirstAck => {
-                let step_2b = advanced && self.snd_una < self.frto.recover && self.can_send_new();
+            Phase::FirstAck if advanced => {
+                let step_2b = self.snd_una < self.frto.recover && self.can_send_new();
                 self.frto.phase = if step_2b {
                     Phase::SecondAck
                 } else {
                     Phase::Off // step 2a: conventional recovery
                 };
             }
-            Phase::SecondAck => {
-                if original {
-                    // Step 3b: the originals were delayed, not lost.
-                    self.frto.phase = Phase::Off;
-                    self.scoreboard.unmark_lost();
-                    self.stats.spurious_timeouts += 1;
-                    self.undo_reduction();
-                } else if !advanced || sacked_new {
-                    self.frto.phase = Phase::Off; // step 3a: the loss was real
-                }
+            Phase::SecondAck if !advanced || sacked_new => {
+                self.frto.phase = Phase::Off; // step 3a: the loss was real
             }
+            _ => {}
         }
     }
 

@@ -62,12 +62,13 @@ impl Connection {
             }
             match frto_recover {
                 Some(recover) if left < recover => {
-                    let before = delivered.sacked_bytes;
+                    let earlier = std::mem::take(&mut delivered.original);
                     self.scoreboard
                         .on_sack_block(left, right.min(recover), fin, delivered);
-                    if delivered.sacked_bytes > before {
+                    if delivered.original {
                         self.frto_note_original_sacked();
                     }
+                    delivered.original |= earlier;
                     if right > recover {
                         self.scoreboard
                             .on_sack_block(recover, right, fin, delivered);
@@ -97,8 +98,11 @@ impl Connection {
     /// acknowledged data bytes.
     pub(super) fn after_sack_ack(&mut self, now: Instant, delivered: Delivered, acked: usize) {
         self.scoreboard.finish_ack(&delivered);
-        self.rack_update(now, &delivered);
+        // While F-RTO decides, an ACK of the resent segment may be the original's (RFC 8985
+        // §6.2 step 2's ambiguity, here with a whole window at stake): no RACK sample from it.
+        let frto_running = self.frto_recover_watch().is_some();
         self.frto_on_ack(acked > 0, delivered.sacked_bytes > 0);
+        self.rack_update(now, &delivered, frto_running);
         let lost = self.detect_losses(now);
         if self.in_recovery && self.snd_una >= self.recover {
             self.in_recovery = false; // RFC 6675 §5: recovery ends at RecoveryPoint
@@ -118,7 +122,7 @@ impl Connection {
     /// RFC 8985 §6.2 steps 2–3: the most recently sent delivered segment sets RACK.xmit_ts,
     /// RACK.end_seq and RACK.rtt; a retransmitted one acknowledged faster than the minimum RTT
     /// was probably the original's ACK and is ignored.
-    fn rack_update(&mut self, now: Instant, delivered: &Delivered) {
+    fn rack_update(&mut self, now: Instant, delivered: &Delivered, frto_running: bool) {
         if delivered.reordered {
             self.rack.reordering_seen = true;
         }
@@ -126,7 +130,7 @@ impl Connection {
             return;
         };
         let rtt = now.saturating_duration_since(xmit);
-        if retransmitted && self.rack.min_rtt.is_some_and(|min| rtt < min) {
+        if retransmitted && (frto_running || self.rack.min_rtt.is_some_and(|min| rtt < min)) {
             return;
         }
         self.rack.rtt = rtt;
