@@ -444,7 +444,7 @@ class Config:
 
     @property
     def cc(self) -> str:
-        """Congestion control: ``reno``, ``newreno`` or ``cubic``."""
+        """Congestion control: ``reno``, ``newreno``, ``cubic`` or ``bbr``."""
         return str(self._values["cc"])
 
     @property

@@ -59,11 +59,12 @@ from ._mtcp import (
 )
 
 # TCP_USER_TIMEOUT (RFC 5482, milliseconds, 0 = off) and TCP_CONGESTION (an int here:
-# TCP_CA_NEWRENO = 0, TCP_CA_CUBIC = 1) have Linux's option numbers.
+# TCP_CA_NEWRENO = 0, TCP_CA_CUBIC = 1, TCP_CA_BBR = 2) have Linux's option numbers.
 TCP_CONGESTION = 13
 TCP_USER_TIMEOUT = 18
 TCP_CA_NEWRENO = 0
 TCP_CA_CUBIC = 1
+TCP_CA_BBR = 2
 
 EPOLLIN = MTCP_EPOLLIN
 EPOLLPRI = MTCP_EPOLLPRI
@@ -142,6 +143,7 @@ __all__ = [
     "SO_REUSEPORT",
     "SO_SNDBUF",
     "SO_TYPE",
+    "TCP_CA_BBR",
     "TCP_CA_CUBIC",
     "TCP_CA_NEWRENO",
     "TCP_CONGESTION",
