@@ -62,9 +62,10 @@ fn hystart_leaves_slow_start_before_the_queue_overflows() {
             without >= 20,
             "{cc}: slow start overshoots a 1-BDP queue: {without}"
         );
-        // Measured: CUBIC 91 vs 1820 (its convex growth from a slow-start overshoot keeps
-        // overflowing the queue), NewReno 48 vs 244. HyStart++ still overshoots by about a
-        // round, as the round's minimum RTT comes from its first ACKs.
+        // Measured (with PRR, RFC 6937): CUBIC 45 vs 240, NewReno 42 vs 169 (before PRR, which
+        // spreads the post-overshoot recovery instead of bursting: CUBIC 91 vs 1820, NewReno
+        // 48 vs 244). HyStart++ still overshoots by about a round, as the round's minimum RTT
+        // comes from its first ACKs.
         assert!(
             with * 3 < without,
             "{cc}: {with} drops with HyStart++, {without} without"
@@ -81,9 +82,10 @@ fn pacing_spreads_the_window_and_overflows_the_queue_less() {
             eprintln!(
                 "{cc} hystart {hystart}: drops {bursty} unpaced ({t_bursty:?}), {paced} paced ({t_paced:?})"
             );
-            // Measured: 14 paced against 48–1820 unpaced, finishing within 15%.
+            // Measured: 14 paced against 42–240 unpaced (48–1820 before PRR, whose recovery
+            // no longer bursts into the queue), finishing within 15%.
             assert!(
-                paced * 3 < bursty,
+                paced * 2 < bursty,
                 "{cc} hystart {hystart}: {paced} paced vs {bursty}"
             );
             assert!(
