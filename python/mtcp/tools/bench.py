@@ -281,14 +281,29 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _short_value(v: float) -> str:
+    """A bar's label: 3 significant digits with k/M (Gbit/s figures as they are)."""
+    if v >= 1e6:
+        return f"{v / 1e6:.3g}M"
+    if v >= 1e3:
+        return f"{v / 1e3:.3g}k"
+    return f"{v:.3g}"
+
+
 def _plot(records: list[dict[str, Any]], stem: Path, out: TextIO) -> list[str]:
+    """One PNG per workload (``<stem>-<workload>.png``): a bar per run, mtcp blue, the
+    kernel's (or Python's ``socket``) gray. Needs matplotlib (``pip install 'mtcp[plot]'``);
+    without it, says so and writes nothing."""
     try:
-        import matplotlib  # type: ignore[import-not-found]
+        import matplotlib  # type: ignore[import-not-found,unused-ignore]
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # type: ignore[import-not-found]
+        import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        print("  matplotlib not importable: no plots", file=out)
+        print(
+            "  no PNG plots: matplotlib is not installed (pip install 'mtcp[plot]')",
+            file=out,
+        )
         return []
     written = []
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -299,7 +314,8 @@ def _plot(records: list[dict[str, Any]], stem: Path, out: TextIO) -> list[str]:
         values = [_figure(r)[0] for r in recs]
         colors = ["tab:gray" if r["stack"] in ("kernel", "socket") else "tab:blue" for r in recs]
         fig, ax = plt.subplots(figsize=(max(6, len(recs) * 0.9), 4))
-        ax.bar(range(len(recs)), values, color=colors)
+        bars = ax.bar(range(len(recs)), values, color=colors)
+        ax.bar_label(bars, labels=[_short_value(v) for v in values], fontsize=6)
         ax.set_xticks(range(len(recs)), labels, fontsize=6)
         ax.set_ylabel(_figure(recs[0])[1])
         ax.set_title(f"{workload}: mtcp (blue) vs kernel (gray)")
