@@ -2,7 +2,8 @@
 //! memory-mapped TPACKET_V3 rings, without the kernel's IP stack in the way.
 //!
 //! Each queue is one `AF_PACKET` socket bound to the interface (`ETH_P_ALL`) with
-//! - an RX ring of [`RX_BLOCKS`] × 64 KiB blocks; the kernel hands a block over when it is full
+//! - an RX ring of [`RX_BLOCKS`] × 128 KiB blocks (a block holds a 64 KiB GSO super-frame
+//!   whole); the kernel hands a block over when it is full
 //!   or after [`RETIRE_MS`] (the receive latency under light load — 1 ms, see
 //!   `shared/netlab/FINDINGS.md`: 10 ms gave 6–8 ms ping times);
 //! - a TX ring of [`TX_FRAMES`] × 2 KiB frames, filled in place by [`PacketIo::tx`] and sent by
@@ -32,7 +33,8 @@
 //!   a veth passes that to the peer kernel, which takes it as verified, as it does between
 //!   containers. Receive: frames marked `CSUMNOTREADY` (never on a wire) or `CSUM_VALID` are
 //!   not checked again; the rest are verified here ([`crate::csum::verify_frame`]) and dropped,
-//!   counted, when wrong.
+//!   counted, when wrong. A frame whose header says GSO (a peer with TSO/GSO on) is taken
+//!   whole, larger than the MTU: the stack handles it as one big in-window segment.
 //! - Without it, `rx_burst` completes unfinished checksums in the ring ([`crate::csum`]) and
 //!   the stack checks and computes every checksum itself.
 //!
@@ -54,7 +56,7 @@ use crate::sys::netdev;
 use crate::vnet_hdr;
 use crate::{Caps, Notify, PacketIo, PortStats, MAX_FRAME};
 
-/// RX ring blocks (of 64 KiB each: 1 MiB per queue).
+/// RX ring blocks (of 128 KiB each: 2 MiB per queue).
 pub const RX_BLOCKS: u32 = 16;
 /// TX ring frames (of 2 KiB each: 512 KiB per queue).
 pub const TX_FRAMES: u32 = 256;
@@ -62,6 +64,8 @@ pub const TX_FRAMES: u32 = 256;
 pub const RETIRE_MS: u32 = 1;
 
 const BLOCK_SIZE: u32 = 64 * 1024;
+/// RX blocks are larger: a GSO super-frame (up to 64 KiB plus headers) must fit one whole.
+const RX_BLOCK_SIZE: u32 = 128 * 1024;
 const FRAME_SIZE: u32 = MAX_FRAME as u32;
 
 /// Where `rx_burst` is inside the current RX block.
@@ -115,7 +119,7 @@ pub fn open(
     let iface = netdev::interface(name)?;
     let mtu = mtu.min(iface.mtu);
     let rx = Geometry {
-        block_size: BLOCK_SIZE,
+        block_size: RX_BLOCK_SIZE,
         block_nr: RX_BLOCKS,
         frame_size: FRAME_SIZE,
     };
@@ -213,7 +217,9 @@ impl PacketIo for AfPacketQueue {
                 next,
                 wire_len,
                 status,
+                vnet_hdr,
             } = packet;
+            let gso = vnet_hdr::is_gso(vnet_hdr);
             self.cursor = Some(Cursor {
                 remaining: if next == 0 { 0 } else { cursor.remaining - 1 },
                 offset: next,
@@ -225,7 +231,10 @@ impl PacketIo for AfPacketQueue {
                     }
                 }
             }
-            if frame.len() < ETH_HEADER || frame.len() > limit || wire_len as usize != frame.len() {
+            if frame.len() < ETH_HEADER
+                || (frame.len() > limit && !gso)
+                || wire_len as usize != frame.len()
+            {
                 self.stats.drops += 1;
                 continue;
             }

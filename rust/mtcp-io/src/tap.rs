@@ -121,11 +121,12 @@ impl PacketIo for TapQueue {
                 Ok(Some(read)) => {
                     reads += 1;
                     let len = read.saturating_sub(self.hdr_len);
-                    if len < ETH_HEADER || len > limit {
+                    let (hdr, frame) = self.read_buf[..read].split_at(self.hdr_len);
+                    let gso = self.hdr_len > 0 && vnet_hdr::is_gso(hdr);
+                    if len < ETH_HEADER || (len > limit && !gso) {
                         self.stats.drops += 1;
                         continue;
                     }
-                    let (hdr, frame) = self.read_buf[..read].split_at(self.hdr_len);
                     if self.hdr_len > 0 && !vnet_hdr::checksum_trusted(hdr) && !verify_frame(frame)
                     {
                         self.stats.drops += 1;

@@ -19,6 +19,8 @@ pub(crate) const LEN: usize = 10;
 const F_NEEDS_CSUM: u8 = 1;
 /// `VIRTIO_NET_HDR_F_DATA_VALID`: the checksums were verified.
 const F_DATA_VALID: u8 = 2;
+/// `VIRTIO_NET_HDR_GSO_ECN`: a flag on `gso_type`, not a type.
+const GSO_ECN: u8 = 0x80;
 
 /// Writes into `hdr` (at least [`LEN`] bytes) the header for sending `frame`: `NEEDS_CSUM`
 /// when it is an unfragmented IPv4/TCP packet (the stack left the checksum to the device),
@@ -40,6 +42,13 @@ pub(crate) fn write_tx(hdr: &mut [u8], frame: &[u8]) {
 pub(crate) fn checksum_trusted(hdr: &[u8]) -> bool {
     hdr.first()
         .is_some_and(|&flags| flags & (F_NEEDS_CSUM | F_DATA_VALID) != 0)
+}
+
+/// Whether a received frame is a GSO super-frame (`gso_type` not `GSO_NONE`): one TCP segment
+/// of up to 64 KiB that the sender's TSO/GSO would have cut into MSS-sized ones. The stack
+/// takes it whole, as one large in-window segment (what GRO would have made of them).
+pub(crate) fn is_gso(hdr: &[u8]) -> bool {
+    hdr.get(1).is_some_and(|&gso_type| gso_type & !GSO_ECN != 0)
 }
 
 #[cfg(test)]
@@ -93,6 +102,15 @@ mod tests {
             write_tx(&mut hdr, &frame);
             assert_eq!(hdr, [0u8; LEN]);
         }
+    }
+
+    #[test]
+    fn gso_types() {
+        assert!(!is_gso(&[0; LEN]));
+        assert!(!is_gso(&[F_NEEDS_CSUM, GSO_ECN]));
+        assert!(is_gso(&[F_NEEDS_CSUM, 1])); // TCPV4
+        assert!(is_gso(&[F_NEEDS_CSUM, 1 | GSO_ECN]));
+        assert!(!is_gso(&[]));
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub(crate) struct RxPacket<'a> {
     pub(crate) wire_len: u32,
     /// `tp_status` (`TP_STATUS_*` bits).
     pub(crate) status: u32,
+    /// The virtio-net header the kernel wrote just before the frame (with
+    /// [`PacketSocket::has_vnet_hdr`]; empty otherwise).
+    pub(crate) vnet_hdr: &'a [u8],
 }
 
 /// `struct tpacket_req3`.
@@ -309,12 +312,26 @@ impl PacketSocket {
         let frame = unsafe {
             std::slice::from_raw_parts_mut(self.map.base.as_ptr().add(hdr + mac), snaplen)
         };
+        // With PACKET_VNET_HDR the kernel puts the header right before the frame, after the
+        // packet header (tpacket_rcv: `h.raw + macoff - sizeof(struct virtio_net_hdr)`).
+        let vnet_len = if self.vnet_hdr && mac >= PKT_HEADER + crate::vnet_hdr::LEN {
+            crate::vnet_hdr::LEN
+        } else {
+            0
+        };
+        // SAFETY: [hdr + mac − vnet_len, hdr + mac) lies inside the same block, after the
+        // packet header (checked just above), and does not overlap `frame`; user space owns
+        // the block until `rx_release`, as for `frame`.
+        let vnet_hdr = unsafe {
+            std::slice::from_raw_parts(self.map.base.as_ptr().add(hdr + mac - vnet_len), vnet_len)
+        };
         let next = if next == 0 { 0 } else { offset as u32 + next };
         Some(RxPacket {
             frame,
             next,
             wire_len,
             status,
+            vnet_hdr,
         })
     }
 

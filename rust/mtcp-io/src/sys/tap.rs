@@ -18,6 +18,8 @@ const IFF_VNET_HDR: i16 = 0x4000;
 const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
 /// `TUN_F_CSUM`: the reader takes frames with unfinished checksums (`NEEDS_CSUM`).
 const TUN_F_CSUM: libc::c_ulong = 0x01;
+/// `TUN_F_TSO4`: the reader takes IPv4 TCP GSO super-frames (needs `TUN_F_CSUM`).
+const TUN_F_TSO4: libc::c_ulong = 0x02;
 
 /// Opens `/dev/net/tun` and attaches to the TAP device `name` (`IFF_TAP | IFF_NO_PI`), which
 /// the kernel creates if no interface of that name exists (it then lives as long as the
@@ -61,7 +63,7 @@ pub fn open(name: &str, vnet_hdr: bool) -> io::Result<OwnedFd> {
     })?;
     // Always set: offloads outlive the descriptor on a persistent TAP, and a reader without
     // the header must not be sent unfinished checksums a previous reader asked for.
-    let offloads = if vnet_hdr { TUN_F_CSUM } else { 0 };
+    let offloads = if vnet_hdr { TUN_F_CSUM | TUN_F_TSO4 } else { 0 };
     // SAFETY: TUNSETOFFLOAD takes its argument by value (an integer), not a pointer.
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETOFFLOAD as _, offloads) };
     super::fd::check(rc).map_err(|e| {
