@@ -222,6 +222,8 @@ _TCP_KNOBS = [
     ("tcp_window_scaling", 1, 0, 2),
     ("tcp_sack", 1, 0, 2),
     ("tcp_recovery", 1, 0, 2),
+    ("tcp_frto", 2, 0, 3),
+    ("tcp_prr", 1, 0, 2),
     ("tcp_retries2", 15, 8, 256),
     ("tcp_syn_retries", 6, 2, 0),
     ("tcp_challenge_ack_limit", 10, 1000, 2**31),

@@ -48,6 +48,8 @@ KEYS: tuple[str, ...] = (
     "tcp_window_scaling",
     "tcp_sack",
     "tcp_recovery",
+    "tcp_frto",
+    "tcp_prr",
     "tcp_retries2",
     "tcp_syn_retries",
     "tcp_challenge_ack_limit",
@@ -83,6 +85,8 @@ _INT_KEYS = frozenset(
         "tcp_window_scaling",
         "tcp_sack",
         "tcp_recovery",
+        "tcp_frto",
+        "tcp_prr",
         "tcp_retries2",
         "tcp_syn_retries",
         "tcp_challenge_ack_limit",
@@ -250,6 +254,8 @@ class Config:
         tcp_window_scaling: int | str | None = None,
         tcp_sack: int | str | None = None,
         tcp_recovery: int | str | None = None,
+        tcp_frto: int | str | None = None,
+        tcp_prr: int | str | None = None,
         tcp_retries2: int | str | None = None,
         tcp_syn_retries: int | str | None = None,
         tcp_challenge_ack_limit: int | str | None = None,
@@ -290,6 +296,8 @@ class Config:
             "tcp_window_scaling": tcp_window_scaling,
             "tcp_sack": tcp_sack,
             "tcp_recovery": tcp_recovery,
+            "tcp_frto": tcp_frto,
+            "tcp_prr": tcp_prr,
             "tcp_retries2": tcp_retries2,
             "tcp_syn_retries": tcp_syn_retries,
             "tcp_challenge_ack_limit": tcp_challenge_ack_limit,
@@ -474,6 +482,17 @@ class Config:
         """RACK-TLP loss detection (RFC 8985) with SACK, bit 1 of Linux's ``tcp_recovery``:
         1 on, 0 off."""
         return int(self._values["tcp_recovery"])
+
+    @property
+    def tcp_frto(self) -> int:
+        """F-RTO (RFC 5682) detection and undo of spurious timeouts, as Linux's ``tcp_frto``:
+        0 off, 1 or 2 (default) on."""
+        return int(self._values["tcp_frto"])
+
+    @property
+    def tcp_prr(self) -> int:
+        """Proportional Rate Reduction (RFC 6937) in SACK recovery: 1 on (default), 0 off."""
+        return int(self._values["tcp_prr"])
 
     @property
     def tcp_retries2(self) -> int:

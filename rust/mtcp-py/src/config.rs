@@ -166,6 +166,8 @@ impl RawConfig {
         d.set_item("tcp_window_scaling", u8::from(c.tcp_window_scaling))?;
         d.set_item("tcp_sack", u8::from(c.tcp_sack))?;
         d.set_item("tcp_recovery", u8::from(c.tcp_recovery))?;
+        d.set_item("tcp_frto", c.tcp_frto)?;
+        d.set_item("tcp_prr", u8::from(c.tcp_prr))?;
         d.set_item("tcp_retries2", c.tcp_retries2)?;
         d.set_item("tcp_syn_retries", c.tcp_syn_retries)?;
         d.set_item("tcp_challenge_ack_limit", c.tcp_challenge_ack_limit)?;
