@@ -13,7 +13,9 @@ impl Connection {
     /// Whether `seg` passes the timestamps checks; when not, it is dropped (after queueing the
     /// ACK RFC 7323 §5.3 R1 asks for, for PAWS).
     ///
-    /// - §3.2: a non-RST segment without the option is dropped silently.
+    /// - §3.2: a non-RST segment without the option is dropped silently, except a SYN: it
+    ///   still gets its challenge ACK or TIME-WAIT's re-ACK (RFC 5961 §4, RFC 9293 §3.10.7.4),
+    ///   so a peer that reconnects without timestamps learns of the old connection.
     /// - §5.3 R1 (PAWS): a non-RST segment with SEG.TSval < TS.Recent is an old duplicate:
     ///   answered with an ACK and dropped. RSTs are exempt (§5.3 R1 note, as Linux).
     /// - §5.5: a TS.Recent set more than 24 days ago is invalid; the segment is not checked
@@ -25,7 +27,7 @@ impl Connection {
             return true;
         }
         let Some(ts) = seg.timestamp else {
-            return false;
+            return seg.flags.syn();
         };
         if now.saturating_duration_since(self.ts_recent_stamp) > PAWS_IDLE_LIMIT {
             return true;

@@ -92,6 +92,14 @@ fn test_paws_segment_without_timestamp_dropped_silently() {
     recv_nothing(&mut c, 100);
     tick(&mut c, 200);
     recv_nothing(&mut c, 200);
+    // A SYN without it is still answered (challenge ACK, RFC 5961 §4).
+    let syn = TcpRepr {
+        flags: TcpFlags::SYN,
+        ..data(REMOTE_SEQ + 1, b"")
+    };
+    send(&mut c, 250, syn);
+    assert_eq!(recv_one(&mut c, 250).ack(), REMOTE_SEQ + 1);
+    assert_eq!(c.stats().challenge_acks, 1);
     // A RST needs no timestamp (§5.3 R1 note).
     let rst = TcpRepr {
         flags: TcpFlags::RST,
