@@ -233,14 +233,16 @@ fn invalid(msg: impl Into<String>) -> io::Error {
 }
 
 impl Stack {
-    /// Builds a stack and attaches its port (`io = memory` joins the in-memory hub named by
-    /// `port`; `io = tap | afpacket | afxdp` opens the kernel interface named by `port`, and
-    /// needs `addr`). Errors: the configuration's own (`InvalidInput`), EADDRINUSE when the hub
-    /// has a host with the same MAC, the interface's (NotFound for a missing interface,
-    /// PermissionDenied without the privilege, ResourceBusy for a TAP held elsewhere, an
-    /// AF_XDP queue still bound elsewhere or an XDP program someone else attached;
-    /// InvalidInput for more AF_XDP contexts than the device has receive queues),
-    /// Unsupported for a backend not built into this version.
+    /// Builds a stack and attaches its port (`io = memory` joins the in-memory hub named by `port`;
+    /// `io = tap | afpacket | afxdp` opens the kernel interface named by `port`, and needs `addr`;
+    /// `io = dpdk` opens the DPDK port named by `port`, starting the EAL with `dpdk_eal_args` if
+    /// this process has not, and needs `addr` too — its errors are `mtcp_io::dpdk::open`'s).
+    /// Errors: the configuration's own (`InvalidInput`), EADDRINUSE when the hub has a host with
+    /// the same MAC, the interface's (NotFound for a missing interface, PermissionDenied without
+    /// the privilege, ResourceBusy for a TAP held elsewhere, an AF_XDP queue still bound elsewhere
+    /// or an XDP program someone else attached; InvalidInput for more AF_XDP contexts than the
+    /// device has receive queues), Unsupported for a backend not built into this version (`dpdk`
+    /// without the cargo feature `dpdk`).
     pub fn new(config: Config) -> io::Result<Stack> {
         let mut config = config;
         if config.addr.is_none() && config.io == IoKind::Memory {
