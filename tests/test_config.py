@@ -235,6 +235,7 @@ _TCP_KNOBS = [
     ("tcp_hystart", 1, 0, 2),
     ("tcp_pacing", 0, 1, 2),
     ("checksum_offload", 1, 0, 2),
+    ("xdp_zerocopy", 0, 1, 2),
 ]
 
 
@@ -250,6 +251,15 @@ def test_tcp_knob_set_and_read_back(key: str, default: int, value: int, bad: int
     with pytest.raises(mtcp.ConfigError) as info:
         config(bad)
     assert info.value.key == key
+
+
+@pytest.mark.parametrize(("given", "read"), [("auto", "auto"), ("drv", "drv"), ("SKB", "skb")])
+def test_xdp_mode_set_and_read_back(given: str, read: str) -> None:
+    assert mtcp.Config().xdp_mode == "auto"
+    assert mtcp.Config(xdp_mode=given).xdp_mode == read
+    with pytest.raises(mtcp.ConfigError, match="auto, drv") as info:
+        mtcp.Config(xdp_mode="turbo")
+    assert info.value.key == "xdp_mode"
 
 
 def test_tcp_knobs_from_a_conf_file(tmp_path: Path) -> None:

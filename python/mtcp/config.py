@@ -62,6 +62,8 @@ KEYS: tuple[str, ...] = (
     "tcp_pacing",
     "checksum_offload",
     "dpdk_eal_args",
+    "xdp_mode",
+    "xdp_zerocopy",
     "arp_conf",
     "route_conf",
 )
@@ -74,6 +76,7 @@ RouteSpec = Union[tuple[str, str], tuple[str, str, Union[str, None]]]
 _INT_KEYS = frozenset(
     {
         "num_cores",
+        "xdp_zerocopy",
         "max_concurrency",
         "max_num_buffers",
         "rcvbuf",
@@ -103,7 +106,7 @@ _INT_KEYS = frozenset(
 )
 _LIST_KEYS = frozenset({"port", "stat_print"})
 _STR_KEYS = frozenset(
-    {"io", "addr", "gateway", "mode", "cc", "dpdk_eal_args", "arp_conf", "route_conf"}
+    {"io", "addr", "gateway", "mode", "cc", "dpdk_eal_args", "xdp_mode", "arp_conf", "route_conf"}
 )
 
 
@@ -268,6 +271,8 @@ class Config:
         tcp_pacing: int | str | None = None,
         checksum_offload: int | str | None = None,
         dpdk_eal_args: str | None = None,
+        xdp_mode: str | None = None,
+        xdp_zerocopy: int | str | None = None,
         arp_conf: str | os.PathLike[str] | None = None,
         route_conf: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -310,6 +315,8 @@ class Config:
             "tcp_pacing": tcp_pacing,
             "checksum_offload": checksum_offload,
             "dpdk_eal_args": dpdk_eal_args,
+            "xdp_mode": xdp_mode,
+            "xdp_zerocopy": xdp_zerocopy,
             "arp_conf": arp_conf,
             "route_conf": route_conf,
         }
@@ -555,6 +562,17 @@ class Config:
         """The DPDK EAL's arguments for ``io = dpdk`` (e.g. ``--no-pci --no-huge -m 256
         --vdev=net_af_packet0,iface=veth0``); empty by default."""
         return str(self._values["dpdk_eal_args"])
+
+    @property
+    def xdp_mode(self) -> str:
+        """Where ``io = afxdp`` runs its XDP program: ``auto`` (native, else generic), ``drv``
+        or ``skb``; ``MTCP_XDP_MODE`` overrides it."""
+        return str(self._values["xdp_mode"])
+
+    @property
+    def xdp_zerocopy(self) -> int:
+        """1: ``io = afxdp`` asks for zero-copy first; 0 (default): copy mode."""
+        return int(self._values["xdp_zerocopy"])
 
     @property
     def arp_conf(self) -> str | None:

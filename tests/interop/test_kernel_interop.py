@@ -637,13 +637,20 @@ def _stack_link() -> str:
 
 
 @pytest.mark.skipif(shutil.which("ping") is None, reason="ping (iputils-ping) is not installed")
+@pytest.mark.parametrize("via", ["config", "env"])
 @pytest.mark.parametrize(("mode", "shown"), [("skb", "xdpgeneric"), ("drv", "xdp ")])
 def test_afxdp_attaches_in_the_mode_asked_and_detaches_on_destroy(
-    lab: None, monkeypatch: pytest.MonkeyPatch, mode: str, shown: str
+    lab: None, monkeypatch: pytest.MonkeyPatch, mode: str, shown: str, via: str
 ) -> None:
-    monkeypatch.setenv("MTCP_XDP_MODE", mode)
+    """``xdp_mode`` in the configuration, or ``MTCP_XDP_MODE`` overriding the opposite one."""
+    if via == "env":
+        monkeypatch.setenv("MTCP_XDP_MODE", mode)
+        config = _afxdp_config(xdp_mode="drv" if mode == "skb" else "skb")
+    else:
+        monkeypatch.delenv("MTCP_XDP_MODE", raising=False)
+        config = _afxdp_config(xdp_mode=mode)
     with netlab.in_netns(netlab.STACK_NS):
-        stack = mtcp.Stack(_afxdp_config())
+        stack = mtcp.Stack(config)
     try:
         stack.create_context(0)
         assert shown in _stack_link()

@@ -180,6 +180,8 @@ impl RawConfig {
         d.set_item("tcp_pacing", u8::from(c.tcp_pacing))?;
         d.set_item("checksum_offload", u8::from(c.checksum_offload))?;
         d.set_item("dpdk_eal_args", c.dpdk_eal_args.as_str())?;
+        d.set_item("xdp_mode", c.xdp_mode.as_str())?;
+        d.set_item("xdp_zerocopy", u8::from(c.xdp_zerocopy))?;
         d.set_item(
             "arp_conf",
             c.arp_conf.as_ref().map(|p| p.display().to_string()),

@@ -146,16 +146,18 @@ fn dpdk_port(_config: &mut Config) -> io::Result<Vec<Box<dyn PacketIo>>> {
     ))
 }
 
-/// AF_XDP options: `checksum_offload` from the configuration, and from the environment (no
-/// `mtcp.conf` keys for them yet) `MTCP_XDP_MODE = auto | drv | skb` (where the XDP program
-/// runs; default auto: native, else generic) and `MTCP_XDP_ZEROCOPY = 1` (ask for zero-copy
-/// first; copy mode when the driver has none).
+/// AF_XDP options from the configuration (`xdp_mode`, `xdp_zerocopy`, `checksum_offload`);
+/// the environment variables `MTCP_XDP_MODE = auto | drv | skb` and `MTCP_XDP_ZEROCOPY = 0 | 1`,
+/// when set, override the first two (handy for one run without editing mtcp.conf).
 fn xdp_options(config: &Config) -> io::Result<mtcp_io::afxdp::Options> {
-    let mode = std::env::var("MTCP_XDP_MODE").unwrap_or_default();
-    let zerocopy = std::env::var("MTCP_XDP_ZEROCOPY").unwrap_or_default();
+    let mode = std::env::var("MTCP_XDP_MODE").unwrap_or_else(|_| config.xdp_mode.clone());
+    let zerocopy = match std::env::var("MTCP_XDP_ZEROCOPY") {
+        Ok(value) => matches!(value.trim(), "1" | "yes" | "on" | "true"),
+        Err(_) => config.xdp_zerocopy,
+    };
     Ok(mtcp_io::afxdp::Options {
         mode: mode.trim().parse()?,
-        zerocopy: matches!(zerocopy.trim(), "1" | "yes" | "on" | "true"),
+        zerocopy,
         checksum_offload: config.checksum_offload,
     })
 }

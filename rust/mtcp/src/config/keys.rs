@@ -2,7 +2,7 @@
 //! canonical text of each field (so `set(k, get(k))` round-trips).
 use super::values::{
     check_station_mac, format_mac, parse_cc, parse_hex_u64, parse_in_range, parse_ipv4, parse_mac,
-    parse_names, parse_signed, parse_unsigned,
+    parse_names, parse_signed, parse_unsigned, parse_xdp_mode,
 };
 use super::{Config, ConfigError};
 
@@ -61,6 +61,8 @@ pub(super) enum Key {
     TcpPacing,
     ChecksumOffload,
     DpdkEalArgs,
+    XdpMode,
+    XdpZerocopy,
     TcpTimestamps,
     TcpWindowScaling,
     TcpSack,
@@ -107,6 +109,8 @@ pub(super) const ALL: &[Key] = &[
     Key::TcpPacing,
     Key::ChecksumOffload,
     Key::DpdkEalArgs,
+    Key::XdpMode,
+    Key::XdpZerocopy,
     Key::TcpTimestamps,
     Key::TcpWindowScaling,
     Key::TcpSack,
@@ -153,6 +157,8 @@ pub(super) const NAMES: &[&str] = &[
     "tcp_pacing",
     "checksum_offload",
     "dpdk_eal_args",
+    "xdp_mode",
+    "xdp_zerocopy",
     "tcp_timestamps",
     "tcp_window_scaling",
     "tcp_sack",
@@ -265,6 +271,8 @@ pub(super) fn set(config: &mut Config, key: Key, value: &str) -> Result<(), Conf
         Key::DpdkEalArgs => {
             config.dpdk_eal_args = value.split_whitespace().collect::<Vec<_>>().join(" ")
         }
+        Key::XdpMode => config.xdp_mode = parse_xdp_mode(value)?,
+        Key::XdpZerocopy => config.xdp_zerocopy = parse_in_range(value, 0, 1, "")? == 1,
         Key::TcpTimestamps => config.tcp_timestamps = parse_in_range(value, 0, 1, "")? == 1,
         Key::TcpWindowScaling => config.tcp_window_scaling = parse_in_range(value, 0, 1, "")? == 1,
         Key::TcpSack => config.tcp_sack = parse_in_range(value, 0, 1, "")? == 1,
@@ -355,6 +363,8 @@ pub(super) fn get(config: &Config, key: Key) -> String {
         Key::TcpPacing => u8::from(config.tcp_pacing).to_string(),
         Key::ChecksumOffload => u8::from(config.checksum_offload).to_string(),
         Key::DpdkEalArgs => config.dpdk_eal_args.clone(),
+        Key::XdpMode => config.xdp_mode.clone(),
+        Key::XdpZerocopy => u8::from(config.xdp_zerocopy).to_string(),
         Key::TcpTimestamps => u8::from(config.tcp_timestamps).to_string(),
         Key::TcpWindowScaling => u8::from(config.tcp_window_scaling).to_string(),
         Key::TcpSack => u8::from(config.tcp_sack).to_string(),

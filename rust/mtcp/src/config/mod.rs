@@ -208,6 +208,13 @@ pub struct Config {
     /// `dpdk_eal_args`: the DPDK EAL's arguments for `io = dpdk`, split on whitespace (e.g.
     /// `--no-pci --no-huge -m 256 --vdev=net_af_packet0,iface=veth0`). Default empty.
     pub dpdk_eal_args: String,
+    /// `xdp_mode`: where `io = afxdp` runs its XDP program: `auto` (default: native when the
+    /// driver has it, else generic), `drv` (native only) or `skb` (generic only). The
+    /// environment variable `MTCP_XDP_MODE`, when set, overrides it.
+    pub xdp_mode: String,
+    /// `xdp_zerocopy`: `1` asks `io = afxdp` for `XDP_ZEROCOPY` first (copy mode when the
+    /// driver has none); `0` (default) copy mode. `MTCP_XDP_ZEROCOPY`, when set, overrides it.
+    pub xdp_zerocopy: bool,
     /// `tcp_timestamps`: offer timestamps (RFC 7323 §3), as Linux's
     /// `net.ipv4.tcp_timestamps`; `1` (default) or `0`.
     pub tcp_timestamps: bool,
@@ -285,6 +292,8 @@ impl Default for Config {
             tcp_pacing: false,
             checksum_offload: true,
             dpdk_eal_args: String::new(),
+            xdp_mode: "auto".to_string(),
+            xdp_zerocopy: false,
             tcp_timestamps: true,
             tcp_window_scaling: true,
             tcp_sack: true,

@@ -248,6 +248,15 @@ pub(super) fn parse_cc(text: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// An `xdp_mode =` value: `auto`, `drv` (or `native`), `skb` (or `generic`), lower-cased.
+pub(super) fn parse_xdp_mode(text: &str) -> Result<String, ConfigError> {
+    let lower = text.to_ascii_lowercase();
+    lower
+        .parse::<mtcp_io::afxdp::XdpMode>()
+        .map(|_| lower.clone())
+        .map_err(|e| ConfigError::new(e.to_string()))
+}
+
 impl FromStr for ArpEntry {
     type Err = ConfigError;
 

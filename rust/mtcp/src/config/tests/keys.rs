@@ -25,7 +25,8 @@ fn rich(dir: &TempDir) -> Config {
          tcp_retries2 = 8\ntcp_syn_retries = 2\ntcp_challenge_ack_limit = 100\n\
          tcp_rto_min_ms = 5\ntcp_rto_max_ms = 120000\ntcp_rto_initial_ms = 3000\n\
          tcp_delack_ms = 10\ntcp_quickack = 0\n\
-         checksum_offload = 0\ndpdk_eal_args = --no-pci  --vdev=net_tap0,iface=t0 # EAL\n",
+         checksum_offload = 0\ndpdk_eal_args = --no-pci  --vdev=net_tap0,iface=t0 # EAL\n\
+         xdp_mode = SKB\nxdp_zerocopy = 1\n",
     );
     let c = Config::load(path).unwrap();
     c.validate().unwrap();
@@ -35,7 +36,7 @@ fn rich(dir: &TempDir) -> Config {
 #[test]
 fn keys_lists_every_key_once() {
     let keys = Config::keys();
-    assert_eq!(keys.len(), 42);
+    assert_eq!(keys.len(), 44);
     for (i, k) in keys.iter().enumerate() {
         assert!(!keys[..i].contains(k), "{k} listed twice");
         assert!(Config::default().get(k).is_some(), "get({k})");
@@ -116,6 +117,8 @@ fn get_canonical_forms() {
         ("tcp_syncookies", "2"),
         // Verbatim after the first '=', whitespace runs made single, the comment cut.
         ("dpdk_eal_args", "--no-pci --vdev=net_tap0,iface=t0"),
+        ("xdp_mode", "skb"),
+        ("xdp_zerocopy", "1"),
         (
             "arp",
             "198.18.0.2/32 02:00:c6:12:00:02, 198.18.0.254/32 02:00:c6:12:00:fe",
