@@ -2,17 +2,28 @@
 //! receive buffer's free space (RFC 9293 §3.10.7.4, "segments with higher beginning sequence
 //! numbers can be held for later processing").
 //!
-//! Offsets are relative to RCV.NXT. At most [`MAX_RANGES`] disjoint ranges are tracked; a
-//! segment that would need more is dropped (the sender retransmits it).
+//! Offsets are relative to RCV.NXT. A bounded number of disjoint ranges is tracked (the
+//! bound scales with the receive buffer, see [`Assembler::for_buffer`]); a segment that would
+//! need more is dropped (the sender retransmits it). The ranges live in one allocation made
+//! when the connection is created, never resized.
 
-/// How many disjoint out-of-order ranges are kept.
-pub(super) const MAX_RANGES: usize = 8;
+/// Fewest disjoint out-of-order ranges kept (the bound for small buffers).
+pub(super) const MIN_RANGES: usize = 8;
+/// Most disjoint out-of-order ranges kept, whatever the buffer.
+pub(super) const MAX_RANGES: usize = 1024;
 
 /// Sorted, disjoint, non-adjacent ranges `[start, end)` of received out-of-order bytes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(super) struct Assembler {
-    ranges: [(usize, usize); MAX_RANGES],
-    count: usize,
+    ranges: Vec<(usize, usize)>,
+    /// How many ranges may be held (the Vec never grows past it).
+    limit: usize,
+}
+
+impl Default for Assembler {
+    fn default() -> Self {
+        Assembler::with_limit(MIN_RANGES)
+    }
 }
 
 /// The range was not recorded: every slot holds a disjoint range.
@@ -20,20 +31,38 @@ pub(super) struct Assembler {
 pub(super) struct TooManyHoles;
 
 impl Assembler {
+    /// Room for `limit` ranges, allocated now.
+    pub(super) fn with_limit(limit: usize) -> Assembler {
+        Assembler {
+            ranges: Vec::with_capacity(limit),
+            limit,
+        }
+    }
+
+    /// An assembler for a receive buffer of `rcvbuf` bytes receiving segments of at most
+    /// `mss` bytes: one range per two segments the buffer holds (a hole needs at least one
+    /// segment between two ranges), between [`MIN_RANGES`] and [`MAX_RANGES`]. With a
+    /// window of many segments and random loss every few segments, a fixed small bound made
+    /// the receiver drop most of the window beyond the first holes.
+    pub(super) fn for_buffer(rcvbuf: usize, mss: usize) -> Assembler {
+        let limit = (rcvbuf / (2 * mss.max(1))).clamp(MIN_RANGES, MAX_RANGES);
+        Assembler::with_limit(limit)
+    }
+
     pub(super) fn is_empty(&self) -> bool {
-        self.count == 0
+        self.ranges.is_empty()
     }
 
     /// The stored ranges, nearest first, as offsets from RCV.NXT.
     pub(super) fn ranges(&self) -> &[(usize, usize)] {
-        &self.ranges[..self.count]
+        &self.ranges
     }
 
     /// Records that bytes `[start, end)` are stored. Returns how many bytes starting at offset 0
     /// are now contiguous; they leave the assembler (offsets are re-based past them), and the
     /// caller advances RCV.NXT by that much.
     pub(super) fn add(&mut self, start: usize, end: usize) -> Result<usize, TooManyHoles> {
-        if start == 0 && end > 0 && self.count == MAX_RANGES && self.ranges[0].0 > end {
+        if start == 0 && end > 0 && self.ranges.len() == self.limit && self.ranges[0].0 > end {
             // In-order data needs no slot: with every slot taken it must still be accepted,
             // or the first hole could never be filled.
             self.shift(end);
@@ -54,40 +83,34 @@ impl Assembler {
 
     fn insert(&mut self, mut start: usize, mut end: usize) -> Result<(), TooManyHoles> {
         // First range that ends at or after `start` (touching ranges merge).
-        let mut i = 0;
-        while i < self.count && self.ranges[i].1 < start {
-            i += 1;
-        }
+        let i = self.ranges.partition_point(|r| r.1 < start);
         // Merge every range overlapping or touching [start, end).
         let mut j = i;
-        while j < self.count && self.ranges[j].0 <= end {
+        while j < self.ranges.len() && self.ranges[j].0 <= end {
             start = start.min(self.ranges[j].0);
             end = end.max(self.ranges[j].1);
             j += 1;
         }
-        let merged = j - i;
-        if merged == 0 {
-            if self.count == MAX_RANGES {
+        if j == i {
+            if self.ranges.len() >= self.limit {
                 return Err(TooManyHoles);
             }
-            self.ranges.copy_within(i..self.count, i + 1);
-            self.count += 1;
-        } else if merged > 1 {
-            self.ranges.copy_within(j..self.count, i + 1);
-            self.count -= merged - 1;
+            // Within the capacity reserved at creation: no allocation.
+            self.ranges.insert(i, (start, end));
+        } else {
+            self.ranges.drain(i + 1..j);
+            self.ranges[i] = (start, end);
         }
-        self.ranges[i] = (start, end);
         Ok(())
     }
 
     fn remove(&mut self, i: usize) {
-        self.ranges.copy_within(i + 1..self.count, i);
-        self.count -= 1;
+        self.ranges.remove(i);
     }
 
     /// RCV.NXT moved forward by `n`: re-base every offset.
     fn shift(&mut self, n: usize) {
-        for r in &mut self.ranges[..self.count] {
+        for r in &mut self.ranges {
             r.0 -= n;
             r.1 -= n;
         }
@@ -112,7 +135,7 @@ mod test {
     #[test]
     fn too_many_holes() {
         let mut a = Assembler::default();
-        for i in 0..MAX_RANGES {
+        for i in 0..MIN_RANGES {
             a.add(10 * i + 5, 10 * i + 6).unwrap();
         }
         assert_eq!(a.add(1000, 1001), Err(TooManyHoles));
@@ -123,7 +146,22 @@ mod test {
         // forever): it is delivered and the ranges move down.
         assert_eq!(a.add(0, 3), Ok(3));
         assert_eq!(a.ranges()[0], (2, 4));
-        assert_eq!(a.ranges().len(), MAX_RANGES);
+        assert_eq!(a.ranges().len(), MIN_RANGES);
         assert_eq!(a.add(0, 2), Ok(4));
+    }
+
+    #[test]
+    fn the_bound_scales_with_the_buffer_and_never_reallocates() {
+        assert_eq!(Assembler::for_buffer(8192, 1460).limit, MIN_RANGES);
+        assert_eq!(Assembler::for_buffer(2 << 20, 1460).limit, 718);
+        assert_eq!(Assembler::for_buffer(4 << 20, 1460).limit, MAX_RANGES);
+        let mut a = Assembler::for_buffer(2 << 20, 1460);
+        let capacity = a.ranges.capacity();
+        for i in 0..718 {
+            a.add(3 * i + 1, 3 * i + 2).unwrap();
+        }
+        assert_eq!(a.add(10_000, 10_001), Err(TooManyHoles));
+        assert_eq!(a.ranges.capacity(), capacity);
+        assert_eq!(a.add(0, 1), Ok(2));
     }
 }

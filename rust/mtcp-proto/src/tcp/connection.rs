@@ -308,7 +308,7 @@ impl Connection {
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
             recv_buf: RecvBuffer::new(config.rcvbuf),
-            assembler: Assembler::default(),
+            assembler: Assembler::for_buffer(config.rcvbuf, usize::from(config.mss)),
             last_ooo_seq: None,
             pending_fin: None,
             fin_received: false,
