@@ -1120,3 +1120,45 @@ def test_dpdk_open_errors_are_clear(
     )  # fmt: skip
     assert proc.returncode == 3, proc.stdout + proc.stderr[-3000:]
     assert message in proc.stdout, proc.stdout
+
+
+#: In one process: a DPDK stack, destroyed, then a second one on the same port with the same
+#: EAL arguments (the EAL is reused and the vdev created again), which answers a ping from
+#: the kernel; then a third stack with other EAL arguments, which must fail with a message.
+DPDK_TWICE = textwrap.dedent(
+    """
+    import subprocess, sys
+    import mtcp
+    conf, ping = mtcp.Config.load(sys.argv[1]), sys.argv[2:]
+    first = mtcp.Stack(conf)
+    first.create_context(0)
+    first.destroy()
+    second = mtcp.Stack(conf)
+    try:
+        second.create_context(0)
+        print("ping", subprocess.run(ping, capture_output=True, timeout=30).returncode, flush=True)
+        other = conf.replace(dpdk_eal_args=conf.dpdk_eal_args + " --log-level=8")
+        try:
+            mtcp.Stack(other)
+        except OSError as exc:
+            print("other args:", exc, flush=True)
+    finally:
+        second.destroy()
+    """
+)
+
+
+@pytest.mark.skipif(shutil.which("ping") is None, reason="ping (iputils-ping) is not installed")
+def test_dpdk_second_stack_in_a_process_reuses_the_eal(lab: None, tmp_path: Path) -> None:
+    require_dpdk()
+    site = DPDK_SITE
+    ping = ["ip", "netns", "exec", site.kernel_ns, "ping", "-c", "3", "-i", "0.1", "-W", "2",
+            site.stack_addr]  # fmt: skip
+    proc = subprocess.run(
+        ["timeout", "-k", "5", "90", "ip", "netns", "exec", site.stack_ns, sys.executable, "-c",
+         DPDK_TWICE, str(_conf(site, tmp_path)), *ping],
+        capture_output=True, text=True, timeout=100, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert "ping 0" in proc.stdout, proc.stdout + proc.stderr[-3000:]
+    assert re.search(r"other args: .*initialised with", proc.stdout), proc.stdout
