@@ -290,7 +290,9 @@ impl Connection {
                 self.cc.on_recovery_exit(self.flight_size(), mss);
             } else {
                 // RFC 6582 §3.2 step 5: partial ACK, retransmit the next hole at once.
-                self.cc.on_partial_ack(buffered, mss);
+                if !self.prr_reno_partial_ack(buffered) {
+                    self.cc.on_partial_ack(buffered, mss);
+                }
                 self.retransmit_front = true;
             }
         } else if buffered > 0 {
@@ -324,13 +326,16 @@ impl Connection {
         self.dup_acks += 1;
         let mss = usize::from(self.send_mss());
         if self.in_recovery {
-            self.cc.on_recovery_dup_ack(mss);
+            if !self.prr_reno_dup_ack() {
+                self.cc.on_recovery_dup_ack(mss);
+            }
         } else if self.snd_una > self.recover && self.dup_acks >= DUP_ACK_THRESHOLD {
             // RFC 6582 §3.2 steps 2–3.
             self.in_recovery = true;
             self.recover = self.snd_max;
             self.stats.fast_recoveries += 1;
             self.cc.on_fast_retransmit(self.flight_size(), mss, now);
+            self.prr_reno_start(self.dup_acks as usize);
             self.retransmit_front = true;
             self.rtt_timing = None; // Karn: the timed segment may be the one resent
         }

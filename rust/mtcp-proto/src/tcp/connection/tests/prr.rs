@@ -1,4 +1,4 @@
-//! Proportional Rate Reduction (RFC 6937): during SACK recovery the sender sends in
+//! Proportional Rate Reduction (RFC 6937): during recovery the sender sends in
 //! proportion to what the peer reports delivered, neither pausing until `pipe` has drained
 //! below ssthresh nor bursting when it has fallen far below (PRR-SSRB). Each scenario is run
 //! with PRR off too, which shows the stall and the burst PRR removes.
@@ -27,8 +27,12 @@ fn seg(i: usize) -> SeqNumber {
 /// An established SACK connection with cwnd 20 and twenty full segments in flight (the second
 /// flight, segments 0..20 after the first ten were acknowledged), and more data queued.
 fn twenty_in_flight(prr: bool) -> Connection {
+    twenty_in_flight_with(sack_config(prr))
+}
+
+fn twenty_in_flight_with(config: TcpConfig) -> Connection {
     let mut c = syn_received_with(
-        &sack_config(prr),
+        &config,
         &TcpRepr {
             sack_permitted: true,
             ..remote_syn()
@@ -133,4 +137,39 @@ fn test_prr_recovery_ends_at_ssthresh() {
     // ACK's 30 segments.
     assert_eq!(c.cc.ssthresh(), 11 * MSS);
     assert_eq!(c.cwnd(), 12 * MSS);
+}
+
+#[test]
+fn test_prr_without_sack_replaces_newreno_inflation() {
+    // The same loss without SACK: plain duplicate ACKs. PRR's estimate counts each as one
+    // segment delivered and gone from the network (Linux's Reno accounting).
+    let run = |prr: bool| {
+        let mut c = twenty_in_flight_with(TcpConfig {
+            sack: false,
+            ..sack_config(prr)
+        });
+        let acks = (0..19).map(|_| ack(seg(0))).collect();
+        let sent = sends_per_ack(&mut c, acks);
+        assert_eq!(c.stats().fast_recoveries, 1);
+        assert_eq!(c.cc.ssthresh(), 11 * MSS);
+        sent
+    };
+    // sent[0..2]: Limited Transmit (RFC 3042); sent[2]: the fast retransmission.
+    let sent = run(true);
+    assert_eq!(&sent[..3], &[1, 1, 1], "{sent:?}");
+    let recovery = &sent[2..];
+    assert!(recovery.iter().all(|&n| n <= 1), "no burst: {sent:?}");
+    // About one segment per two duplicate ACKs (a sub-MSS sndcnt waits for the next ACK:
+    // sender SWS avoidance).
+    for k in 1..=13 {
+        let sent_k: usize = recovery[..k].iter().sum();
+        assert!(
+            sent_k + 1 >= k.div_ceil(2) && sent_k <= k.div_ceil(2),
+            "after {k} ACKs: {sent:?}"
+        );
+    }
+    // RFC 6582's inflation: cwnd = ssthresh + 3 MSS, one more per duplicate, so nothing new
+    // goes until it passes the 22 segments in flight: eight silent ACKs.
+    let sent = run(false);
+    assert_eq!(&sent[2..12], &[1, 0, 0, 0, 0, 0, 0, 0, 0, 1], "{sent:?}");
 }
