@@ -17,12 +17,14 @@
 //! interface; otherwise the kernel's TCP answers segments meant for the stack with RSTs.
 //!
 //! # Several contexts
-//! With `num_queues > 1` every queue has its own socket, and each socket sees every frame; a
-//! queue keeps the frames [`rss::steer_frame`] gives it (the same Toeplitz hash as the
-//! in-memory link and a NIC with mTCP's key), so `mtcp_init_rss` port choice holds. The cost is
-//! one kernel copy of each frame per queue; a `PACKET_FANOUT_EBPF` program computing that hash
-//! would remove it (later work). Kernel `PACKET_FANOUT_HASH` is not used because its hash is not
-//! the one the runtime picks client ports by.
+//! With `num_queues > 1` the queues' sockets form one `PACKET_FANOUT_CBPF` group bound to IPv4
+//! frames: the kernel runs a classic BPF program ([`crate::rss_cbpf`]) on each frame and hands
+//! it to the one socket whose queue [`crate::rss::steer_frame`] picks — the same Toeplitz hash
+//! with mTCP's key as the in-memory link and a NIC's RSS, so `mtcp_init_rss` port choice holds
+//! and each frame is copied once. Kernel `PACKET_FANOUT_HASH` is not used: its hash is not the
+//! one the runtime picks client ports by. ARP must reach every context (each keeps its own
+//! neighbour cache), so each queue also has a small ring-less socket bound to ARP frames
+//! ([`ArpSocket`]), drained first by `rx_burst`; its descriptor wakes a parked loop too.
 //!
 //! # Checksums
 //! Frames the local kernel sent through a peer with transmit checksum offload on arrive with
@@ -48,9 +50,10 @@ use std::sync::Arc;
 use crate::csum::{complete_l4_checksum, verify_frame};
 use crate::fd_waker::FdWaker;
 use crate::frame::ETH_HEADER;
-use crate::rss::{self, Steer};
+use crate::rss_cbpf;
 use crate::sys::afpacket::{
-    Geometry, PacketSocket, RxPacket, TP_STATUS_CSUMNOTREADY, TP_STATUS_CSUM_VALID,
+    ArpSocket, Geometry, PacketSocket, Receive, RxPacket, TP_STATUS_CSUMNOTREADY,
+    TP_STATUS_CSUM_VALID,
 };
 use crate::sys::netdev;
 use crate::vnet_hdr;
@@ -80,9 +83,11 @@ pub struct AfPacketQueue {
     /// Dropped first: it polls the socket, which must outlive it.
     waker: FdWaker,
     sock: PacketSocket,
+    /// With several queues: this queue's socket for ARP frames (see the module docs).
+    arp: Option<ArpSocket>,
+    arp_buf: Box<[u8]>,
     name: String,
     index: usize,
-    num_queues: usize,
     caps: Caps,
     /// Bytes of virtio-net header before each TX frame: [`vnet_hdr::LEN`] or 0.
     hdr_len: usize,
@@ -138,17 +143,34 @@ pub fn open(
             format!("afpacket on '{name}': {num_queues} queues with MTU {mtu} is not possible"),
         ));
     }
+    let program = rss_cbpf::fanout_program();
+    let mut group = None;
     (0..num_queues)
         .map(|index| {
-            let sock = PacketSocket::open(name, iface.index, rx, tx, RETIRE_MS, offload)?;
+            let receive = if num_queues > 1 {
+                Receive::Ipv4Fanout {
+                    group,
+                    program: &program,
+                }
+            } else {
+                Receive::All
+            };
+            let sock = PacketSocket::open(name, iface.index, rx, tx, RETIRE_MS, offload, receive)?;
+            group = sock.fanout_group();
+            let arp = if num_queues > 1 {
+                Some(ArpSocket::open(name, iface.index)?)
+            } else {
+                None
+            };
             let offload = sock.has_vnet_hdr();
-            let waker = FdWaker::new(sock.raw_fd())?;
+            let waker = FdWaker::watching(sock.raw_fd(), arp.as_ref().map(|a| a.raw_fd()))?;
             Ok(AfPacketQueue {
                 waker,
                 sock,
+                arp,
+                arp_buf: vec![0u8; MAX_FRAME].into_boxed_slice(),
                 name: name.to_owned(),
                 index,
-                num_queues,
                 caps: Caps {
                     rx_checksum: offload,
                     tx_checksum: offload,
@@ -183,6 +205,22 @@ impl PacketIo for AfPacketQueue {
         let limit = self.caps.mtu + ETH_HEADER;
         let mut seen = 0;
         let mut delivered = 0;
+        if let Some(arp) = &self.arp {
+            while seen < max {
+                let Some(len) = arp.recv(&mut self.arp_buf) else {
+                    break;
+                };
+                seen += 1;
+                if (ETH_HEADER..=limit).contains(&len) {
+                    self.stats.rx_frames += 1;
+                    self.stats.rx_bytes += len as u64;
+                    delivered += 1;
+                    on_frame(&self.arp_buf[..len]);
+                } else {
+                    self.stats.drops += 1;
+                }
+            }
+        }
         while seen < max {
             let block = self.rx_block;
             let cursor = match self.cursor {
@@ -224,13 +262,6 @@ impl PacketIo for AfPacketQueue {
                 remaining: if next == 0 { 0 } else { cursor.remaining - 1 },
                 offset: next,
             });
-            if self.num_queues > 1 {
-                if let Steer::Queue(q) = rss::steer_frame(frame, self.num_queues) {
-                    if q != self.index {
-                        continue;
-                    }
-                }
-            }
             if frame.len() < ETH_HEADER
                 || (frame.len() > limit && !gso)
                 || wire_len as usize != frame.len()

@@ -21,7 +21,8 @@ use crate::sys::fd::{poll_readable, EventFd};
 use crate::Notify;
 
 struct Shared {
-    data_fd: RawFd,
+    /// What the helper watches: the receive descriptor and, for some backends, a second one.
+    data_fds: [Option<RawFd>; 2],
     /// Set while the helper should watch `data_fd`.
     armed: AtomicBool,
     stop: AtomicBool,
@@ -39,9 +40,14 @@ pub(crate) struct FdWaker {
 impl FdWaker {
     /// A waker for `data_fd`; the thread starts with the first [`FdWaker::set_notify`].
     pub(crate) fn new(data_fd: RawFd) -> io::Result<FdWaker> {
+        FdWaker::watching(data_fd, None)
+    }
+
+    /// A waker for `data_fd` and, when given, `extra` (either readable wakes the loop).
+    pub(crate) fn watching(data_fd: RawFd, extra: Option<RawFd>) -> io::Result<FdWaker> {
         Ok(FdWaker {
             shared: Arc::new(Shared {
-                data_fd,
+                data_fds: [Some(data_fd), extra],
                 armed: AtomicBool::new(true),
                 stop: AtomicBool::new(false),
                 bell: EventFd::new()?,
@@ -78,11 +84,12 @@ impl FdWaker {
 fn run(shared: &Shared) {
     while !shared.stop.load(Ordering::Acquire) {
         let armed = shared.armed.load(Ordering::Acquire);
-        let ready = poll_readable(shared.bell.raw(), armed.then_some(shared.data_fd), -1);
-        if ready.first {
+        let watched = if armed { shared.data_fds } else { [None; 2] };
+        let ready = poll_readable(shared.bell.raw(), watched, -1);
+        if ready.bell {
             shared.bell.drain();
         }
-        if ready.second && shared.armed.swap(false, Ordering::AcqRel) {
+        if ready.data && shared.armed.swap(false, Ordering::AcqRel) {
             let notify = shared
                 .notify
                 .lock()

@@ -23,6 +23,7 @@ mod frame;
 pub mod memory;
 pub mod pcap;
 pub mod rss;
+mod rss_cbpf;
 pub mod sim;
 pub mod sys;
 pub mod tap;

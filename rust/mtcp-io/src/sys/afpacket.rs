@@ -20,10 +20,18 @@ const PACKET_STATISTICS: libc::c_int = 6;
 const PACKET_VERSION: libc::c_int = 10;
 const PACKET_TX_RING: libc::c_int = 13;
 const PACKET_VNET_HDR: libc::c_int = 15;
+const PACKET_FANOUT: libc::c_int = 18;
+const PACKET_FANOUT_DATA: libc::c_int = 22;
+/// Fanout mode: a classic BPF program picks the member.
+const PACKET_FANOUT_CBPF: u32 = 6;
+/// Fanout flag: the kernel picks a group id no one uses (only when creating the group).
+const PACKET_FANOUT_FLAG_UNIQUEID: u32 = 0x2000;
 const PACKET_QDISC_BYPASS: libc::c_int = 20;
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 const TPACKET_V3: libc::c_int = 2;
 const ETH_P_ALL: u16 = 0x0003;
+const ETH_P_IP: u16 = 0x0800;
+const ETH_P_ARP: u16 = 0x0806;
 
 /// Block and frame status bits (include/uapi/linux/if_packet.h).
 const TP_STATUS_KERNEL: u32 = 0;
@@ -109,6 +117,38 @@ impl Geometry {
     }
 }
 
+/// `struct sock_filter`: one classic BPF instruction.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SockFilter {
+    code: u16,
+    jt: u8,
+    jf: u8,
+    k: u32,
+}
+
+/// `struct sock_fprog`: a classic BPF program.
+#[repr(C)]
+struct SockFprog {
+    len: u16,
+    filter: *const SockFilter,
+}
+
+/// Which frames of the interface a socket receives.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Receive<'a> {
+    /// Every frame (`ETH_P_ALL`).
+    All,
+    /// IPv4 frames only, as one member of a `PACKET_FANOUT_CBPF` group whose program
+    /// (`(code, jt, jf, k)` instructions) returns the member index. `group: None` creates the
+    /// group (the kernel picks its id, [`PacketSocket::fanout_group`]); members join in order,
+    /// so member *i* is the *i*-th socket to join.
+    Ipv4Fanout {
+        group: Option<u16>,
+        program: &'a [(u16, u8, u8, u32)],
+    },
+}
+
 /// A shared mapping of both rings.
 struct Mapping {
     base: NonNull<u8>,
@@ -130,6 +170,7 @@ pub(crate) struct PacketSocket {
     rx: Geometry,
     tx: Geometry,
     vnet_hdr: bool,
+    fanout_group: Option<u16>,
 }
 
 // SAFETY: the mapping is owned by this value alone (no other handle to it exists in the
@@ -145,6 +186,7 @@ impl PacketSocket {
     /// `retire_ms` is how long the kernel keeps a partly filled RX block before handing it over
     /// (the receive latency bound under light load). With `vnet_hdr`, asks for a virtio-net
     /// header before each frame (`PACKET_VNET_HDR`; best effort, see [`Self::has_vnet_hdr`]).
+    /// `receive` says which frames it takes.
     pub(crate) fn open(
         name: &str,
         ifindex: u32,
@@ -152,6 +194,7 @@ impl PacketSocket {
         tx: Geometry,
         retire_ms: u32,
         vnet_hdr: bool,
+        receive: Receive<'_>,
     ) -> io::Result<PacketSocket> {
         // Protocol 0: receive nothing until bound to the interface below.
         // SAFETY: socket takes integers only and returns a new descriptor or -1.
@@ -203,25 +246,23 @@ impl PacketSocket {
             len,
         };
         // SAFETY: sockaddr_ll is plain data; all-zero is a valid value before we fill it.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = ETH_P_ALL.to_be();
-        sll.sll_ifindex = ifindex as i32;
-        // SAFETY: `sll` is a valid sockaddr_ll and the length passed is its size.
-        check(unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        })
-        .map_err(|e| super::netdev::name_error(name, e))?;
+        let protocol = match receive {
+            Receive::All => ETH_P_ALL,
+            Receive::Ipv4Fanout { .. } => ETH_P_IP,
+        };
+        bind(&fd, name, ifindex, protocol)?;
+        // Fanout needs a bound socket.
+        let fanout_group = match receive {
+            Receive::All => None,
+            Receive::Ipv4Fanout { group, program } => Some(join_fanout(&fd, group, program)?),
+        };
         Ok(PacketSocket {
             map,
             fd,
             rx,
             tx,
             vnet_hdr,
+            fanout_group,
         })
     }
 
@@ -233,6 +274,11 @@ impl PacketSocket {
 
     pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
         self.fd.as_raw_fd()
+    }
+
+    /// The id of the fanout group this socket is in, if any.
+    pub(crate) fn fanout_group(&self) -> Option<u16> {
+        self.fanout_group
     }
 
     pub(crate) fn rx_blocks(&self) -> u32 {
@@ -424,6 +470,104 @@ impl PacketSocket {
         } else {
             0
         }
+    }
+}
+
+/// Binds packet socket `fd` to interface `ifindex` (named `name`) for frames of `protocol`.
+fn bind(fd: &OwnedFd, name: &str, ifindex: u32, protocol: u16) -> io::Result<()> {
+    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value before we fill it.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = protocol.to_be();
+    sll.sll_ifindex = ifindex as i32;
+    // SAFETY: `sll` is a valid sockaddr_ll and the length passed is its size.
+    check(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sll as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    })
+    .map_err(|e| super::netdev::name_error(name, e))?;
+    Ok(())
+}
+
+/// Joins (or, with `group: None`, creates) a `PACKET_FANOUT_CBPF` group and gives it
+/// `program`; returns the group id.
+fn join_fanout(
+    fd: &OwnedFd,
+    group: Option<u16>,
+    program: &[(u16, u8, u8, u32)],
+) -> io::Result<u16> {
+    let arg = match group {
+        Some(id) => u32::from(id) | PACKET_FANOUT_CBPF << 16,
+        None => (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_UNIQUEID) << 16,
+    };
+    setsockopt(fd, PACKET_FANOUT, &arg)
+        .map_err(|e| io::Error::new(e.kind(), format!("PACKET_FANOUT (cBPF): {e}")))?;
+    let id = match group {
+        Some(id) => id,
+        None => {
+            let mut value: u32 = 0;
+            let mut len = std::mem::size_of::<u32>() as libc::socklen_t;
+            // SAFETY: `value` is writable for `len` bytes and `len` is a valid in/out length.
+            check(unsafe {
+                libc::getsockopt(
+                    fd.as_raw_fd(),
+                    SOL_PACKET,
+                    PACKET_FANOUT,
+                    (&mut value as *mut u32).cast(),
+                    &mut len,
+                )
+            })?;
+            value as u16
+        }
+    };
+    let filter: Vec<SockFilter> = program
+        .iter()
+        .map(|&(code, jt, jf, k)| SockFilter { code, jt, jf, k })
+        .collect();
+    let fprog = SockFprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr(),
+    };
+    // The kernel copies the program during the call; `filter` outlives it.
+    setsockopt(fd, PACKET_FANOUT_DATA, &fprog)
+        .map_err(|e| io::Error::new(e.kind(), format!("PACKET_FANOUT_DATA (cBPF): {e}")))?;
+    Ok(id)
+}
+
+/// A plain AF_PACKET socket that receives the ARP frames of one interface (no rings: ARP is
+/// rare). Every context of a fanout port has one, so each learns every neighbour, as on a NIC
+/// that gives broadcast frames to every queue.
+pub(crate) struct ArpSocket {
+    fd: OwnedFd,
+}
+
+impl ArpSocket {
+    /// Opens it on interface `ifindex` (named `name`), non-blocking.
+    pub(crate) fn open(name: &str, ifindex: u32) -> io::Result<ArpSocket> {
+        // SAFETY: socket takes integers only and returns a new descriptor or -1.
+        let fd = owned(unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                0,
+            )
+        })
+        .map_err(|e| privilege_error("AF_PACKET socket", "CAP_NET_RAW", e))?;
+        let _ = setsockopt(&fd, PACKET_IGNORE_OUTGOING, &1i32);
+        bind(&fd, name, ifindex, ETH_P_ARP)?;
+        Ok(ArpSocket { fd })
+    }
+
+    /// One received frame into `buf`: its length, or `None` when there is none.
+    pub(crate) fn recv(&self, buf: &mut [u8]) -> Option<usize> {
+        super::fd::read_nonblocking(&self.fd, buf).ok().flatten()
+    }
+
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
     }
 }
 

@@ -75,38 +75,34 @@ pub(crate) fn write_frame(fd: &OwnedFd, frame: &[u8]) -> io::Result<usize> {
     }
 }
 
-/// Which of two descriptors became readable.
+/// What `poll_readable` found ready.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Readable {
-    pub(crate) first: bool,
-    pub(crate) second: bool,
+    /// The bell descriptor.
+    pub(crate) bell: bool,
+    /// Any of the data descriptors.
+    pub(crate) data: bool,
 }
 
-/// `poll(2)` for readability on `first`, and on `second` unless it is `None`; waits at most
-/// `timeout_ms` (-1: no limit). EINTR reads as "nothing ready".
-pub(crate) fn poll_readable(first: RawFd, second: Option<RawFd>, timeout_ms: i32) -> Readable {
-    let mut fds = [
-        libc::pollfd {
-            fd: first,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            // poll(2) ignores entries with a negative descriptor.
-            fd: second.unwrap_or(-1),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    // SAFETY: `fds` is an array of 2 initialised pollfd that lives across the call.
+/// `poll(2)` for readability on `bell` and on each data descriptor that is not `None`; waits
+/// at most `timeout_ms` (-1: no limit). EINTR reads as "nothing ready".
+pub(crate) fn poll_readable(bell: RawFd, data: [Option<RawFd>; 2], timeout_ms: i32) -> Readable {
+    let entry = |fd: Option<RawFd>| libc::pollfd {
+        // poll(2) ignores entries with a negative descriptor.
+        fd: fd.unwrap_or(-1),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let mut fds = [entry(Some(bell)), entry(data[0]), entry(data[1])];
+    // SAFETY: `fds` is an array of 3 initialised pollfd that lives across the call.
     let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
     if rc <= 0 {
         return Readable::default();
     }
     let ready = |p: &libc::pollfd| p.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0;
     Readable {
-        first: ready(&fds[0]),
-        second: ready(&fds[1]),
+        bell: ready(&fds[0]),
+        data: ready(&fds[1]) || ready(&fds[2]),
     }
 }
 
