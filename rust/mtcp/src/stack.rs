@@ -276,12 +276,7 @@ impl Stack {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id()) << 32;
-        Ok(Stack::from_parts(
-            config,
-            queues,
-            Clock::Real(std::time::Instant::now()),
-            seed,
-        ))
+        Ok(Stack::from_parts(config, queues, Clock::real(), seed))
     }
 
     pub(crate) fn from_parts(

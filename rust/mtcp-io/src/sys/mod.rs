@@ -4,6 +4,7 @@ pub mod affinity;
 pub(crate) mod afpacket;
 pub(crate) mod afxdp;
 pub(crate) mod bpf;
+pub mod clock;
 #[cfg(feature = "dpdk")]
 pub(crate) mod dpdk;
 pub(crate) mod fd;
