@@ -50,11 +50,44 @@ pub fn toeplitz(key: &[u8], input: &[u8]) -> u32 {
 /// The input is laid out as the RSS specification prescribes for "IPv4 with TCP": source
 /// address, destination address, source port, destination port, all in network byte order
 /// (12 bytes).
+///
+/// Computed the short way: the key repeats every 8 bits, so the key window a set input bit
+/// selects depends only on its position within its byte, and the hash of the 12 bytes equals
+/// the hash of their XOR taken as a one-byte input — one table lookup ([`BYTE_HASH`]) instead
+/// of 96 bit steps. Equal to [`toeplitz`]`(&SYMMETRIC_KEY, ..)` (tested).
+#[inline]
 pub fn flow_hash(src_ip: [u8; 4], dst_ip: [u8; 4], src_port: u16, dst_port: u16) -> u32 {
-    toeplitz(
-        &SYMMETRIC_KEY,
-        &tuple_input(src_ip, dst_ip, src_port, dst_port),
-    )
+    let word = u32::from_ne_bytes(src_ip)
+        ^ u32::from_ne_bytes(dst_ip)
+        ^ u32::from(src_port)
+        ^ u32::from(dst_port);
+    let [a, b, c, d] = word.to_ne_bytes();
+    BYTE_HASH[usize::from(a ^ b ^ c ^ d)]
+}
+
+/// [`toeplitz`] with [`SYMMETRIC_KEY`] of every one-byte input, built at compile time.
+static BYTE_HASH: [u32; 256] = byte_hashes();
+
+const fn byte_hashes() -> [u32; 256] {
+    // Window of the key at bit offset j (0 = most significant bit of a byte): the key is one
+    // byte repeated, so it is that byte's bit pattern rotated and repeated over 32 bits.
+    let key = SYMMETRIC_KEY[0] as u32;
+    let repeated = key << 24 | key << 16 | key << 8 | key;
+    let mut table = [0u32; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut hash = 0u32;
+        let mut bit = 0;
+        while bit < 8 {
+            if byte & (0x80 >> bit) != 0 {
+                hash ^= repeated.rotate_left(bit);
+            }
+            bit += 1;
+        }
+        table[byte] = hash;
+        byte += 1;
+    }
+    table
 }
 
 /// The 12-byte RSS input of an IPv4 4-tuple (addresses, then ports, big-endian).
@@ -256,6 +289,25 @@ mod tests {
             assert_eq!(
                 toeplitz(&MS_KEY[..7], &input),
                 toeplitz_reference(&MS_KEY[..7], &input)
+            );
+        }
+    }
+
+    #[test]
+    fn flow_hash_is_the_toeplitz_hash() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let (src, dst) = (
+                (seed as u32).to_be_bytes(),
+                ((seed >> 32) as u32).to_be_bytes(),
+            );
+            let (sport, dport) = ((seed >> 16) as u16, (seed >> 48) as u16);
+            assert_eq!(
+                flow_hash(src, dst, sport, dport),
+                toeplitz_reference(&SYMMETRIC_KEY, &tuple_input(src, dst, sport, dport))
             );
         }
     }
