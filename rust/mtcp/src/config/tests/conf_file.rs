@@ -298,7 +298,12 @@ fn errors_name_file_line_and_key() {
         ("mtu = 9001\n", "mtu", 1, "between 68 and 9000"),
         ("mode = fast\n", "mode", 1, "threaded or inline"),
         ("cc = vegas\n", "cc", 1, "reno, newreno, cubic or bbr"),
-        ("xdp_mode = fast\n", "xdp_mode", 1, "auto, drv (native), skb (generic)"),
+        (
+            "xdp_mode = fast\n",
+            "xdp_mode",
+            1,
+            "auto, drv (native), skb (generic)",
+        ),
         ("xdp_zerocopy = 2\n", "xdp_zerocopy", 1, "between 0 and 1"),
         ("addr = 198.18.0.1/40\n", "addr", 1, "out of range"),
         ("addr = 198.18.0\n", "addr", 1, "not an IPv4 address"),
