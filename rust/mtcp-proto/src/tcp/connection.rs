@@ -34,6 +34,7 @@ mod paws;
 mod prr;
 mod recovery;
 mod reuse;
+mod sack_blocks;
 #[cfg(test)]
 mod tests;
 mod undo;
@@ -183,9 +184,10 @@ pub struct Connection {
     rcv_adv: SeqNumber,
     recv_buf: RecvBuffer,
     assembler: Assembler,
-    /// Sequence number of the latest out-of-order segment: its block goes first in our SACK
-    /// option (RFC 2018 §4), so a burst's news is not lost when only three blocks fit.
-    last_ooo_seq: Option<SeqNumber>,
+    /// Sequence numbers of the latest out-of-order segments of distinct ranges, most recent
+    /// first: their blocks go first in our SACK option (RFC 2018 §4; `sack_blocks.rs`), so a
+    /// burst's news is not lost when only three blocks fit.
+    recent_ooo: [Option<SeqNumber>; sack_blocks::RECENT_RANGES],
     /// Sequence number of a FIN that arrived after a hole.
     pending_fin: Option<SeqNumber>,
     /// The peer's FIN has been received in order.
@@ -309,7 +311,7 @@ impl Connection {
             rcv_adv: SeqNumber(0),
             recv_buf: RecvBuffer::new(config.rcvbuf),
             assembler: Assembler::for_buffer(config.rcvbuf, usize::from(config.mss)),
-            last_ooo_seq: None,
+            recent_ooo: [None; sack_blocks::RECENT_RANGES],
             pending_fin: None,
             fin_received: false,
             read_shutdown: false,

@@ -405,7 +405,9 @@ impl Connection {
             self.ack_now = true; // too many holes: dropped, the sender will resend
             return;
         };
-        self.last_ooo_seq = (offset > 0).then_some(seq);
+        if offset > 0 {
+            self.note_out_of_order(seq);
+        }
         self.recv_buf.commit(in_order);
         self.rcv_nxt += in_order;
         if self.read_shutdown {

@@ -219,16 +219,15 @@ impl Connection {
                     .iter()
                     .map(move |&(start, end)| (rcv_nxt + start, rcv_nxt + end))
             };
-            // RFC 2018 §4: the block holding the latest segment first, then the others.
-            let latest = self
-                .last_ooo_seq
-                .and_then(|seq| blocks().find(|&(l, r)| l <= seq && seq < r));
+            // RFC 2018 §4: the block holding the latest segment first, then the most recently
+            // reported ones, then the others (sack_blocks.rs).
+            let recent = self.recent_sack_blocks();
             let ranges = self
                 .dsack
                 .take()
                 .into_iter()
-                .chain(latest)
-                .chain(blocks().filter(move |&b| Some(b) != latest));
+                .chain(recent.into_iter().flatten())
+                .chain(blocks().filter(move |&b| !recent.contains(&Some(b))));
             for (slot, range) in repr.sack_ranges.iter_mut().zip(ranges) {
                 *slot = Some(range);
             }

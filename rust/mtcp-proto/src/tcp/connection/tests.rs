@@ -2182,5 +2182,6 @@ mod paws;
 mod prr;
 mod quick_ack;
 mod reuse;
+mod sack_blocks;
 mod syn_cookie;
 mod user_timeout;
