@@ -16,8 +16,14 @@
 //! 4. After step 2b, a duplicate ACK or a SACK of only the new data means the loss was real
 //!    (step 3a): conventional recovery.
 //!
-//! F-RTO needs SACK (`TcpConfig::frto`, on by default as Linux's `tcp_frto`); without SACK
-//! the timeout goes back N as before.
+//! Without SACK, RFC 5682 §2's basic algorithm runs instead. The timeout goes back N
+//! (SND.NXT = SND.UNA) as before. The first ACK that advances SND.UNA (not to `recover`) proves
+//! nothing, as a receiver holding out-of-order data acknowledges it all once the resent
+//! segment fills the hole: step 2b moves SND.NXT to SND.MAX and lets at most two new segments
+//! out past the window. The next ACK decides: if it advances SND.UNA, data never resent
+//! arrived after the timeout, which was spurious (step 3b: SND.NXT stays, nothing is resent,
+//! the reduction is undone); a duplicate ACK means a real loss (step 3a: back to SND.UNA).
+//! (`TcpConfig::frto`, on by default as Linux's `tcp_frto`.)
 use super::Connection;
 use crate::tcp::scoreboard::Delivered;
 use crate::wire::SeqNumber;
@@ -47,14 +53,13 @@ pub(super) struct Frto {
 impl Connection {
     /// A retransmission timeout (not in the handshake), before its window reduction: records
     /// what an undo would restore, and starts step 1 when F-RTO applies. It does not after a
-    /// timeout during fast recovery (RFC 5682 §3, as Linux), nor without SACK. A repeated
+    /// timeout during fast recovery (RFC 5682 §3, as Linux). A repeated
     /// timeout (no progress since the last) keeps the first one's undo record, and F-RTO
     /// starts again, as Linux (a delay spike may outlast several backed-off RTOs).
     pub(super) fn frto_on_timeout(&mut self) {
         let during_recovery = self.in_recovery;
         self.undo_record(during_recovery || self.retries > 1);
-        let applies =
-            self.config.frto && self.sack_mode() && !during_recovery && self.snd_una < self.snd_max;
+        let applies = self.config.frto && !during_recovery && self.snd_una < self.snd_max;
         self.frto = Frto {
             phase: if applies { Phase::FirstAck } else { Phase::Off },
             recover: self.snd_max,
@@ -91,14 +96,21 @@ impl Connection {
     /// F-RTO's steps for one ACK (SACK mode); `advanced` tells whether it moved SND.UNA,
     /// `sacked_new` whether it SACKed anything new.
     pub(super) fn frto_on_ack(&mut self, advanced: bool, sacked_new: bool) {
-        let original = std::mem::take(&mut self.frto.original_delivered);
+        let mut original = std::mem::take(&mut self.frto.original_delivered);
         if self.frto.phase == Phase::Off {
             return;
+        }
+        if !self.sack_mode() {
+            // RFC 5682 §2: only an advance after step 2b is evidence (see above).
+            original = self.frto.phase == Phase::SecondAck && advanced;
         }
         if original {
             // Step 3b: the originals were delayed, not lost.
             self.frto.phase = Phase::Off;
             self.scoreboard.unmark_lost();
+            if !self.sack_mode() {
+                self.snd_nxt = self.snd_max; // no go-back-N
+            }
             self.stats.spurious_timeouts += 1;
             self.undo_reduction();
             return;
@@ -111,12 +123,26 @@ impl Connection {
                 } else {
                     Phase::Off // step 2a: conventional recovery
                 };
+                if step_2b && !self.sack_mode() {
+                    self.snd_nxt = self.snd_max; // new data, not the go-back-N
+                }
             }
             Phase::SecondAck if !advanced || sacked_new => {
                 self.frto.phase = Phase::Off; // step 3a: the loss was real
+                if !self.sack_mode() {
+                    self.snd_nxt = self.snd_una; // go back N after all
+                }
             }
             _ => {}
         }
+    }
+
+    /// Without SACK, step 2b's allowance: new data up to two segments past `recover`, whatever
+    /// the window from SND.UNA says (RFC 5682 §2 step 2b: the two segments slow start would
+    /// have resent, sent as new data instead).
+    pub(super) fn frto_new_data_end(&self) -> Option<SeqNumber> {
+        (self.frto.phase == Phase::SecondAck && !self.sack_mode())
+            .then(|| self.frto.recover + 2 * usize::from(self.send_mss()))
     }
 
     /// Step 2b's condition: unsent data is queued and the peer's window has room for it.

@@ -283,6 +283,11 @@ impl Connection {
             return delivered;
         }
         let mss = usize::from(self.send_mss());
+        if self.frto_recover_watch().is_some() {
+            // F-RTO without SACK (frto.rs, RFC 5682 §2's basic algorithm).
+            self.frto_note_cumulative(&delivered);
+            self.frto_on_ack(true, false);
+        }
         // Congestion control counts data bytes, not the SYN or FIN.
         if self.in_recovery {
             if ack >= self.recover {
@@ -324,6 +329,9 @@ impl Connection {
             return delivered;
         }
         self.dup_acks += 1;
+        if self.frto_recover_watch().is_some() {
+            self.frto_on_ack(false, false); // F-RTO without SACK: step 3a after 2b
+        }
         let mss = usize::from(self.send_mss());
         if self.in_recovery {
             if !self.prr_reno_dup_ack() {

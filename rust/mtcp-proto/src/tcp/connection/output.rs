@@ -58,7 +58,11 @@ impl Connection {
             let cwnd_end = self.snd_nxt + room;
             rwnd_end.min(cwnd_end)
         } else {
-            self.snd_una + self.snd_wnd.min(self.congestion_window())
+            let end = self.snd_una + self.snd_wnd.min(self.congestion_window());
+            match self.frto_new_data_end() {
+                Some(frto_end) => end.max(frto_end.min(rwnd_end)), // F-RTO step 2b (frto.rs)
+                None => end,
+            }
         }
     }
 
@@ -364,6 +368,7 @@ impl Connection {
         let old_max = self.snd_max;
         self.prr_on_sent((end - seq).max(0) as usize);
         if seq < old_max {
+            self.undo_note_retransmission(seq, end.min(old_max));
             self.scoreboard.on_retransmit(seq, end.min(old_max), now);
             self.stats.retransmitted_segments += 1;
         }

@@ -25,6 +25,9 @@ pub(super) struct Undo {
     retransmits_before: u64,
     /// Segments reported by D-SACKs since.
     dsacked_segments: u64,
+    /// Lowest start and highest end retransmitted since: a D-SACK outside cannot be for a
+    /// retransmission (a duplicate made by the network), and is not counted.
+    retransmitted: Option<(SeqNumber, SeqNumber)>,
     /// The episode has ended: SND.MAX then. Once SND.UNA passes it, the D-SACKs for the
     /// episode's retransmissions have had a round trip to arrive and the record is dropped.
     horizon: Option<SeqNumber>,
@@ -45,16 +48,30 @@ impl Connection {
             marker: self.snd_una,
             retransmits_before: self.stats.retransmitted_segments,
             dsacked_segments: 0,
+            retransmitted: None,
             horizon: None,
         });
     }
 
+    /// `[start, end)` is being retransmitted.
+    pub(super) fn undo_note_retransmission(&mut self, start: SeqNumber, end: SeqNumber) {
+        if let Some(undo) = self.undo.as_mut() {
+            undo.retransmitted = Some(match undo.retransmitted {
+                None => (start, end),
+                Some((low, high)) => (low.min(start), high.max(end)),
+            });
+        }
+    }
+
     /// A D-SACK for `[left, right)` arrived: count the segments it reports if they belong to
-    /// the episode being watched.
+    /// the episode being watched and overlap what it retransmitted.
     pub(super) fn undo_on_dsack(&mut self, left: SeqNumber, right: SeqNumber) {
         let mss = usize::from(self.send_mss()).max(1);
         if let Some(undo) = self.undo.as_mut() {
-            if left >= undo.marker {
+            let overlaps = undo
+                .retransmitted
+                .is_some_and(|(low, high)| left < high && right > low);
+            if left >= undo.marker && overlaps {
                 let bytes = (right - left).max(0) as usize;
                 undo.dsacked_segments += bytes.div_ceil(mss) as u64;
             }

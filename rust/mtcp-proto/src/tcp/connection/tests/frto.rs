@@ -215,3 +215,71 @@ fn test_no_undo_without_dsack_evidence() {
     send(&mut c, 160, dsack);
     assert_eq!(c.stats().undos, 0);
 }
+
+/// Without SACK (RFC 5682 §2, basic F-RTO): ten segments sent at 100 ms, the RTO at 300 ms
+/// resends segment 0 (go-back-N from SND.UNA).
+fn ten_in_flight_without_sack(frto: bool) -> Connection {
+    let mut c = established_with(&TcpConfig {
+        sndbuf: 256 * 1024,
+        frto,
+        ..plain()
+    });
+    c.send(&[7u8; MSS * 100]).unwrap();
+    assert_eq!(drain(&mut c, 100).len(), 10);
+    time_out(&mut c);
+    c
+}
+
+#[test]
+fn test_frto_without_sack_delay_spike_is_undone() {
+    let run = |frto: bool| {
+        let mut c = ten_in_flight_without_sack(frto);
+        send(&mut c, 350, ack(seg(2))); // segment 1's original arrived
+        let first = sent_segments(&mut c, 350);
+        send(&mut c, 351, ack(seg(10)));
+        let rest = sent_segments(&mut c, 351);
+        (c, first, rest)
+    };
+    let (c, first, rest) = run(true);
+    assert!(
+        first.iter().chain(&rest).all(|&i| i >= 10),
+        "new data only: {first:?} {rest:?}"
+    );
+    assert_eq!(c.stats().retransmitted_segments, 1);
+    assert_eq!((c.stats().spurious_timeouts, c.stats().undos), (1, 1));
+    assert_eq!(c.cc.ssthresh(), usize::MAX);
+    // Without F-RTO: go-back-N from segment 2.
+    let (c, first, _) = run(false);
+    assert_eq!(first, vec![2, 3, 4]);
+    assert_eq!(c.cc.ssthresh(), 5 * MSS);
+}
+
+#[test]
+fn test_frto_without_sack_real_loss_goes_back_n() {
+    let mut c = ten_in_flight_without_sack(true);
+    // Only the resent segment 0 is acknowledged: step 2b sends two new segments past the
+    // window (cwnd is 2 segments, 9 outstanding).
+    send(&mut c, 350, ack(seg(1)));
+    assert_eq!(sent_segments(&mut c, 350), vec![10, 11]);
+    // They arrive above the hole: a duplicate ACK (step 3a), and go-back-N resumes.
+    send(&mut c, 400, ack(seg(1)));
+    let resent = sent_segments(&mut c, 400);
+    assert_eq!(resent.first(), Some(&1), "{resent:?}");
+    assert_eq!(c.stats().undos, 0);
+    assert_eq!(c.cc.ssthresh(), 5 * MSS);
+}
+
+#[test]
+fn test_dsack_of_a_segment_never_resent_does_not_undo() {
+    // A network duplicate of segment 5 (never retransmitted) is D-SACKed: not evidence.
+    let (mut c, cwnd_before) = reordered_recovery();
+    let snd_max = c.snd_max;
+    let dsack = TcpRepr {
+        sack_ranges: [Some((seg(5), seg(6))), None, None],
+        ..ack(snd_max)
+    };
+    send(&mut c, 130, dsack);
+    assert_eq!(c.stats().dsacks_received, 1);
+    assert_eq!(c.stats().undos, 0);
+    assert!(c.cc.ssthresh() < cwnd_before);
+}
