@@ -4,8 +4,10 @@
 //! frame, no rate limit, time counted from the SYN to the last byte read), so the figures
 //! compare with its published ones. Each buffer size is run with CUBIC, NewReno and BBR.
 //!
-//! `cargo run --release -p mtcp --example goodput [-- SEEDS]` prints a Markdown table; each
-//! cell is the mean over SEEDS seeds (default 3).
+//! `cargo run --release -p mtcp --example goodput [-- SEEDS [MBITS]]` prints a Markdown
+//! table; each cell is the mean over SEEDS seeds (default 3). With MBITS the path also has a
+//! bottleneck of MBITS Mbit/s each way with a queue of one bandwidth-delay product, as a real
+//! path would (smoltcp's set-up has none).
 use std::net::SocketAddrV4;
 
 use mtcp::consts::{AF_INET, SHUT_WR, SOCK_STREAM};
@@ -21,8 +23,9 @@ fn would_block(e: &std::io::Error) -> bool {
     mtcp::errno_of(e) == Some(Errno::EAGAIN)
 }
 
-/// Seconds of virtual time to move `BYTES` from the client's `write` to the server's `read`.
-fn run(seed: u64, loss: f64, buffer: usize, cc: &str) -> f64 {
+/// Seconds of virtual time to move `BYTES` from the client's `write` to the server's `read`,
+/// through a bottleneck of `mbits` Mbit/s when given.
+fn run(seed: u64, loss: f64, buffer: usize, cc: &str, mbits: Option<u64>) -> f64 {
     let config = Config {
         rcvbuf: buffer,
         sndbuf: buffer,
@@ -32,8 +35,10 @@ fn run(seed: u64, loss: f64, buffer: usize, cc: &str) -> f64 {
     let imp = Impairments {
         loss,
         delay_us: 50_000,
-        // Enough queue that only the random loss drops frames.
-        queue_bytes: 64 * 1024 * 1024,
+        rate_bps: mbits.map(|m| m * 1_000_000),
+        // Without a bottleneck, enough queue that only the random loss drops frames; with
+        // one, a bandwidth-delay product (rate × 100 ms).
+        queue_bytes: mbits.map_or(64 * 1024 * 1024, |m| (m * 1_000_000 / 8 / 10) as usize),
         ..Impairments::default()
     };
     let net = Network::new(seed, imp);
@@ -104,7 +109,13 @@ fn main() {
         .nth(1)
         .map(|s| s.parse().expect("SEEDS is a number"))
         .unwrap_or(3);
+    let mbits: Option<u64> = std::env::args()
+        .nth(2)
+        .map(|s| s.parse().expect("MBITS is a number"));
     println!("One flow, 100 ms RTT, 10 MiB, loss each way; mean of {seeds} seeds per cell.");
+    if let Some(m) = mbits {
+        println!("Bottleneck {m} Mbit/s each way, queue of one bandwidth-delay product.");
+    }
     println!("Goodput in KiB/s (% of the lossless goodput with the same buffer and controller).");
     println!();
     print!("| buffer | cc |");
@@ -123,7 +134,7 @@ fn main() {
             let mut lossless = 0.0;
             for loss in LOSSES {
                 let mean_secs = (0..seeds)
-                    .map(|s| run(s + 1, loss, buffer, cc))
+                    .map(|s| run(s + 1, loss, buffer, cc, mbits))
                     .sum::<f64>()
                     / seeds as f64;
                 let goodput = BYTES as f64 / 1024.0 / mean_secs;
