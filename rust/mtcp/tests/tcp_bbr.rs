@@ -35,6 +35,7 @@ fn transfer_secs(seed: u64, imp: Impairments, config: Config, len: usize) -> f64
 #[test]
 fn bbr_goodput_at_one_percent_loss_is_several_times_cubics() {
     // 100 ms RTT, 1% random loss each way, 4 MiB buffers (goodput.md's set-up), 4 MiB.
+    // Measured: BBR 1.30 s and 1.36 s, CUBIC 22.0 s and 23.5 s (17x).
     let imp = Impairments {
         loss: 0.01,
         delay_us: 50_000,
@@ -46,8 +47,8 @@ fn bbr_goodput_at_one_percent_loss_is_several_times_cubics() {
         let bbr = transfer_secs(seed, imp.clone(), config("bbr", 4 << 20), 4 << 20);
         eprintln!("seed {seed}: cubic {cubic:.2} s, bbr {bbr:.2} s");
         assert!(
-            bbr * 5.0 < cubic,
-            "seed {seed}: bbr {bbr:.2} s is not 5x faster than cubic {cubic:.2} s"
+            bbr * 10.0 < cubic,
+            "seed {seed}: bbr {bbr:.2} s is not 10x faster than cubic {cubic:.2} s"
         );
     }
 }
