@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,23 @@ def lab() -> Iterator[None]:
             yield
         finally:
             netlab.down()
+
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder is an ``interop`` test, skipped without root or ``ip``."""
+    missing = None
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        missing = "interop tests need root"
+    elif shutil.which("ip") is None:
+        missing = "interop tests need iproute2 (ip)"
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.interop)
+            if missing:
+                item.add_marker(pytest.mark.skip(reason=missing))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -24,8 +24,6 @@ import sys
 import textwrap
 import time
 
-import pytest
-
 import mtcp
 from mtcp.tools import netlab
 
@@ -37,13 +35,6 @@ from .test_kernel_interop import (
     _connected_or_error,
     kernel,
 )
-
-pytestmark = [
-    pytest.mark.interop,
-    pytest.mark.skipif(
-        not hasattr(os, "geteuid") or os.geteuid() != 0, reason="interop tests need root"
-    ),
-]
 
 SITE = SITES["afpacket"]
 KERNEL_PORT = 9200

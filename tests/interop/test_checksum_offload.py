@@ -12,7 +12,6 @@ checksum on the wire is complete. Root only; addresses in the lab's 198.18.0.0/1
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -23,13 +22,6 @@ import mtcp
 from mtcp.tools import netlab
 
 from .test_kernel_interop import BODY, HTTP_PORT, SITES, StackServer, kernel
-
-pytestmark = [
-    pytest.mark.interop,
-    pytest.mark.skipif(
-        not hasattr(os, "geteuid") or os.geteuid() != 0, reason="interop tests need root"
-    ),
-]
 
 #: Counts our TCP frames on the kernel's interface and how many carry a complete checksum.
 WATCHER = textwrap.dedent(

@@ -44,14 +44,6 @@ import pytest
 import mtcp
 from mtcp.tools import netlab
 
-pytestmark = [
-    pytest.mark.interop,
-    pytest.mark.skipif(
-        not hasattr(os, "geteuid") or os.geteuid() != 0, reason="interop tests need root"
-    ),
-    pytest.mark.skipif(shutil.which("ip") is None, reason="interop tests need iproute2 (ip)"),
-]
-
 HTTP_PORT = 8080
 ECHO_PORT = 7007
 BODY = b"hello from mtcp over a real interface\n" * 100
@@ -396,16 +388,23 @@ ECHO_CLIENT = textwrap.dedent(
 )
 
 
-def test_kernel_socket_echo_5mb_sha256(running: Running, server: StackServer) -> None:
-    s = running.site
-    size = 5 * 1024 * 1024
+def kernel_echo(site: Site, size: int, timeout: float = 60) -> float:
+    """A kernel client sends ``size`` random bytes to our echo service and reads them back
+    (``ECHO_CLIENT``); asserts every byte came back intact (SHA-256). Returns the seconds."""
     start = time.monotonic()
-    out = kernel(s, sys.executable, "-c", ECHO_CLIENT, s.stack_addr, str(ECHO_PORT), str(size),
-                 timeout=60)  # fmt: skip
+    out = kernel(site, sys.executable, "-c", ECHO_CLIENT, site.stack_addr, str(ECHO_PORT),
+                 str(size), timeout=timeout)  # fmt: skip
     elapsed = time.monotonic() - start
     result = json.loads(out)
     assert result["n"] == size
-    assert result["got"] == result["sent"]
+    assert result["got"] == result["sent"], "echo intact (SHA-256)"
+    return elapsed
+
+
+def test_kernel_socket_echo_5mb_sha256(running: Running, server: StackServer) -> None:
+    s = running.site
+    size = 5 * 1024 * 1024
+    elapsed = kernel_echo(s, size)
     print(f"{s.io}: 5 MiB echoed in {elapsed:.2f} s ({2 * size * 8 / elapsed / 1e6:.0f} Mbit/s)")
 
 
@@ -703,13 +702,7 @@ def test_transfer_each_way_under_1pct_loss_is_intact(
     through 1 % random loss each way: every byte arrives, in order (SHA-256), and the rule
     dropped frames in both directions."""
     s = running.site
-    start = time.monotonic()
-    out = kernel(s, sys.executable, "-c", ECHO_CLIENT, s.stack_addr, str(ECHO_PORT),
-                 str(LOSS_BYTES), timeout=240)  # fmt: skip
-    elapsed = time.monotonic() - start
-    result = json.loads(out)
-    assert result["n"] == LOSS_BYTES
-    assert result["got"] == result["sent"]
+    elapsed = kernel_echo(s, LOSS_BYTES, timeout=240)
     state = netlab.loss_state(lossy)
     assert state.percent == LOSS_PERCENT
     assert state.dropped_to_kernel > 0, state
@@ -745,12 +738,7 @@ def test_peer_with_tx_checksum_offload_on(running: Running, server: StackServer)
     with peer_checksum_offload_on():
         out = kernel(s, "curl", "-sS", "--max-time", "10", f"http://{s.stack_addr}:{HTTP_PORT}/")
         assert out.encode() == BODY
-        size = 5 * 1024 * 1024
-        out = kernel(s, sys.executable, "-c", ECHO_CLIENT, s.stack_addr, str(ECHO_PORT),
-                     str(size), timeout=60)  # fmt: skip
-        result = json.loads(out)
-        assert result["n"] == size
-        assert result["got"] == result["sent"]
+        kernel_echo(s, 5 * 1024 * 1024)
 
 
 # ---------------------------------------------------------------- the mtcp CLI and kernel tools
@@ -1055,13 +1043,7 @@ def test_dpdk_kernel_socket_echo_5mb_sha256(dpdk_echo: Site) -> None:
     """5 MiB each way at once between a kernel socket and our echo over DPDK, intact."""
     s = dpdk_echo
     size = 5 * 1024 * 1024
-    start = time.monotonic()
-    out = kernel(s, sys.executable, "-c", ECHO_CLIENT, s.stack_addr, str(ECHO_PORT), str(size),
-                 timeout=60)  # fmt: skip
-    elapsed = time.monotonic() - start
-    result = json.loads(out)
-    assert result["n"] == size
-    assert result["got"] == result["sent"]
+    elapsed = kernel_echo(s, size)
     print(f"dpdk: 5 MiB echoed in {elapsed:.2f} s ({2 * size * 8 / elapsed / 1e6:.0f} Mbit/s)")
 
 

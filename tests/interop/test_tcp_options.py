@@ -11,7 +11,6 @@ the kernel must see none of them. Root only; lab addresses only.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -31,13 +30,6 @@ from .test_kernel_interop import (
     _wait,
     kernel,
 )
-
-pytestmark = [
-    pytest.mark.interop,
-    pytest.mark.skipif(
-        not hasattr(os, "geteuid") or os.geteuid() != 0, reason="interop tests need root"
-    ),
-]
 
 #: Decodes the head of struct tcp_info: tcpi_options (byte 5), tcpi_snd_wscale and
 #: tcpi_rcv_wscale (the nibbles of byte 6), tcpi_snd_mss (u32 at byte 16).
