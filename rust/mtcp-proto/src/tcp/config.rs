@@ -102,9 +102,10 @@ pub struct TcpConfig {
     /// ssthresh / RecoverFS delivered, instead of at once. On by default, as Linux (which has
     /// no switch for it).
     pub prr: bool,
-    /// F-RTO (RFC 5682 §3, SACK-enhanced) after a retransmission timeout, with the Eifel-style
-    /// response (RFC 4015) of undoing the window reduction when the timeout proves spurious
-    /// (Linux's `net.ipv4.tcp_frto`, on by default). Needs SACK.
+    /// F-RTO after a retransmission timeout (RFC 5682: the SACK-enhanced algorithm of §3 with
+    /// SACK, the basic one of §2 without), with the Eifel-style response (RFC 4015) of undoing
+    /// the window reduction when the timeout proves spurious (Linux's `net.ipv4.tcp_frto`, on
+    /// by default).
     pub frto: bool,
 }
 
