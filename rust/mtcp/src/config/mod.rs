@@ -226,8 +226,8 @@ pub struct Config {
     /// `tcp_recovery`: RACK-TLP loss detection (RFC 8985) when SACK is negotiated, as bit 1
     /// of Linux's `net.ipv4.tcp_recovery`; `1` (default) or `0` (RFC 6675 DupThresh only).
     pub tcp_recovery: bool,
-    /// `tcp_frto`: F-RTO (RFC 5682 §3, SACK-enhanced) detection of spurious retransmission
-    /// timeouts, whose window reduction is then undone (RFC 4015), as Linux's
+    /// `tcp_frto`: F-RTO (RFC 5682: §3 with SACK, §2 without) detection of spurious
+    /// retransmission timeouts, whose window reduction is then undone (RFC 4015), as Linux's
     /// `net.ipv4.tcp_frto`: `0` off, `1` or `2` (default, Linux's value) on.
     pub tcp_frto: u8,
     /// `tcp_prr`: Proportional Rate Reduction (RFC 6937) in SACK fast recovery, `1` (default;
