@@ -498,7 +498,7 @@ class Config:
 
     @property
     def tcp_prr(self) -> int:
-        """Proportional Rate Reduction (RFC 6937) in SACK recovery: 1 on (default), 0 off."""
+        """Proportional Rate Reduction (RFC 6937) in fast recovery: 1 on (default), 0 off."""
         return int(self._values["tcp_prr"])
 
     @property

@@ -97,10 +97,10 @@ pub struct TcpConfig {
     /// start and 1.2 in congestion avoidance (Linux's `tcp_pacing_ss_ratio` 200% and
     /// `tcp_pacing_ca_ratio` 120%). Off by default (Linux paces only with the fq qdisc or BBR).
     pub pacing: bool,
-    /// Proportional Rate Reduction (RFC 6937, with PRR-SSRB) in SACK-based fast recovery:
-    /// the window falls to ssthresh over the recovery round, one segment out per
-    /// ssthresh / RecoverFS delivered, instead of at once. On by default, as Linux (which has
-    /// no switch for it).
+    /// Proportional Rate Reduction (RFC 6937, with PRR-SSRB) in fast recovery, with or without
+    /// SACK: the window falls to ssthresh over the recovery round, one segment out per
+    /// ssthresh / RecoverFS delivered, instead of at once (SACK) or after NewReno's inflation
+    /// (without). On by default, as Linux (which has no switch for it).
     pub prr: bool,
     /// F-RTO after a retransmission timeout (RFC 5682: the SACK-enhanced algorithm of §3 with
     /// SACK, the basic one of §2 without), with the Eifel-style response (RFC 4015) of undoing

@@ -230,8 +230,9 @@ pub struct Config {
     /// retransmission timeouts, whose window reduction is then undone (RFC 4015), as Linux's
     /// `net.ipv4.tcp_frto`: `0` off, `1` or `2` (default, Linux's value) on.
     pub tcp_frto: u8,
-    /// `tcp_prr`: Proportional Rate Reduction (RFC 6937) in SACK fast recovery, `1` (default;
-    /// Linux always uses it) or `0` (cwnd drops to ssthresh at once, RFC 6675).
+    /// `tcp_prr`: Proportional Rate Reduction (RFC 6937) in fast recovery, `1` (default; Linux
+    /// always uses it) or `0` (cwnd drops to ssthresh at once with SACK, RFC 6675; NewReno's
+    /// window inflation without, RFC 6582).
     pub tcp_prr: bool,
     /// `tcp_retries2`: RTO expiries without progress before a connection fails with ETIMEDOUT
     /// (RFC 1122 §4.2.3.5 R2; Linux's `net.ipv4.tcp_retries2`, a count here). Default 15.
