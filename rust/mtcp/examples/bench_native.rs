@@ -9,7 +9,8 @@
 //!              --workload short|rpc|bulk|scale [--conns N] [--secs S] [--count N]
 //!              [--bytes B] [--buf B] [--no-latency]    # one run, one JSON line
 //! bench_native scaling --workload short|rpc [--conns N] [--secs S] [--repeat R]
-//!              # issue 7: 1 and 2 context pairs, threaded and pair-per-core; scaling factor
+//!              # issue 7: 1 and 2 context pairs, threaded and pair-per-core, and 1 and 2
+//!              # pinned kernel pairs (kernel-pair-per-core); scaling factor of each
 //! ```
 //!
 //! Workloads: **short** (connect, 64 B request, 64 B response, the client closes with FIN, the
@@ -276,11 +277,12 @@ struct Server<N: Net> {
 }
 
 impl<N: Net> Server<N> {
-    fn new(net: N, ports: u16, echo: bool) -> io::Result<Self> {
+    /// Listens on `ports` consecutive ports from `base`.
+    fn new(net: N, base: u16, ports: u16, echo: bool) -> io::Result<Self> {
         let ep = net.epoll()?;
         let mut listeners = Vec::new();
         for p in 0..ports {
-            let l = net.listener(SERVER_PORT + p, 65535)?;
+            let l = net.listener(base + p, 65535)?;
             net.ctl(ep, true, l, IN)?;
             listeners.push(l);
         }
@@ -754,7 +756,7 @@ fn workload<N: Net>(
 ) -> io::Result<Outcome> {
     let single = p.mode == "single";
     let ports = p.conns.div_ceil(20_000).max(1) as u16;
-    let server = Server::new(server_net, ports, p.workload != "bulk")?;
+    let server = Server::new(server_net, to.port(), ports, p.workload != "bulk")?;
     let ep = client_net.epoll()?;
     let now = Instant::now();
     let deadline = now + Duration::from_secs_f64(p.secs);
@@ -925,6 +927,10 @@ enum Layout {
     /// Run-to-completion: pair `i` (server context `i` + client context `i`) is driven by one
     /// thread pinned to CPU `i`; nothing else runs. The configuration that fits 2 CPUs.
     PairPerCore,
+    /// The kernel's TCP laid out as [`Layout::PairPerCore`]: pair `i` is one thread pinned to
+    /// CPU `i` driving a server and a client over loopback (its own port range), so the kernel
+    /// gets the same 1 → 2 core comparison as mtcp.
+    KernelPairPerCore,
 }
 
 impl Layout {
@@ -932,6 +938,7 @@ impl Layout {
         match self {
             Layout::Threaded => "threaded",
             Layout::PairPerCore => "pair-per-core",
+            Layout::KernelPairPerCore => "kernel-pair-per-core",
         }
     }
 }
@@ -952,6 +959,7 @@ fn run_pairs(
     let (mode, single) = match layout {
         Layout::Threaded => (mtcp::RunMode::Threaded, false),
         Layout::PairPerCore => (mtcp::RunMode::Inline, true),
+        Layout::KernelPairPerCore => return run_kernel_pairs(p, pairs, run),
     };
     let hub = format!("scaling-{}-{run}", std::process::id());
     let make = |ip: [u8; 4], mask: u64| {
@@ -1023,6 +1031,34 @@ fn run_pairs(
     results
 }
 
+/// [`Layout::KernelPairPerCore`]: `pairs` threads, thread `i` pinned to CPU `i` running the
+/// workload against the kernel over loopback, each run and pair on ports of its own (the
+/// workload leaves its listeners open).
+fn run_kernel_pairs(p: &Params, pairs: usize, run: usize) -> io::Result<Vec<(Outcome, f64)>> {
+    raise_fd_limit(2 * (p.conns * pairs) as u64 + 1024);
+    let mut q = p.clone();
+    q.mode = "single".into();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..pairs)
+            .map(|i| {
+                let q = &q;
+                let port = 10_000 + (run % 50) as u16 * 1000 + 100 * i as u16;
+                let to = SocketAddrV4::new([127, 0, 0, 1].into(), port);
+                scope.spawn(move || {
+                    let (wall0, cpu0) = (Instant::now(), thread_cpu_secs());
+                    let o = workload(q, Kernel, Kernel, to, [i, i])?;
+                    let share = (thread_cpu_secs() - cpu0) / wall0.elapsed().as_secs_f64();
+                    Ok((o, share))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("pair thread"))
+            .collect()
+    })
+}
+
 /// CPU time of the calling thread.
 fn thread_cpu_secs() -> f64 {
     let mut ts = libc::timespec {
@@ -1046,9 +1082,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// `bench_native scaling`: 1 and 2 context pairs in both layouts, `--repeat` runs each (the
-/// median counts); one JSON record per run on stdout, then a summary record per layout with
-/// the scaling factor (2-pair rate / 1-pair rate).
+/// `bench_native scaling`: 1 and 2 context pairs in both mtcp layouts, and 1 and 2 pinned
+/// kernel pairs, `--repeat` runs each (the median counts); one JSON record per run on stdout,
+/// then a summary record per layout with the scaling factor (2-pair rate / 1-pair rate).
 fn scaling(args: &[String]) -> i32 {
     let mut repeat = 3usize;
     let mut rest = Vec::new();
@@ -1068,7 +1104,11 @@ fn scaling(args: &[String]) -> i32 {
         }
     };
     let mut run = 0;
-    for layout in [Layout::PairPerCore, Layout::Threaded] {
+    for layout in [
+        Layout::PairPerCore,
+        Layout::Threaded,
+        Layout::KernelPairPerCore,
+    ] {
         let mut rates = [0.0f64; 2];
         let mut norm_rates = [0.0f64; 2];
         for pairs in [1usize, 2] {
@@ -1097,7 +1137,8 @@ fn scaling(args: &[String]) -> i32 {
                     .map(|(r, s)| r / s.max(1e-3))
                     .sum();
                 // Threaded: the pair's thread only waits for its workers; no CPU share.
-                let (shares_json, per_cpu_json) = if layout == Layout::PairPerCore {
+                let pinned = layout != Layout::Threaded;
+                let (shares_json, per_cpu_json) = if pinned {
                     (
                         format!("[{}]", fmt_list(&shares, 3)),
                         format!("{per_cpu:.0}"),
@@ -1112,11 +1153,7 @@ fn scaling(args: &[String]) -> i32 {
                     layout.name(),
                     fmt_list(&per_pair, 0),
                 );
-                norm.push(if layout == Layout::PairPerCore {
-                    per_cpu
-                } else {
-                    total
-                });
+                norm.push(if pinned { per_cpu } else { total });
                 totals.push(total);
             }
             rates[pairs - 1] = median(totals);
