@@ -375,6 +375,8 @@ impl Context {
         let mut start = None;
         let limit = (timeout_ms >= 0).then(|| std::time::Duration::from_millis(timeout_ms as u64));
         loop {
+            // Before looking: a notification after this point ends the wait below at once.
+            let epoch = inner.app_wake.epoch();
             let (found, deadline, now) = {
                 let mut engine = inner.lock();
                 let now = inner.clock.now();
@@ -403,7 +405,7 @@ impl Context {
                     wait = wait.min(std::time::Duration::from_micros((d - now).total_micros()));
                 }
             }
-            inner.app_wake.wait(wait);
+            inner.app_wake.wait_since(epoch, wait);
             if interrupted() {
                 return Err(err(Errno::EINTR));
             }
