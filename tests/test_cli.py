@@ -181,7 +181,8 @@ def test_epserver_serves_a_directory_with_keep_alive(tmp_path: Path) -> None:
 
     (tmp_path / "a.txt").write_bytes(b"hello from a file\n" * 20)
     hub = f"cli-{uuid.uuid4().hex[:10]}"
-    with ServerThread("--hub", hub, "-p", str(tmp_path), "--duration", "4", "--trigger", "edge"):
+    # --duration leaves room for a loaded machine: the 20 requests take milliseconds when idle.
+    with ServerThread("--hub", hub, "-p", str(tmp_path), "--duration", "7", "--trigger", "edge"):
         cfg = mtcp.Config(io="memory", port=hub, addr="198.18.0.2/24")
         with mtcp.Stack(cfg) as stack, stack.create_context(0) as ctx:
             body = (tmp_path / "a.txt").read_bytes()
