@@ -893,10 +893,16 @@ impl Core {
     }
 
     /// Moves touched descriptors with pending events into their epoll's ready queue.
+    #[inline]
     pub(crate) fn update_events(&mut self) {
-        if self.touched.is_empty() {
-            return;
+        // Most calls find nothing touched: keep that check inline, the work out of line.
+        if !self.touched.is_empty() {
+            self.queue_touched();
         }
+    }
+
+    #[inline(never)]
+    fn queue_touched(&mut self) {
         let touched = std::mem::take(&mut self.touched);
         for &s in &touched {
             let Some(sock) = self.sockets.get(s as u32) else {
@@ -946,7 +952,23 @@ impl Core {
 
 impl Engine {
     /// One iteration of the loop; returns whether anything was received or sent.
+    #[inline]
     pub(crate) fn poll(&mut self, now: Instant) -> bool {
+        // The usual inline poll: nothing arrived, nothing queued, timers pending but none due.
+        // Then the full iteration below would only record `now` and update readiness (timer
+        // expiry returns at once when the earliest deadline is later), so do just that. An
+        // empty wheel takes the full path, which also advances the wheel's clock.
+        let Engine { io, core } = self;
+        if !io.has_pending() && !core.has_work() && core.next_deadline().is_some_and(|d| d > now) {
+            core.now = now;
+            core.update_events();
+            return false;
+        }
+        self.poll_full(now)
+    }
+
+    #[inline(never)]
+    fn poll_full(&mut self, now: Instant) -> bool {
         let Engine { io, core } = self;
         core.now = now;
         let mut received = 0;
