@@ -35,7 +35,8 @@ an nftables ``bridge`` table (``numgen random mod 100 < P drop`` on the bridge's
 to the kernel's TCP (a drop on the peer's own egress would be a local ENOBUFS that TCP retries
 at once), and AF_PACKET/XDP on the stack side see frames before any hook of their own
 namespace. ``loss 0`` removes the table. There is no netem on these kernels, so no delay or
-reordering.
+reordering. ``up --no-bridge`` builds the plain layout instead: the kernel's addresses directly
+on ``mtcpv1`` and ``mtcptap0`` (same names and addresses, no bridges, no loss injection).
 
 ``down`` deletes the three namespaces, which destroys the veth pair and the TAP; it always
 runs to the end and is idempotent. ``up`` first runs ``down``.
@@ -139,19 +140,33 @@ def _offloads_off(ns: str, dev: str, features: Sequence[str]) -> None:
     _run(_ns(ns, "ethtool", "-K", dev, *args))
 
 
-def up(lab: Lab = LAB, *, loss_percent: float = 0.0) -> None:
+def up(lab: Lab = LAB, *, loss_percent: float = 0.0, bridge: bool = True) -> None:
     """Builds the lab (after a ``down``, so it starts clean), with ``loss_percent`` % random
-    loss each way when it is above 0 (see :func:`loss`). Raises :class:`LabError`."""
+    loss each way when it is above 0 (see :func:`loss`). With ``bridge=False`` the kernel's
+    addresses sit directly on the veth peer and the TAP (the plain cable), and there is no
+    loss injection (it lives on the bridges). Raises :class:`LabError`."""
     _require_root()
     _check_percent(loss_percent)
+    if loss_percent > 0 and not bridge:
+        raise LabError("loss injection needs the bridged lab (it drops frames on the bridges)")
     down(lab)
     try:
-        _up(lab)
+        _up(lab, bridge)
         if loss_percent > 0:
             loss(loss_percent, lab)
     except BaseException:
         down(lab)
         raise
+
+
+def _attach_kernel_end(ns: str, bridge: str, port: str, cidr: str, bridged: bool) -> None:
+    """The kernel's end of a cable: through a bridge (:func:`_bridge`), or with the address
+    directly on ``port``."""
+    if bridged:
+        _bridge(ns, bridge, port, cidr)
+        return
+    _run(["ip", "-n", ns, "addr", "add", cidr, "dev", port])
+    _run(["ip", "-n", ns, "link", "set", port, "up"])
 
 
 def _bridge(ns: str, bridge: str, port: str, cidr: str) -> None:
@@ -205,15 +220,22 @@ def loss(percent: float, lab: Lab = LAB) -> None:
     """Drops ``percent`` % of the IPv4 frames in each direction between each stack port and
     its kernel peer (an nftables ``bridge`` table on the kernel's bridges, hooks ``input``
     and ``output``); 0 removes the rules. ARP is never dropped. Raises :class:`LabError`."""
-    del lab
     _require_root()
     _check_percent(percent)
     if shutil.which("nft") is None:
         raise LabError("nft is not installed (loss injection): apt-get install nftables")
+    if percent > 0 and not _bridged(lab):
+        raise LabError("loss injection needs the bridged lab (mtcp netlab up without --no-bridge)")
     for ns in LOSS_NAMESPACES:
         _run(_ns(ns, "nft", "delete", "table", "bridge", LOSS_TABLE), check=False)
         if percent > 0:
             _run(_ns(ns, "nft", "-f", "-"), stdin=_loss_ruleset(percent))
+
+
+def _bridged(lab: Lab = LAB) -> bool:
+    """Whether the lab that is up has its bridges (``up(bridge=True)``)."""
+    out = _run(["ip", "-n", PEER_NS, "-br", "link", "show", lab.veth_bridge], check=False)
+    return lab.veth_bridge in out
 
 
 @dataclass(frozen=True)
@@ -244,7 +266,7 @@ def loss_state(ns: str) -> LossState:
     return LossState(percent, drops.get("to_kernel", 0), drops.get("from_kernel", 0))
 
 
-def _up(lab: Lab) -> None:
+def _up(lab: Lab, bridge: bool) -> None:
     for ns in NAMESPACES:
         _run(["ip", "netns", "add", ns])
         _run(["ip", "-n", ns, "link", "set", "lo", "up"])
@@ -265,7 +287,7 @@ def _up(lab: Lab) -> None:
     peer_cidr = f"{lab.veth_peer_addr}/{lab.prefix_len}"
     _run(_ns(PEER_NS, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"))
     _run(_ns(PEER_NS, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"))
-    _bridge(PEER_NS, lab.veth_bridge, lab.veth_peer, peer_cidr)
+    _attach_kernel_end(PEER_NS, lab.veth_bridge, lab.veth_peer, peer_cidr, bridge)
     # "tx" (checksum offload) too: over veth the kernel would hand frames with unfinished
     # checksums (CHECKSUM_PARTIAL), which a user-space stack rightly drops.
     _offloads_off(PEER_NS, lab.veth_peer, ["tx", "tso", "gso", "gro", "tx-udp-segmentation"])
@@ -274,7 +296,7 @@ def _up(lab: Lab) -> None:
     _run(_ns(TAP_NS, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"))
     _run(_ns(TAP_NS, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"))
     _run(["ip", "-n", TAP_NS, "tuntap", "add", "dev", lab.tap, "mode", "tap"])
-    _bridge(TAP_NS, lab.tap_bridge, lab.tap, tap_cidr)
+    _attach_kernel_end(TAP_NS, lab.tap_bridge, lab.tap, tap_cidr, bridge)
 
 
 def down(lab: Lab = LAB) -> list[str]:
@@ -390,6 +412,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="P",
         help="for up: start with P %% random loss each way",
     )
+    p.add_argument(
+        "--no-bridge",
+        action="store_true",
+        help="for up: the kernel's addresses directly on the veth peer and the TAP, no bridges "
+        "(no loss injection)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -403,7 +431,7 @@ def run(args: argparse.Namespace) -> int:
             print(status()[1])
             return 0
         if args.action == "up":
-            up(loss_percent=args.loss)
+            up(loss_percent=args.loss, bridge=not args.no_bridge)
             print(status()[1])
             lab = LAB
             print(
