@@ -1,11 +1,12 @@
 //! `_mtcp.Context`: one core's engine, every mTCP call as a method (sockids are ints).
 //! The Pythonic layer (`mtcp.Context.socket()` → `mtcp.Socket`, …) is in `python/mtcp`.
+use std::cell::RefCell;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use mtcp::{ContextStats, SockId};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyDict, PyList};
 
 use crate::convert::{
     addr_tuple, bytes_like, fill_buffer, ipv4, read_size, sockaddr, writable_len, MAX_WRITE,
@@ -16,6 +17,47 @@ use crate::errors::{errno_error, guarded, guarded_infallible};
 const EPOLL_SLICE_MS: i32 = 50;
 /// `EINVAL`, for arguments rejected before the runtime sees them.
 const EINVAL: i32 = 22;
+
+/// Reads up to this many bytes through the per-thread scratch buffer; a larger request gets
+/// a buffer of its own (and the scratch never holds more than this per thread).
+const SCRATCH_MAX: usize = 1 << 20;
+
+/// The most events the per-thread `epoll_wait` list keeps room for between calls.
+const EVENTS_KEEP: usize = 4096;
+
+thread_local! {
+    /// Where `read`/`recv` let the engine copy to before the one `bytes` object is made: a
+    /// `bytes` cannot be shrunk under the stable ABI, and allocating (and zeroing) a buffer
+    /// of the requested size per call costs far more than the 64 B an RPC reads.
+    static READ_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// `epoll_wait`'s event list, reused by each call on this thread (up to `EVENTS_KEEP`).
+    static EVENTS: RefCell<Vec<(SockId, u32)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `read`/`recv`: lets `fill` (the engine call, run without the GIL) fill a buffer of up to
+/// `n` bytes and returns what it read as `bytes`, allocated once, of the exact size.
+fn read_bytes<'py>(
+    py: Python<'py>,
+    call: &str,
+    n: i64,
+    fill: impl Send + FnOnce(&mut [u8]) -> std::io::Result<usize>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let n = read_size(n, call)?;
+    if n > SCRATCH_MAX {
+        let mut buf = vec![0u8; n];
+        let got = guarded(py, call, || fill(&mut buf))?;
+        return Ok(PyBytes::new(py, &buf[..got.min(n)]));
+    }
+    let got = guarded(py, call, || {
+        READ_SCRATCH.with_borrow_mut(|scratch| {
+            if scratch.len() < n {
+                scratch.resize(n, 0);
+            }
+            fill(&mut scratch[..n])
+        })
+    })?;
+    Ok(READ_SCRATCH.with_borrow(|scratch| PyBytes::new(py, &scratch[..got.min(n)])))
+}
 
 /// One core's TCP engine (mTCP's `mctx_t`).
 #[pyclass(module = "mtcp._mtcp", name = "Context", frozen)]
@@ -137,10 +179,8 @@ impl PyContext {
     }
 
     fn read<'py>(&self, py: Python<'py>, sockid: SockId, n: i64) -> PyResult<Bound<'py, PyBytes>> {
-        let mut buf = vec![0u8; read_size(n, "read")?];
         let ctx = &self.inner;
-        let got = guarded(py, "read", || ctx.read(sockid, &mut buf))?;
-        Ok(PyBytes::new(py, &buf[..got.min(buf.len())]))
+        read_bytes(py, "read", n, |buf| ctx.read(sockid, buf))
     }
 
     #[pyo3(signature = (sockid, n, flags=0))]
@@ -151,10 +191,8 @@ impl PyContext {
         n: i64,
         flags: i32,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let mut buf = vec![0u8; read_size(n, "recv")?];
         let ctx = &self.inner;
-        let got = guarded(py, "recv", || ctx.recv(sockid, &mut buf, flags))?;
-        Ok(PyBytes::new(py, &buf[..got.min(buf.len())]))
+        read_bytes(py, "recv", n, |buf| ctx.recv(sockid, buf, flags))
     }
 
     /// Fills the writable `buffers` in order; returns the bytes read.
@@ -215,7 +253,7 @@ impl PyContext {
         }
         let ctx = &self.inner;
         guarded(py, "writev", || {
-            let slices: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+            let slices: Vec<&[u8]> = owned.iter().map(AsRef::as_ref).collect();
             ctx.writev(sockid, &slices)
         })
     }
@@ -300,43 +338,23 @@ impl PyContext {
     /// Waits up to `timeout_ms` (negative: forever; 0: poll). Waits in slices of
     /// `EPOLL_SLICE_MS` without the GIL and runs Python's signal handlers between them, so
     /// Ctrl-C interrupts an infinite wait.
-    fn epoll_wait(
+    fn epoll_wait<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         epid: SockId,
         maxevents: i32,
         timeout_ms: i32,
-    ) -> PyResult<Vec<(SockId, u32)>> {
-        let deadline = (timeout_ms >= 0).then(|| {
-            Instant::now() + Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0))
-        });
-        let capacity = usize::try_from(maxevents).unwrap_or(0).min(1024);
-        let mut out: Vec<(SockId, u32)> = Vec::with_capacity(capacity);
-        let ctx = &self.inner;
-        loop {
-            let slice = match deadline {
-                None => EPOLL_SLICE_MS,
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    // Round up so a 1 µs remainder is not turned into a busy poll.
-                    let left_ms = left.as_micros().div_ceil(1000);
-                    i32::try_from(left_ms)
-                        .unwrap_or(i32::MAX)
-                        .min(EPOLL_SLICE_MS)
-                }
-            };
-            let out_ref = &mut out;
-            let n = guarded(py, "epoll_wait", || {
-                ctx.epoll_wait(epid, out_ref, maxevents, slice)
-            })?;
-            if n > 0 || !out.is_empty() || slice == 0 {
-                return Ok(out);
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(out);
-            }
-            py.check_signals()?;
+    ) -> PyResult<Bound<'py, PyList>> {
+        // Taken out of the thread-local (not borrowed) so a signal handler that calls
+        // `epoll_wait` on this thread finds an empty list of its own, not a RefCell panic.
+        let mut out = EVENTS.take();
+        out.clear();
+        let waited = self.wait_events(py, epid, maxevents, timeout_ms, &mut out);
+        let list = waited.and_then(|()| PyList::new(py, out.iter().copied()));
+        if out.capacity() <= EVENTS_KEEP {
+            EVENTS.set(out);
         }
+        list
     }
 
     fn init_rss(
@@ -369,6 +387,52 @@ impl PyContext {
     fn destroy(&self, py: Python<'_>) -> PyResult<()> {
         let ctx = &self.inner;
         guarded_infallible(py, "destroy_context", || ctx.destroy())
+    }
+}
+
+impl PyContext {
+    /// `epoll_wait` into `out`: waits in slices of `EPOLL_SLICE_MS` without the GIL and runs
+    /// Python's signal handlers between them, so Ctrl-C interrupts an infinite wait. A poll
+    /// (`timeout_ms == 0`) is one engine call and reads no clock here.
+    fn wait_events(
+        &self,
+        py: Python<'_>,
+        epid: SockId,
+        maxevents: i32,
+        timeout_ms: i32,
+        out: &mut Vec<(SockId, u32)>,
+    ) -> PyResult<()> {
+        let ctx = &self.inner;
+        if timeout_ms == 0 {
+            guarded(py, "epoll_wait", || ctx.epoll_wait(epid, out, maxevents, 0))?;
+            return Ok(());
+        }
+        let deadline = (timeout_ms > 0).then(|| {
+            Instant::now() + Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0))
+        });
+        loop {
+            let slice = match deadline {
+                None => EPOLL_SLICE_MS,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    // Round up so a 1 µs remainder is not turned into a busy poll.
+                    let left_ms = left.as_micros().div_ceil(1000);
+                    i32::try_from(left_ms)
+                        .unwrap_or(i32::MAX)
+                        .min(EPOLL_SLICE_MS)
+                }
+            };
+            let n = guarded(py, "epoll_wait", || {
+                ctx.epoll_wait(epid, out, maxevents, slice)
+            })?;
+            if n > 0 || !out.is_empty() || slice == 0 {
+                return Ok(());
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(());
+            }
+            py.check_signals()?;
+        }
     }
 }
 

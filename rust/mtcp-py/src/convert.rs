@@ -1,6 +1,7 @@
 //! Argument conversion: Python values to the runtime's types, checked before any engine call,
 //! so bad input raises `TypeError`/`ValueError`/`OverflowError` (as Python's `socket` does) and
 //! never reaches the runtime as garbage.
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
@@ -62,17 +63,19 @@ pub fn addr_tuple(addr: SocketAddrV4) -> (String, u16) {
     (addr.ip().to_string(), addr.port())
 }
 
-/// A copy of (at most `cap` bytes of) any bytes-like object. `str` and non-buffers raise
-/// `TypeError`. The copy is made while the GIL is held, before the engine call detaches.
-pub fn bytes_like(obj: &Bound<'_, PyAny>, cap: usize) -> PyResult<Vec<u8>> {
+/// At most `cap` bytes of any bytes-like object. `str` and non-buffers raise `TypeError`.
+/// `bytes` is immutable, so it is borrowed as it is (the caller holds a reference, and the
+/// engine call may run without the GIL); anything else (a `bytearray` another thread may
+/// resize, a memoryview, …) is copied while the GIL is held.
+pub fn bytes_like<'a>(obj: &'a Bound<'_, PyAny>, cap: usize) -> PyResult<Cow<'a, [u8]>> {
     if let Ok(bytes) = obj.cast::<PyBytes>() {
         let data = bytes.as_bytes();
-        return Ok(data[..data.len().min(cap)].to_vec());
+        return Ok(Cow::Borrowed(&data[..data.len().min(cap)]));
     }
     if let Ok(array) = obj.cast::<PyByteArray>() {
         let mut data = array.to_vec();
         data.truncate(cap);
-        return Ok(data);
+        return Ok(Cow::Owned(data));
     }
     // Any other buffer (memoryview, array.array, mmap, …): go through memoryview, which also
     // gives the right TypeError for str and other non-buffers.
@@ -90,7 +93,7 @@ pub fn bytes_like(obj: &Bound<'_, PyAny>, cap: usize) -> PyResult<Vec<u8>> {
     };
     let data = view.call_method0("tobytes")?;
     let data = data.cast::<PyBytes>()?.as_bytes();
-    Ok(data[..data.len().min(cap)].to_vec())
+    Ok(Cow::Owned(data[..data.len().min(cap)].to_vec()))
 }
 
 /// Checks a requested read size: negative raises `ValueError` (as `socket.recv` does); the

@@ -6,6 +6,7 @@
 //! (style-anchors §7). Every call into the runtime also goes through [`guarded`], so a Rust
 //! panic surfaces as `mtcp.errors.InternalError` instead of crossing into Python.
 use std::any::Any;
+use std::borrow::Cow;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -40,9 +41,80 @@ fn errno_of_kind(kind: io::ErrorKind) -> i32 {
     }
 }
 
-static ERROR_FROM_ERRNO: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static INTERNAL_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static CONFIG_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static ERRNO_TABLE: PyOnceLock<ErrnoTable> = PyOnceLock::new();
+
+/// Errnos below this get a precomputed class and `strerror` text (Linux's highest is 133).
+const ERRNO_TABLE_LEN: usize = 134;
+
+/// What `mtcp.errors.error_from_errno` computes per call, computed once: the class for each
+/// errno (`ERRNO_CLASSES`, else `MtcpError`) and its `os.strerror` text. A non-blocking loop
+/// raises `BlockingIOError` (EAGAIN) on most empty reads, so the raise must be cheap: one
+/// message string and one instance, no Python function call, no table lookups in Python.
+struct ErrnoTable {
+    classes: Vec<Py<PyAny>>,
+    strerror: Vec<String>,
+    base: Py<PyAny>,
+    py_strerror: Py<PyAny>,
+}
+
+impl ErrnoTable {
+    fn load(py: Python<'_>) -> PyResult<Self> {
+        let errors = py.import("mtcp.errors")?;
+        let by_errno = errors.getattr("ERRNO_CLASSES")?;
+        let base = errors.getattr("MtcpError")?;
+        let py_strerror = py.import("os")?.getattr("strerror")?;
+        let mut classes = Vec::with_capacity(ERRNO_TABLE_LEN);
+        let mut strerror = Vec::with_capacity(ERRNO_TABLE_LEN);
+        for errno in 0..ERRNO_TABLE_LEN {
+            let cls = by_errno.call_method1("get", (errno, &base))?;
+            classes.push(cls.unbind());
+            strerror.push(py_strerror.call1((errno,))?.extract::<String>()?);
+        }
+        Ok(ErrnoTable {
+            classes,
+            strerror,
+            base: base.unbind(),
+            py_strerror: py_strerror.unbind(),
+        })
+    }
+
+    fn get(py: Python<'_>) -> PyResult<&ErrnoTable> {
+        ERRNO_TABLE.get_or_try_init(py, || ErrnoTable::load(py))
+    }
+
+    /// The instance `error_from_errno(errno, call, detail)` would return.
+    fn error(
+        &self,
+        py: Python<'_>,
+        errno: i32,
+        call: &str,
+        detail: Option<&str>,
+    ) -> PyResult<PyErr> {
+        let slot = usize::try_from(errno).ok().filter(|&e| e < ERRNO_TABLE_LEN);
+        let (cls, text) = match slot {
+            Some(e) => (
+                self.classes[e].bind(py),
+                Cow::Borrowed(self.strerror[e].as_str()),
+            ),
+            None => (
+                self.base.bind(py),
+                Cow::Owned(
+                    self.py_strerror
+                        .bind(py)
+                        .call1((errno,))?
+                        .extract::<String>()?,
+                ),
+            ),
+        };
+        let message = match detail {
+            Some(detail) if !detail.is_empty() => format!("mtcp_{call}: {text} ({detail})"),
+            _ => format!("mtcp_{call}: {text}"),
+        };
+        Ok(PyErr::from_value(cls.call1((errno, message))?))
+    }
+}
 
 fn errors_attr<'py>(
     py: Python<'py>,
@@ -55,18 +127,16 @@ fn errors_attr<'py>(
     .map(|obj| obj.bind(py))
 }
 
-/// The `mtcp.errors` exception for `errno`, with args `(errno, "mtcp_<call>: <strerror>")`.
+/// The `mtcp.errors` exception for `errno`, with args `(errno, "mtcp_<call>: <strerror>")`:
+/// the same instance `mtcp.errors.error_from_errno(errno, call)` returns.
 pub fn errno_error(py: Python<'_>, errno: i32, call: &str) -> PyErr {
     errno_error_detail(py, errno, call, None)
 }
 
 /// [`errno_error`] with `" (<detail>)"` appended to the message.
 pub fn errno_error_detail(py: Python<'_>, errno: i32, call: &str, detail: Option<&str>) -> PyErr {
-    match errors_attr(py, &ERROR_FROM_ERRNO, "error_from_errno")
-        .and_then(|factory| factory.call1((errno, call, detail)))
-    {
-        Ok(exc) => PyErr::from_value(exc),
-        Err(err) => err,
+    match ErrnoTable::get(py).and_then(|table| table.error(py, errno, call, detail)) {
+        Ok(err) | Err(err) => err,
     }
 }
 
