@@ -713,7 +713,12 @@ mod test {
         a.losses = 3000;
         bbr.on_ack_sample(&a, now + Duration::from_millis(10));
         assert_eq!(bbr.mode, BbrMode::Startup);
-        assert!(bbr.window() >= before + 2000, "{} < {} + 2000", bbr.window(), before);
+        assert!(
+            bbr.window() >= before + 2000,
+            "{} < {} + 2000",
+            bbr.window(),
+            before
+        );
     }
 
     #[test]
