@@ -173,32 +173,32 @@ def mtcp_socket(ctx: Context, domain: int, type: int, protocol: int) -> int:
 
 
 def mtcp_bind(ctx: Context, sockid: int, addr: Address) -> None:
-    ctx.raw.bind(sockid, addr)
+    ctx.bind(sockid, addr)
 
 
 def mtcp_listen(ctx: Context, sockid: int, backlog: int) -> None:
-    ctx.raw.listen(sockid, backlog)
+    ctx.listen(sockid, backlog)
 
 
 def mtcp_accept(ctx: Context, sockid: int) -> tuple[int, Address]:
     """``(sockid, (host, port))``; ``BlockingIOError`` (EAGAIN) when the queue is empty."""
-    return ctx.raw.accept(sockid)
+    return ctx.accept(sockid)
 
 
 def mtcp_connect(ctx: Context, sockid: int, addr: Address) -> None:
     """Non-blocking: raises ``BlockingIOError`` with errno EINPROGRESS once the SYN is on
     its way."""
-    ctx.raw.connect(sockid, addr)
+    ctx.connect(sockid, addr)
 
 
 def mtcp_read(ctx: Context, sockid: int, n: int) -> bytes:
     """Up to ``n`` bytes; ``b""`` at end of stream; ``BlockingIOError`` (EAGAIN) if empty."""
-    return ctx.raw.read(sockid, n)
+    return ctx.read(sockid, n)
 
 
 def mtcp_recv(ctx: Context, sockid: int, n: int, flags: int) -> bytes:
     """As :func:`mtcp_read`; ``flags`` 0 or ``MSG_PEEK``."""
-    return ctx.raw.recv(sockid, n, flags)
+    return ctx.recv(sockid, n, flags)
 
 
 def mtcp_readv(ctx: Context, sockid: int, buffers: Sequence[WritableBuffer]) -> int:
@@ -208,7 +208,7 @@ def mtcp_readv(ctx: Context, sockid: int, buffers: Sequence[WritableBuffer]) -> 
 
 def mtcp_write(ctx: Context, sockid: int, data: BytesLike) -> int:
     """Queues what fits of ``data`` (any bytes-like object); returns the count."""
-    return ctx.raw.write(sockid, data)
+    return ctx.write(sockid, data)
 
 
 def mtcp_writev(ctx: Context, sockid: int, buffers: Sequence[BytesLike]) -> int:
@@ -217,79 +217,79 @@ def mtcp_writev(ctx: Context, sockid: int, buffers: Sequence[BytesLike]) -> int:
 
 def mtcp_shutdown(ctx: Context, sockid: int, how: int) -> None:
     """``SHUT_RD``, ``SHUT_WR`` or ``SHUT_RDWR`` (Linux semantics; mTCP has no shutdown)."""
-    ctx.raw.shutdown(sockid, how)
+    ctx.shutdown(sockid, how)
 
 
 def mtcp_close(ctx: Context, sockid: int) -> None:
     """Sends FIN and frees the descriptor."""
-    ctx.raw.close(sockid)
+    ctx.close(sockid)
 
 
 def mtcp_abort(ctx: Context, sockid: int) -> None:
     """Sends RST and frees the descriptor."""
-    ctx.raw.abort(sockid)
+    ctx.abort(sockid)
 
 
 def mtcp_getsockopt(ctx: Context, sockid: int, level: int, optname: int) -> int:
-    return ctx.raw.getsockopt(sockid, level, optname)
+    return ctx.getsockopt(sockid, level, optname)
 
 
 def mtcp_setsockopt(ctx: Context, sockid: int, level: int, optname: int, value: int) -> None:
-    ctx.raw.setsockopt(sockid, level, optname, value)
+    ctx.setsockopt(sockid, level, optname, value)
 
 
 def mtcp_getsockname(ctx: Context, sockid: int) -> Address:
-    return ctx.raw.getsockname(sockid)
+    return ctx.getsockname(sockid)
 
 
 def mtcp_getpeername(ctx: Context, sockid: int) -> Address:
-    return ctx.raw.getpeername(sockid)
+    return ctx.getpeername(sockid)
 
 
 def mtcp_socket_ioctl(ctx: Context, sockid: int, request: int) -> int:
     """``FIONREAD``: bytes readable now."""
-    return ctx.raw.socket_ioctl(sockid, request)
+    return ctx.socket_ioctl(sockid, request)
 
 
 def mtcp_setsock_nonblock(ctx: Context, sockid: int) -> None:
     """Sockets are non-blocking already; kept for mTCP code."""
-    ctx.raw.setsock_nonblock(sockid)
+    ctx.setsock_nonblock(sockid)
 
 
 def mtcp_init_rss(ctx: Context, saddr: str, num_addrs: int, daddr: str, dport: int) -> None:
     """Source ports for later ``connect`` calls to ``(daddr, dport)`` land on this core."""
-    ctx.raw.init_rss(saddr, num_addrs, daddr, dport)
+    ctx.init_rss(saddr, num_addrs, daddr, dport)
 
 
 def mtcp_pipe(ctx: Context) -> tuple[int, int]:
     """``(read_end, write_end)``: an in-context pipe usable with epoll, as in mTCP."""
-    return ctx.raw.pipe()
+    return ctx.pipe()
 
 
 # -- epoll ----------------------------------------------------------------------------------
 
 
 def mtcp_epoll_create(ctx: Context, size: int) -> int:
-    return ctx.raw.epoll_create(size)
+    return ctx.epoll_create(size)
 
 
 def mtcp_epoll_create1(ctx: Context, flags: int) -> int:
     """``flags``: 0 or ``os.O_CLOEXEC`` (ignored), as in mTCP; else EINVAL."""
     if flags not in (0, os.O_CLOEXEC):
         raise error_from_errno(_errno.EINVAL, "epoll_create1")
-    return ctx.raw.epoll_create(ctx.max_concurrency)
+    return ctx.epoll_create(ctx.max_concurrency)
 
 
 def mtcp_epoll_ctl(ctx: Context, epid: int, op: int, sockid: int, events: int) -> None:
     """``op``: ``MTCP_EPOLL_CTL_ADD/MOD/DEL``; ``events``: ``MTCP_EPOLLIN|OUT|…|ET``."""
-    ctx.raw.epoll_ctl(epid, op, sockid, events)
+    ctx.epoll_ctl(epid, op, sockid, events)
 
 
 def mtcp_epoll_wait(
     ctx: Context, epid: int, maxevents: int, timeout_ms: int
 ) -> list[tuple[int, int]]:
     """``[(sockid, events)]``, waiting up to ``timeout_ms`` (-1: forever) without the GIL."""
-    return ctx.raw.epoll_wait(epid, maxevents, timeout_ms)
+    return ctx.epoll_wait(epid, maxevents, timeout_ms)
 
 
 _EVENT_NAMES = (

@@ -26,17 +26,52 @@ __all__ = ["Context", "ContextStats"]
 ContextStats = _mtcp.ContextStats
 
 
+#: The descriptor-int calls a :class:`Context` forwards unchanged to its native context.
+_NATIVE_CALLS = (
+    "bind",
+    "listen",
+    "accept",
+    "connect",
+    "read",
+    "recv",
+    "write",
+    "shutdown",
+    "close",
+    "abort",
+    "getsockopt",
+    "setsockopt",
+    "getsockname",
+    "getpeername",
+    "socket_ioctl",
+    "setsock_nonblock",
+    "epoll_create",
+    "epoll_ctl",
+    "epoll_wait",
+    "init_rss",
+    "pipe",
+)
+
+
 class Context:
     """One core's engine. Create with :meth:`mtcp.Stack.create_context`; ``with ctx:``
     destroys it at the end of the block. Use a context from one thread at a time."""
 
-    __slots__ = ("__weakref__", "_destroyed", "_max_concurrency", "_raw", "_stack")
+    __slots__ = (
+        "__weakref__",
+        "_destroyed",
+        "_max_concurrency",
+        "_raw",
+        "_stack",
+        *_NATIVE_CALLS,
+    )
 
     def __init__(self, raw: _mtcp.Context, stack: Stack, max_concurrency: int) -> None:
         self._raw = raw
         self._stack = stack
         self._max_concurrency = max_concurrency
         self._destroyed = False
+        for name in _NATIVE_CALLS:
+            setattr(self, name, getattr(raw, name))
 
     @property
     def raw(self) -> _mtcp.Context:
@@ -103,72 +138,40 @@ class Context:
         return f"<mtcp.Context core={core}{state}>"
 
     # -- mTCP calls, descriptor ints (API.md §1) -----------------------------------------------
+    #
+    # Every call below but readv/writev is the native method itself, bound per instance in
+    # __init__ (see _NATIVE_CALLS): a Python method that only forwards to ``self._raw`` would
+    # add a frame to every read, write and epoll_wait. The definitions here are for type
+    # checkers and readers.
 
-    def bind(self, sockid: int, addr: Address) -> None:
-        self._raw.bind(sockid, addr)
+    if TYPE_CHECKING:
 
-    def listen(self, sockid: int, backlog: int) -> None:
-        self._raw.listen(sockid, backlog)
-
-    def accept(self, sockid: int) -> tuple[int, Address]:
-        return self._raw.accept(sockid)
-
-    def connect(self, sockid: int, addr: Address) -> None:
-        self._raw.connect(sockid, addr)
-
-    def read(self, sockid: int, n: int) -> bytes:
-        return self._raw.read(sockid, n)
-
-    def recv(self, sockid: int, n: int, flags: int = 0) -> bytes:
-        return self._raw.recv(sockid, n, flags)
+        def bind(self, sockid: int, addr: Address) -> None: ...
+        def listen(self, sockid: int, backlog: int) -> None: ...
+        def accept(self, sockid: int) -> tuple[int, Address]: ...
+        def connect(self, sockid: int, addr: Address) -> None: ...
+        def read(self, sockid: int, n: int) -> bytes: ...
+        def recv(self, sockid: int, n: int, flags: int = 0) -> bytes: ...
+        def write(self, sockid: int, data: BytesLike) -> int: ...
+        def shutdown(self, sockid: int, how: int) -> None: ...
+        def close(self, sockid: int) -> None: ...
+        def abort(self, sockid: int) -> None: ...
+        def getsockopt(self, sockid: int, level: int, optname: int) -> int: ...
+        def setsockopt(self, sockid: int, level: int, optname: int, value: int) -> None: ...
+        def getsockname(self, sockid: int) -> Address: ...
+        def getpeername(self, sockid: int) -> Address: ...
+        def socket_ioctl(self, sockid: int, request: int) -> int: ...
+        def setsock_nonblock(self, sockid: int) -> None: ...
+        def epoll_create(self, size: int) -> int: ...
+        def epoll_ctl(self, epid: int, op: int, sockid: int, events: int) -> None: ...
+        def epoll_wait(
+            self, epid: int, maxevents: int, timeout_ms: int
+        ) -> list[tuple[int, int]]: ...
+        def init_rss(self, saddr: str, num_addrs: int, daddr: str, dport: int) -> None: ...
+        def pipe(self) -> tuple[int, int]: ...
 
     def readv(self, sockid: int, buffers: Sequence[WritableBuffer]) -> int:
         return self._raw.readv(sockid, list(buffers))
 
-    def write(self, sockid: int, data: BytesLike) -> int:
-        return self._raw.write(sockid, data)
-
     def writev(self, sockid: int, buffers: Sequence[BytesLike]) -> int:
         return self._raw.writev(sockid, list(buffers))
-
-    def shutdown(self, sockid: int, how: int) -> None:
-        self._raw.shutdown(sockid, how)
-
-    def close(self, sockid: int) -> None:
-        self._raw.close(sockid)
-
-    def abort(self, sockid: int) -> None:
-        self._raw.abort(sockid)
-
-    def getsockopt(self, sockid: int, level: int, optname: int) -> int:
-        return self._raw.getsockopt(sockid, level, optname)
-
-    def setsockopt(self, sockid: int, level: int, optname: int, value: int) -> None:
-        self._raw.setsockopt(sockid, level, optname, value)
-
-    def getsockname(self, sockid: int) -> Address:
-        return self._raw.getsockname(sockid)
-
-    def getpeername(self, sockid: int) -> Address:
-        return self._raw.getpeername(sockid)
-
-    def socket_ioctl(self, sockid: int, request: int) -> int:
-        return self._raw.socket_ioctl(sockid, request)
-
-    def setsock_nonblock(self, sockid: int) -> None:
-        self._raw.setsock_nonblock(sockid)
-
-    def epoll_create(self, size: int) -> int:
-        return self._raw.epoll_create(size)
-
-    def epoll_ctl(self, epid: int, op: int, sockid: int, events: int) -> None:
-        self._raw.epoll_ctl(epid, op, sockid, events)
-
-    def epoll_wait(self, epid: int, maxevents: int, timeout_ms: int) -> list[tuple[int, int]]:
-        return self._raw.epoll_wait(epid, maxevents, timeout_ms)
-
-    def init_rss(self, saddr: str, num_addrs: int, daddr: str, dport: int) -> None:
-        self._raw.init_rss(saddr, num_addrs, daddr, dport)
-
-    def pipe(self) -> tuple[int, int]:
-        return self._raw.pipe()

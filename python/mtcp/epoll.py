@@ -39,17 +39,20 @@ class Epoll:
     """Readiness notification for the descriptors of one context. Create with
     :meth:`mtcp.Context.epoll`. Event masks use ``mtcp.EPOLLIN`` etc. (Linux values)."""
 
-    __slots__ = ("_ctx", "_epid")
+    __slots__ = ("_ctx", "_epid", "_raw")
 
     def __init__(self, ctx: Context, sizehint: int = -1) -> None:
         """Prefer :meth:`mtcp.Context.epoll`."""
         self._ctx = ctx
-        self._epid = ctx.raw.epoll_create(sizehint if sizehint > 0 else ctx.max_concurrency)
+        # The native context, held directly: ``ctx.raw`` is a property (a Python call).
+        self._raw = ctx.raw
+        self._epid = self._raw.epoll_create(sizehint if sizehint > 0 else ctx.max_concurrency)
 
     @classmethod
     def _adopt(cls, ctx: Context, epid: int) -> Epoll:
         self = cls.__new__(cls)
         self._ctx = ctx
+        self._raw = ctx.raw
         self._epid = epid
         return self
 
@@ -65,30 +68,32 @@ class Epoll:
         """Watches ``fd`` for ``eventmask`` (default ``EPOLLIN | EPOLLOUT``)."""
         if eventmask is None:
             eventmask = MTCP_EPOLLIN | MTCP_EPOLLOUT
-        self._ctx.raw.epoll_ctl(self._epid, MTCP_EPOLL_CTL_ADD, _fd(fd), eventmask)
+        self._raw.epoll_ctl(self._epid, MTCP_EPOLL_CTL_ADD, _fd(fd), eventmask)
 
     def modify(self, fd: int | SupportsFileno, eventmask: int) -> None:
-        self._ctx.raw.epoll_ctl(self._epid, MTCP_EPOLL_CTL_MOD, _fd(fd), eventmask)
+        self._raw.epoll_ctl(self._epid, MTCP_EPOLL_CTL_MOD, _fd(fd), eventmask)
 
     def unregister(self, fd: int | SupportsFileno) -> None:
-        self._ctx.raw.epoll_ctl(self._epid, MTCP_EPOLL_CTL_DEL, _fd(fd), 0)
+        self._raw.epoll_ctl(self._epid, MTCP_EPOLL_CTL_DEL, _fd(fd), 0)
 
     def poll(self, timeout: float | None = None, maxevents: int = -1) -> list[tuple[int, int]]:
         """Waits up to ``timeout`` seconds (``None`` or negative: forever) and returns
         ``[(fd, events)]``. The GIL is released while waiting; Ctrl-C interrupts."""
-        if timeout is None or timeout < 0:
+        if not timeout:  # 0, 0.0 or None
+            timeout_ms = -1 if timeout is None else 0
+        elif timeout < 0:
             timeout_ms = -1
         else:
             timeout_ms = min(math.ceil(timeout * 1000), _MAX_TIMEOUT_MS)
         if maxevents < 0:
             maxevents = self._ctx.max_concurrency
-        return self._ctx.raw.epoll_wait(self._epid, maxevents, timeout_ms)
+        return self._raw.epoll_wait(self._epid, maxevents, timeout_ms)
 
     def close(self) -> None:
         """Closes the epoll instance. Idempotent."""
         epid, self._epid = self._epid, -1
         if epid >= 0:
-            self._ctx.raw.close(epid)
+            self._raw.close(epid)
 
     def __enter__(self) -> Epoll:
         return self

@@ -27,12 +27,14 @@ _DEFAULT_BACKLOG = 128
 class Socket:
     """A TCP socket of one :class:`mtcp.Context`; ``fileno()`` is its mTCP sockid."""
 
-    __slots__ = ("_ctx", "_fd", "family", "proto", "type")
+    __slots__ = ("_ctx", "_fd", "_raw", "family", "proto", "type")
 
     def __init__(self, ctx: Context, family: int, type: int, proto: int = 0) -> None:
         """Prefer :meth:`mtcp.Context.socket`."""
         self._ctx = ctx
-        self._fd = ctx.raw.socket(family, type, proto)
+        # The native context, held directly: ``ctx.raw`` is a property (a Python call).
+        self._raw = ctx.raw
+        self._fd = self._raw.socket(family, type, proto)
         self.family = family
         self.type = type
         self.proto = proto
@@ -41,6 +43,7 @@ class Socket:
     def _adopt(cls, ctx: Context, fd: int, family: int, type: int, proto: int) -> Socket:
         self = cls.__new__(cls)
         self._ctx = ctx
+        self._raw = ctx.raw
         self._fd = fd
         self.family = family
         self.type = type
@@ -60,30 +63,33 @@ class Socket:
         return self._fd
 
     def bind(self, address: Address) -> None:
-        self._ctx.raw.bind(self._fd, address)
+        self._raw.bind(self._fd, address)
 
     def listen(self, backlog: int | None = None) -> None:
         """``backlog`` defaults to ``min(128, max_concurrency)`` (mTCP rejects a backlog
         larger than the pool)."""
         if backlog is None:
             backlog = min(_DEFAULT_BACKLOG, self._ctx.max_concurrency)
-        self._ctx.raw.listen(self._fd, backlog)
+        self._raw.listen(self._fd, backlog)
 
     def accept(self) -> tuple[Socket, Address]:
         """``(socket, (host, port))``; ``BlockingIOError`` (EAGAIN) when none is waiting."""
-        fd, addr = self._ctx.raw.accept(self._fd)
-        return Socket._adopt(self._ctx, fd, self.family, self.type, self.proto), addr
+        fd, addr = self._raw.accept(self._fd)
+        sock = Socket.__new__(Socket)
+        sock._ctx, sock._raw, sock._fd = self._ctx, self._raw, fd
+        sock.family, sock.type, sock.proto = self.family, self.type, self.proto
+        return sock, addr
 
     def connect(self, address: Address) -> None:
         """Starts the handshake and raises ``BlockingIOError`` (EINPROGRESS), like a
         non-blocking Python socket. Completion shows as ``EPOLLOUT`` (``SO_ERROR`` 0) or
         ``EPOLLERR`` (``SO_ERROR`` says why)."""
-        self._ctx.raw.connect(self._fd, address)
+        self._raw.connect(self._fd, address)
 
     def connect_ex(self, address: Address) -> int:
         """Like :meth:`connect`, returning the errno (0 or ``errno.EINPROGRESS``, …)."""
         try:
-            self._ctx.raw.connect(self._fd, address)
+            self._raw.connect(self._fd, address)
         except MtcpError as exc:
             return exc.errno if exc.errno is not None else _errno.EIO
         return 0
@@ -91,8 +97,8 @@ class Socket:
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         """Up to ``bufsize`` bytes; ``b""`` at end of stream; ``flags``: 0 or ``MSG_PEEK``."""
         if flags:
-            return self._ctx.raw.recv(self._fd, bufsize, flags)
-        return self._ctx.raw.read(self._fd, bufsize)
+            return self._raw.recv(self._fd, bufsize, flags)
+        return self._raw.read(self._fd, bufsize)
 
     def recv_into(self, buffer: WritableBuffer, nbytes: int = 0, flags: int = 0) -> int:
         """Reads into ``buffer`` (at most ``nbytes``, or its size when 0); returns the count."""
@@ -103,31 +109,34 @@ class Socket:
             raise ValueError("negative buffersize in recv_into")
         if nbytes == 0 or nbytes > view.nbytes:
             nbytes = view.nbytes
-        data = self.recv(nbytes, flags)
-        view[: len(data)] = data
-        return len(data)
+        data = (
+            self._raw.recv(self._fd, nbytes, flags) if flags else self._raw.read(self._fd, nbytes)
+        )
+        n = len(data)
+        view[:n] = data
+        return n
 
     def send(self, data: BytesLike, flags: int = 0) -> int:
         """Queues what fits of ``data``; returns the count (may be fewer; ``BlockingIOError``
         when the send buffer is full). mTCP has no send flags: ``flags`` must be 0."""
         if flags:
             raise error_from_errno(_errno.EOPNOTSUPP, "send", "flags are not supported")
-        return self._ctx.raw.write(self._fd, data)
+        return self._raw.write(self._fd, data)
 
     def shutdown(self, how: int) -> None:
-        self._ctx.raw.shutdown(self._fd, how)
+        self._raw.shutdown(self._fd, how)
 
     def close(self) -> None:
         """Closes the connection gracefully (FIN) and frees the descriptor. Idempotent."""
         fd, self._fd = self._fd, -1
         if fd >= 0:
-            self._ctx.raw.close(fd)
+            self._raw.close(fd)
 
     def abort(self) -> None:
         """Resets the connection (RST) and frees the descriptor (``mtcp_abort``)."""
         fd, self._fd = self._fd, -1
         if fd >= 0:
-            self._ctx.raw.abort(fd)
+            self._raw.abort(fd)
 
     def detach(self) -> int:
         """Forgets the descriptor without closing it; returns it."""
@@ -135,22 +144,22 @@ class Socket:
         return fd
 
     def getsockopt(self, level: int, optname: int) -> int:
-        return self._ctx.raw.getsockopt(self._fd, level, optname)
+        return self._raw.getsockopt(self._fd, level, optname)
 
     def setsockopt(self, level: int, optname: int, value: int) -> None:
         if not isinstance(value, int):
             raise TypeError(f"setsockopt() value must be int, not {type(value).__name__}")
-        self._ctx.raw.setsockopt(self._fd, level, optname, int(value))
+        self._raw.setsockopt(self._fd, level, optname, int(value))
 
     def getsockname(self) -> Address:
-        return self._ctx.raw.getsockname(self._fd)
+        return self._raw.getsockname(self._fd)
 
     def getpeername(self) -> Address:
-        return self._ctx.raw.getpeername(self._fd)
+        return self._raw.getpeername(self._fd)
 
     def pending(self) -> int:
         """Bytes readable now (``FIONREAD``)."""
-        return self._ctx.raw.socket_ioctl(self._fd, FIONREAD)
+        return self._raw.socket_ioctl(self._fd, FIONREAD)
 
     def __enter__(self) -> Socket:
         return self

@@ -11,7 +11,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use crate::convert::{
     addr_tuple, bytes_like, fill_buffer, ipv4, read_size, sockaddr, writable_len, MAX_WRITE,
 };
-use crate::errors::{errno_error, guarded, guarded_infallible};
+use crate::errors::{errno_error, guarded, guarded_infallible, guarded_nowait};
 
 /// How long one uninterrupted `epoll_wait` lasts before Python's signal handlers get a turn.
 const EPOLL_SLICE_MS: i32 = 50;
@@ -34,35 +34,16 @@ thread_local! {
     static EVENTS: RefCell<Vec<(SockId, u32)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `read`/`recv`: lets `fill` (the engine call, run without the GIL) fill a buffer of up to
-/// `n` bytes and returns what it read as `bytes`, allocated once, of the exact size.
-fn read_bytes<'py>(
-    py: Python<'py>,
-    call: &str,
-    n: i64,
-    fill: impl Send + FnOnce(&mut [u8]) -> std::io::Result<usize>,
-) -> PyResult<Bound<'py, PyBytes>> {
-    let n = read_size(n, call)?;
-    if n > SCRATCH_MAX {
-        let mut buf = vec![0u8; n];
-        let got = guarded(py, call, || fill(&mut buf))?;
-        return Ok(PyBytes::new(py, &buf[..got.min(n)]));
-    }
-    let got = guarded(py, call, || {
-        READ_SCRATCH.with_borrow_mut(|scratch| {
-            if scratch.len() < n {
-                scratch.resize(n, 0);
-            }
-            fill(&mut scratch[..n])
-        })
-    })?;
-    Ok(READ_SCRATCH.with_borrow(|scratch| PyBytes::new(py, &scratch[..got.min(n)])))
-}
-
 /// One core's TCP engine (mTCP's `mctx_t`).
 #[pyclass(module = "mtcp._mtcp", name = "Context", frozen)]
 pub struct PyContext {
     pub(crate) inner: mtcp::Context,
+    /// The context has a loop thread (`mode = threaded`), which holds the engine's lock while
+    /// it works: calls then release the GIL while they wait for that lock, so the other
+    /// Python threads run. Without one (inline, simulated), the lock is only taken by calls,
+    /// and a call that cannot wait for an event keeps the GIL: releasing and retaking it
+    /// costs more than a 64 B read.
+    pub(crate) loop_thread: bool,
 }
 
 /// Counters of one context (`Context.stats()`).
@@ -152,35 +133,35 @@ impl PyContext {
 
     fn socket(&self, py: Python<'_>, domain: i32, r#type: i32, protocol: i32) -> PyResult<SockId> {
         let ctx = &self.inner;
-        guarded(py, "socket", || ctx.socket(domain, r#type, protocol))
+        self.call(py, "socket", || ctx.socket(domain, r#type, protocol))
     }
 
     fn bind(&self, py: Python<'_>, sockid: SockId, addr: &Bound<'_, PyAny>) -> PyResult<()> {
         let addr = sockaddr(addr, "bind")?;
         let ctx = &self.inner;
-        guarded(py, "bind", || ctx.bind(sockid, addr))
+        self.call(py, "bind", || ctx.bind(sockid, addr))
     }
 
     fn listen(&self, py: Python<'_>, sockid: SockId, backlog: i32) -> PyResult<()> {
         let ctx = &self.inner;
-        guarded(py, "listen", || ctx.listen(sockid, backlog))
+        self.call(py, "listen", || ctx.listen(sockid, backlog))
     }
 
     fn accept(&self, py: Python<'_>, sockid: SockId) -> PyResult<(SockId, (String, u16))> {
         let ctx = &self.inner;
-        let (id, peer) = guarded(py, "accept", || ctx.accept(sockid))?;
+        let (id, peer) = self.call(py, "accept", || ctx.accept(sockid))?;
         Ok((id, addr_tuple(peer)))
     }
 
     fn connect(&self, py: Python<'_>, sockid: SockId, addr: &Bound<'_, PyAny>) -> PyResult<()> {
         let addr = sockaddr(addr, "connect")?;
         let ctx = &self.inner;
-        guarded(py, "connect", || ctx.connect(sockid, addr))
+        self.call(py, "connect", || ctx.connect(sockid, addr))
     }
 
     fn read<'py>(&self, py: Python<'py>, sockid: SockId, n: i64) -> PyResult<Bound<'py, PyBytes>> {
         let ctx = &self.inner;
-        read_bytes(py, "read", n, |buf| ctx.read(sockid, buf))
+        self.read_bytes(py, "read", n, |buf| ctx.read(sockid, buf))
     }
 
     #[pyo3(signature = (sockid, n, flags=0))]
@@ -192,7 +173,7 @@ impl PyContext {
         flags: i32,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let ctx = &self.inner;
-        read_bytes(py, "recv", n, |buf| ctx.recv(sockid, buf, flags))
+        self.read_bytes(py, "recv", n, |buf| ctx.recv(sockid, buf, flags))
     }
 
     /// Fills the writable `buffers` in order; returns the bytes read.
@@ -216,7 +197,7 @@ impl PyContext {
             })
             .collect();
         let ctx = &self.inner;
-        let got = guarded(py, "readv", || {
+        let got = self.call(py, "readv", || {
             let mut slices: Vec<&mut [u8]> = chunks.iter_mut().map(Vec::as_mut_slice).collect();
             ctx.readv(sockid, &mut slices)
         })?;
@@ -235,7 +216,7 @@ impl PyContext {
     fn write(&self, py: Python<'_>, sockid: SockId, data: &Bound<'_, PyAny>) -> PyResult<usize> {
         let data = bytes_like(data, MAX_WRITE)?;
         let ctx = &self.inner;
-        guarded(py, "write", || ctx.write(sockid, &data))
+        self.call(py, "write", || ctx.write(sockid, &data))
     }
 
     fn writev(
@@ -252,7 +233,7 @@ impl PyContext {
             owned.push(data);
         }
         let ctx = &self.inner;
-        guarded(py, "writev", || {
+        self.call(py, "writev", || {
             let slices: Vec<&[u8]> = owned.iter().map(AsRef::as_ref).collect();
             ctx.writev(sockid, &slices)
         })
@@ -260,17 +241,17 @@ impl PyContext {
 
     fn shutdown(&self, py: Python<'_>, sockid: SockId, how: i32) -> PyResult<()> {
         let ctx = &self.inner;
-        guarded(py, "shutdown", || ctx.shutdown(sockid, how))
+        self.call(py, "shutdown", || ctx.shutdown(sockid, how))
     }
 
     fn close(&self, py: Python<'_>, sockid: SockId) -> PyResult<()> {
         let ctx = &self.inner;
-        guarded(py, "close", || ctx.close(sockid))
+        self.call(py, "close", || ctx.close(sockid))
     }
 
     fn abort(&self, py: Python<'_>, sockid: SockId) -> PyResult<()> {
         let ctx = &self.inner;
-        guarded(py, "abort", || ctx.abort(sockid))
+        self.call(py, "abort", || ctx.abort(sockid))
     }
 
     fn getsockopt(
@@ -281,7 +262,7 @@ impl PyContext {
         optname: i32,
     ) -> PyResult<i32> {
         let ctx = &self.inner;
-        guarded(py, "getsockopt", || ctx.getsockopt(sockid, level, optname))
+        self.call(py, "getsockopt", || ctx.getsockopt(sockid, level, optname))
     }
 
     fn setsockopt(
@@ -293,34 +274,36 @@ impl PyContext {
         value: i32,
     ) -> PyResult<()> {
         let ctx = &self.inner;
-        guarded(py, "setsockopt", || {
+        self.call(py, "setsockopt", || {
             ctx.setsockopt(sockid, level, optname, value)
         })
     }
 
     fn getsockname(&self, py: Python<'_>, sockid: SockId) -> PyResult<(String, u16)> {
         let ctx = &self.inner;
-        guarded(py, "getsockname", || ctx.getsockname(sockid)).map(addr_tuple)
+        self.call(py, "getsockname", || ctx.getsockname(sockid))
+            .map(addr_tuple)
     }
 
     fn getpeername(&self, py: Python<'_>, sockid: SockId) -> PyResult<(String, u16)> {
         let ctx = &self.inner;
-        guarded(py, "getpeername", || ctx.getpeername(sockid)).map(addr_tuple)
+        self.call(py, "getpeername", || ctx.getpeername(sockid))
+            .map(addr_tuple)
     }
 
     fn socket_ioctl(&self, py: Python<'_>, sockid: SockId, request: i32) -> PyResult<i32> {
         let ctx = &self.inner;
-        guarded(py, "socket_ioctl", || ctx.socket_ioctl(sockid, request))
+        self.call(py, "socket_ioctl", || ctx.socket_ioctl(sockid, request))
     }
 
     fn setsock_nonblock(&self, py: Python<'_>, sockid: SockId) -> PyResult<()> {
         let ctx = &self.inner;
-        guarded(py, "setsock_nonblock", || ctx.setsock_nonblock(sockid))
+        self.call(py, "setsock_nonblock", || ctx.setsock_nonblock(sockid))
     }
 
     fn epoll_create(&self, py: Python<'_>, size: i32) -> PyResult<SockId> {
         let ctx = &self.inner;
-        guarded(py, "epoll_create", || ctx.epoll_create(size))
+        self.call(py, "epoll_create", || ctx.epoll_create(size))
     }
 
     fn epoll_ctl(
@@ -332,7 +315,7 @@ impl PyContext {
         events: u32,
     ) -> PyResult<()> {
         let ctx = &self.inner;
-        guarded(py, "epoll_ctl", || ctx.epoll_ctl(epid, op, sockid, events))
+        self.call(py, "epoll_ctl", || ctx.epoll_ctl(epid, op, sockid, events))
     }
 
     /// Waits up to `timeout_ms` (negative: forever; 0: poll). Waits in slices of
@@ -375,7 +358,7 @@ impl PyContext {
 
     fn pipe(&self, py: Python<'_>) -> PyResult<(SockId, SockId)> {
         let ctx = &self.inner;
-        guarded(py, "pipe", || ctx.pipe())
+        self.call(py, "pipe", || ctx.pipe())
     }
 
     fn stats(&self, py: Python<'_>) -> PyResult<PyContextStats> {
@@ -391,6 +374,47 @@ impl PyContext {
 }
 
 impl PyContext {
+    /// Runs `f`, an engine call that never waits for an event, through [`guarded`] (GIL
+    /// released) when a loop thread may hold the engine's lock, else [`guarded_nowait`].
+    fn call<T: Send>(
+        &self,
+        py: Python<'_>,
+        call: &str,
+        f: impl Send + FnOnce() -> std::io::Result<T>,
+    ) -> PyResult<T> {
+        if self.loop_thread {
+            guarded(py, call, f)
+        } else {
+            guarded_nowait(py, call, f)
+        }
+    }
+
+    /// `read`/`recv`: lets `fill` (the engine call, run without the GIL) fill a buffer of up to
+    /// `n` bytes and returns what it read as `bytes`, allocated once, of the exact size.
+    fn read_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        call: &str,
+        n: i64,
+        fill: impl Send + FnOnce(&mut [u8]) -> std::io::Result<usize>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let n = read_size(n, call)?;
+        if n > SCRATCH_MAX {
+            let mut buf = vec![0u8; n];
+            let got = self.call(py, call, || fill(&mut buf))?;
+            return Ok(PyBytes::new(py, &buf[..got.min(n)]));
+        }
+        let got = self.call(py, call, || {
+            READ_SCRATCH.with_borrow_mut(|scratch| {
+                if scratch.len() < n {
+                    scratch.resize(n, 0);
+                }
+                fill(&mut scratch[..n])
+            })
+        })?;
+        Ok(READ_SCRATCH.with_borrow(|scratch| PyBytes::new(py, &scratch[..got.min(n)])))
+    }
+
     /// `epoll_wait` into `out`: waits in slices of `EPOLL_SLICE_MS` without the GIL and runs
     /// Python's signal handlers between them, so Ctrl-C interrupts an infinite wait. A poll
     /// (`timeout_ms == 0`) is one engine call and reads no clock here.
@@ -404,7 +428,7 @@ impl PyContext {
     ) -> PyResult<()> {
         let ctx = &self.inner;
         if timeout_ms == 0 {
-            guarded(py, "epoll_wait", || ctx.epoll_wait(epid, out, maxevents, 0))?;
+            self.call(py, "epoll_wait", || ctx.epoll_wait(epid, out, maxevents, 0))?;
             return Ok(());
         }
         let deadline = (timeout_ms > 0).then(|| {

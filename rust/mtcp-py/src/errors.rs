@@ -193,6 +193,19 @@ where
     }
 }
 
+/// [`guarded`] keeping the GIL: for calls that never wait for an event (a non-blocking read,
+/// write, accept, a poll), where releasing and retaking the GIL costs more than the call.
+pub fn guarded_nowait<T, F>(py: Python<'_>, call: &str, f: F) -> PyResult<T>
+where
+    F: FnOnce() -> io::Result<T>,
+{
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(io_error(py, &err, call)),
+        Err(payload) => Err(internal_error(py, call, payload.as_ref())),
+    }
+}
+
 /// Like [`guarded`] for calls that cannot fail with an errno.
 pub fn guarded_infallible<T, F>(py: Python<'_>, call: &str, f: F) -> PyResult<T>
 where

@@ -28,8 +28,9 @@ impl PyStack {
             return Err(einval(py, "create_context"));
         };
         let stack = &self.inner;
+        let loop_thread = stack.config().mode == mtcp::RunMode::Threaded;
         guarded(py, "create_context", || stack.create_context(core))
-            .map(|inner| PyContext { inner })
+            .map(|inner| PyContext { inner, loop_thread })
     }
 
     /// The configuration the stack runs with.
