@@ -353,12 +353,20 @@ def _bulk(
             raise OSError("bulk: connection not established")
     chunk = b"b" * 65536
     sent = 0
+    full = False
     t0 = time.perf_counter()
     while received[0] < total:
+        if full and tmo:
+            # Threaded: the send buffer is full, so wait for EPOLLOUT (the socket is registered
+            # for it) rather than spin on EAGAIN, as a non-blocking sender does. Spinning took
+            # the context's lock from mtcp's loop thread and a CPU from both stacks' threads.
+            ep.wait(tmo)
+        full = False
         while sent < total:
             try:
                 n = client.write(fd, chunk[: min(len(chunk), total - sent)])
             except BlockingIOError:
+                full = True
                 break
             if n <= 0:
                 break
