@@ -96,6 +96,9 @@ const MAX_PARK: std::time::Duration = std::time::Duration::from_millis(100);
 /// Polls without work before the loop thread parks (keeps latency low under load without
 /// burning a core that a Python thread needs).
 const SPIN_POLLS: u32 = 64;
+/// Polls an inline `epoll_wait` makes (without yielding the CPU) before it parks: about
+/// 10–30 µs, the span of a round trip to a peer context that answers at once.
+const INLINE_SPIN_POLLS: u32 = 64;
 
 impl ContextInner {
     fn lock(&self) -> MutexGuard<'_, Engine> {
@@ -374,6 +377,10 @@ impl Context {
         // Read the wall clock only once a wait is needed (most inline calls find events).
         let mut start = None;
         let limit = (timeout_ms >= 0).then(|| std::time::Duration::from_millis(timeout_ms as u64));
+        // Inline mode polls a few times (yielding) before it parks, as the loop thread does:
+        // the peer's next frame is usually microseconds away, and a futex sleep and wake-up
+        // cost more than that.
+        let mut spins = 0u32;
         loop {
             // Before looking: a notification after this point ends the wait below at once.
             let epoch = inner.app_wake.epoch();
@@ -399,6 +406,11 @@ impl Context {
                 Some(l) => l - elapsed,
                 None => MAX_PARK,
             };
+            if inner.mode == Mode::Inline && spins < INLINE_SPIN_POLLS {
+                spins += 1;
+                std::hint::spin_loop();
+                continue;
+            }
             let mut wait = remaining.min(std::time::Duration::from_millis(50));
             if inner.mode == Mode::Inline {
                 if let Some(d) = deadline {
