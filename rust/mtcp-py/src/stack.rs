@@ -28,7 +28,9 @@ impl PyStack {
             return Err(einval(py, "create_context"));
         };
         let stack = &self.inner;
-        let loop_thread = stack.config().mode == mtcp::RunMode::Threaded;
+        // As `Stack::create_context` decides: a simulated host never has a loop thread.
+        let config = stack.config();
+        let loop_thread = config.mode == mtcp::RunMode::Threaded && config.io != mtcp::IoKind::Sim;
         guarded(py, "create_context", || stack.create_context(core))
             .map(|inner| PyContext { inner, loop_thread })
     }
