@@ -129,6 +129,11 @@ def test_errno_exceptions_are_what_error_from_errno_builds(
     with pytest.raises(BlockingIOError) as no_conn:
         server.accept(lfd)
     _same_error(no_conn.value, errors.error_from_errno(errno.EAGAIN, "accept"))
+    # Messages are made once per (call, errno) and reused: a second raise of each is the same.
+    for call, expected in (("read", would_block.value), ("accept", no_conn.value)):
+        with pytest.raises(BlockingIOError) as again:
+            server.read(sfd, 64) if call == "read" else server.accept(lfd)
+        _same_error(again.value, expected)  # type: ignore[arg-type]
     # Exceptions still take attributes and notes (they keep BaseException's __dict__).
     exc = would_block.value
     exc.context_note = "kept"  # type: ignore[attr-defined]

@@ -39,13 +39,14 @@ class Epoll:
     """Readiness notification for the descriptors of one context. Create with
     :meth:`mtcp.Context.epoll`. Event masks use ``mtcp.EPOLLIN`` etc. (Linux values)."""
 
-    __slots__ = ("_ctx", "_epid", "_raw")
+    __slots__ = ("_ctx", "_epid", "_maxevents", "_raw")
 
     def __init__(self, ctx: Context, sizehint: int = -1) -> None:
         """Prefer :meth:`mtcp.Context.epoll`."""
         self._ctx = ctx
         # The native context, held directly: ``ctx.raw`` is a property (a Python call).
         self._raw = ctx.raw
+        self._maxevents = ctx.max_concurrency
         self._epid = self._raw.epoll_create(sizehint if sizehint > 0 else ctx.max_concurrency)
 
     @classmethod
@@ -53,6 +54,7 @@ class Epoll:
         self = cls.__new__(cls)
         self._ctx = ctx
         self._raw = ctx.raw
+        self._maxevents = ctx.max_concurrency
         self._epid = epid
         return self
 
@@ -86,7 +88,7 @@ class Epoll:
         else:
             timeout_ms = min(math.ceil(timeout * 1000), _MAX_TIMEOUT_MS)
         if maxevents < 0:
-            maxevents = self._ctx.max_concurrency
+            maxevents = self._maxevents
         return self._raw.epoll_wait(self._epid, maxevents, timeout_ms)
 
     def close(self) -> None:

@@ -6,14 +6,14 @@
 //! (style-anchors §7). Every call into the runtime also goes through [`guarded`], so a Rust
 //! panic surfaces as `mtcp.errors.InternalError` instead of crossing into Python.
 use std::any::Any;
-use std::borrow::Cow;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
 
 use mtcp::ConfigError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 
 /// The errno for an `io::Error` that carries none (the runtime's own validation errors, e.g.
 /// `ErrorKind::InvalidInput`): the value Linux would use for that kind, else `EIO`.
@@ -57,7 +57,16 @@ struct ErrnoTable {
     strerror: Vec<String>,
     base: Py<PyAny>,
     py_strerror: Py<PyAny>,
+    /// Per errno below `ERRNO_TABLE_LEN`: the `"mtcp_<call>: <strerror>"` strings made so far,
+    /// by call. Formatting the message was half the cost of an EAGAIN raise.
+    messages: Mutex<Vec<CallMessages>>,
 }
+
+/// One errno's messages: `(call, "mtcp_<call>: <strerror>")`.
+type CallMessages = Vec<(Box<str>, Py<PyString>)>;
+
+/// The most messages [`ErrnoTable`] keeps per errno (there are ~30 calls).
+const MESSAGES_PER_ERRNO: usize = 64;
 
 impl ErrnoTable {
     fn load(py: Python<'_>) -> PyResult<Self> {
@@ -77,6 +86,7 @@ impl ErrnoTable {
             strerror,
             base: base.unbind(),
             py_strerror: py_strerror.unbind(),
+            messages: Mutex::new((0..ERRNO_TABLE_LEN).map(|_| Vec::new()).collect()),
         })
     }
 
@@ -93,26 +103,43 @@ impl ErrnoTable {
         detail: Option<&str>,
     ) -> PyResult<PyErr> {
         let slot = usize::try_from(errno).ok().filter(|&e| e < ERRNO_TABLE_LEN);
-        let (cls, text) = match slot {
-            Some(e) => (
-                self.classes[e].bind(py),
-                Cow::Borrowed(self.strerror[e].as_str()),
-            ),
-            None => (
-                self.base.bind(py),
-                Cow::Owned(
-                    self.py_strerror
-                        .bind(py)
-                        .call1((errno,))?
-                        .extract::<String>()?,
-                ),
-            ),
+        let Some(e) = slot else {
+            let text: String = self.py_strerror.bind(py).call1((errno,))?.extract()?;
+            let message = with_detail(format!("mtcp_{call}: {text}"), detail);
+            return Ok(PyErr::from_value(
+                self.base.bind(py).call1((errno, message))?,
+            ));
         };
-        let message = match detail {
-            Some(detail) if !detail.is_empty() => format!("mtcp_{call}: {text} ({detail})"),
-            _ => format!("mtcp_{call}: {text}"),
-        };
+        let cls = self.classes[e].bind(py);
+        if detail.is_some_and(|d| !d.is_empty()) {
+            let message = with_detail(format!("mtcp_{call}: {}", self.strerror[e]), detail);
+            return Ok(PyErr::from_value(cls.call1((errno, message))?));
+        }
+        let message = self.message(py, e, call);
         Ok(PyErr::from_value(cls.call1((errno, message))?))
+    }
+
+    /// `"mtcp_<call>: <strerror>"` for `errno < ERRNO_TABLE_LEN`, made once per (call, errno).
+    fn message<'py>(&self, py: Python<'py>, errno: usize, call: &str) -> Bound<'py, PyString> {
+        // The GIL is held, so the lock is never contended (poisoning: keep going).
+        let mut messages = self.messages.lock().unwrap_or_else(|p| p.into_inner());
+        let known = &mut messages[errno];
+        if let Some((_, message)) = known.iter().find(|(c, _)| **c == *call) {
+            return message.bind(py).clone();
+        }
+        let message = PyString::new(py, &format!("mtcp_{call}: {}", self.strerror[errno]));
+        if known.len() < MESSAGES_PER_ERRNO {
+            known.push((call.into(), message.clone().unbind()));
+        }
+        message
+    }
+}
+
+/// `message` followed by `" (<detail>)"` when there is a detail.
+fn with_detail(message: String, detail: Option<&str>) -> String {
+    match detail {
+        Some(detail) if !detail.is_empty() => format!("{message} ({detail})"),
+        _ => message,
     }
 }
 
