@@ -1005,12 +1005,7 @@ fn run_pairs(
                     _ => [i, i],
                 };
                 let (s, c, q) = (s.clone(), c.clone(), &q);
-                scope.spawn(move || {
-                    let (wall0, cpu0) = (Instant::now(), thread_cpu_secs());
-                    let o = workload(q, Mtcp(s), Mtcp(c), to, cpus)?;
-                    let share = (thread_cpu_secs() - cpu0) / wall0.elapsed().as_secs_f64();
-                    Ok((o, share))
-                })
+                scope.spawn(move || with_cpu_share(|| workload(q, Mtcp(s), Mtcp(c), to, cpus)))
             })
             .collect();
         handles
@@ -1044,12 +1039,7 @@ fn run_kernel_pairs(p: &Params, pairs: usize, run: usize) -> io::Result<Vec<(Out
                 let q = &q;
                 let port = 10_000 + (run % 50) as u16 * 1000 + 100 * i as u16;
                 let to = SocketAddrV4::new([127, 0, 0, 1].into(), port);
-                scope.spawn(move || {
-                    let (wall0, cpu0) = (Instant::now(), thread_cpu_secs());
-                    let o = workload(q, Kernel, Kernel, to, [i, i])?;
-                    let share = (thread_cpu_secs() - cpu0) / wall0.elapsed().as_secs_f64();
-                    Ok((o, share))
-                })
+                scope.spawn(move || with_cpu_share(|| workload(q, Kernel, Kernel, to, [i, i])))
             })
             .collect();
         handles
@@ -1057,6 +1047,17 @@ fn run_kernel_pairs(p: &Params, pairs: usize, run: usize) -> io::Result<Vec<(Out
             .map(|h| h.join().expect("pair thread"))
             .collect()
     })
+}
+
+/// Runs `run` and returns its outcome with the share of a CPU the calling thread got meanwhile
+/// (thread CPU time / wall time).
+fn with_cpu_share(run: impl FnOnce() -> io::Result<Outcome>) -> io::Result<(Outcome, f64)> {
+    let (wall0, cpu0) = (Instant::now(), thread_cpu_secs());
+    let outcome = run()?;
+    Ok((
+        outcome,
+        (thread_cpu_secs() - cpu0) / wall0.elapsed().as_secs_f64(),
+    ))
 }
 
 /// CPU time of the calling thread.

@@ -48,9 +48,16 @@ impl Parker {
         if self.notified.swap(false, SeqCst) {
             return;
         }
+        self.sleep_unless(|| self.notified.load(SeqCst), timeout);
+        self.notified.store(false, SeqCst);
+    }
+
+    /// Sleeps at most `timeout` unless `ready()` holds once this waiter is registered as a
+    /// sleeper (under the lock, so a notifier that sees it cannot signal before the sleep).
+    fn sleep_unless(&self, ready: impl Fn() -> bool, timeout: Duration) {
         let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         self.sleepers.fetch_add(1, SeqCst);
-        let guard = if self.notified.load(SeqCst) {
+        let guard = if ready() {
             guard
         } else {
             self.cond
@@ -60,7 +67,6 @@ impl Parker {
         };
         self.sleepers.fetch_sub(1, SeqCst);
         drop(guard);
-        self.notified.store(false, SeqCst);
     }
 }
 
@@ -78,20 +84,11 @@ impl Parker {
         if self.epoch.load(SeqCst) != seen {
             return;
         }
-        let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        // Counted before it registers as a sleeper, so a notifier that sees the sleeper also
+        // sees that it waits on the epoch.
         self.epoch_sleepers.fetch_add(1, SeqCst);
-        self.sleepers.fetch_add(1, SeqCst);
-        let guard = if self.epoch.load(SeqCst) != seen {
-            guard
-        } else {
-            self.cond
-                .wait_timeout(guard, timeout)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0)
-        };
-        self.sleepers.fetch_sub(1, SeqCst);
+        self.sleep_unless(|| self.epoch.load(SeqCst) != seen, timeout);
         self.epoch_sleepers.fetch_sub(1, SeqCst);
-        drop(guard);
     }
 }
 
