@@ -18,10 +18,7 @@ import textwrap
 
 import pytest
 
-import mtcp
-from mtcp.tools import netlab
-
-from .test_kernel_interop import BODY, HTTP_PORT, SITES, StackServer, kernel
+from .test_kernel_interop import BODY, HTTP_PORT, SITES, kernel, serving
 
 #: Counts our TCP frames on the kernel's interface and how many carry a complete checksum.
 WATCHER = textwrap.dedent(
@@ -74,16 +71,7 @@ def test_tcp_checksums_left_to_the_kernel_only_with_offload(
     lab: None, io: str, offload: int
 ) -> None:
     site = SITES[io]
-    config = mtcp.Config(
-        io=site.io,
-        port=site.port,
-        addr=f"{site.stack_addr}/24",
-        checksum_offload=offload,
-    )
-    with netlab.in_netns(site.stack_ns):
-        stack = mtcp.Stack(config)
-    try:
-        server = StackServer(stack.create_context(0), site.stack_addr)
+    with serving(site, checksum_offload=offload):
         watcher = subprocess.Popen(
             ["timeout", "30", "ip", "netns", "exec", site.kernel_ns, sys.executable, "-c",
              WATCHER, site.kernel_dev, site.stack_addr, "15"],
@@ -100,9 +88,6 @@ def test_tcp_checksums_left_to_the_kernel_only_with_offload(
             result, _ = watcher.communicate(timeout=20)
         finally:
             watcher.kill()
-            server.close()
-    finally:
-        stack.destroy()
     counts = json.loads(result.strip().splitlines()[-1])
     # Three connections: SYN-ACK, the response, FIN and ACKs, at least 5 segments each.
     assert counts["seen"] >= 15, counts

@@ -13,10 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-import mtcp
 from mtcp.tools import netlab
 
-from .test_kernel_interop import SITES, StackServer, kernel_echo
+from .test_kernel_interop import SITES, kernel_echo, serving
 
 SITE = SITES["afpacket"]
 SIZE = 8 * 1024 * 1024
@@ -34,27 +33,10 @@ def two_percent_loss(lab: None) -> Iterator[None]:
 @pytest.mark.skipif(shutil.which("nft") is None, reason="nft (nftables) is not installed")
 @pytest.mark.parametrize("cc", ["newreno", "cubic", "bbr"])
 def test_each_controller_moves_data_intact_through_loss(two_percent_loss: None, cc: str) -> None:
-    config = mtcp.Config(
-        io=SITE.io,
-        port=SITE.port,
-        addr=f"{SITE.stack_addr}/24",
-        cc=cc,
-        rcvbuf=1 << 20,
-        sndbuf=1 << 20,
-    )
     before = netlab.loss_state(SITE.kernel_ns)
-    with netlab.in_netns(SITE.stack_ns):
-        stack = mtcp.Stack(config)
-    try:
-        ctx = stack.create_context(0)
-        server = StackServer(ctx, SITE.stack_addr)
-        try:
-            seconds = kernel_echo(SITE, SIZE, timeout=120)
-        finally:
-            server.close()
+    with serving(SITE, cc=cc, rcvbuf=1 << 20, sndbuf=1 << 20) as ctx:
+        seconds = kernel_echo(SITE, SIZE, timeout=120)
         retransmits = ctx.stats().retransmits
-    finally:
-        stack.destroy()
     after = netlab.loss_state(SITE.kernel_ns)
     assert after.dropped_to_kernel > before.dropped_to_kernel, "the rule dropped our frames"
     assert retransmits > 0, "our sender repaired the losses"

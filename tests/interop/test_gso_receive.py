@@ -16,10 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 
-import mtcp
 from mtcp.tools import netlab
 
-from .test_kernel_interop import SITES, Site, StackServer, kernel_echo
+from .test_kernel_interop import SITES, Site, kernel_echo, serving
 
 LAB = netlab.LAB
 
@@ -51,27 +50,11 @@ def kernel_gso_on(site: Site) -> Iterator[None]:
 @pytest.mark.parametrize("io", ["tap", "afpacket"])
 def test_gso_super_frames_from_the_kernel_are_taken_whole(lab: None, io: str) -> None:
     site = SITES[io]
-    config = mtcp.Config(
-        io=site.io,
-        port=site.port,
-        addr=f"{site.stack_addr}/24",
-        rcvbuf=262144,
-        sndbuf=262144,
-    )
-    with netlab.in_netns(site.stack_ns):
-        stack = mtcp.Stack(config)
-    try:
-        ctx = stack.create_context(0)
-        server = StackServer(ctx, site.stack_addr)
-        try:
-            before = ctx.stats()
-            with kernel_gso_on(site):
-                kernel_echo(site, 8 * 1024 * 1024)
-            after = ctx.stats()
-        finally:
-            server.close()
-    finally:
-        stack.destroy()
+    with serving(site, rcvbuf=262144, sndbuf=262144) as ctx:
+        before = ctx.stats()
+        with kernel_gso_on(site):
+            kernel_echo(site, 8 * 1024 * 1024)
+        after = ctx.stats()
     frames = after.rx_frames - before.rx_frames
     mean = (after.rx_bytes - before.rx_bytes) / max(frames, 1)
     # MTU-sized segments and their ACKs would average well under 1514 bytes.

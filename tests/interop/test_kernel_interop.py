@@ -38,6 +38,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -262,6 +263,24 @@ class StackServer:
         self.thread.join(timeout=5)
         assert not self.thread.is_alive(), "server thread did not stop"
         assert not self.errors, f"server thread failed: {self.errors!r}"
+
+
+@contextlib.contextmanager
+def serving(site: Site, **config: Any) -> Iterator[mtcp.Context]:
+    """Our stack on ``site``'s port (extra ``mtcp.Config`` keywords in ``config``) with a
+    :class:`StackServer` on context 0, for the block; yields that context."""
+    cfg = mtcp.Config(io=site.io, port=site.port, addr=f"{site.stack_addr}/24", **config)
+    with netlab.in_netns(site.stack_ns):
+        stack = mtcp.Stack(cfg)
+    try:
+        ctx = stack.create_context(0)
+        server = StackServer(ctx, site.stack_addr)
+        try:
+            yield ctx
+        finally:
+            server.close()
+    finally:
+        stack.destroy()
 
 
 @dataclass

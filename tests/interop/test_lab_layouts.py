@@ -12,10 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-import mtcp
 from mtcp.tools import netlab
 
-from .test_kernel_interop import BODY, HTTP_PORT, SITES, StackServer, kernel
+from .test_kernel_interop import BODY, HTTP_PORT, SITES, kernel, serving
 
 
 @pytest.fixture
@@ -34,18 +33,9 @@ def test_kernel_curl_over_the_plain_cable(plain_lab: None, io: str) -> None:
         ["ip", "-n", site.kernel_ns, "-br", "link"], capture_output=True, text=True, check=True
     ).stdout
     assert "mtcpbr" not in links, links
-    config = mtcp.Config(io=site.io, port=site.port, addr=f"{site.stack_addr}/24")
-    with netlab.in_netns(site.stack_ns):
-        stack = mtcp.Stack(config)
-    try:
-        server = StackServer(stack.create_context(0), site.stack_addr)
-        try:
-            url = f"http://{site.stack_addr}:{HTTP_PORT}/"
-            assert kernel(site, "curl", "-sS", "--max-time", "10", url).encode() == BODY
-        finally:
-            server.close()
-    finally:
-        stack.destroy()
+    with serving(site):
+        url = f"http://{site.stack_addr}:{HTTP_PORT}/"
+        assert kernel(site, "curl", "-sS", "--max-time", "10", url).encode() == BODY
 
 
 def test_loss_injection_needs_the_bridges(plain_lab: None) -> None:

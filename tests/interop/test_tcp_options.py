@@ -24,11 +24,11 @@ from mtcp.tools import netlab
 from .test_kernel_interop import (
     ECHO_PORT,
     SITES,
-    StackServer,
     _connect,
     _connected_or_error,
     _wait,
     kernel,
+    serving,
 )
 
 #: Decodes the head of struct tcp_info: tcpi_options (byte 5), tcpi_snd_wscale and
@@ -84,18 +84,15 @@ def expected(on: bool) -> dict[str, bool]:
     return {"ts": on, "sack": on, "wscale": on}
 
 
-def stack_config(on: bool) -> mtcp.Config:
-    site = SITES["afpacket"]
+def options(on: bool) -> dict[str, int]:
+    """The stack's configuration keywords: the three options on or off, a 1 MiB rcvbuf."""
     flag = 1 if on else 0
-    return mtcp.Config(
-        io=site.io,
-        port=site.port,
-        addr=f"{site.stack_addr}/24",
-        rcvbuf=RCVBUF,
-        tcp_timestamps=flag,
-        tcp_sack=flag,
-        tcp_window_scaling=flag,
-    )
+    return {
+        "rcvbuf": RCVBUF,
+        "tcp_timestamps": flag,
+        "tcp_sack": flag,
+        "tcp_window_scaling": flag,
+    }
 
 
 def check(report: dict[str, int], on: bool) -> None:
@@ -112,17 +109,8 @@ def check(report: dict[str, int], on: bool) -> None:
 @pytest.mark.parametrize("on", [True, False], ids=["options", "none"])
 def test_kernel_connecting_to_us_negotiates_our_options(lab: None, on: bool) -> None:
     site = SITES["afpacket"]
-    with netlab.in_netns(site.stack_ns):
-        stack = mtcp.Stack(stack_config(on))
-    try:
-        server = StackServer(stack.create_context(0), site.stack_addr)
-        try:
-            out = kernel(site, sys.executable, "-c", KERNEL_CLIENT, site.stack_addr,
-                         str(ECHO_PORT))  # fmt: skip
-        finally:
-            server.close()
-    finally:
-        stack.destroy()
+    with serving(site, **options(on)):
+        out = kernel(site, sys.executable, "-c", KERNEL_CLIENT, site.stack_addr, str(ECHO_PORT))
     check(json.loads(out), on)
 
 
@@ -139,7 +127,9 @@ def test_our_connect_to_the_kernel_offers_our_options(lab: None, on: bool) -> No
         assert listener.stdout is not None
         assert listener.stdout.readline().strip() == "ready"
         with netlab.in_netns(site.stack_ns):
-            stack = mtcp.Stack(stack_config(on))
+            stack = mtcp.Stack(
+                mtcp.Config(io=site.io, port=site.port, addr=f"{site.stack_addr}/24", **options(on))
+            )
         try:
             ctx = stack.create_context(0)
             sock = _connect(ctx, site.kernel_addr, KERNEL_PORT)
