@@ -84,7 +84,9 @@ impl Connection {
                     || self.next_retransmission().is_some()
                     || (self.data_end() > self.snd_nxt
                         && window_end > self.snd_nxt
-                        && self.scoreboard.has_room())
+                        // Resending below SND.MAX (go-back-N after a timeout) needs no
+                        // scoreboard room, as in next_data.
+                        && (self.snd_nxt < self.snd_max || self.scoreboard.has_room()))
                     || (self.fin_state() && self.snd_nxt <= self.data_end())
                     // poll_transmit arms the persist timer (send() has no clock).
                     || (self.persist_needed() && !self.timers.is_armed(Timer::Persist))

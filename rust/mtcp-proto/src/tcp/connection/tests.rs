@@ -2184,4 +2184,5 @@ mod quick_ack;
 mod reuse;
 mod sack_blocks;
 mod syn_cookie;
+mod transmit_hint;
 mod user_timeout;
