@@ -74,20 +74,20 @@ impl Connection {
         match self.state {
             State::Closed | State::Listen => false,
             State::SynSent => self.syn_due(),
+            // Flags first, the window computation (the costly part) only when data waits.
             _ => {
-                let window_end = self.send_window_end();
                 self.syn_due()
                     || self.ack_now
                     || self.probe_now
                     || self.retransmit_front
                     || self.tlp_now
-                    || self.next_retransmission().is_some()
                     || (self.data_end() > self.snd_nxt
-                        && window_end > self.snd_nxt
                         // Resending below SND.MAX (go-back-N after a timeout) needs no
                         // scoreboard room, as in next_data.
-                        && (self.snd_nxt < self.snd_max || self.scoreboard.has_room()))
+                        && (self.snd_nxt < self.snd_max || self.scoreboard.has_room())
+                        && self.send_window_end() > self.snd_nxt)
                     || (self.fin_state() && self.snd_nxt <= self.data_end())
+                    || self.next_retransmission().is_some()
                     // poll_transmit arms the persist timer (send() has no clock).
                     || (self.persist_needed() && !self.timers.is_armed(Timer::Persist))
             }
