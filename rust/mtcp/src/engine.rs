@@ -776,6 +776,11 @@ impl Core {
                 } else {
                     self.stats.drops += 1;
                 }
+                // `wants_transmit` is never false while poll_transmit would send: the pass
+                // ends without a buffer hand-out and a call that finds nothing.
+                if !flow.conn.wants_transmit() {
+                    break;
+                }
             },
             None => loop {
                 let mut buf = self.arp.buffer();

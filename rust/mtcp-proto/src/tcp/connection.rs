@@ -507,17 +507,20 @@ impl Connection {
 
     /// Writes the next segment to send, TCP header and payload with a valid checksum, into
     /// `buf` and returns its length, or `None` when there is nothing to send now. `buf` is at
-    /// least MSS + 60 bytes. Call repeatedly until `None`.
+    /// least MSS + 60 bytes. Call repeatedly until `None`, or until
+    /// [`Connection::wants_transmit`] turns false: a call that finds nothing changes nothing.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         let written = self.transmit(now, buf);
-        if written.is_none() {
-            self.update_persist(now);
-        }
+        // After every segment, not only at the end of a pass, so that a pass may end without
+        // a last call that finds nothing. Sending only ever turns `persist_needed` off (it
+        // raises SND.MAX and SND.NXT), so the result is the same as arming it once at the end.
+        self.update_persist(now);
         written
     }
 
     /// Whether [`Connection::poll_transmit`] may have something to send (cheap check for the
-    /// runtime's transmit list).
+    /// runtime's transmit list). Never false while `poll_transmit` would send: a false answer
+    /// may end a transmit pass.
     pub fn wants_transmit(&self) -> bool {
         self.has_output()
     }
