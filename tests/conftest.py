@@ -143,14 +143,21 @@ def connect(ctx: mtcp.Context, addr: str, port: int) -> int:
     return fd
 
 
-def established(link: Link, ca: mtcp.Context, cb: mtcp.Context, port: int | None = None):
+def established(
+    link: Link,
+    ca: mtcp.Context,
+    cb: mtcp.Context,
+    port: int | None = None,
+    timeout_ms: float = 5_000,
+):
     """A connection from ``ca`` (client at ADDR_A) to ``cb`` (server at ADDR_B):
-    ``(client_fd, server_fd, listener_fd)``, with the client's connect completed."""
+    ``(client_fd, server_fd, listener_fd)``, with the client's connect completed within
+    ``timeout_ms`` (under loss, lost ARP requests and SYN backoff can take many seconds)."""
     port = port or fresh_port()
     lfd = listen(cb, ADDR_B, port)
     cfd = connect(ca, ADDR_B, port)
-    sfd = accept_one(link, cb, lfd)
-    assert link.wait(lambda: _connected(ca, cfd)), "connect did not complete"
+    sfd = accept_one(link, cb, lfd, timeout_ms)
+    assert link.wait(lambda: _connected(ca, cfd), timeout_ms), "connect did not complete"
     return cfd, sfd, lfd
 
 

@@ -30,7 +30,9 @@ def test_stream_arrives_intact_in_order(
     link = Link("sim", seed=seed, loss=loss, reorder=reorder)
     try:
         ca, cb = link.context(ADDR_A), link.context(ADDR_B)
-        cfd, sfd, _ = established(link, ca, cb, port=7000)
+        # Virtual time: a minute covers any handshake the losses can delay (SYN backoff 1, 2,
+        # 4, 8, 16 s); seed 315301 at 5 % loss needed more than 5 s.
+        cfd, sfd, _ = established(link, ca, cb, port=7000, timeout_ms=60_000)
         got = transfer(link, ca, cfd, cb, sfd, data, chunks=chunks, timeout_ms=600_000)
         assert got == data
     finally:
