@@ -576,14 +576,16 @@ impl Connection {
 
     /// Data waits, nothing is in flight, and the peer's window is zero.
     pub(super) fn persist_needed(&self) -> bool {
-        matches!(
-            self.state,
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::LastAck
-                | State::Closing
-        ) && self.snd_wnd == 0
+        // The zero window first: it is the rare condition, and this runs after every segment.
+        self.snd_wnd == 0
+            && matches!(
+                self.state,
+                State::Established
+                    | State::CloseWait
+                    | State::FinWait1
+                    | State::LastAck
+                    | State::Closing
+            )
             && self.snd_una == self.snd_max
             && self.data_end() > self.snd_nxt
     }
