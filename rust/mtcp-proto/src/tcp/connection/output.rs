@@ -216,7 +216,9 @@ impl Connection {
         repr.flags |= TcpFlags::ACK;
         repr.ack_number = self.rcv_nxt;
         repr.window_len = self.advertise_window();
-        if self.opts.sack {
+        // Without a D-SACK to report or out-of-order data held there is no block to send
+        // (the usual case): skip building the list.
+        if self.opts.sack && (self.dsack.is_some() || !self.assembler.is_empty()) {
             // A D-SACK block goes first, once (RFC 2883 §4), then the out-of-order ranges.
             let rcv_nxt = self.rcv_nxt;
             let blocks = || {
