@@ -18,6 +18,16 @@
 //! sits on its own cache lines so two contexts never write the same line. Callbacks ([`Notify`]
 //! and `on_frame`) run with nothing held, so they may send.
 //!
+//! # Checksums
+//! Like Linux's loopback device, a station attached with checksum offload
+//! ([`attach_with_offload`], what `Stack::new` does unless `checksum_offload = 0`) neither
+//! computes nor checks TCP checksums: memory does not corrupt frames. Its frames leave with
+//! the pseudo-header sum only and are marked so; a station with offload takes them as they
+//! are, and checks the checksums of frames from a station without it (dropping, counted, what
+//! is wrong — as a NIC with receive offload). A station without offload gets complete
+//! checksums either way: the hub finishes a marked frame's TCP checksum for it (as AF_PACKET
+//! does for `TP_STATUS_CSUMNOTREADY`), so stations of both kinds share one hub.
+//!
 //! # Buffers
 //!
 //! Frames are built in place in [`MAX_FRAME`]-byte buffers; a unicast frame's buffer moves from
@@ -33,6 +43,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
+use crate::csum::{complete_l4_checksum, verify_frame};
 use crate::frame::{dst_mac, is_group, new_buf, FrameBuf, ETH_HEADER};
 use crate::rss::{self, Steer};
 use crate::sys::spsc::{self, Consumer, Producer};
@@ -78,6 +89,18 @@ pub fn attach(
     num_queues: usize,
     mtu: usize,
 ) -> io::Result<Vec<MemoryQueue>> {
+    attach_with_offload(name, mac, num_queues, mtu, false)
+}
+
+/// [`attach`] for a station with checksum offload (see the [module docs](self)): its queues
+/// report both checksum caps, so the stack leaves TCP checksums unfinished and checks none.
+pub fn attach_with_offload(
+    name: &str,
+    mac: [u8; 6],
+    num_queues: usize,
+    mtu: usize,
+    offload: bool,
+) -> io::Result<Vec<MemoryQueue>> {
     if num_queues == 0 || mtu == 0 || mtu > MAX_FRAME - ETH_HEADER {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
@@ -114,6 +137,7 @@ pub fn attach(
         id: NEXT_STATION_ID.fetch_add(1, Ordering::Relaxed),
         mac,
         mtu,
+        offload,
         queues,
         live: AtomicUsize::new(num_queues),
     });
@@ -151,6 +175,8 @@ struct Station {
     id: u64,
     mac: [u8; 6],
     mtu: usize,
+    /// Checksum offload: its frames carry unfinished TCP checksums, and it checks none.
+    offload: bool,
     queues: Box<[RxQueue]>,
     /// Queues not yet dropped; the station detaches when it reaches 0.
     live: AtomicUsize,
@@ -198,6 +224,8 @@ struct Packet {
     buf: FrameBuf,
     len: usize,
     home: Home,
+    /// Sent by a station with checksum offload: TCP checksums unfinished, never corrupted.
+    partial: bool,
 }
 
 impl Packet {
@@ -561,6 +589,22 @@ impl MemoryQueue {
         }
     }
 
+    /// What checksum offload asks of a received frame (module docs): with offload, a frame
+    /// from a station without it is checked (false: drop it); without, a frame from a station
+    /// with it gets its TCP checksum finished.
+    fn accept_checksums(&self, packet: &mut Packet) -> bool {
+        match (self.station.offload, packet.partial) {
+            (true, true) | (false, false) => true,
+            (true, false) => verify_frame(packet.bytes()),
+            (false, true) => {
+                let len = packet.len;
+                // Only TCP is left unfinished; anything else is complete already.
+                let _ = complete_l4_checksum(&mut packet.buf[..len]);
+                true
+            }
+        }
+    }
+
     /// The buffer for one delivery of batch frame `i`: the frame's own buffer for its last
     /// delivery, a copy before that.
     fn buffer_for(&mut self, i: usize) -> Option<Packet> {
@@ -573,7 +617,13 @@ impl MemoryQueue {
         let (mut buf, home) = self.take_buf();
         let src = self.batch[i].as_ref()?;
         buf[..len].copy_from_slice(src.bytes());
-        Some(Packet { buf, len, home })
+        let partial = src.partial;
+        Some(Packet {
+            buf,
+            len,
+            home,
+            partial,
+        })
     }
 }
 
@@ -592,14 +642,19 @@ impl PacketIo for MemoryQueue {
                 (self.next_ring + k) % rings
             };
             while total < max {
-                let Some(packet) = self.inbox[r].pop() else {
+                let Some(mut packet) = self.inbox[r].pop() else {
                     break;
                 };
+                total += 1;
+                if !self.accept_checksums(&mut packet) {
+                    self.stats.drops += 1;
+                    self.put_back(packet);
+                    continue;
+                }
                 on_frame(packet.bytes());
                 self.stats.rx_frames += 1;
                 self.stats.rx_bytes += packet.len as u64;
                 self.put_back(packet);
-                total += 1;
             }
         }
         if rings > 1 {
@@ -631,7 +686,12 @@ impl PacketIo for MemoryQueue {
             self.put_buf(buf, home);
             return false;
         }
-        self.batch.push(Some(Packet { buf, len: n, home }));
+        self.batch.push(Some(Packet {
+            buf,
+            len: n,
+            home,
+            partial: self.station.offload,
+        }));
         true
     }
 
@@ -678,7 +738,11 @@ impl PacketIo for MemoryQueue {
     }
 
     fn caps(&self) -> Caps {
-        Caps::software(self.station.mac, self.station.mtu)
+        Caps {
+            rx_checksum: self.station.offload,
+            tx_checksum: self.station.offload,
+            ..Caps::software(self.station.mac, self.station.mtu)
+        }
     }
 
     fn set_notify(&mut self, notify: Arc<dyn Notify>) {

@@ -379,3 +379,86 @@ fn one_way_traffic_returns_buffers_to_their_owner() {
     assert_eq!(got, 200 * BURST);
     assert_eq!(a[0].stats().drops + b[0].stats().drops, 0);
 }
+
+/// RFC 1071 one's-complement sum of `data` (folded, not complemented).
+fn sum16(data: &[u8]) -> u32 {
+    let mut sum: u32 = data
+        .chunks(2)
+        .map(|p| u32::from(p[0]) << 8 | p.get(1).map_or(0, |&b| u32::from(b)))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum
+}
+
+/// The TCP checksum's sum over pseudo-header and segment (0xffff when right).
+fn tcp_sum(f: &[u8]) -> u32 {
+    let seg = &f[34..];
+    let pseudo = [&f[26..34], &[0, 6], &(seg.len() as u16).to_be_bytes()[..]].concat();
+    sum16(&[pseudo, seg.to_vec()].concat())
+}
+
+/// `frame` (a [`tcp_frame`]) with a correct IPv4 header checksum and, with `tcp`, TCP checksum.
+fn with_checksums(mut f: Vec<u8>, tcp: bool) -> Vec<u8> {
+    let ip = !(sum16(&f[14..34]) as u16);
+    f[24..26].copy_from_slice(&ip.to_be_bytes());
+    if tcp {
+        f[50..52].fill(0);
+        let sum = !(tcp_sum(&f) as u16);
+        f[50..52].copy_from_slice(&sum.to_be_bytes());
+    }
+    f
+}
+
+fn tcp_between(dst: u8, src: u8) -> Vec<u8> {
+    let ends = (([198, 18, 0, src], 40000), ([198, 18, 0, dst], 80));
+    tcp_frame(mac(dst), mac(src), ends.0, ends.1, b"an odd-length payload")
+}
+
+#[test]
+fn offload_stations_pass_unfinished_checksums_as_they_are() {
+    let mut a = memory::attach_with_offload("mem-off-both", mac(1), 1, 1500, true).unwrap();
+    let mut b = memory::attach_with_offload("mem-off-both", mac(2), 1, 1500, true).unwrap();
+    assert!(a[0].caps().tx_checksum && b[0].caps().rx_checksum);
+    let frame = with_checksums(tcp_between(2, 1), false); // TCP checksum left unfinished
+    assert!(send(&mut a[0], &frame));
+    a[0].flush();
+    assert_eq!(
+        recv_all(&mut b[0]),
+        vec![frame],
+        "delivered untouched, not checked"
+    );
+}
+
+#[test]
+fn a_station_without_offload_gets_finished_tcp_checksums() {
+    let mut a = memory::attach_with_offload("mem-off-to-plain", mac(1), 1, 1500, true).unwrap();
+    let mut b = memory::attach("mem-off-to-plain", mac(2), 1, 1500).unwrap();
+    assert!(!b[0].caps().rx_checksum && !b[0].caps().tx_checksum);
+    let frame = with_checksums(tcp_between(2, 1), false);
+    assert_ne!(tcp_sum(&frame), 0xffff, "the test frame starts unfinished");
+    assert!(send(&mut a[0], &frame));
+    a[0].flush();
+    let got = recv_all(&mut b[0]);
+    assert_eq!(got.len(), 1);
+    assert_eq!(tcp_sum(&got[0]), 0xffff, "the hub finished the checksum");
+    assert_eq!(got[0][..50], frame[..50], "nothing else changed");
+}
+
+#[test]
+fn an_offload_station_checks_frames_from_a_station_without() {
+    let mut a = memory::attach("mem-plain-to-off", mac(1), 1, 1500).unwrap();
+    let mut b = memory::attach_with_offload("mem-plain-to-off", mac(2), 1, 1500, true).unwrap();
+    let good = with_checksums(tcp_between(2, 1), true);
+    let mut bad = good.clone();
+    bad[60] ^= 0x40; // a payload bit flipped after the checksum was made
+    assert!(send(&mut a[0], &good) && send(&mut a[0], &bad));
+    a[0].flush();
+    assert_eq!(
+        recv_all(&mut b[0]),
+        vec![good],
+        "the corrupt frame is dropped"
+    );
+    assert_eq!(b[0].stats().drops, 1);
+}

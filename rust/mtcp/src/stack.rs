@@ -259,7 +259,8 @@ impl Stack {
                     .first()
                     .cloned()
                     .unwrap_or_else(|| "mtcp0".into());
-                mtcp_io::memory::attach(&port, mac, config.num_cores, config.mtu)?
+                let (cores, mtu, offload) = (config.num_cores, config.mtu, config.checksum_offload);
+                mtcp_io::memory::attach_with_offload(&port, mac, cores, mtu, offload)?
                     .into_iter()
                     .map(|q| Box::new(q) as Box<dyn PacketIo>)
                     .collect()
