@@ -25,6 +25,7 @@ use crate::wire::{SeqNumber, TcpFlags, TcpRepr};
 mod delivery;
 mod frto;
 mod growth;
+mod header_prediction;
 mod icmp;
 mod input;
 mod keepalive;
@@ -145,6 +146,7 @@ struct Negotiated {
 
 /// One TCP connection: the TCB of RFC 9293 §3.3.1 plus send and receive buffers.
 #[derive(Debug)]
+#[cfg_attr(test, derive(Clone))]
 pub struct Connection {
     config: TcpConfig,
     local: SocketAddrV4,
@@ -486,8 +488,15 @@ impl Connection {
 
     /// Processes a segment of this connection (RFC 9293 §3.10.7).
     pub fn handle_segment(&mut self, now: Instant, segment: &TcpRepr<'_>) {
-        self.process_segment(now, segment);
+        #[cfg(test)]
+        let full_path_twin = self.full_path_twin(now, segment);
+        // The predicted ordinary segment first (header_prediction.rs), else RFC 9293 §3.10.7.
+        if !self.try_header_prediction(now, segment) {
+            self.process_segment(now, segment);
+        }
         self.update_persist(now);
+        #[cfg(test)]
+        self.assert_same_as(full_path_twin);
     }
 
     /// Fires every timer whose deadline is at or before `now` (retransmission, delayed ACK,

@@ -4,6 +4,7 @@
 //! (RFC 9293 §3.10.7.4, "seventh, process the segment text").
 
 /// A ring buffer of received bytes: `readable` in-order bytes, then the receive window.
+#[cfg_attr(test, derive(Clone))]
 pub(super) struct RecvBuffer {
     /// Grows (zero-filled) up to `capacity` as bytes are first written, so a connection pays
     /// for zeroing only the part of its buffer it ever uses (a short connection touches a few

@@ -73,6 +73,7 @@ impl Delivered {
 
 /// The scoreboard: records in sequence order, covering SND.UNA..SND.MAX without gaps.
 #[derive(Debug)]
+#[cfg_attr(test, derive(Clone))]
 pub(super) struct Scoreboard {
     segments: VecDeque<SentSegment>,
     capacity: usize,
@@ -107,7 +108,7 @@ impl Scoreboard {
         self.segments.len() < self.capacity
     }
 
-    #[cfg(test)]
+    /// Whether no segment is recorded (everything sent is cumulatively acknowledged).
     pub(super) fn is_empty(&self) -> bool {
         self.segments.is_empty()
     }

@@ -5,6 +5,7 @@
 //! connection is created, and never reallocates (it is zero-filled lazily, as first written).
 
 /// A ring buffer of queued outgoing bytes.
+#[cfg_attr(test, derive(Clone))]
 pub(super) struct SendBuffer {
     /// Grows (zero-filled) up to `capacity` as bytes are first written, so a connection pays
     /// for zeroing only the part of its buffer it ever uses (a short connection touches a few

@@ -353,7 +353,7 @@ impl Connection {
     /// RTT measurement for an ACK that advances SND.UNA to `ack`: from the echoed timestamp
     /// when timestamps are on (RFC 7323 §4.1), else from the one timed segment, which Karn's
     /// rule voids when anything is retransmitted (RFC 6298 §3).
-    fn take_rtt_sample(&mut self, now: Instant, seg: &TcpRepr<'_>, ack: SeqNumber) {
+    pub(super) fn take_rtt_sample(&mut self, now: Instant, seg: &TcpRepr<'_>, ack: SeqNumber) {
         if let (true, Some(ts)) = (self.opts.timestamps, seg.timestamp) {
             let elapsed_ms = self.ts_clock(now).wrapping_sub(ts.tsecr);
             if elapsed_ms < u32::MAX / 2 {
@@ -443,7 +443,7 @@ impl Connection {
     /// or the first after the peer was silent for an RTO, starts a run of ACKs sent at once,
     /// so the peer's slow start is not paced by delayed ACKs. Returns whether this segment is
     /// acknowledged at once.
-    fn quick_ack(&mut self, now: Instant) -> bool {
+    pub(super) fn quick_ack(&mut self, now: Instant) -> bool {
         let idle = self
             .last_data_at
             .is_none_or(|last| now.saturating_duration_since(last) > self.rtt.rto());

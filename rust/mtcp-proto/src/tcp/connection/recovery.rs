@@ -122,7 +122,7 @@ impl Connection {
     /// RFC 8985 §6.2 steps 2–3: the most recently sent delivered segment sets RACK.xmit_ts,
     /// RACK.end_seq and RACK.rtt; a retransmitted one acknowledged faster than the minimum RTT
     /// was probably the original's ACK and is ignored.
-    fn rack_update(&mut self, now: Instant, delivered: &Delivered, frto_running: bool) {
+    pub(super) fn rack_update(&mut self, now: Instant, delivered: &Delivered, frto_running: bool) {
         if delivered.reordered {
             self.rack.reordering_seen = true;
         }

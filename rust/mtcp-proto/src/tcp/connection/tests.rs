@@ -2176,6 +2176,7 @@ fn test_established_window_shrunk_to_zero_under_flight_never_times_out() {
 }
 
 mod frto;
+mod header_prediction;
 mod icmp;
 mod pacing;
 mod paws;

@@ -1,0 +1,204 @@
+//! Header prediction (Van Jacobson's, as Linux's `tcp_rcv_established` fast path): the
+//! ordinary segment of an ESTABLISHED connection, in order, flags ACK (and maybe PSH), no SACK
+//! blocks, a non-zero window, and an ACK that either acknowledges everything outstanding or
+//! nothing while nothing is outstanding, skips the parts of RFC 9293 §3.10.7.4 that are
+//! provably no-ops in that state: SACK block processing, RACK loss detection, the recovery,
+//! PRR, F-RTO and undo steps, the tail loss probe episode, the challenge-ACK checks and the
+//! out-of-order queue.
+//!
+//! Everything that has an effect runs as in the full path, in the same order: the timestamps
+//! checks (RFC 7323 §3.2, §5) and TS.Recent (§4.3), the idle and keepalive timers, the RTT
+//! sample (RFC 6298, RFC 7323 §4.1), RACK's RTT (RFC 8985 §6.2), the delivery-rate sample
+//! (BBR), window growth (HyStart++ / the controller's `on_ack`), the window update
+//! (SND.WL1/SND.WL2) and the delayed-ACK / quick-ACK decision. Any other segment, or any
+//! state with recovery machinery active, goes through the full path.
+use super::Connection;
+use crate::tcp::scoreboard::Delivered;
+use crate::tcp::seq_check::segment_acceptable;
+use crate::tcp::timers::Timer;
+use crate::tcp::State;
+use crate::time::Instant;
+use crate::wire::{TcpFlags, TcpRepr};
+
+impl Connection {
+    /// Processes `seg` on the fast path when it qualifies; returns false (having changed
+    /// nothing) when the full path must run.
+    pub(super) fn try_header_prediction(&mut self, now: Instant, seg: &TcpRepr<'_>) -> bool {
+        if !self.predicts(seg) {
+            return false;
+        }
+        // RFC 7323 §3.2, §5 (paws.rs): a failed check drops the segment, as in the full path.
+        if !self.timestamps_acceptable(now, seg) {
+            return true;
+        }
+        self.arm_idle(now);
+        self.arm_keepalive(now);
+        // RFC 7323 §4.3: TS.Recent takes TSval of segments covering Last.ACK.sent.
+        if let (true, Some(ts)) = (self.opts.timestamps, seg.timestamp) {
+            if seg.seq_number <= self.last_ack_sent {
+                self.ts_recent = ts.tsval;
+                self.ts_recent_stamp = now;
+            }
+        }
+        self.predicted_ack(now, seg);
+        if !seg.payload.is_empty() {
+            self.predicted_data(now, seg);
+        }
+        true
+    }
+
+    /// The prediction: every condition under which the steps skipped here do nothing.
+    pub(super) fn predicts(&self, seg: &TcpRepr<'_>) -> bool {
+        let flags_ok = seg.flags == TcpFlags::ACK || seg.flags == TcpFlags::ACK | TcpFlags::PSH;
+        if !(flags_ok && self.state == State::Established && seg.seq_number == self.rcv_nxt) {
+            return false;
+        }
+        // SACK mode with no block to process (so no D-SACK either), and no recovery,
+        // retransmission, F-RTO, undo or tail-loss-probe state that an ACK would move.
+        let quiet = self.sack_mode()
+            && seg.sack_ranges.iter().all(Option::is_none)
+            && !self.in_recovery
+            && !self.retransmit_front
+            && !self.retransmit_first_hole
+            && self.frto_recover_watch().is_none()
+            && self.undo.is_none()
+            && self.tlp.is_none()
+            && self.scoreboard.sacked_bytes() == 0
+            && self.scoreboard.lost_outstanding() == 0
+            && !self.fin_queued
+            && self.pending_fin.is_none();
+        if !quiet {
+            return false;
+        }
+        // Either everything outstanding is acknowledged now, or nothing was outstanding.
+        let ack = seg.ack_number;
+        let ack_ok = (ack > self.snd_una && ack == self.snd_max)
+            || (ack == self.snd_una && self.snd_una == self.snd_max);
+        // A zero window is left to the full path (it resets the retransmission count and
+        // starts the persist timer). Unlike Linux's prediction a changed window qualifies:
+        // here the update is only the assignment below, and the right edge a receiver
+        // advertises stays put between window updates, so the window shrinks with every
+        // request of a ping-pong.
+        if !ack_ok || seg.window_len == 0 {
+            return false;
+        }
+        let rcv_wnd = self.rcv_wnd();
+        let len = seg.payload.len();
+        len == 0
+            || (segment_acceptable(seg.seq_number, len, self.rcv_nxt, rcv_wnd)
+                && self.assembler.is_empty()
+                && !self.app_closed
+                && len <= self.recv_buf.free())
+    }
+
+    /// RFC 9293 §3.10.7.4 fifth, for an ACK of everything outstanding or of nothing while
+    /// nothing is outstanding (`process_ack`, `on_new_ack` and `after_sack_ack` without the
+    /// steps that are no-ops here).
+    fn predicted_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let ack = seg.ack_number;
+        let before = self.ack_snapshot();
+        let delivered = if ack > self.snd_una {
+            self.ack_rtt = None;
+            self.take_rtt_sample(now, seg, ack);
+            let buffered = ((ack - self.send_buf_seq).max(0) as usize).min(self.send_buf.len());
+            self.send_buf.consume(buffered);
+            self.send_buf_seq += buffered;
+            self.snd_una = ack;
+            self.soft_error = None;
+            if self.snd_nxt < ack {
+                self.snd_nxt = ack;
+            }
+            self.retries = 0;
+            self.dup_acks = 0;
+            self.note_progress(now);
+            self.timers.stop(Timer::Retransmit); // RFC 6298 §5.2: nothing outstanding
+            let delivered = self.scoreboard.on_cumulative_ack(ack);
+            if self.scoreboard.is_empty() {
+                self.predicted_sack_ack(now, &delivered, buffered);
+            } else {
+                self.after_sack_ack(now, delivered, buffered); // not expected: the full steps
+            }
+            delivered
+        } else {
+            Delivered::default()
+        };
+        self.on_ack_delivery(now, &delivered, before);
+        self.unanswered_probes = 0;
+        // Window update (RFC 9293 §3.10.7.4: SND.WL1/SND.WL2 guard against old segments).
+        if self.snd_wl1 < seg.seq_number || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ack)
+        {
+            let window = usize::from(seg.window_len) << self.opts.snd_shift;
+            self.snd_wnd = window;
+            self.max_snd_wnd = self.max_snd_wnd.max(window);
+            self.snd_wl1 = seg.seq_number;
+            self.snd_wl2 = ack;
+        }
+    }
+
+    /// `after_sack_ack` for an ACK that emptied the scoreboard outside recovery.
+    fn predicted_sack_ack(&mut self, now: Instant, delivered: &Delivered, acked: usize) {
+        self.scoreboard.finish_ack(delivered);
+        self.frto_on_ack(acked > 0, false); // F-RTO is off: only clears its per-ACK note
+        self.rack_update(now, delivered, false);
+        // RACK's detection over an empty scoreboard finds nothing and stops its timer.
+        if self.config.rack && self.rack.xmit.is_some() {
+            self.timers.stop(Timer::Rack);
+        }
+        if acked > 0 {
+            self.grow_window(now, acked);
+        }
+        self.prr_on_ack();
+        // Nothing is in flight: no tail loss probe.
+        self.timers.stop(Timer::TailLossProbe);
+    }
+
+    /// RFC 9293 §3.10.7.4 seventh for in-order data with an empty out-of-order queue and
+    /// room for all of it (`process_text`'s in-order case).
+    fn predicted_data(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let len = seg.payload.len();
+        self.recv_buf.write_at(0, seg.payload);
+        self.recv_buf.commit(len);
+        self.rcv_nxt += len;
+        if self.read_shutdown {
+            self.recv_buf.discard(len);
+        }
+        self.rcv_mss_estimate = self.rcv_mss_estimate.max(len);
+        self.unacked_bytes += len;
+        if self.quick_ack(now) || self.unacked_bytes >= 2 * self.rcv_mss_estimate {
+            self.ack_now = true;
+        } else if !self.timers.is_armed(Timer::DelayedAck) {
+            self.timers
+                .set(Timer::DelayedAck, now + self.config.delayed_ack);
+        }
+    }
+
+    /// Tests only: for a segment the fast path takes, the connection as the full path leaves
+    /// it, so that every test of this crate checks the two paths agree.
+    #[cfg(test)]
+    pub(super) fn full_path_twin(&self, now: Instant, seg: &TcpRepr<'_>) -> Option<Connection> {
+        if !self.predicts(seg) {
+            return None;
+        }
+        let mut twin = self.clone();
+        twin.process_segment(now, seg);
+        twin.update_persist(now);
+        Some(twin)
+    }
+
+    /// Tests only: panics unless this connection's whole state (its `Debug` form, received
+    /// bytes included) equals `twin`'s.
+    #[cfg(test)]
+    pub(super) fn assert_same_as(&self, twin: Option<Connection>) {
+        let Some(twin) = twin else { return };
+        assert_eq!(
+            format!("{self:?}"),
+            format!("{twin:?}"),
+            "header prediction left a different state than the full path"
+        );
+        let readable = self.recv_buf.readable();
+        let (mut mine, mut theirs) = (vec![0; readable], vec![0; readable]);
+        self.recv_buf.clone().read(&mut mine, true);
+        twin.recv_buf.clone().read(&mut theirs, true);
+        assert_eq!(mine, theirs, "header prediction stored different bytes");
+    }
+}

@@ -1,0 +1,99 @@
+//! Header prediction (`header_prediction.rs`): which segments take the fast path. That the
+//! fast path leaves exactly the state the full path would is checked on every predicted
+//! segment of every test of this crate (`Connection::handle_segment` under `cfg(test)` runs
+//! the full path on a clone and compares).
+use super::*;
+
+fn sack_established() -> Connection {
+    let config = TcpConfig {
+        sack: true,
+        ..plain()
+    };
+    let syn = TcpRepr {
+        sack_permitted: true,
+        ..remote_syn()
+    };
+    let mut c = syn_received_with(&config, &syn);
+    send(&mut c, 0, ack(LOCAL_SEQ + 1));
+    assert!(c.sack_enabled());
+    c
+}
+
+#[test]
+fn test_header_prediction_takes_a_ping_pong_and_leaves_the_rest() {
+    let mut c = sack_established();
+    let mut seq = REMOTE_SEQ + 1;
+    let mut acked = LOCAL_SEQ + 1;
+    for round in 0..5u64 {
+        let ms = 10 + 10 * round;
+        // Round 0 acknowledges nothing with nothing outstanding; later rounds acknowledge
+        // the previous response, everything outstanding.
+        let request = TcpRepr {
+            ack_number: acked,
+            flags: TcpFlags::ACK | TcpFlags::PSH,
+            ..data(seq, b"ping")
+        };
+        assert!(c.predicts(&request), "round {round}");
+        send(&mut c, ms, request);
+        seq += 4;
+        let mut buf = [0u8; 8];
+        assert_eq!(c.recv(&mut buf, false), Ok(4));
+        assert_eq!(&buf[..4], b"ping");
+        assert_eq!(c.send(b"pong"), Ok(4));
+        let out = drain(&mut c, ms);
+        let response = out.last().expect("the response");
+        assert_eq!(
+            (response.payload.as_slice(), response.ack()),
+            (&b"pong"[..], seq)
+        );
+        acked += 4;
+    }
+    // The last response is outstanding: a pure ACK of all of it is predicted, of part not.
+    let all = TcpRepr {
+        seq_number: seq,
+        ..ack(acked)
+    };
+    let part = TcpRepr {
+        seq_number: seq,
+        ..ack(acked - 2)
+    };
+    assert!(c.predicts(&all));
+    assert!(!c.predicts(&part));
+    let in_order = data(seq, b"more");
+    let in_order = TcpRepr {
+        ack_number: acked,
+        ..in_order
+    };
+    assert!(c.predicts(&in_order));
+    for other in [
+        TcpRepr {
+            flags: TcpFlags::ACK | TcpFlags::FIN,
+            ..in_order
+        },
+        TcpRepr {
+            seq_number: seq + 1,
+            ..in_order
+        },
+        TcpRepr {
+            sack_ranges: [Some((acked - 4, acked - 2)), None, None],
+            ..in_order
+        },
+        TcpRepr {
+            window_len: 0,
+            ..in_order
+        },
+    ] {
+        assert!(!c.predicts(&other), "{other:?}");
+    }
+    send(&mut c, 100, all);
+    assert_eq!(c.send_queue(), 0);
+}
+
+#[test]
+fn test_header_prediction_off_without_sack() {
+    let mut c = established();
+    assert!(!c.sack_enabled());
+    assert!(!c.predicts(&data(REMOTE_SEQ + 1, b"x")));
+    send(&mut c, 10, data(REMOTE_SEQ + 1, b"x"));
+    assert_eq!(c.recv_queue(), 1);
+}
