@@ -1,11 +1,14 @@
 //! The AF_PACKET backend: frames of a kernel interface (a veth end, a NIC) through
-//! memory-mapped TPACKET_V3 rings, without the kernel's IP stack in the way.
+//! memory-mapped TPACKET_V2 rings, without the kernel's IP stack in the way.
 //!
 //! Each queue is one `AF_PACKET` socket bound to the interface (`ETH_P_ALL`) with
-//! - an RX ring of [`RX_BLOCKS`] × 128 KiB blocks (a block holds a 64 KiB GSO super-frame
-//!   whole); the kernel hands a block over when it is full
-//!   or after [`RETIRE_MS`] (the receive latency under light load — 1 ms, see
-//!   `shared/netlab/FINDINGS.md`: 10 ms gave 6–8 ms ping times);
+//! - an RX ring of fixed frames, each handed over by the kernel as soon as it is written (its
+//!   `tp_status` turns to `TP_STATUS_USER`; the receive latency is the wake-up's, tens of µs).
+//!   With the virtio-net header (checksum offload, below) it is [`RX_GSO_FRAMES`] frames of
+//!   [`RX_GSO_FRAME_SIZE`] bytes, so a 64 KiB GSO super-frame fits one whole; without it
+//!   [`RX_FRAMES`] × 2 KiB (super-frames are dropped then anyway). TPACKET_V3, used before,
+//!   hands over whole blocks only when full or after a retire timeout of ≥ 1 ms, which capped
+//!   a lone request/response at about 1,000 per second;
 //! - a TX ring of [`TX_FRAMES`] × 2 KiB frames, filled in place by [`PacketIo::tx`] and sent by
 //!   one `sendto` per [`PacketIo::flush`];
 //! - `PACKET_QDISC_BYPASS` (frames go straight to the driver; tcpdump on the *sending* interface
@@ -42,7 +45,7 @@
 //!
 //! # Wake-ups
 //! While the context loop is parked an [`FdWaker`] helper thread polls the socket (readable
-//! once a block is retired) and wakes it.
+//! once the kernel has written a frame we have not released) and wakes it.
 use std::cell::Cell;
 use std::io;
 use std::sync::Arc;
@@ -52,31 +55,31 @@ use crate::fd_waker::FdWaker;
 use crate::frame::ETH_HEADER;
 use crate::rss_cbpf;
 use crate::sys::afpacket::{
-    ArpSocket, Geometry, PacketSocket, Receive, RxPacket, TP_STATUS_CSUMNOTREADY,
+    ArpSocket, Geometry, PacketSocket, Receive, RxFrame, TP_STATUS_CSUMNOTREADY,
     TP_STATUS_CSUM_VALID,
 };
 use crate::sys::netdev;
 use crate::vnet_hdr;
 use crate::{Caps, Notify, PacketIo, PortStats, MAX_FRAME};
 
-/// RX ring blocks (of 128 KiB each: 2 MiB per queue).
-pub const RX_BLOCKS: u32 = 16;
+/// RX ring frames without the virtio-net header (of 2 KiB each: 2 MiB per queue).
+pub const RX_FRAMES: u32 = 1024;
+/// RX ring frames with the virtio-net header (of [`RX_GSO_FRAME_SIZE`] each: 16 MiB per
+/// queue, 15 frames in each 1 MiB block).
+pub const RX_GSO_FRAMES: u32 = 240;
+/// Bytes per RX frame with the virtio-net header: the frame header and the virtio-net header
+/// (the kernel puts the frame 76 bytes in) plus a GSO super-frame (the peer's `gso_max_size`,
+/// 64 KiB on a veth, plus the Ethernet header), rounded up to 68 KiB.
+pub const RX_GSO_FRAME_SIZE: u32 = 68 * 1024;
 /// TX ring frames (of 2 KiB each: 512 KiB per queue).
 pub const TX_FRAMES: u32 = 256;
-/// RX block retire timeout in milliseconds.
-pub const RETIRE_MS: u32 = 1;
 
 const BLOCK_SIZE: u32 = 64 * 1024;
-/// RX blocks are larger: a GSO super-frame (up to 64 KiB plus headers) must fit one whole.
-const RX_BLOCK_SIZE: u32 = 128 * 1024;
+/// Blocks of the GSO-sized RX ring: a power of two (the kernel allocates a block in pages of
+/// 2^order), so 1 MiB holds 15 frames with 64 KiB to spare where 68 KiB blocks would each
+/// take 128 KiB.
+const RX_GSO_BLOCK_SIZE: u32 = 1024 * 1024;
 const FRAME_SIZE: u32 = MAX_FRAME as u32;
-
-/// Where `rx_burst` is inside the current RX block.
-#[derive(Debug, Clone, Copy)]
-struct Cursor {
-    remaining: u32,
-    offset: u32,
-}
 
 /// One queue of an AF_PACKET port. See the [module docs](self).
 pub struct AfPacketQueue {
@@ -91,8 +94,8 @@ pub struct AfPacketQueue {
     caps: Caps,
     /// Bytes of virtio-net header before each TX frame: [`vnet_hdr::LEN`] or 0.
     hdr_len: usize,
-    rx_block: u32,
-    cursor: Option<Cursor>,
+    /// The next RX frame to read (the kernel fills the ring in order).
+    rx_head: u32,
     tx_head: u32,
     tx_pending: u32,
     stats: PortStats,
@@ -124,9 +127,14 @@ pub fn open(
     let iface = netdev::interface(name)?;
     let mtu = mtu.min(iface.mtu);
     let rx = Geometry {
-        block_size: RX_BLOCK_SIZE,
-        block_nr: RX_BLOCKS,
+        block_size: BLOCK_SIZE,
+        block_nr: RX_FRAMES / (BLOCK_SIZE / FRAME_SIZE),
         frame_size: FRAME_SIZE,
+    };
+    let rx_gso = Geometry {
+        block_size: RX_GSO_BLOCK_SIZE,
+        block_nr: RX_GSO_FRAMES / (RX_GSO_BLOCK_SIZE / RX_GSO_FRAME_SIZE),
+        frame_size: RX_GSO_FRAME_SIZE,
     };
     let tx = Geometry {
         block_size: BLOCK_SIZE,
@@ -155,7 +163,7 @@ pub fn open(
             } else {
                 Receive::All
             };
-            let sock = PacketSocket::open(name, iface.index, rx, tx, RETIRE_MS, offload, receive)?;
+            let sock = PacketSocket::open(name, iface.index, rx, rx_gso, tx, offload, receive)?;
             group = sock.fanout_group();
             let arp = if num_queues > 1 {
                 Some(ArpSocket::open(name, iface.index)?)
@@ -177,8 +185,7 @@ pub fn open(
                     ..Caps::software(mac, mtu)
                 },
                 hdr_len: if offload { vnet_hdr::LEN } else { 0 },
-                rx_block: 0,
-                cursor: None,
+                rx_head: 0,
                 tx_head: 0,
                 tx_pending: 0,
                 stats: PortStats::default(),
@@ -197,6 +204,47 @@ impl AfPacketQueue {
     /// This queue's index (the context it serves).
     pub fn queue_index(&self) -> usize {
         self.index
+    }
+
+    /// Checks ready RX frame `index` (at most `limit` bytes unless GSO) and its checksums and
+    /// hands it to `on_frame`; false when it was dropped (counted).
+    fn take_rx_frame(&mut self, index: u32, limit: usize, on_frame: &mut dyn FnMut(&[u8])) -> bool {
+        let Some(RxFrame {
+            frame,
+            wire_len,
+            status,
+            vnet_hdr,
+        }) = self.sock.rx_frame(index)
+        else {
+            // Offsets that don't fit the frame.
+            self.stats.drops += 1;
+            return false;
+        };
+        let gso = vnet_hdr::is_gso(vnet_hdr);
+        if frame.len() < ETH_HEADER
+            || (frame.len() > limit && !gso)
+            || wire_len as usize != frame.len()
+        {
+            self.stats.drops += 1;
+            return false;
+        }
+        let vouched = status & (TP_STATUS_CSUMNOTREADY | TP_STATUS_CSUM_VALID) != 0;
+        let good = if self.caps.rx_checksum {
+            // The stack won't check: vouch here for what the kernel didn't.
+            vouched || verify_frame(frame)
+        } else {
+            // Sent by this host's kernel with checksum offload: only the pseudo-header sum is
+            // there. Finish it (what Linux's TCP takes as verified), or drop what can't be.
+            status & TP_STATUS_CSUMNOTREADY == 0 || complete_l4_checksum(frame).is_ok()
+        };
+        if !good {
+            self.stats.drops += 1;
+            return false;
+        }
+        self.stats.rx_frames += 1;
+        self.stats.rx_bytes += frame.len() as u64;
+        on_frame(frame);
+        true
     }
 }
 
@@ -222,71 +270,18 @@ impl PacketIo for AfPacketQueue {
             }
         }
         while seen < max {
-            let block = self.rx_block;
-            let cursor = match self.cursor {
-                Some(c) => c,
-                None => {
-                    if !self.sock.rx_block_ready(block) {
-                        self.waker.rearm();
-                        break;
-                    }
-                    let (remaining, offset) = self.sock.rx_block_header(block);
-                    Cursor { remaining, offset }
-                }
-            };
-            if cursor.remaining == 0 {
-                self.sock.rx_release(block);
-                self.rx_block = (block + 1) % self.sock.rx_blocks();
-                self.cursor = None;
-                continue;
+            let index = self.rx_head;
+            if !self.sock.rx_frame_ready(index) {
+                self.waker.rearm();
+                break;
             }
             seen += 1;
-            let Some(packet) = self.sock.rx_packet(block, cursor.offset) else {
-                // Offsets that don't fit the block: give up on the rest of it.
-                self.stats.drops += 1;
-                self.cursor = Some(Cursor {
-                    remaining: 0,
-                    offset: 0,
-                });
-                continue;
-            };
-            let RxPacket {
-                frame,
-                next,
-                wire_len,
-                status,
-                vnet_hdr,
-            } = packet;
-            let gso = vnet_hdr::is_gso(vnet_hdr);
-            self.cursor = Some(Cursor {
-                remaining: if next == 0 { 0 } else { cursor.remaining - 1 },
-                offset: next,
-            });
-            if frame.len() < ETH_HEADER
-                || (frame.len() > limit && !gso)
-                || wire_len as usize != frame.len()
-            {
-                self.stats.drops += 1;
-                continue;
+            if self.take_rx_frame(index, limit, on_frame) {
+                delivered += 1;
             }
-            let vouched = status & (TP_STATUS_CSUMNOTREADY | TP_STATUS_CSUM_VALID) != 0;
-            let good = if self.caps.rx_checksum {
-                // The stack won't check: vouch here for what the kernel didn't.
-                vouched || verify_frame(frame)
-            } else {
-                // Sent by this host's kernel with checksum offload: only the pseudo-header sum
-                // is there. Finish it (what Linux's TCP takes as verified), or drop what can't
-                // be.
-                status & TP_STATUS_CSUMNOTREADY == 0 || complete_l4_checksum(frame).is_ok()
-            };
-            if !good {
-                self.stats.drops += 1;
-                continue;
-            }
-            self.stats.rx_frames += 1;
-            self.stats.rx_bytes += frame.len() as u64;
-            delivered += 1;
-            on_frame(frame);
+            // After `on_frame`: the stack has read the frame in place.
+            self.sock.rx_release(index);
+            self.rx_head = (index + 1) % self.sock.rx_frames();
         }
         delivered
     }

@@ -1,7 +1,15 @@
-//! AF_PACKET sockets with memory-mapped TPACKET_V3 rings (packet(7),
+//! AF_PACKET sockets with memory-mapped TPACKET_V2 rings (packet(7),
 //! Documentation/networking/packet_mmap.rst): one socket bound to one interface, an RX ring of
-//! blocks the kernel fills and retires, and a TX ring of fixed frames we fill and the kernel
-//! sends on `sendto`.
+//! fixed frames the kernel fills and hands over one by one (each frame's `tp_status` turns to
+//! `TP_STATUS_USER` as soon as it is written), and a TX ring of fixed frames we fill and the
+//! kernel sends on `sendto`.
+//!
+//! Why V2 and not V3: a TPACKET_V3 RX block reaches user space only when it is full or when its
+//! retire timeout (≥ 1 ms, in timer ticks) expires, so under light load every frame waited up
+//! to that long; packet_mmap.rst documents no way to retire a block early. V2's per-frame
+//! status has no such wait. The price is fixed-size frames: each RX frame must hold the
+//! largest frame taken (a 64 KiB GSO super-frame with `PACKET_VNET_HDR`), where V3 packed
+//! frames into a block back to back.
 //!
 //! Everything that touches the shared mapping is here; offsets read from the kernel are checked
 //! against the ring's bounds before use, so a bad descriptor can cost a frame, never memory
@@ -28,12 +36,12 @@ const PACKET_FANOUT_CBPF: u32 = 6;
 const PACKET_FANOUT_FLAG_UNIQUEID: u32 = 0x2000;
 const PACKET_QDISC_BYPASS: libc::c_int = 20;
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
-const TPACKET_V3: libc::c_int = 2;
+const TPACKET_V2: libc::c_int = 1;
 const ETH_P_ALL: u16 = 0x0003;
 const ETH_P_IP: u16 = 0x0800;
 const ETH_P_ARP: u16 = 0x0806;
 
-/// Block and frame status bits (include/uapi/linux/if_packet.h).
+/// Frame status bits (include/uapi/linux/if_packet.h).
 const TP_STATUS_KERNEL: u32 = 0;
 const TP_STATUS_USER: u32 = 1;
 const TP_STATUS_AVAILABLE: u32 = 0;
@@ -44,27 +52,21 @@ pub(crate) const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
 /// RX: the frame's checksums were verified (by the device, or the kernel on the way).
 pub(crate) const TP_STATUS_CSUM_VALID: u32 = 1 << 7;
 
-/// `TPACKET_ALIGN(sizeof(struct tpacket3_hdr))`: where a TX frame's data starts.
-pub(crate) const TX_DATA_OFFSET: usize = 48;
+/// `TPACKET_ALIGN(sizeof(struct tpacket2_hdr))`: where a TX frame's data starts (the kernel
+/// takes it from `tp_hdrlen − sizeof(struct sockaddr_ll)`).
+pub(crate) const TX_DATA_OFFSET: usize = 32;
 
-/// Offsets in `struct tpacket_block_desc` (version, offset_to_priv, then `tpacket_hdr_v1`).
-const BLOCK_STATUS: usize = 8;
-const BLOCK_NUM_PKTS: usize = 12;
-const BLOCK_FIRST_PKT: usize = 16;
-/// Offsets in `struct tpacket3_hdr`.
-const PKT_NEXT_OFFSET: usize = 0;
-const PKT_SNAPLEN: usize = 12;
-const PKT_LEN: usize = 16;
-const PKT_STATUS: usize = 20;
-const PKT_MAC: usize = 24;
-const PKT_HEADER: usize = 48;
+/// Offsets in `struct tpacket2_hdr` (the header at the start of every RX and TX frame).
+const PKT_STATUS: usize = 0;
+const PKT_LEN: usize = 4;
+const PKT_SNAPLEN: usize = 8;
+const PKT_MAC: usize = 12;
+const PKT_HEADER: usize = 32;
 
-/// One received frame in the RX ring (see [`PacketSocket::rx_packet`]).
-pub(crate) struct RxPacket<'a> {
+/// One received frame in the RX ring (see [`PacketSocket::rx_frame`]).
+pub(crate) struct RxFrame<'a> {
     /// The frame's bytes, writable in place.
     pub(crate) frame: &'a mut [u8],
-    /// Offset of the next packet's header in the block (0: none).
-    pub(crate) next: u32,
     /// The frame's length on the wire (more than `frame.len()` when it was cut).
     pub(crate) wire_len: u32,
     /// `tp_status` (`TP_STATUS_*` bits).
@@ -74,30 +76,28 @@ pub(crate) struct RxPacket<'a> {
     pub(crate) vnet_hdr: &'a [u8],
 }
 
-/// `struct tpacket_req3`.
+/// `struct tpacket_req` (V1/V2 rings).
 #[repr(C)]
 #[derive(Default)]
-struct TpacketReq3 {
+struct TpacketReq {
     block_size: u32,
     block_nr: u32,
     frame_size: u32,
     frame_nr: u32,
-    retire_blk_tov: u32,
-    sizeof_priv: u32,
-    feature_req_word: u32,
 }
 
-/// `struct tpacket_stats_v3`.
+/// `struct tpacket_stats` (V1/V2).
 #[repr(C)]
 #[derive(Default)]
-struct TpacketStatsV3 {
+struct TpacketStats {
     packets: u32,
     drops: u32,
-    freeze_q_cnt: u32,
 }
 
 /// The shape of one ring: `block_nr` blocks of `block_size` bytes (a multiple of the page
-/// size), cut into frames of `frame_size` bytes (a multiple of 16).
+/// size; the kernel allocates each in one piece), cut into frames of `frame_size` bytes (a
+/// multiple of 16; a frame never spans two blocks, so a block's tail shorter than a frame is
+/// unused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Geometry {
     /// Bytes per block.
@@ -114,6 +114,18 @@ impl Geometry {
     }
     fn bytes(&self) -> usize {
         self.block_size as usize * self.block_nr as usize
+    }
+    /// Byte offset of frame `index` from the ring's start.
+    fn frame_offset(&self, index: u32) -> usize {
+        let per_block = self.block_size / self.frame_size;
+        (index / per_block) as usize * self.block_size as usize
+            + (index % per_block) as usize * self.frame_size as usize
+    }
+    fn fits(&self) -> bool {
+        self.frame_size % 16 == 0
+            && self.frame_size as usize >= PKT_HEADER
+            && self.frame_size <= self.block_size
+            && self.block_nr > 0
     }
 }
 
@@ -182,47 +194,50 @@ fn setsockopt<T>(fd: &OwnedFd, name: libc::c_int, value: &T) -> io::Result<()> {
 }
 
 impl PacketSocket {
-    /// Opens a socket on interface `ifindex` (named `name`, for messages) with the two rings;
-    /// `retire_ms` is how long the kernel keeps a partly filled RX block before handing it over
-    /// (the receive latency bound under light load). With `vnet_hdr`, asks for a virtio-net
-    /// header before each frame (`PACKET_VNET_HDR`; best effort, see [`Self::has_vnet_hdr`]).
-    /// `receive` says which frames it takes.
+    /// Opens a socket on interface `ifindex` (named `name`, for messages) with the two rings.
+    /// With `vnet_hdr`, asks for a virtio-net header before each frame (`PACKET_VNET_HDR`;
+    /// best effort, see [`Self::has_vnet_hdr`]) and, if the kernel grants it, makes the RX ring
+    /// `rx_vnet` (frames large enough for GSO super-frames, which only come with that header);
+    /// otherwise `rx`. `receive` says which frames it takes.
     pub(crate) fn open(
         name: &str,
         ifindex: u32,
         rx: Geometry,
+        rx_vnet: Geometry,
         tx: Geometry,
-        retire_ms: u32,
         vnet_hdr: bool,
         receive: Receive<'_>,
     ) -> io::Result<PacketSocket> {
+        if !(rx.fits() && rx_vnet.fits() && tx.fits()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "AF_PACKET ring geometry: frames must be multiples of 16 that fit a block",
+            ));
+        }
         // Protocol 0: receive nothing until bound to the interface below.
         // SAFETY: socket takes integers only and returns a new descriptor or -1.
         let fd =
             owned(unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) })
                 .map_err(|e| privilege_error("AF_PACKET socket", "CAP_NET_RAW", e))?;
-        setsockopt(&fd, PACKET_VERSION, &TPACKET_V3)?;
+        setsockopt(&fd, PACKET_VERSION, &TPACKET_V2)?;
         // Best effort: older kernels lack these; the stack works without them.
         let _ = setsockopt(&fd, PACKET_QDISC_BYPASS, &1i32);
         let _ = setsockopt(&fd, PACKET_IGNORE_OUTGOING, &1i32);
         // Before the rings: the kernel refuses it (EBUSY) once they exist.
         let vnet_hdr = vnet_hdr && setsockopt(&fd, PACKET_VNET_HDR, &1i32).is_ok();
-        let rx_req = TpacketReq3 {
+        let rx = if vnet_hdr { rx_vnet } else { rx };
+        let rx_req = TpacketReq {
             block_size: rx.block_size,
             block_nr: rx.block_nr,
             frame_size: rx.frame_size,
             frame_nr: rx.frame_nr(),
-            retire_blk_tov: retire_ms,
-            ..TpacketReq3::default()
         };
         setsockopt(&fd, PACKET_RX_RING, &rx_req)?;
-        // The kernel wants the V3-only fields zero for a TX ring.
-        let tx_req = TpacketReq3 {
+        let tx_req = TpacketReq {
             block_size: tx.block_size,
             block_nr: tx.block_nr,
             frame_size: tx.frame_size,
             frame_nr: tx.frame_nr(),
-            ..TpacketReq3::default()
         };
         setsockopt(&fd, PACKET_TX_RING, &tx_req)?;
         let len = rx.bytes() + tx.bytes();
@@ -245,7 +260,6 @@ impl PacketSocket {
             base: NonNull::new(addr.cast()).ok_or_else(io::Error::last_os_error)?,
             len,
         };
-        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value before we fill it.
         let protocol = match receive {
             Receive::All => ETH_P_ALL,
             Receive::Ipv4Fanout { .. } => ETH_P_IP,
@@ -281,8 +295,9 @@ impl PacketSocket {
         self.fanout_group
     }
 
-    pub(crate) fn rx_blocks(&self) -> u32 {
-        self.rx.block_nr
+    /// Frames in the RX ring.
+    pub(crate) fn rx_frames(&self) -> u32 {
+        self.rx.frame_nr()
     }
 
     pub(crate) fn tx_frames(&self) -> u32 {
@@ -296,9 +311,9 @@ impl PacketSocket {
 
     /// The 32-bit word at byte `offset` of the mapping, as an atomic (the kernel writes it).
     fn word(&self, offset: usize) -> &AtomicU32 {
-        debug_assert!(offset % 4 == 0 && offset + 4 <= self.map.len);
-        // SAFETY: every caller passes a 4-aligned offset inside the mapping (block and frame
-        // starts are page- or 16-aligned, field offsets multiples of 4, bounds checked);
+        // A failure is a bug here (frame indices are checked too), never the kernel's data.
+        assert!(offset % 4 == 0 && offset + 4 <= self.map.len);
+        // SAFETY: the offset is 4-aligned and inside the mapping (asserted just above);
         // the mapping lives as long as `self`; AtomicU32 has u32's layout, and the kernel
         // only accesses these words atomically-sized.
         unsafe { &*self.map.base.as_ptr().add(offset).cast::<AtomicU32>() }
@@ -308,87 +323,77 @@ impl PacketSocket {
         self.word(offset).load(Ordering::Relaxed)
     }
 
-    fn rx_block_base(&self, block: u32) -> usize {
-        block as usize * self.rx.block_size as usize
+    /// Offset of RX frame `index`; panics when it is not in the ring (a bug in the caller).
+    fn rx_frame_base(&self, index: u32) -> usize {
+        assert!(index < self.rx.frame_nr());
+        self.rx.frame_offset(index)
     }
 
-    /// Whether RX block `block` belongs to user space (filled and retired by the kernel).
-    pub(crate) fn rx_block_ready(&self, block: u32) -> bool {
-        self.word(self.rx_block_base(block) + BLOCK_STATUS)
+    /// Whether RX frame `index` belongs to user space (written by the kernel, not yet
+    /// released).
+    pub(crate) fn rx_frame_ready(&self, index: u32) -> bool {
+        self.word(self.rx_frame_base(index) + PKT_STATUS)
             .load(Ordering::Acquire)
             & TP_STATUS_USER
             != 0
     }
 
-    /// Packets in a ready block, and the offset of the first one within it.
-    pub(crate) fn rx_block_header(&self, block: u32) -> (u32, u32) {
-        let base = self.rx_block_base(block);
-        (
-            self.read_u32(base + BLOCK_NUM_PKTS),
-            self.read_u32(base + BLOCK_FIRST_PKT),
-        )
-    }
-
-    /// The frame whose `tpacket3_hdr` is at `offset` within ready block `block`, writable (the
-    /// block is ours until [`Self::rx_release`]), with the offset of the next packet's header
-    /// (0: none), its length on the wire and its `tp_status`. `None` when the kernel's offsets
-    /// don't fit the block.
-    pub(crate) fn rx_packet(&mut self, block: u32, offset: u32) -> Option<RxPacket<'_>> {
-        let block_size = self.rx.block_size as usize;
-        let offset = offset as usize;
-        if offset % 4 != 0 || offset + PKT_HEADER > block_size {
-            return None;
-        }
-        let hdr = self.rx_block_base(block) + offset;
-        let next = self.read_u32(hdr + PKT_NEXT_OFFSET);
+    /// Ready RX frame `index` (see [`Self::rx_frame_ready`]), writable (it is ours until
+    /// [`Self::rx_release`]), with its length on the wire and its `tp_status`. `None` when the
+    /// kernel's offsets don't fit the frame.
+    pub(crate) fn rx_frame(&mut self, index: u32) -> Option<RxFrame<'_>> {
+        let frame_size = self.rx.frame_size as usize;
+        let hdr = self.rx_frame_base(index);
         let snaplen = self.read_u32(hdr + PKT_SNAPLEN) as usize;
         let wire_len = self.read_u32(hdr + PKT_LEN);
         let status = self.read_u32(hdr + PKT_STATUS);
         // tp_mac is the first u16 of this word (tp_net the second), in native order.
         let word = self.read_u32(hdr + PKT_MAC).to_ne_bytes();
         let mac = usize::from(u16::from_ne_bytes([word[0], word[1]]));
-        if offset + mac + snaplen > block_size {
+        if mac < PKT_HEADER || mac + snaplen > frame_size {
             return None;
         }
-        // SAFETY: [hdr + mac, hdr + mac + snaplen) lies inside this block (checked above),
-        // which belongs to user space until `rx_release` (the kernel does not touch it before
-        // then); the mapping is PROT_WRITE; the slice borrows `self` mutably, so no other slice
-        // of the mapping exists meanwhile, and the caller releases the block only after it
-        // stopped using the slice.
+        // SAFETY: [hdr + mac, hdr + mac + snaplen) lies inside this frame (`hdr` is a frame of
+        // the ring, asserted in `rx_frame_base`; checked above: the range starts after the
+        // frame's header and ends by its end), which belongs to user space
+        // until `rx_release` (its status is TP_STATUS_USER, and the kernel does not touch it
+        // before we store TP_STATUS_KERNEL); the mapping is PROT_WRITE; the slice borrows
+        // `self` mutably, so no other slice of the mapping exists meanwhile, and the caller
+        // releases the frame only after it stopped using the slice.
         let frame = unsafe {
             std::slice::from_raw_parts_mut(self.map.base.as_ptr().add(hdr + mac), snaplen)
         };
         // With PACKET_VNET_HDR the kernel puts the header right before the frame, after the
-        // packet header (tpacket_rcv: `h.raw + macoff - sizeof(struct virtio_net_hdr)`).
+        // frame header (tpacket_rcv: `h.raw + macoff - sizeof(struct virtio_net_hdr)`).
         let vnet_len = if self.vnet_hdr && mac >= PKT_HEADER + crate::vnet_hdr::LEN {
             crate::vnet_hdr::LEN
         } else {
             0
         };
-        // SAFETY: [hdr + mac − vnet_len, hdr + mac) lies inside the same block, after the
-        // packet header (checked just above), and does not overlap `frame`; user space owns
-        // the block until `rx_release`, as for `frame`.
+        // SAFETY: [hdr + mac − vnet_len, hdr + mac) lies inside the same frame, after its
+        // header (checked just above), and does not overlap `frame`; user space owns the frame
+        // until `rx_release`, as for `frame`.
         let vnet_hdr = unsafe {
             std::slice::from_raw_parts(self.map.base.as_ptr().add(hdr + mac - vnet_len), vnet_len)
         };
-        let next = if next == 0 { 0 } else { offset as u32 + next };
-        Some(RxPacket {
+        Some(RxFrame {
             frame,
-            next,
             wire_len,
             status,
             vnet_hdr,
         })
     }
 
-    /// Gives RX block `block` back to the kernel.
-    pub(crate) fn rx_release(&self, block: u32) {
-        self.word(self.rx_block_base(block) + BLOCK_STATUS)
+    /// Gives RX frame `index` back to the kernel.
+    pub(crate) fn rx_release(&self, index: u32) {
+        self.word(self.rx_frame_base(index) + PKT_STATUS)
             .store(TP_STATUS_KERNEL, Ordering::Release);
     }
 
+    /// Offset of TX frame `index`; panics when it is not in the ring (a bug in the caller).
     fn tx_frame_base(&self, index: u32) -> usize {
-        self.rx.bytes() + index as usize * self.tx.frame_size as usize
+        assert!(index < self.tx.frame_nr());
+        self.rx.bytes() + self.tx.frame_offset(index)
     }
 
     /// Whether TX frame `index` may be written: `Some(false)` when free, `Some(true)` when free
@@ -410,8 +415,8 @@ impl PacketSocket {
         let start = self.tx_frame_base(index) + TX_DATA_OFFSET;
         let len = self.tx_capacity();
         debug_assert!(start + len <= self.map.len);
-        // SAFETY: the range is inside the TX ring (index < tx frame count, start + len ends at
-        // the frame's end); the frame's status is AVAILABLE so the kernel doesn't read it, and
+        // SAFETY: the range is inside the TX ring (index < tx frame count, asserted in
+        // `tx_frame_base`; start + len ends at the frame's end); the frame's status is AVAILABLE so the kernel doesn't read it, and
         // `&mut self` makes this the only slice into it.
         unsafe { std::slice::from_raw_parts_mut(self.map.base.as_ptr().add(start), len) }
     }
@@ -419,8 +424,6 @@ impl PacketSocket {
     /// Marks TX frame `index`, holding `len` bytes, ready for the kernel.
     pub(crate) fn tx_submit(&self, index: u32, len: usize) {
         let base = self.tx_frame_base(index);
-        self.word(base + PKT_NEXT_OFFSET)
-            .store(0, Ordering::Relaxed);
         self.word(base + PKT_SNAPLEN)
             .store(len as u32, Ordering::Relaxed);
         self.word(base + PKT_LEN)
@@ -453,15 +456,15 @@ impl PacketSocket {
     /// Frames the kernel dropped for lack of ring space since the last call (reading resets
     /// the kernel's counters).
     pub(crate) fn take_kernel_drops(&self) -> u64 {
-        let mut stats = TpacketStatsV3::default();
-        let mut len = std::mem::size_of::<TpacketStatsV3>() as libc::socklen_t;
+        let mut stats = TpacketStats::default();
+        let mut len = std::mem::size_of::<TpacketStats>() as libc::socklen_t;
         // SAFETY: `stats` is writable for `len` bytes and `len` is a valid in/out length.
         let rc = unsafe {
             libc::getsockopt(
                 self.fd.as_raw_fd(),
                 SOL_PACKET,
                 PACKET_STATISTICS,
-                (&mut stats as *mut TpacketStatsV3).cast(),
+                (&mut stats as *mut TpacketStats).cast(),
                 &mut len,
             )
         };
@@ -577,8 +580,32 @@ mod tests {
 
     #[test]
     fn kernel_struct_sizes() {
-        assert_eq!(std::mem::size_of::<TpacketReq3>(), 28);
-        assert_eq!(std::mem::size_of::<TpacketStatsV3>(), 12);
+        assert_eq!(std::mem::size_of::<TpacketReq>(), 16);
+        assert_eq!(std::mem::size_of::<TpacketStats>(), 8);
+    }
+
+    #[test]
+    fn frames_never_span_blocks() {
+        // 15 frames of 68 KiB in each 1 MiB block; the 16th would cross into the next block.
+        let g = Geometry {
+            block_size: 1 << 20,
+            block_nr: 4,
+            frame_size: 68 * 1024,
+        };
+        assert!(g.fits());
+        assert_eq!(g.frame_nr(), 60);
+        assert_eq!(g.frame_offset(14), 14 * 68 * 1024);
+        assert_eq!(g.frame_offset(15), 1 << 20);
+        assert_eq!(g.frame_offset(59), 3 * (1 << 20) + 14 * 68 * 1024);
+        let last_end = g.frame_offset(g.frame_nr() - 1) + g.frame_size as usize;
+        assert!(last_end <= g.bytes());
+        for bad in [100, 2 * (1 << 20)] {
+            assert!(!Geometry {
+                frame_size: bad,
+                ..g
+            }
+            .fits());
+        }
     }
 
     #[test]
