@@ -3,7 +3,6 @@ test item, so fixtures can keep packet captures of failed tests only."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 from collections.abc import Iterator
@@ -13,16 +12,13 @@ import pytest
 
 from mtcp.tools import netlab
 
-#: Held while a test session uses the lab: a second session on the same machine waits for it
-#: rather than tearing the lab down under the first.
-LAB_LOCK = Path(os.environ.get("MTCP_NETLAB_LOCK", "/tmp/mtcp-netlab.lock"))
-
 
 @pytest.fixture(scope="session")
 def lab() -> Iterator[None]:
     """``mtcp netlab``'s namespaces, veth pair, bridges and TAP, torn down at the end."""
-    with LAB_LOCK.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    # Held for the whole session: another user of the lab (a second test session, `mtcp bench
+    # --veth`) waits rather than tearing it down under these tests.
+    with netlab.exclusive():
         try:
             netlab.up()
         except netlab.LabError as exc:

@@ -24,6 +24,8 @@ byte). Every run is bounded (at most ``secs`` plus a few seconds of draining), t
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -119,6 +121,7 @@ def _peer_server(ns: str, addr: str) -> Iterator[None]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group: `timeout` and the server die together
     )  # fmt: skip
     try:
         assert proc.stdout is not None
@@ -128,7 +131,9 @@ def _peer_server(ns: str, addr: str) -> Iterator[None]:
             raise OSError(f"kernel peer server in {ns} did not start: {proc.stderr.read()!r}")
         yield
     finally:
-        proc.kill()
+        # Killing only `timeout` left the server holding the pipes, and communicate() timed out.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=10)  # reaps it and closes both pipes
 
 
@@ -262,9 +267,17 @@ def run_veth(secs: float, out: TextIO, describe: Any) -> list[dict[str, Any]]:
     """Brings the lab up, runs every (workload, client) pair against the kernel peers, brings
     the lab down (always). ``secs``: length of each short/rpc run (at most 10)."""
     secs = min(secs, 10.0)
-    records: list[dict[str, Any]] = []
     workloads = ("short", "rpc", "bulk")
     runs = [(w, s, io) for w in workloads for s, io in VETH_RUNS]
+    with netlab.exclusive():
+        return _run_in_lab(runs, secs, out, describe)
+
+
+def _run_in_lab(
+    runs: list[tuple[str, str, str]], secs: float, out: TextIO, describe: Any
+) -> list[dict[str, Any]]:
+    """:func:`run_veth`'s body, run while the lab's lock is held."""
+    records: list[dict[str, Any]] = []
     netlab.up()
     try:
         lab = netlab.LAB

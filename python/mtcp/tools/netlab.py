@@ -50,14 +50,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = [
+    "LOCK_PATH",
     "LOSS_NAMESPACES",
     "PEER_NS",
     "STACK_NS",
@@ -67,6 +70,7 @@ __all__ = [
     "LossState",
     "add_arguments",
     "down",
+    "exclusive",
     "in_netns",
     "loss",
     "loss_state",
@@ -138,6 +142,19 @@ def _offloads_off(ns: str, dev: str, features: Sequence[str]) -> None:
     for feature in features:
         args += [feature, "off"]
     _run(_ns(ns, "ethtool", "-K", dev, *args))
+
+
+#: The lock every user of the lab holds (tests, ``mtcp bench --veth``): a second user on the
+#: same machine waits for it rather than tearing the lab down under the first.
+LOCK_PATH = Path(os.environ.get("MTCP_NETLAB_LOCK", "/tmp/mtcp-netlab.lock"))
+
+
+@contextlib.contextmanager
+def exclusive() -> Iterator[None]:
+    """Holds the lab's lock (an ``flock`` on :data:`LOCK_PATH`) for the block."""
+    with LOCK_PATH.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def up(lab: Lab = LAB, *, loss_percent: float = 0.0, bridge: bool = True) -> None:
