@@ -8,6 +8,7 @@ use mtcp_proto::wire::{
     ChecksumCaps, EtherType, EthernetAddress, EthernetFrame, EthernetRepr, Icmpv4Packet,
     Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, TcpRepr,
 };
+use mtcp_proto::Duration;
 
 /// The MAC `Network::add_host` gives a host at `ip` (no `mac` in its config).
 pub fn host_mac(ip: Ipv4Addr) -> [u8; 6] {
@@ -142,4 +143,26 @@ pub fn drain(port: &mut dyn PacketIo) -> usize {
             return total;
         }
     }
+}
+
+/// Connects `c` (a client socket of `p`, its options already set) to the server while the
+/// network drops every SYN; returns the error the connect ends with and how long after the
+/// first SYN it came.
+pub fn unanswered_connect(p: &crate::common::SimPair, c: mtcp::SockId) -> (i32, Duration) {
+    use mtcp::consts::{SOL_SOCKET, SO_ERROR};
+    p.net.fabric().drop_next(usize::MAX, |frame| {
+        tcp_of(frame).is_some_and(|t| t.flags.syn())
+    });
+    let start = p.net.now();
+    let connecting = p.client.connect(c, p.server_addr).unwrap_err();
+    assert_eq!(
+        connecting.raw_os_error(),
+        Some(mtcp::Errno::EINPROGRESS.raw())
+    );
+    let mut error = 0;
+    assert!(p.net.run_until(Duration::from_secs(300), &mut || {
+        error = p.client.getsockopt(c, SOL_SOCKET, SO_ERROR).unwrap();
+        error != 0
+    }));
+    (error, p.net.now() - start)
 }
