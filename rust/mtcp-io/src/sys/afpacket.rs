@@ -435,44 +435,14 @@ impl PacketSocket {
 
     /// Asks the kernel to send every submitted TX frame, without waiting.
     pub(crate) fn send(&self) -> io::Result<()> {
-        // SAFETY: a send with no buffer and no address: it only kicks the TX ring.
-        let rc = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                std::ptr::null(),
-                0,
-                libc::MSG_DONTWAIT,
-                std::ptr::null(),
-                0,
-            )
-        };
-        if rc < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        super::fd::kick_tx(&self.fd)
     }
 
     /// Frames the kernel dropped for lack of ring space since the last call (reading resets
     /// the kernel's counters).
     pub(crate) fn take_kernel_drops(&self) -> u64 {
-        let mut stats = TpacketStats::default();
-        let mut len = std::mem::size_of::<TpacketStats>() as libc::socklen_t;
-        // SAFETY: `stats` is writable for `len` bytes and `len` is a valid in/out length.
-        let rc = unsafe {
-            libc::getsockopt(
-                self.fd.as_raw_fd(),
-                SOL_PACKET,
-                PACKET_STATISTICS,
-                (&mut stats as *mut TpacketStats).cast(),
-                &mut len,
-            )
-        };
-        if rc == 0 {
-            u64::from(stats.drops)
-        } else {
-            0
-        }
+        super::fd::getsockopt::<TpacketStats>(&self.fd, SOL_PACKET, PACKET_STATISTICS)
+            .map_or(0, |stats| u64::from(stats.drops))
     }
 }
 
@@ -510,21 +480,8 @@ fn join_fanout(
         .map_err(|e| io::Error::new(e.kind(), format!("PACKET_FANOUT (cBPF): {e}")))?;
     let id = match group {
         Some(id) => id,
-        None => {
-            let mut value: u32 = 0;
-            let mut len = std::mem::size_of::<u32>() as libc::socklen_t;
-            // SAFETY: `value` is writable for `len` bytes and `len` is a valid in/out length.
-            check(unsafe {
-                libc::getsockopt(
-                    fd.as_raw_fd(),
-                    SOL_PACKET,
-                    PACKET_FANOUT,
-                    (&mut value as *mut u32).cast(),
-                    &mut len,
-                )
-            })?;
-            value as u16
-        }
+        // The id the kernel picked (the low 16 bits; type and flags above).
+        None => super::fd::getsockopt::<u32>(fd, SOL_PACKET, PACKET_FANOUT)? as u16,
     };
     let filter: Vec<SockFilter> = program
         .iter()

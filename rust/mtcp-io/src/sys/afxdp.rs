@@ -381,19 +381,7 @@ fn setsockopt<T>(fd: &OwnedFd, name: libc::c_int, value: &T) -> io::Result<()> {
 }
 
 fn getsockopt<T: Default>(fd: &OwnedFd, name: libc::c_int) -> io::Result<T> {
-    let mut value = T::default();
-    let mut len = std::mem::size_of::<T>() as libc::socklen_t;
-    // SAFETY: `value` is writable for `len` bytes and `len` is a valid in/out length.
-    check(unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            SOL_XDP,
-            name,
-            (&mut value as *mut T).cast(),
-            &mut len,
-        )
-    })?;
-    Ok(value)
+    super::fd::getsockopt(fd, SOL_XDP, name)
 }
 
 impl XskSocket {
@@ -662,19 +650,8 @@ impl XskSocket {
         }
         let mut before = self.tx.outstanding();
         while before > 0 {
-            // SAFETY: a send with no buffer and no address: it only kicks the TX ring.
-            let rc = unsafe {
-                libc::sendto(
-                    self.fd.as_raw_fd(),
-                    std::ptr::null(),
-                    0,
-                    libc::MSG_DONTWAIT,
-                    std::ptr::null(),
-                    0,
-                )
-            };
-            if rc < 0 {
-                let err = io::Error::last_os_error().raw_os_error();
+            if let Err(e) = super::fd::kick_tx(&self.fd) {
+                let err = e.raw_os_error();
                 // EAGAIN: the batch limit or a busy driver; EBUSY/ENOBUFS/ENETDOWN: retry on
                 // the next flush (the frames stay on the ring).
                 if err != Some(libc::EAGAIN) {

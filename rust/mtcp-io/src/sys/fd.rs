@@ -41,6 +41,49 @@ pub(crate) fn setsockopt<T>(
     Ok(())
 }
 
+/// `getsockopt(2)` of a `T` at `level`/`name`: plain data the kernel fills (at most
+/// `size_of::<T>()` bytes; what it leaves out keeps `T::default()`).
+pub(crate) fn getsockopt<T: Default>(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> io::Result<T> {
+    let mut value = T::default();
+    let mut len = std::mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value` is writable for `len` bytes and `len` is a valid in/out length.
+    check(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&mut value as *mut T).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(value)
+}
+
+/// A non-blocking `sendto(2)` with no data and no address: makes the kernel send what waits
+/// on the socket's TX ring (AF_PACKET, AF_XDP).
+pub(crate) fn kick_tx(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: a send with no buffer and no address: it only kicks the TX ring.
+    let rc = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            std::ptr::null(),
+            0,
+            libc::MSG_DONTWAIT,
+            std::ptr::null(),
+            0,
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 pub(crate) fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
     // SAFETY: fcntl on a descriptor we own, with integer arguments only.
     let flags = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
