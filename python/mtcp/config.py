@@ -73,41 +73,14 @@ ArpSpec = tuple[str, Union[str, bytes]]
 #: One route: ``("198.18.1.0/24", "veth0")`` or ``("0.0.0.0/0", "veth0", "198.18.0.254")``.
 RouteSpec = Union[tuple[str, str], tuple[str, str, Union[str, None]]]
 
-_INT_KEYS = frozenset(
-    {
-        "num_cores",
-        "xdp_zerocopy",
-        "max_concurrency",
-        "max_num_buffers",
-        "rcvbuf",
-        "sndbuf",
-        "tcp_timeout",
-        "tcp_timewait",
-        "tcp_syncookies",
-        "tcp_timestamps",
-        "tcp_window_scaling",
-        "tcp_sack",
-        "tcp_recovery",
-        "tcp_frto",
-        "tcp_prr",
-        "tcp_retries2",
-        "tcp_syn_retries",
-        "tcp_challenge_ack_limit",
-        "tcp_rto_min_ms",
-        "tcp_rto_max_ms",
-        "tcp_rto_initial_ms",
-        "tcp_delack_ms",
-        "tcp_quickack",
-        "tcp_hystart",
-        "tcp_pacing",
-        "checksum_offload",
-        "mtu",
-    }
-)
 _LIST_KEYS = frozenset({"port", "stat_print"})
 _STR_KEYS = frozenset(
     {"io", "addr", "gateway", "mode", "cc", "dpdk_eal_args", "xdp_mode", "arp_conf", "route_conf"}
 )
+#: Keys with a value of their own shape (a hex mask, a MAC, entry lists): not ints.
+_OTHER_KEYS = frozenset({"core_mask", "mac", "arp", "routes"})
+#: Every other key takes an int (or its text).
+_INT_KEYS = frozenset(KEYS) - _LIST_KEYS - _STR_KEYS - _OTHER_KEYS
 
 
 def _type_error(key: str, value: object, expected: str) -> TypeError:
