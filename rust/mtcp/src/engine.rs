@@ -464,8 +464,17 @@ impl Core {
             mtcp_proto::wire::SeqNumber(self.initial_seq(key, syn.dst_port, now))
         });
         let conn = Connection::accept(&config, local, remote, syn, iss, now);
-        let flow = Flow::new(conn, key, Owner::Pending(lsock));
-        let Some(fid) = self.flows.insert(flow) else {
+        self.open_passive(conn, key, lsock)
+    }
+
+    /// Puts a connection that listener `lsock` opened into the flow table, counted as
+    /// half-open until it is promoted to the accept queue (SYN-cookie connections too, so the
+    /// promotion can uncount them). False when the flow table is full.
+    fn open_passive(&mut self, conn: Connection, key: FlowKey, lsock: SockId) -> bool {
+        let Some(fid) = self
+            .flows
+            .insert(Flow::new(conn, key, Owner::Pending(lsock)))
+        else {
             return false;
         };
         self.flow_map.insert(key, fid);
@@ -519,24 +528,7 @@ impl Core {
             return true;
         }
         let conn = Connection::accept_cookie(&config, local, remote, ack, &options, now);
-        let Some(fid) = self
-            .flows
-            .insert(Flow::new(conn, key, Owner::Pending(lsock)))
-        else {
-            return false;
-        };
-        self.flow_map.insert(key, fid);
-        if let Some(Socket {
-            kind: Kind::Listener(l),
-            ..
-        }) = self.sockets.get_mut(lsock as u32)
-        {
-            // Counted as half-open for the promotion to the accept queue to uncount.
-            l.half_open += 1;
-        }
-        self.stats.connections_opened += 1;
-        self.after_flow_event(fid, true);
-        true
+        self.open_passive(conn, key, lsock)
     }
 
     /// Adopts what the port offers: checksums it vouches for on receive are not checked
