@@ -109,6 +109,15 @@ pub struct Geometry {
 }
 
 impl Geometry {
+    /// The `PACKET_RX_RING` / `PACKET_TX_RING` request for a ring of this shape.
+    fn request(&self) -> TpacketReq {
+        TpacketReq {
+            block_size: self.block_size,
+            block_nr: self.block_nr,
+            frame_size: self.frame_size,
+            frame_nr: self.frame_nr(),
+        }
+    }
     fn frame_nr(&self) -> u32 {
         (self.block_size / self.frame_size) * self.block_nr
     }
@@ -226,20 +235,8 @@ impl PacketSocket {
         // Before the rings: the kernel refuses it (EBUSY) once they exist.
         let vnet_hdr = vnet_hdr && setsockopt(&fd, PACKET_VNET_HDR, &1i32).is_ok();
         let rx = if vnet_hdr { rx_vnet } else { rx };
-        let rx_req = TpacketReq {
-            block_size: rx.block_size,
-            block_nr: rx.block_nr,
-            frame_size: rx.frame_size,
-            frame_nr: rx.frame_nr(),
-        };
-        setsockopt(&fd, PACKET_RX_RING, &rx_req)?;
-        let tx_req = TpacketReq {
-            block_size: tx.block_size,
-            block_nr: tx.block_nr,
-            frame_size: tx.frame_size,
-            frame_nr: tx.frame_nr(),
-        };
-        setsockopt(&fd, PACKET_TX_RING, &tx_req)?;
+        setsockopt(&fd, PACKET_RX_RING, &rx.request())?;
+        setsockopt(&fd, PACKET_TX_RING, &tx.request())?;
         let len = rx.bytes() + tx.bytes();
         // SAFETY: a fresh shared mapping of the socket's rings (the RX ring, then the TX ring,
         // as packet_mmap.rst specifies), of exactly their total size.
