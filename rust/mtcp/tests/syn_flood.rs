@@ -209,24 +209,8 @@ fn always_cookies_keep_no_half_open_state() {
 
     let (c, s) = sim_connect(&p, l);
     let data = pattern(200_000, 3);
-    let mut got = Vec::new();
-    let mut sent = 0;
-    let mut buf = vec![0u8; 65536];
-    let ok = p.net.run_until(Duration::from_secs(30), &mut || {
-        if sent < data.len() {
-            if let Ok(n) = p.client.write(c, &data[sent..]) {
-                sent += n;
-            }
-        }
-        while let Ok(n) = p.server.read(s, &mut buf) {
-            if n == 0 {
-                break;
-            }
-            got.extend_from_slice(&buf[..n]);
-        }
-        got.len() == data.len()
-    });
-    assert!(ok && got == data, "{} of {} bytes", got.len(), data.len());
+    let got = transfer_one_way(&p, c, s, &data, Duration::from_secs(30));
+    assert!(got == data, "{} of {} bytes", got.len(), data.len());
     assert_eq!(p.server.write(s, b"pong").unwrap(), 4);
     let mut reply = [0u8; 4];
     assert!(p.net.run_until(Duration::from_secs(5), &mut || p

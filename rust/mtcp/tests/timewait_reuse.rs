@@ -41,24 +41,10 @@ fn connect_from_fixed_port(p: &SimPair, lsock: SockId) -> (SockId, SockId, Durat
 /// server is left in TIME-WAIT, the client with nothing.
 fn transfer_then_server_closes_first(p: &SimPair, c: SockId, s: SockId, len: usize) {
     let data = pattern(len, len as u64);
-    let (mut sent, mut got) = (0, Vec::new());
-    let mut buf = vec![0u8; 16384];
-    let ok = p.net.run_until(Duration::from_secs(60), &mut || {
-        if sent < data.len() {
-            if let Ok(n) = p.client.write(c, &data[sent..]) {
-                sent += n;
-            }
-        }
-        while let Ok(n) = p.server.read(s, &mut buf) {
-            if n == 0 {
-                break;
-            }
-            got.extend_from_slice(&buf[..n]);
-        }
-        got.len() == data.len()
-    });
-    assert!(ok && got == data, "transfer incomplete");
+    let got = transfer_one_way(p, c, s, &data, Duration::from_secs(60));
+    assert!(got == data, "transfer incomplete");
     p.server.close(s).unwrap();
+    let mut buf = [0u8; 16];
     let ok = p.net.run_until(Duration::from_secs(10), &mut || {
         matches!(p.client.read(c, &mut buf), Ok(0))
     });
