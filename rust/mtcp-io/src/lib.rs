@@ -13,6 +13,9 @@
 //! | AF_PACKET, TPACKET_V3 rings | [`afpacket`] | root or CAP_NET_RAW |
 //! | AF_XDP (XSK rings, UMEM, own XDP program) | [`afxdp`] | root, or CAP_NET_ADMIN + CAP_NET_RAW + CAP_BPF |
 //! | DPDK ethdev (cargo feature `dpdk`) | `dpdk` | root (EAL: hugepages or `--no-huge`, devices) |
+//!
+//! [`steer`] wraps the queues of a multi-queue port whose own steering is not mTCP's RSS
+//! (multi-queue TAP, AF_XDP, DPDK vdevs) and hands each frame to the context that owns it.
 pub mod afpacket;
 pub mod afxdp;
 mod csum;
@@ -25,6 +28,7 @@ pub mod pcap;
 pub mod rss;
 mod rss_cbpf;
 pub mod sim;
+pub mod steer;
 pub mod sys;
 pub mod tap;
 mod vnet_hdr;
@@ -85,6 +89,10 @@ pub struct PortStats {
     pub tx_bytes: u64,
     /// Frames dropped because a queue was full.
     pub drops: u64,
+    /// Frames that arrived on this queue but belonged to another queue's context, found by
+    /// software steering ([`steer`]) and handed over to it (or dropped, counted in `drops`,
+    /// when its ring was full).
+    pub steered: u64,
 }
 
 /// One queue of a network port: the burst interface every backend implements.

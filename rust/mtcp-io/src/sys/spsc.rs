@@ -110,6 +110,12 @@ impl<T> Producer<T> {
 }
 
 impl<T> Consumer<T> {
+    /// Whether no published value is waiting (a `&self` look for `has_pending`: it reads the
+    /// producer's index but does not cache it).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head == self.ring.tail.0.load(Ordering::Acquire)
+    }
+
     /// Takes the oldest published value.
     pub(crate) fn pop(&mut self) -> Option<T> {
         if self.head == self.tail_seen {
@@ -140,7 +146,9 @@ mod test {
         }
         assert_eq!(p.push(9), Err(9));
         assert_eq!(c.pop(), None, "nothing published yet");
+        assert!(c.is_empty());
         p.publish();
+        assert!(!c.is_empty());
         assert_eq!(c.pop(), Some(0));
         assert!(p.push(4).is_ok());
         p.publish();
