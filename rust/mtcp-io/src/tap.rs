@@ -24,9 +24,17 @@
 //!   are not checked again; any other frame is verified here ([`crate::csum::verify_frame`])
 //!   and dropped, counted, when wrong — the stack trusts this port's frames.
 //!
+//! # Several queues
+//! [`TapQueue::open_multi`] attaches several descriptors to one device with `IFF_MULTI_QUEUE`,
+//! one per context. The kernel picks a queue for each frame it sends out of the interface by
+//! its own flow hash, remembering the queue a flow last arrived from us on
+//! (`tun_automq_select_queue`), not by mTCP's RSS: the stack wraps the queues in
+//! [`crate::steer`], which hands a frame that reached the wrong context to its owner. The
+//! virtio-net header and the offloads are per device, so every queue has them.
+//!
 //! # Limits
-//! One queue per device (no `IFF_MULTI_QUEUE` yet); no TSO/GSO (the kernel segments before
-//! handing frames over, since `TUN_F_TSO4` is not offered).
+//! No TSO on transmit; GSO super-frames received on the wrong queue of a multi-queue device
+//! are too long for [`crate::steer`]'s buffers and are dropped (counted).
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
@@ -67,7 +75,8 @@ impl std::fmt::Debug for TapQueue {
 }
 
 impl TapQueue {
-    /// Attaches to (or creates) TAP device `name` and brings its link up. `mac` is the
+    /// Attaches to (or creates) TAP device `name` and brings its link up, as one queue: a
+    /// single-queue device, or one queue of a device made with `multi_queue`. `mac` is the
     /// *stack's* address (not the interface's); `mtu` the stack's IP MTU, lowered to the
     /// interface's MTU when that is smaller; `offload` asks for checksum offload through the
     /// virtio-net header (see the [module docs](self)).
@@ -75,7 +84,55 @@ impl TapQueue {
     /// Errors carry the reason and the name: see [`crate::sys::tap::open`]; EINVAL when the
     /// MTU doesn't fit a [`MAX_FRAME`] buffer.
     pub fn open(name: &str, mac: [u8; 6], mtu: usize, offload: bool) -> io::Result<TapQueue> {
-        let fd = tap::open(name, offload)?;
+        let fd = match tap::open(name, offload, false) {
+            // Made with `multi_queue`: the kernel wants the flag even for one queue.
+            Err(single) if single.kind() == io::ErrorKind::InvalidInput => {
+                tap::open(name, offload, true).map_err(|multi| {
+                    if multi.kind() == io::ErrorKind::InvalidInput {
+                        io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!("'{name}' exists but is not a TAP device (EINVAL)"),
+                        )
+                    } else {
+                        multi
+                    }
+                })?
+            }
+            other => other?,
+        };
+        TapQueue::attached(fd, name, mac, mtu, offload)
+    }
+
+    /// `num_queues` queues of one multi-queue TAP device `name` (`IFF_MULTI_QUEUE`, created
+    /// if absent), for as many contexts; the kernel spreads the frames it sends over them by
+    /// its own flow hash, so a port of several queues needs [`crate::steer`]. With one queue
+    /// this is [`TapQueue::open`].
+    ///
+    /// Errors: as [`TapQueue::open`]; EINVAL that says to make the device with `multi_queue`
+    /// when `name` is a single-queue TAP (a persistent one made without it).
+    pub fn open_multi(
+        name: &str,
+        mac: [u8; 6],
+        mtu: usize,
+        offload: bool,
+        num_queues: usize,
+    ) -> io::Result<Vec<TapQueue>> {
+        if num_queues <= 1 {
+            return Ok(vec![TapQueue::open(name, mac, mtu, offload)?]);
+        }
+        (0..num_queues)
+            .map(|_| TapQueue::attached(tap::open(name, offload, true)?, name, mac, mtu, offload))
+            .collect()
+    }
+
+    /// A queue over `fd`, attached to `name`: sets the link up and reads its MTU.
+    fn attached(
+        fd: OwnedFd,
+        name: &str,
+        mac: [u8; 6],
+        mtu: usize,
+        offload: bool,
+    ) -> io::Result<TapQueue> {
         let hdr_len = if offload { vnet_hdr::LEN } else { 0 };
         netdev::set_up(name)
             .map_err(|e| netdev::privilege_error("set tap link up", "CAP_NET_ADMIN", e))?;

@@ -22,7 +22,8 @@ pub const DEFAULT_ADDR: Ipv4Cidr = Ipv4Cidr {
 };
 
 /// Opens the kernel-device port of `config` (`io = tap | afpacket | afxdp`, `port = <ifname>`):
-/// one queue per core (AF_XDP: one receive queue of the device per core), the MTU lowered to
+/// one queue per core (TAP: one queue of a multi-queue TAP per core; AF_XDP: one receive queue
+/// of the device per core; both steered in software, [`mtcp_io::steer`]), the MTU lowered to
 /// the interface's, and, for AF_PACKET and AF_XDP, the interface's MAC
 /// unless `mac` is set (a TAP stack is the far end of the cable: it keeps its own MAC). Sends
 /// one gratuitous ARP (RFC 5227 §3 announcement) so the neighbours learn the address at once.
@@ -46,41 +47,41 @@ fn kernel_port(config: &mut Config) -> io::Result<Vec<Box<dyn PacketIo>>> {
         )));
     };
     let mut queues: Vec<Box<dyn PacketIo>> = if config.io == IoKind::Tap {
-        if config.num_cores != 1 {
-            return Err(invalid(
-                "io = tap serves one context (num_cores = 1): multi-queue TAP is not supported yet",
-            ));
-        }
-        // Attach (or create) first: a TAP that doesn't exist yet is made by the open.
-        let queue = mtcp_io::tap::TapQueue::open(
+        // Attach (or create) first: a TAP that doesn't exist yet is made by the open. Several
+        // contexts: one queue each on a multi-queue TAP, steered in software (the kernel
+        // spreads flows by its own hash).
+        let queues = mtcp_io::tap::TapQueue::open_multi(
             &port,
             config.effective_mac(),
             config.mtu,
             config.checksum_offload,
+            config.num_cores,
         )?;
-        config.mtu = queue.caps().mtu;
-        vec![Box::new(queue)]
+        if let Some(first) = queues.first() {
+            config.mtu = first.caps().mtu;
+        }
+        boxed(queues, Steering::Software)
     } else {
         let iface = mtcp_io::sys::netdev::interface(&port)?;
         config.mtu = config.mtu.min(iface.mtu);
         let mac = *config.mac.get_or_insert(iface.mac);
         if config.io == IoKind::AfXdp {
-            mtcp_io::afxdp::open(
+            // One XSK per device receive queue; the device's steering (a veth's peer's
+            // transmit queue, a NIC's own Toeplitz key) is not mTCP's RSS: corrected here.
+            let queues = mtcp_io::afxdp::open(
                 &port,
                 mac,
                 config.mtu,
                 config.num_cores,
                 xdp_options(config)?,
-            )?
-            .into_iter()
-            .map(|q| Box::new(q) as Box<dyn PacketIo>)
-            .collect()
+            )?;
+            boxed(queues, Steering::Software)
         } else {
+            // The fanout program already steers by mTCP's RSS in the kernel.
             let offload = config.checksum_offload;
-            mtcp_io::afpacket::open(&port, mac, config.mtu, config.num_cores, offload)?
-                .into_iter()
-                .map(|q| Box::new(q) as Box<dyn PacketIo>)
-                .collect()
+            let queues =
+                mtcp_io::afpacket::open(&port, mac, config.mtu, config.num_cores, offload)?;
+            boxed(queues, Steering::Device)
         }
     };
     if let Some(first) = queues.first_mut() {
@@ -122,10 +123,9 @@ fn dpdk_port(config: &mut Config) -> io::Result<Vec<Box<dyn PacketIo>>> {
         config.mtu,
         config.num_cores,
     )?;
-    let mut queues: Vec<Box<dyn PacketIo>> = queues
-        .into_iter()
-        .map(|q| Box::new(q) as Box<dyn PacketIo>)
-        .collect();
+    // Vdevs with several queues (net_tap queues=N, net_af_packet qpairs=N) ignore our RSS key,
+    // and a NIC may have no RSS: corrected in software (one table hash per frame).
+    let mut queues = boxed(queues, Steering::Software);
     if let Some(first) = queues.first_mut() {
         let caps = first.caps();
         config.mtu = caps.mtu;
@@ -133,6 +133,32 @@ fn dpdk_port(config: &mut Config) -> io::Result<Vec<Box<dyn PacketIo>>> {
         announce(first.as_mut(), caps.mac, addr.addr);
     }
     Ok(queues)
+}
+
+/// Who puts each received frame on the queue of the context that owns its flow.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Steering {
+    /// The device or the kernel already steers by mTCP's RSS (AF_PACKET's fanout program).
+    Device,
+    /// The device spreads flows its own way: with several queues, [`mtcp_io::steer`] hands a
+    /// frame that reached the wrong context to its owner.
+    Software,
+}
+
+/// The queues of a port as the contexts take them, wrapped in software steering when
+/// `steering` asks for it and there are several.
+fn boxed<Q: PacketIo + 'static>(queues: Vec<Q>, steering: Steering) -> Vec<Box<dyn PacketIo>> {
+    if steering == Steering::Software && queues.len() > 1 {
+        mtcp_io::steer::wrap(queues)
+            .into_iter()
+            .map(|q| Box::new(q) as Box<dyn PacketIo>)
+            .collect()
+    } else {
+        queues
+            .into_iter()
+            .map(|q| Box::new(q) as Box<dyn PacketIo>)
+            .collect()
+    }
 }
 
 /// `io = dpdk` in a build without the `dpdk` feature: a clear error, not a panic.

@@ -14,6 +14,8 @@ const IFF_TAP: i16 = 0x0002;
 const IFF_NO_PI: i16 = 0x1000;
 /// Every frame is preceded by a `struct virtio_net_hdr` ([`crate::vnet_hdr`]).
 const IFF_VNET_HDR: i16 = 0x4000;
+/// One queue of a multi-queue device: each descriptor attached with it is one more queue.
+const IFF_MULTI_QUEUE: i16 = 0x0100;
 /// `TUNSETOFFLOAD` = `_IOW('T', 208, unsigned int)`: which offloads the reader handles.
 const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
 /// `TUN_F_CSUM`: the reader takes frames with unfinished checksums (`NEEDS_CSUM`).
@@ -29,10 +31,16 @@ const TUN_F_TSO4: libc::c_ulong = 0x02;
 /// device takes frames with unfinished TCP/UDP checksums both ways (`TUN_F_CSUM`): the
 /// kernel's checksum offload reaches the stack.
 ///
+/// With `multi_queue` (`IFF_MULTI_QUEUE`) the descriptor is one queue of a multi-queue device:
+/// each further open of the same name adds a queue, and the kernel spreads the frames it
+/// sends out of the interface over them (Documentation/networking/tuntap.rst, "Multiqueue
+/// tuntap interface"). The kernel insists the flag matches how an existing device was made
+/// (`ip tuntap add ... multi_queue` or not): a mismatch is EINVAL.
+///
 /// Errors say what went wrong: PermissionDenied (root or CAP_NET_ADMIN needed), NotFound (no
 /// `/dev/net/tun`), ResourceBusy (another process holds the device), InvalidInput (the name is
-/// taken by an interface that is not a single-queue TAP).
-pub fn open(name: &str, vnet_hdr: bool) -> io::Result<OwnedFd> {
+/// taken by an interface that is not a TAP of the kind asked for, single- or multi-queue).
+pub fn open(name: &str, vnet_hdr: bool, multi_queue: bool) -> io::Result<OwnedFd> {
     let mut req = IfReq::new(name)?;
     // SAFETY: the path is a NUL-terminated literal; open returns a new descriptor or -1.
     let fd = owned(unsafe {
@@ -48,12 +56,22 @@ pub fn open(name: &str, vnet_hdr: bool) -> io::Result<OwnedFd> {
         ),
         _ => privilege_error("open /dev/net/tun", "CAP_NET_ADMIN", e),
     })?;
-    let flags = IFF_TAP | IFF_NO_PI | if vnet_hdr { IFF_VNET_HDR } else { 0 };
+    let flags = IFF_TAP
+        | IFF_NO_PI
+        | if vnet_hdr { IFF_VNET_HDR } else { 0 }
+        | if multi_queue { IFF_MULTI_QUEUE } else { 0 };
     req.data[..2].copy_from_slice(&flags.to_ne_bytes());
     ifreq_ioctl(&fd, TUNSETIFF, &mut req).map_err(|e| match e.raw_os_error() {
         Some(libc::EBUSY) => io::Error::new(
             io::ErrorKind::ResourceBusy,
             format!("tap '{name}' is in use by another process (EBUSY)"),
+        ),
+        Some(libc::EINVAL) if multi_queue => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "'{name}' exists but is not a multi-queue TAP device (EINVAL): several contexts \
+                 need a TAP made with multi_queue (ip tuntap add dev {name} mode tap multi_queue)"
+            ),
         ),
         Some(libc::EINVAL) => io::Error::new(
             io::ErrorKind::InvalidInput,
