@@ -16,10 +16,14 @@
 //! that way is created again (`rte_dev_probe`) when opened again in the same process.
 //!
 //! # Queues and flows
-//! Queue *i* serves context *i*. With more than one queue the port must offer RSS over
-//! IPv4/TCP: it is configured with mTCP's symmetric key ([`rss::SYMMETRIC_KEY`]), so replies
-//! hash to the queue their request left from (what `mtcp_init_rss` relies on). Devices
-//! without RSS (`net_af_packet`, `net_tap` here) serve one context.
+//! Queue *i* serves context *i*. With more than one queue, a port that offers RSS over
+//! IPv4/TCP with a 40-byte key is configured with mTCP's symmetric key
+//! ([`rss::SYMMETRIC_KEY`]), so replies hash to the queue their request left from (what
+//! `mtcp_init_rss` relies on). Not every device honours it (`net_tap` and `net_af_packet`
+//! spread their queues by the kernel's own hash) and some have no RSS at all, so the stack
+//! wraps the queues of a multi-queue DPDK port in [`crate::steer`], which hands a frame that
+//! reached the wrong queue to its owner (one table hash per frame when the device got it
+//! right).
 //!
 //! # Checksums
 //! When the device reports `RTE_ETH_TX_OFFLOAD_TCP_CKSUM`, [`Caps::tx_checksum`] is set: the
@@ -237,7 +241,7 @@ impl Drop for Port {
 ///
 /// Errors: NotFound for an unknown port, ResourceBusy for a port another stack of this process
 /// holds, InvalidInput for EAL arguments other than the first stack's, for 0 queues or more
-/// queues than the device has or can steer by RSS, PermissionDenied/Other when the EAL does
+/// queues than the device has, PermissionDenied/Other when the EAL does
 /// not come up (its messages are on stderr), OutOfMemory when the pool cannot be made.
 pub fn open(
     port: &str,
@@ -266,14 +270,10 @@ pub fn open(
         )));
     }
     let bits = sys::offload_bits();
+    // Without RSS (or with a device that ignores our key) frames still reach every queue;
+    // the stack's software steering (crate::steer) puts them right.
     let rss_ok = info.flow_type_rss_offloads & bits.rss_tcp4 != 0
         && usize::from(info.hash_key_size) == rss::SYMMETRIC_KEY.len();
-    if num_queues > 1 && !rss_ok {
-        return Err(invalid(format!(
-            "DPDK port '{port}' ({driver}) has no RSS over IPv4/TCP with a 40-byte key, so it \
-             cannot split flows between {num_queues} contexts: use num_cores = 1"
-        )));
-    }
     let tx_checksum = info.tx_offload_capa & bits.tx_tcp_cksum != 0;
     let rx_check = bits.rx_ipv4_cksum | bits.rx_tcp_cksum;
     let rx_checksum = info.rx_offload_capa & rx_check == rx_check;
@@ -283,7 +283,7 @@ pub fn open(
         tx_desc: TX_DESC,
         rx_offloads: if rx_checksum { rx_check } else { 0 },
         tx_offloads: if tx_checksum { bits.tx_tcp_cksum } else { 0 },
-        rss: (num_queues > 1).then_some((&rss::SYMMETRIC_KEY[..], bits.rss_tcp4)),
+        rss: (num_queues > 1 && rss_ok).then_some((&rss::SYMMETRIC_KEY[..], bits.rss_tcp4)),
     };
     let pool = pool_for(&mut process, info.socket_id)?;
     sys::port_start(id, &setup, pool).map_err(|e| {

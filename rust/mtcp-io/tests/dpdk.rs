@@ -93,7 +93,7 @@ fn ring_vdev_loops_frames_back_and_ports_reopen() {
     q.flush();
     assert_eq!(receive_all(q), vec![vec![0xabu8; 1514]]);
 
-    // Errors: the port is held; other EAL arguments; an unknown port; no RSS for 2 queues.
+    // Errors: the port is held; other EAL arguments; an unknown port.
     let busy = dpdk::open("net_ring0", &args, None, 1500, 1).unwrap_err();
     assert_eq!(busy.kind(), ErrorKind::ResourceBusy, "{busy}");
     let other = dpdk::open("net_ring0", "--no-pci", None, 1500, 1).unwrap_err();
@@ -105,9 +105,10 @@ fn ring_vdev_loops_frames_back_and_ports_reopen() {
 
     // Dropping the queues closes the port; opening it again creates the vdev again.
     drop(queues);
-    let two = dpdk::open("net_ring0", &args, None, 1500, 2).unwrap_err();
-    assert_eq!(two.kind(), ErrorKind::InvalidInput, "{two}");
-    assert!(two.to_string().contains("RSS"), "{two}");
+    // Two queues without RSS open (the stack corrects their steering in software).
+    let two = dpdk::open("net_ring0", &args, None, 1500, 2).expect("2 queues without RSS");
+    assert_eq!(two.len(), 2);
+    drop(two);
     let mut again = dpdk::open("net_ring0", &args, Some([2, 0, 0, 0, 0, 9]), 1000, 1)
         .expect("reopen net_ring0");
     let q = &mut again[0];
