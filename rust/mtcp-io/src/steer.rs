@@ -465,7 +465,7 @@ mod tests {
             got.push(frames);
         }
         assert_eq!(got[0], [arp.clone(), ipv6], "queue 2 gets both");
-        assert_eq!(got[1], [arp.clone()], "queue 0 gets the ARP");
+        assert_eq!(got[1], std::slice::from_ref(&arp), "queue 0 gets the ARP");
         assert_eq!(got[2], [arp], "queue 1 gets the ARP");
         assert_eq!(
             queues[2].stats().steered,

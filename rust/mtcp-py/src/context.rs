@@ -62,6 +62,7 @@ pub struct PyContextStats {
     rx_malformed: u64,
     rx_bad_checksum: u64,
     rx_fragments: u64,
+    rx_steered: u64,
 }
 
 impl From<ContextStats> for PyContextStats {
@@ -79,12 +80,13 @@ impl From<ContextStats> for PyContextStats {
             rx_malformed: s.rx_malformed,
             rx_bad_checksum: s.rx_bad_checksum,
             rx_fragments: s.rx_fragments,
+            rx_steered: s.rx_steered,
         }
     }
 }
 
 impl PyContextStats {
-    fn fields(&self) -> [(&'static str, u64); 12] {
+    fn fields(&self) -> [(&'static str, u64); 13] {
         [
             ("rx_frames", self.rx_frames),
             ("tx_frames", self.tx_frames),
@@ -98,6 +100,7 @@ impl PyContextStats {
             ("rx_malformed", self.rx_malformed),
             ("rx_bad_checksum", self.rx_bad_checksum),
             ("rx_fragments", self.rx_fragments),
+            ("rx_steered", self.rx_steered),
         ]
     }
 }

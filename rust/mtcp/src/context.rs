@@ -50,6 +50,9 @@ pub struct ContextStats {
     pub rx_bad_checksum: u64,
     /// Of the drops: received IPv4 fragments (not reassembled, as in mTCP).
     pub rx_fragments: u64,
+    /// Frames that arrived on this context's queue but belonged to another context, handed
+    /// over by software steering (multi-queue TAP, AF_XDP and DPDK ports; `mtcp_io::steer`).
+    pub rx_steered: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -457,7 +460,9 @@ impl Context {
         s.flows = engine.core.flows.len() as u64;
         s.sockets_in_use = engine.core.sockets.in_use() as u64;
         // The port's own drops (full queues, oversized frames) count too.
-        s.drops += engine.io.stats().drops;
+        let port = engine.io.stats();
+        s.drops += port.drops;
+        s.rx_steered = port.steered;
         s
     }
 
