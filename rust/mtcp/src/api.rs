@@ -267,7 +267,7 @@ impl Core {
         let config = self.config_for(&opts);
         let iss = self.initial_seq(key, local_port, now);
         let conn = Connection::connect(&config, local, addr, SeqNumber(iss), now);
-        let flow = Flow::new(conn, key, Owner::Socket(s));
+        let flow = Flow::new(self.pooled(conn), key, Owner::Socket(s));
         let fid = self.flows.insert(flow).ok_or(Errno::ENOMEM)?;
         self.flow_map.insert(key, fid);
         if let Kind::Stream(st) = &mut self.sock_mut(s)?.kind {

@@ -7,8 +7,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use mtcp_io::{PacketIo, BURST, MAX_FRAME};
 use mtcp_proto::tcp::{
-    reset_for, CongestionAlgorithm, Connection, State, SynCookieMode, SynCookies, TcpConfig,
-    COOKIE_LIFETIME_MS,
+    reset_for, CongestionAlgorithm, Connection, State, Storage, SynCookieMode, SynCookies,
+    TcpConfig, COOKIE_LIFETIME_MS,
 };
 use mtcp_proto::wire::{ChecksumCaps, TcpRepr};
 use mtcp_proto::{Duration, Instant};
@@ -135,6 +135,8 @@ pub(crate) struct Core {
     /// Control frames (ARP, ICMP, RST) waiting for transmission.
     ctrl: Vec<Vec<u8>>,
     spare: Vec<Vec<u8>>,
+    /// Allocations of closed connections, for the next ones (see `mtcp_proto::tcp::Storage`).
+    storage_pool: Vec<Storage>,
     ip_ident: u16,
     iss_secret: u64,
     /// SYN cookie keys (RFC 4987 §3.6) and when the last cookie went out.
@@ -149,6 +151,11 @@ pub(crate) struct Core {
     pub(crate) destroyed: bool,
     pub(crate) now: Instant,
 }
+
+/// Closed connections' allocations a context keeps for new ones: enough for a burst of
+/// short connections, while a context that once held 100 k connections returns most of their
+/// memory when they close.
+const STORAGE_POOL_MAX: usize = 256;
 
 /// Linux's ephemeral port range (ip_local_port_range).
 pub(crate) const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
@@ -206,6 +213,7 @@ impl Core {
             arp: ArpCache::new(),
             ctrl: Vec::new(),
             spare: Vec::new(),
+            storage_pool: Vec::new(),
             ip_ident: 0,
             iss_secret,
             syn_cookies,
@@ -471,6 +479,7 @@ impl Core {
     /// half-open until it is promoted to the accept queue (SYN-cookie connections too, so the
     /// promotion can uncount them). False when the flow table is full.
     fn open_passive(&mut self, conn: Connection, key: FlowKey, lsock: SockId) -> bool {
+        let conn = self.pooled(conn);
         let Some(fid) = self
             .flows
             .insert(Flow::new(conn, key, Owner::Pending(lsock)))
@@ -612,6 +621,23 @@ impl Core {
         }
     }
 
+    /// `conn` with the allocations of a closed connection, when the pool has one.
+    pub(crate) fn pooled(&mut self, mut conn: Connection) -> Connection {
+        if let Some(storage) = self.storage_pool.pop() {
+            conn.adopt_storage(storage);
+        }
+        conn
+    }
+
+    /// Takes a flow out of the table for good; its connection's allocations go to the pool.
+    fn free_flow(&mut self, fid: FlowId) {
+        if let Some(flow) = self.flows.remove(fid) {
+            if self.storage_pool.len() < STORAGE_POOL_MAX {
+                self.storage_pool.push(flow.conn.into_storage());
+            }
+        }
+    }
+
     /// A closed connection gives up its 4-tuple; it is freed unless a descriptor still holds it
     /// (then `close` frees it).
     fn release(&mut self, fid: FlowId) {
@@ -623,7 +649,7 @@ impl Core {
         match flow.owner {
             Owner::Socket(_) => {}
             Owner::Orphan => {
-                self.flows.remove(fid);
+                self.free_flow(fid);
             }
             Owner::Pending(l) => {
                 let queued = flow.in_accept_queue;
@@ -638,7 +664,7 @@ impl Core {
                         lst.half_open = lst.half_open.saturating_sub(1);
                     }
                 }
-                self.flows.remove(fid);
+                self.free_flow(fid);
             }
         }
     }
@@ -664,7 +690,7 @@ impl Core {
         };
         flow.owner = Owner::Orphan;
         if !flow.mapped {
-            self.flows.remove(fid);
+            self.free_flow(fid);
         } else {
             self.after_flow_event(fid, false);
         }

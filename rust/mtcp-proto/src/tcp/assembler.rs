@@ -31,12 +31,23 @@ impl Default for Assembler {
 pub(super) struct TooManyHoles;
 
 impl Assembler {
-    /// Room for `limit` ranges, allocated now.
+    /// Room for `limit` ranges, allocated with the first range (most connections never see
+    /// a segment out of order).
     pub(super) fn with_limit(limit: usize) -> Assembler {
         Assembler {
-            ranges: Vec::with_capacity(limit),
+            ranges: Vec::new(),
             limit,
         }
+    }
+
+    /// The allocation, emptied, for a later connection; the assembler is left empty.
+    pub(super) fn take_storage(&mut self) -> Vec<(usize, usize)> {
+        super::storage::emptied(&mut self.ranges)
+    }
+
+    /// Uses `storage` (an earlier assembler's allocation) unless this one has allocated.
+    pub(super) fn adopt_storage(&mut self, storage: Vec<(usize, usize)>) {
+        super::storage::adopt(&mut self.ranges, storage);
     }
 
     /// An assembler for a receive buffer of `rcvbuf` bytes receiving segments of at most
@@ -95,7 +106,8 @@ impl Assembler {
             if self.ranges.len() >= self.limit {
                 return Err(TooManyHoles);
             }
-            // Within the capacity reserved at creation: no allocation.
+            // All `limit` slots at the first insert: no allocation after.
+            super::storage::reserve_whole(&mut self.ranges, self.limit);
             self.ranges.insert(i, (start, end));
         } else {
             self.ranges.drain(i + 1..j);
@@ -156,8 +168,12 @@ mod test {
         assert_eq!(Assembler::for_buffer(2 << 20, 1460).limit, 718);
         assert_eq!(Assembler::for_buffer(4 << 20, 1460).limit, MAX_RANGES);
         let mut a = Assembler::for_buffer(2 << 20, 1460);
+        // Nothing allocated until the first range, then all 718 slots at once.
+        assert_eq!(a.ranges.capacity(), 0);
+        a.add(1, 2).unwrap();
         let capacity = a.ranges.capacity();
-        for i in 0..718 {
+        assert!(capacity >= 718);
+        for i in 1..718 {
             a.add(3 * i + 1, 3 * i + 2).unwrap();
         }
         assert_eq!(a.add(10_000, 10_001), Err(TooManyHoles));

@@ -16,6 +16,7 @@ use super::recv_buf::RecvBuffer;
 use super::rtt::RttEstimator;
 use super::scoreboard::Scoreboard;
 use super::send_buf::SendBuffer;
+use super::storage::Storage;
 use super::timers::{Timer, TimerTable};
 use super::{KeepAlive, State, TcpConfig};
 use crate::errno::Errno;
@@ -368,6 +369,27 @@ impl Connection {
             timers: TimerTable::default(),
             pending_rst: None,
         }
+    }
+
+    /// Gives up the connection's allocations, emptied, for [`Connection::adopt_storage`] of a
+    /// later connection (see [`Storage`]); what it still buffered is discarded.
+    pub fn into_storage(mut self) -> Storage {
+        Storage {
+            send: self.send_buf.take_storage(),
+            recv: self.recv_buf.take_storage(),
+            segments: self.scoreboard.take_storage(),
+            ranges: self.assembler.take_storage(),
+        }
+    }
+
+    /// Takes over a finished connection's allocations instead of making its own: call it
+    /// right after the constructor. Parts this connection already allocated are kept, and a
+    /// part too small for this connection's buffer sizes grows on first use.
+    pub fn adopt_storage(&mut self, storage: Storage) {
+        self.send_buf.adopt_storage(storage.send);
+        self.recv_buf.adopt_storage(storage.recv);
+        self.scoreboard.adopt_storage(storage.segments);
+        self.assembler.adopt_storage(storage.ranges);
     }
 
     /// Active open (RFC 9293 §3.10.1): a connection in SYN-SENT whose SYN is ready to transmit.

@@ -53,6 +53,7 @@ mod scoreboard;
 mod send_buf;
 mod seq_check;
 mod state;
+mod storage;
 mod syn_cookie;
 mod timers;
 
@@ -61,4 +62,5 @@ pub use config::{KeepAlive, TcpConfig};
 pub use congestion::CongestionAlgorithm;
 pub use connection::{reset_for, Connection, IcmpError, Readiness, TcpStats};
 pub use state::State;
+pub use storage::Storage;
 pub use syn_cookie::{CookieOptions, SynCookieMode, SynCookies, COOKIE_LIFETIME_MS};

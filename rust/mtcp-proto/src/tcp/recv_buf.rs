@@ -8,7 +8,8 @@
 pub(super) struct RecvBuffer {
     /// Grows (zero-filled) up to `capacity` as bytes are first written, so a connection pays
     /// for zeroing only the part of its buffer it ever uses (a short connection touches a few
-    /// hundred bytes of 8 KiB); never reallocates: the allocation is `capacity` from the start.
+    /// hundred bytes of 8 KiB); allocated whole on the first write (or adopted from a closed
+    /// connection, see [`super::Storage`]), never reallocated after.
     storage: Vec<u8>,
     capacity: usize,
     /// Index in `storage` of the next byte the application reads.
@@ -31,7 +32,7 @@ impl RecvBuffer {
     /// A buffer of `capacity` bytes (at least one).
     pub(super) fn new(capacity: usize) -> RecvBuffer {
         RecvBuffer {
-            storage: Vec::with_capacity(capacity.max(1)),
+            storage: Vec::new(),
             capacity: capacity.max(1),
             head: 0,
             readable: 0,
@@ -45,8 +46,21 @@ impl RecvBuffer {
     /// Makes `storage[..end]` addressable (`end <= capacity`).
     fn reach(&mut self, end: usize) {
         if self.storage.len() < end {
+            super::storage::reserve_whole(&mut self.storage, self.capacity);
             self.storage.resize(end, 0);
         }
+    }
+
+    /// The allocation, emptied, for a later connection; the buffer is left empty.
+    pub(super) fn take_storage(&mut self) -> Vec<u8> {
+        self.head = 0;
+        self.readable = 0;
+        super::storage::emptied(&mut self.storage)
+    }
+
+    /// Uses `storage` (an earlier buffer's allocation) unless this one has allocated already.
+    pub(super) fn adopt_storage(&mut self, storage: Vec<u8>) {
+        super::storage::adopt(&mut self.storage, storage);
     }
 
     /// In-order bytes the application may read.

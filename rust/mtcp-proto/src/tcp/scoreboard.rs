@@ -92,8 +92,8 @@ impl Scoreboard {
     pub(super) fn new(capacity: usize) -> Scoreboard {
         let capacity = capacity.max(16);
         Scoreboard {
-            // Two spare slots: splitting a record for a shorter retransmission never grows it.
-            segments: VecDeque::with_capacity(capacity + 2),
+            // Allocated with the first record (`on_sent`), or adopted from a closed connection.
+            segments: VecDeque::new(),
             capacity,
             sacked_bytes: 0,
             lost_bytes: 0,
@@ -145,6 +145,11 @@ impl Scoreboard {
             return;
         }
         let stamp = self.rate.stamp(now, self.segments.is_empty());
+        if self.segments.capacity() < self.capacity + 2 {
+            // Two spare slots: splitting a record for a shorter retransmission never grows it.
+            self.segments
+                .reserve_exact(self.capacity + 2 - self.segments.len());
+        }
         self.segments.push_back(SentSegment {
             start,
             end,
@@ -466,6 +471,20 @@ impl Scoreboard {
     /// segment; when the peer already holds it, the highest it lacks is the useful probe).
     pub(super) fn last_unsacked(&self) -> Option<SentSegment> {
         self.segments.iter().rev().find(|s| !s.sacked).copied()
+    }
+
+    /// The record ring, emptied, for a later connection; the scoreboard is left empty.
+    pub(super) fn take_storage(&mut self) -> VecDeque<SentSegment> {
+        self.clear();
+        core::mem::take(&mut self.segments)
+    }
+
+    /// Uses `storage` (an earlier scoreboard's ring) unless this one has allocated already.
+    pub(super) fn adopt_storage(&mut self, mut storage: VecDeque<SentSegment>) {
+        if self.segments.capacity() == 0 {
+            storage.clear();
+            self.segments = storage;
+        }
     }
 
     /// Forgets everything (the connection closed, or the peer reneged).

@@ -1,15 +1,16 @@
 //! The send buffer: a fixed-capacity ring of bytes the application has queued and the peer has
 //! not yet acknowledged (RFC 9293 §3.3.1, the region from SND.UNA onwards).
 //!
-//! Offset 0 is the oldest unacknowledged byte. The storage is allocated once, when the
-//! connection is created, and never reallocates (it is zero-filled lazily, as first written).
+//! Offset 0 is the oldest unacknowledged byte. The storage is allocated once, on the first
+//! write (or adopted from a closed connection, see [`super::Storage`]), and never reallocates
+//! (it is zero-filled lazily, as first written).
 
 /// A ring buffer of queued outgoing bytes.
 #[cfg_attr(test, derive(Clone))]
 pub(super) struct SendBuffer {
     /// Grows (zero-filled) up to `capacity` as bytes are first written, so a connection pays
     /// for zeroing only the part of its buffer it ever uses (a short connection touches a few
-    /// hundred bytes of 8 KiB); never reallocates: the allocation is `capacity` from the start.
+    /// hundred bytes of 8 KiB); allocated whole on the first write, never reallocated after.
     storage: Vec<u8>,
     capacity: usize,
     /// Index in `storage` of the byte at offset 0.
@@ -32,7 +33,7 @@ impl SendBuffer {
     /// A buffer of `capacity` bytes (at least one).
     pub(super) fn new(capacity: usize) -> SendBuffer {
         SendBuffer {
-            storage: Vec::with_capacity(capacity.max(1)),
+            storage: Vec::new(),
             capacity: capacity.max(1),
             head: 0,
             len: 0,
@@ -46,8 +47,21 @@ impl SendBuffer {
     /// Makes `storage[..end]` addressable (`end <= capacity`).
     fn reach(&mut self, end: usize) {
         if self.storage.len() < end {
+            super::storage::reserve_whole(&mut self.storage, self.capacity);
             self.storage.resize(end, 0);
         }
+    }
+
+    /// The allocation, emptied, for a later connection; the buffer is left empty.
+    pub(super) fn take_storage(&mut self) -> Vec<u8> {
+        self.head = 0;
+        self.len = 0;
+        super::storage::emptied(&mut self.storage)
+    }
+
+    /// Uses `storage` (an earlier buffer's allocation) unless this one has allocated already.
+    pub(super) fn adopt_storage(&mut self, storage: Vec<u8>) {
+        super::storage::adopt(&mut self.storage, storage);
     }
 
     pub(super) fn len(&self) -> usize {

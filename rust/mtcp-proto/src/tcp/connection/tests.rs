@@ -2183,6 +2183,7 @@ mod paws;
 mod prr;
 mod quick_ack;
 mod reuse;
+mod storage;
 mod sack_blocks;
 mod syn_cookie;
 mod transmit_hint;
