@@ -16,6 +16,7 @@ Root only; lab addresses only.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 
 import mtcp
 from mtcp.tools import netlab
@@ -31,6 +33,7 @@ from .test_kernel_interop import (
     HTTP_PORT,
     SHORT_CLIENT,
     SITES,
+    Site,
     StackServer,
     _connected_or_error,
     kernel,
@@ -93,10 +96,12 @@ def test_kernel_connections_split_between_two_contexts(lab: None) -> None:
     assert min(opened) > 0, f"one context got every connection: {opened}"
 
 
-def test_each_context_connects_out_through_its_own_queue(lab: None) -> None:
+@contextlib.contextmanager
+def kernel_echo_listener(site: Site, port: int) -> Iterator[None]:
+    """``KERNEL_ECHO`` listening on ``site``'s kernel address, ``port``, for the block."""
     listener = subprocess.Popen(
-        ["timeout", "60", "ip", "netns", "exec", SITE.kernel_ns, sys.executable, "-c",
-         KERNEL_ECHO, SITE.kernel_addr, str(KERNEL_PORT)],
+        ["timeout", "60", "ip", "netns", "exec", site.kernel_ns, sys.executable, "-c",
+         KERNEL_ECHO, site.kernel_addr, str(port)],
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, killed whole below
@@ -104,42 +109,55 @@ def test_each_context_connects_out_through_its_own_queue(lab: None) -> None:
     try:
         assert listener.stdout is not None
         assert listener.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        os.killpg(listener.pid, signal.SIGKILL)
+        listener.communicate(timeout=5)
+
+
+def connect_and_echo(ctx: mtcp.Context, addr: str, port: int, count: int) -> int:
+    """Opens ``count`` connections from ``ctx`` to a ``KERNEL_ECHO`` listener at once, sends
+    4 bytes on each and checks they come back; returns how many did (within 20 s). A connect
+    that fails (the kernel's SYN-ACK reached another context, which reset it) fails the test."""
+    socks = []
+    for _ in range(count):
+        sock = ctx.socket()
+        rc = sock.connect_ex((addr, port))
+        assert rc in (0, errno.EINPROGRESS), rc
+        socks.append(sock)
+    echoed = 0
+    deadline = time.monotonic() + 20
+    pending = {id(s): s for s in socks}
+    sent: set[int] = set()
+    while pending and time.monotonic() < deadline:
+        for key, sock in list(pending.items()):
+            state = _connected_or_error(sock)
+            assert state in (-1, 0), f"connect failed: errno {state}"
+            if state == -1:
+                continue
+            if key not in sent:
+                assert sock.send(b"ping") == 4
+                sent.add(key)
+            try:
+                data = sock.recv(4)
+            except BlockingIOError:
+                continue
+            assert data == b"ping"
+            echoed += 1
+            sock.close()
+            del pending[key]
+        time.sleep(0.001)
+    return echoed
+
+
+def test_each_context_connects_out_through_its_own_queue(lab: None) -> None:
+    with kernel_echo_listener(SITE, KERNEL_PORT):
         stack = two_context_stack()
         try:
             contexts = [stack.create_context(i) for i in range(2)]
             for ctx in contexts:
-                socks = []
-                for _ in range(20):
-                    sock = ctx.socket()
-                    rc = sock.connect_ex((SITE.kernel_addr, KERNEL_PORT))
-                    assert rc in (0, errno.EINPROGRESS), rc
-                    socks.append(sock)
-                echoed = 0
-                deadline = time.monotonic() + 20
-                pending = {id(s): s for s in socks}
-                sent: set[int] = set()
-                while pending and time.monotonic() < deadline:
-                    for key, sock in list(pending.items()):
-                        state = _connected_or_error(sock)
-                        assert state in (-1, 0), f"connect failed: errno {state}"
-                        if state == -1:
-                            continue
-                        if key not in sent:
-                            assert sock.send(b"ping") == 4
-                            sent.add(key)
-                        try:
-                            data = sock.recv(4)
-                        except BlockingIOError:
-                            continue
-                        assert data == b"ping"
-                        echoed += 1
-                        sock.close()
-                        del pending[key]
-                    time.sleep(0.001)
+                echoed = connect_and_echo(ctx, SITE.kernel_addr, KERNEL_PORT, 20)
                 assert echoed == 20, f"context {ctx.core}: {echoed} of 20 echoed"
                 assert ctx.stats().connections_opened == 20
         finally:
             stack.destroy()
-    finally:
-        os.killpg(listener.pid, signal.SIGKILL)
-        listener.communicate(timeout=5)

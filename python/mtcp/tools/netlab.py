@@ -9,13 +9,13 @@ Layout::
     netns mtcp-stk                         netns mtcp-peer
     +-------------------------+  veth      +-------------------------------------+
     | mtcpv0  (no kernel IP)  |<---------->| mtcpv1 (TSO/GSO/GRO/tx-csum off)    |
-    |  mtcp: afpacket, afxdp  |            |   port of bridge mtcpbr0            |
-    |        198.18.10.2/24   |            |   mtcpbr0 198.18.10.1/24: Linux TCP |
+    |  mtcp: afpacket, afxdp  | 2 queues   |   port of bridge mtcpbr0            |
+    |        198.18.10.2/24   | each way   |   mtcpbr0 198.18.10.1/24: Linux TCP |
     +-------------------------+            +-------------------------------------+
 
     netns mtcp-tap
     +------------------------------------------------------------+
-    | mtcptap0 (persistent TAP), port of bridge mtcpbr1          |
+    | mtcptap0 (persistent multi-queue TAP), port of mtcpbr1     |
     |   mtcpbr1 198.18.11.1/24: the kernel side                  |
     |  mtcp: tap, 198.18.11.2/24 (the far end of the cable)      |
     +------------------------------------------------------------+
@@ -27,6 +27,11 @@ get 64 KB GSO super-frames) and TX checksum offload off (over veth, frames would
 unfinished checksums). A process attaches to the TAP or the veth end from inside the
 namespace: ``ip netns exec mtcp-stk mtcp epserver -f afpacket.conf`` (or, from Python,
 :func:`in_netns`).
+
+The veth pair has 2 receive and 2 transmit queues at each end, so AF_XDP can serve two
+contexts; the peer sends on one of them (an AF_XDP stack with one context, bound to queue 0,
+then sees every frame) unless :func:`peer_spread_over_queues` spreads it over both. The TAP is
+made with ``multi_queue``, so a stack with several contexts attaches one queue each.
 
 The kernel's address sits on a bridge whose only port is the cable to the stack, so that
 ``netlab loss P`` (or ``up --loss P``) can drop P % of the IPv4 frames in each direction with
@@ -155,6 +160,35 @@ def exclusive() -> Iterator[None]:
     with LOCK_PATH.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+#: Receive and transmit queues of each end of the veth pair: AF_XDP binds one socket per
+#: receive queue, so this many contexts can run on ``mtcpv0``.
+VETH_QUEUES = 2
+
+
+def set_peer_tx_queues(count: int, lab: Lab = LAB) -> None:
+    """Makes the kernel's end of the veth send on ``count`` queues (``ethtool -L tx``). A veth
+    delivers a frame on the receive queue numbered like the peer's transmit queue, and the
+    kernel picks that by its own flow hash (not mTCP's RSS): with 2, flows are spread over both
+    of ``mtcpv0``'s queues as a multi-queue NIC spreads them. ``up`` leaves it at 1, so an
+    AF_XDP stack with one context (bound to queue 0) sees every frame."""
+    if not 1 <= count <= VETH_QUEUES:
+        raise LabError(f"the veth has {VETH_QUEUES} queues; asked for {count}")
+    if shutil.which("ethtool") is None:
+        raise LabError("ethtool is not installed: apt-get install ethtool")
+    _run(_ns(PEER_NS, "ethtool", "-L", lab.veth_peer, "tx", str(count)))
+
+
+@contextlib.contextmanager
+def peer_spread_over_queues(lab: Lab = LAB) -> Iterator[None]:
+    """For the block, the veth peer spreads flows over all :data:`VETH_QUEUES` queues
+    (:func:`set_peer_tx_queues`); back to 1 afterwards."""
+    set_peer_tx_queues(VETH_QUEUES, lab)
+    try:
+        yield
+    finally:
+        set_peer_tx_queues(1, lab)
 
 
 def up(lab: Lab = LAB, *, loss_percent: float = 0.0, bridge: bool = True) -> None:
@@ -288,12 +322,15 @@ def _up(lab: Lab, bridge: bool) -> None:
         _run(["ip", "netns", "add", ns])
         _run(["ip", "-n", ns, "link", "set", "lo", "up"])
     # The veth pair is created inside mtcp-stk, so no device ever appears in the root namespace.
+    # VETH_QUEUES queues each way (AF_XDP with that many contexts); the peer sends on one.
+    queues = ["numtxqueues", str(VETH_QUEUES), "numrxqueues", str(VETH_QUEUES)]
     _run(
         [
-            "ip", "-n", STACK_NS, "link", "add", lab.veth_stack, "type", "veth",
-            "peer", "name", lab.veth_peer, "netns", PEER_NS,
+            "ip", "-n", STACK_NS, "link", "add", lab.veth_stack, *queues, "type", "veth",
+            "peer", "name", lab.veth_peer, *queues, "netns", PEER_NS,
         ]
     )  # fmt: skip
+    set_peer_tx_queues(1, lab)
     # Stack side: no IPv4 address, no IPv6 (no RS/ND/MLD noise), no forwarding, GRO off.
     _run(_ns(STACK_NS, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"))
     _run(_ns(STACK_NS, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"))
@@ -312,7 +349,9 @@ def _up(lab: Lab, bridge: bool) -> None:
     tap_cidr = f"{lab.tap_kernel_addr}/{lab.prefix_len}"
     _run(_ns(TAP_NS, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"))
     _run(_ns(TAP_NS, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"))
-    _run(["ip", "-n", TAP_NS, "tuntap", "add", "dev", lab.tap, "mode", "tap"])
+    # multi_queue: a stack with several contexts attaches one queue each (one context still
+    # attaches, with IFF_MULTI_QUEUE, to the one queue).
+    _run(["ip", "-n", TAP_NS, "tuntap", "add", "dev", lab.tap, "mode", "tap", "multi_queue"])
     _attach_kernel_end(TAP_NS, lab.tap_bridge, lab.tap, tap_cidr, bridge)
 
 
