@@ -1,43 +1,75 @@
-"""``mtcp bench --veth``: mtcp on real packet backends against one kernel peer (issue 6, item 7).
+"""``mtcp bench --veth``: mtcp on real packet backends against kernel peers (issues 6 and 7).
 
-The lab (:mod:`mtcp.tools.netlab`) is brought up, used and *always* brought down. One kernel
-server (:data:`PEER_SERVER`, Python's ``socket`` + ``select.epoll``, started with
-``ip netns exec mtcp-peer timeout …``) listens on the peer's bridge address 198.18.10.1; the
-same program runs in ``mtcp-tap`` on 198.18.11.1 for the TAP rows. Against it, from the other
-end of the cable, the same client code (:mod:`mtcp.tools._bench_workloads`, one Python thread):
+The lab (:mod:`mtcp.tools.netlab`) is brought up, used and *always* brought down, with the
+lab's lock held throughout. A kernel peer server (:data:`PEER_SERVER`: Python ``socket`` +
+``select.epoll``, :data:`PEER_WORKERS` processes sharing the ports with ``SO_REUSEPORT``) runs
+in ``mtcp-peer`` on the bridge address 198.18.10.1 and in ``mtcp-tap`` on 198.18.11.1 (the TAP
+rows). Against it, from the other end of the cable, the same Python client code
+(:mod:`mtcp.tools._bench_workloads`):
 
-* mtcp, inline mode, on ``mtcpv0`` in ``mtcp-stk`` with ``io = afpacket`` and ``io = afxdp``
-  (198.18.10.2), and on the TAP ``mtcptap0`` in ``mtcp-tap`` (198.18.11.2);
+* mtcp, inline mode, on ``mtcpv0`` in ``mtcp-stk`` with ``io = afpacket``, ``afxdp`` and
+  ``dpdk`` (a ``net_af_packet`` vdev on ``mtcpv0``; only when the extension has DPDK), and on
+  the TAP ``mtcptap0`` in ``mtcp-tap``;
 * the kernel's TCP (Python ``socket``) in ``mtcp-stk`` over the same veth. For that run only,
-  ``mtcpv0`` gets the kernel address :data:`KERNEL_CLIENT_ADDR` (198.18.10.3), which is removed
-  again before any mtcp run: while the kernel owns an address on the interface its TCP would
-  answer segments meant for it, but 198.18.10.3 is not mtcp's, and frames for mtcp's
-  198.18.10.2 are not the kernel's (forwarding is off), so the two never meet. This is simpler
-  than a third namespace with a second veth and keeps "same cable, same peer" literal.
+  ``mtcpv0`` gets the kernel address :data:`KERNEL_CLIENT_ADDR` (198.18.10.3), removed again
+  before any mtcp run: while the kernel owns an address on the interface its TCP would answer
+  segments meant for it, but 198.18.10.3 is not mtcp's, and frames for mtcp's 198.18.10.2 are
+  not the kernel's (forwarding is off), so the two never meet.
 
-Workloads: ``short`` (connect, 64 B request, 64 B echo, close; 64 in flight), ``rpc`` (64 B
-ping-pong on 1 connection; p50/p99) and ``bulk`` (64 MiB to a sink that acknowledges the last
-byte). Every run is bounded (at most ``secs`` plus a few seconds of draining), the server by
-``timeout``. All traffic stays in 198.18.0.0/15 inside the lab's namespaces.
+Each short/rpc row runs with **1 and 2 contexts** (issue 7 item 4): ``num_cores = n``, one
+client thread per context driving it inline, ``mtcp_init_rss`` so replies come back to the
+context that sent; the kernel row gets n client threads. A backend that refuses ``num_cores =
+2`` gives a row with ``status: "not supported"`` and the reason instead of a figure. Bulk runs
+with one context.
+
+Every row runs in a child process (``python -m mtcp.tools._bench_veth --child SPEC`` under
+``ip netns exec``): DPDK's EAL can be set up once per process only (the 1- and 2-queue rows
+need different vdev arguments), a backend that crashes takes only its row with it, and each
+row's CPU use is its own. The child measures, over the timed part only, the CPU time of each
+client thread, of the peer's workers (``/proc/<pid>/stat``) and of the whole machine
+(``/proc/stat``: user, system, softirq, steal, idle), and :func:`limit_of` names what ran out.
+
+Workloads: ``short`` (connect, 64 B request, 64 B echo, close; 64 in flight per thread),
+``rpc`` (64 B ping-pong on 1 connection per thread; p50/p99) and ``bulk`` (64 MiB to a sink
+that acknowledges the last byte). Every run is bounded (``secs``, at most 10, plus at most
+:data:`DRAIN_S` of draining); the child by ``timeout``, the peer by ``timeout``. All traffic
+stays in 198.18.0.0/15 inside the lab's namespaces.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 import os
+import select
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 import mtcp
 
 from . import netlab
-from ._bench_workloads import IN, OUT, KernelNet, MtcpNet, PyResult, _rpc, _short
+from ._bench_workloads import DRAIN_S, IN, OUT, KernelNet, MtcpNet, PyResult, _rpc, _short
 
-__all__ = ["KERNEL_CLIENT_ADDR", "PEER_SERVER", "VETH_RUNS", "run_veth"]
+__all__ = [
+    "CONTEXTS",
+    "KERNEL_CLIENT_ADDR",
+    "PEER_SERVER",
+    "PEER_WORKERS",
+    "VETH_RUNS",
+    "Row",
+    "add_scaling",
+    "limit_of",
+    "plan",
+    "run_veth",
+    "veth_table",
+]
 
 ECHO_PORT = 7000
 SINK_PORT = 7001
@@ -46,26 +78,53 @@ KERNEL_CLIENT_ADDR = "198.18.10.3"
 #: Bytes of the bulk workload.
 BULK_BYTES = 64 << 20
 #: How long the peer server may live at most (``timeout`` kills it).
-SERVER_LIFETIME_S = 600
-#: (label, io) of the client stacks, in run order; ``kernel`` is Python's socket module.
-VETH_RUNS = (("kernel", "veth"), ("mtcp", "afpacket"), ("mtcp", "afxdp"), ("mtcp", "tap"))
+SERVER_LIFETIME_S = 900
+#: Worker processes of each peer server (``SO_REUSEPORT`` spreads connections over them).
+PEER_WORKERS = 2
+#: Short connections in flight per client thread.
+SHORT_IN_FLIGHT = 64
+#: Context counts of the short and rpc rows (kernel: client threads).
+CONTEXTS = (1, 2)
+#: (stack, io) of the client stacks, in run order; ``kernel`` is Python's socket module.
+VETH_RUNS = (
+    ("kernel", "veth"),
+    ("mtcp", "afpacket"),
+    ("mtcp", "afxdp"),
+    ("mtcp", "tap"),
+    ("mtcp", "dpdk"),
+)
+#: DPDK's port: EAL's af_packet vdev on the stack's veth end (as tests/interop do it).
+DPDK_PORT = "net_af_packet0"
+#: A child's own limit beyond the run's length (start-up, warm-up, draining, teardown).
+CHILD_SLACK_S = 40.0
+#: Bound of each wait for the other client threads (warm-up done, run started).
+BARRIER_S = 30.0
 
 #: The kernel peer: echo on ECHO_PORT; on SINK_PORT an 8-byte big-endian length, then that
-#: many bytes, answered by one byte "k". Single-threaded epoll, standard library only.
+#: many bytes, answered by one byte "k". argv: address, echo port, sink port, [workers].
+#: Each worker (forked) binds its own SO_REUSEPORT listeners and prints "ready <pid>".
+#: Single-threaded epoll per worker, standard library only.
 PEER_SERVER = r"""
-import select, socket, sys
-addr = sys.argv[1]
+import os, select, socket, sys
+addr, echo_port, sink_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+workers = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+for _ in range(workers - 1):
+    if os.fork() == 0:
+        break
 def listen(port):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     s.bind((addr, port)); s.listen(4096); s.setblocking(False)
     return s
-ls = {listen(int(sys.argv[2])): "echo", listen(int(sys.argv[3])): "sink"}
+ls = {listen(echo_port): "echo", listen(sink_port): "sink"}
 byfd = {s.fileno(): (s, kind) for s, kind in ls.items()}
 ep = select.epoll()
 for s in ls: ep.register(s, select.EPOLLIN)
 conns = {}
-print("ready", flush=True)
+print("ready", os.getpid(), flush=True)
+def drop(fd, c):
+    ep.unregister(fd); c.close(); del conns[fd]
 while True:
     for fd, ev in ep.poll(1.0):
         if fd in byfd:
@@ -86,15 +145,26 @@ while True:
         c = st[0]
         try:
             data = c.recv(262144)
-            if data and st[1] == "echo":
-                c.setblocking(True); c.settimeout(5.0); c.sendall(data); c.setblocking(False)
-                continue
         except BlockingIOError:
             continue
         except OSError:
             data = b""
         if not data:
-            ep.unregister(fd); c.close(); del conns[fd]
+            drop(fd, c)
+            continue
+        if st[1] == "echo":
+            try:
+                n = c.send(data)
+            except BlockingIOError:
+                n = 0
+            except OSError:
+                drop(fd, c)
+                continue
+            if n < len(data):  # never for 64 B; a full send buffer waits (bounded)
+                try:
+                    c.settimeout(5.0); c.sendall(data[n:]); c.setblocking(False)
+                except OSError:
+                    drop(fd, c)
             continue
         if st[2] < 0:
             st[4] += data
@@ -112,29 +182,217 @@ while True:
 """
 
 
+@dataclass(frozen=True)
+class Row:
+    """One run: a workload, a client stack on a backend, and how many contexts (threads)."""
+
+    workload: str
+    stack: str
+    io: str
+    contexts: int
+
+    @property
+    def conns(self) -> int:
+        """Connections in flight in all (per thread: 64 short, 1 rpc and bulk)."""
+        return (SHORT_IN_FLIGHT if self.workload == "short" else 1) * self.contexts
+
+    def label(self) -> str:
+        return f"{self.workload} {self.stack} {self.io} x{self.contexts}"
+
+
+def plan(ios: Sequence[str] | None = None) -> list[Row]:
+    """The rows, in run order: short and rpc with every client stack at 1 and 2 contexts,
+    then bulk with 1 context. ``ios`` keeps only those backends (``veth``: the kernel)."""
+    runs = [(s, io) for s, io in VETH_RUNS if ios is None or io in ios]
+    rows = [Row(w, s, io, n) for w in ("short", "rpc") for s, io in runs for n in CONTEXTS]
+    rows += [Row("bulk", s, io, 1) for s, io in runs]
+    return rows
+
+
+# -- the kernel peer --------------------------------------------------------------------------
+
+
 @contextlib.contextmanager
-def _peer_server(ns: str, addr: str) -> Iterator[None]:
-    """The kernel server in ``ns`` on ``addr``, stopped (killed if need be) on exit."""
+def _peer_server(ns: str, addr: str, workers: int = PEER_WORKERS) -> Iterator[list[int]]:
+    """The kernel server in ``ns`` on ``addr``; yields its workers' pids; stopped (killed,
+    whole process group) on exit."""
     proc = subprocess.Popen(
         ["ip", "netns", "exec", ns, "timeout", str(SERVER_LIFETIME_S), sys.executable, "-c",
-         PEER_SERVER, addr, str(ECHO_PORT), str(SINK_PORT)],
+         PEER_SERVER, addr, str(ECHO_PORT), str(SINK_PORT), str(workers)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group: `timeout` and the server die together
+        start_new_session=True,  # its own process group: `timeout` and the workers die together
     )  # fmt: skip
     try:
         assert proc.stdout is not None
-        assert proc.stderr is not None
-        line = proc.stdout.readline()  # bounded: the server prints or dies (timeout)
-        if line.strip() != "ready":
-            raise OSError(f"kernel peer server in {ns} did not start: {proc.stderr.read()!r}")
-        yield
+        try:
+            pids = _ready_pids(proc.stdout.fileno(), workers, PEER_START_S)
+        except OSError as exc:
+            _stop(proc)
+            _, err = proc.communicate(timeout=10)
+            tail = err.decode(errors="replace")[-500:]
+            raise OSError(f"kernel peer server in {ns} on {addr}: {exc}: {tail}") from None
+        yield pids
     finally:
-        # Killing only `timeout` left the server holding the pipes, and communicate() timed out.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        _stop(proc)
         proc.communicate(timeout=10)  # reaps it and closes both pipes
+
+
+#: How long the peer's workers may take to bind and say so.
+PEER_START_S = 20.0
+
+
+def _ready_pids(fd: int, workers: int, timeout: float) -> list[int]:
+    """Reads ``workers`` lines ``ready <pid>`` from ``fd``, for at most ``timeout`` seconds
+    (a worker that died before printing must not leave us waiting on its siblings' pipe)."""
+    deadline = time.monotonic() + timeout
+    text = b""
+    while (ready := text.count(b"\n")) < workers:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise OSError(f"{ready} of {workers} workers ready after {timeout:.0f} s")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            raise OSError(f"exited with {ready} of {workers} workers ready")
+        text += chunk
+    pids = []
+    for line in text.decode().splitlines()[:workers]:
+        word, _, pid = line.partition(" ")
+        if word != "ready" or not pid.strip().isdigit():
+            raise OSError(f"unexpected line {line!r}")
+        pids.append(int(pid))
+    return pids
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    # Killing only `timeout` left the server holding the pipes, and communicate() timed out.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+# -- CPU accounting ---------------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+#: /proc/stat's cpu line, in order.
+_STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def _machine_ticks() -> dict[str, int]:
+    with open("/proc/stat") as f:
+        values = f.readline().split()[1 : 1 + len(_STAT_FIELDS)]
+    return dict(zip(_STAT_FIELDS, map(int, values), strict=False))
+
+
+def _process_ticks(pid: int) -> int:
+    """utime + stime of process ``pid`` (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+
+
+@dataclass
+class _CpuSample:
+    wall: float
+    machine: dict[str, int]
+    peers: list[int]
+    process: float
+
+    @classmethod
+    def now(cls, peer_pids: Sequence[int]) -> _CpuSample:
+        return cls(
+            time.perf_counter(),
+            _machine_ticks(),
+            [_process_ticks(p) for p in peer_pids],
+            time.process_time(),
+        )
+
+
+def _cpu_use(a: _CpuSample, b: _CpuSample, threads: Sequence[float]) -> dict[str, Any]:
+    """What each part used between samples ``a`` and ``b``, in CPUs (CPU seconds per second
+    of wall time): each client thread, the client process, each peer worker, the machine."""
+    wall = max(b.wall - a.wall, 1e-9)
+
+    def cpus(ticks: float) -> float:
+        return round(ticks / _TICK / wall, 3)
+
+    machine = {k: cpus(b.machine[k] - a.machine[k]) for k in _STAT_FIELDS}
+    return {
+        "wall_s": round(wall, 3),
+        "client_threads": [round(t / wall, 3) for t in threads],
+        "client_process": round((b.process - a.process) / wall, 3),
+        "peer_workers": [cpus(y - x) for x, y in zip(a.peers, b.peers, strict=False)],
+        "machine": {
+            "cpus": os.cpu_count() or 1,
+            "busy": round(sum(v for k, v in machine.items() if k not in ("idle", "iowait")), 3),
+            "idle": round(machine["idle"] + machine["iowait"], 3),
+            "user": round(machine["user"] + machine["nice"], 3),
+            "system": machine["system"],
+            "softirq": round(machine["softirq"] + machine["irq"], 3),
+            "steal": machine["steal"],
+        },
+    }
+
+
+#: A part using this much of one CPU counts as saturated.
+SATURATED = 0.85
+
+
+def limit_of(cpu: dict[str, Any]) -> str:
+    """What bounded a run, from its :func:`_cpu_use` figures: the machine (no idle CPU
+    left), one client thread, the GIL (Python client threads that together use one CPU), a
+    peer worker, or nothing saturated (latency-bound)."""
+    threads: list[float] = cpu["client_threads"]
+    peers: list[float] = cpu["peer_workers"]
+    m = cpu["machine"]
+    if m["idle"] < 0.1 * m["cpus"]:
+        client = cpu.get("client_process", sum(threads))
+        other = m["busy"] - client - sum(peers) - m["softirq"] - m["steal"]
+        return (
+            f"machine CPU (all {m['cpus']} busy: client {client:.2f}, peer {sum(peers):.2f}, "
+            f"softirq {m['softirq']:.2f}, steal {m['steal']:.2f}, other {max(other, 0.0):.2f})"
+        )
+    if threads and max(threads) >= SATURATED:
+        return "client thread CPU"
+    if len(threads) > 1 and sum(threads) >= SATURATED:
+        return "GIL (the client threads share one CPU)"
+    if peers and max(peers) >= SATURATED:
+        return "peer worker CPU"
+    return "no CPU saturated (latency-bound)"
+
+
+# -- the child: one row -----------------------------------------------------------------------
+
+
+def _mtcp_config(io: str, workload: str, contexts: int) -> mtcp.Config:
+    lab = netlab.LAB
+    port, addr = (
+        (lab.tap, lab.tap_stack_addr)
+        if io == "tap"
+        else (DPDK_PORT if io == "dpdk" else lab.veth_stack, lab.veth_stack_addr)
+    )
+    buf = 262144 if workload == "bulk" else 8192
+    extra: dict[str, Any] = {}
+    if io == "dpdk":
+        # As tests/interop: no PCI scan, no hugepages, one lcore; one vdev queue pair per context.
+        vdev = f"{DPDK_PORT},iface={lab.veth_stack},qpairs={contexts}"
+        extra["dpdk_eal_args"] = (
+            f"--no-pci --no-huge -m 256 --no-telemetry -l 0 --file-prefix=mtcp-vbench --vdev={vdev}"
+        )
+    return mtcp.Config(
+        io=io,
+        port=port,
+        addr=f"{addr}/{lab.prefix_len}",
+        mode="inline",
+        num_cores=contexts,
+        max_concurrency=2048,
+        max_num_buffers=2048,
+        rcvbuf=buf,
+        sndbuf=buf,
+        **extra,
+    )
 
 
 def _bulk_to_sink(client: KernelNet | MtcpNet, to: tuple[str, int], total: int) -> PyResult:
@@ -181,39 +439,143 @@ def _bulk_to_sink(client: KernelNet | MtcpNet, to: tuple[str, int], total: int) 
     return r
 
 
-def _one(workload: str, client: KernelNet | MtcpNet, server_addr: str, secs: float) -> PyResult:
-    nothing = lambda: None  # noqa: E731 — the server is the kernel peer, nothing to step here
-    # Warm-up: one connection and one exchange, so ARP is resolved on both ends before the
-    # clock runs (64 SYNs towards an unresolved neighbour overflow its queue: 1 s SYN RTOs).
-    _rpc(nothing, 1, client, (server_addr, ECHO_PORT), 1, 0.05)
+def _nothing() -> None:
+    pass
+
+
+def _warm_up(client: KernelNet | MtcpNet, echo: tuple[str, int]) -> None:
+    """One connection and one exchange, so ARP is resolved on both ends (for each context:
+    each learns it through its own queue) before the clock runs; 64 SYNs towards an
+    unresolved neighbour overflow its queue and show 1 s SYN retransmissions."""
+    _rpc(_nothing, 1, client, echo, 1, 0.05)
+
+
+def _workload(
+    workload: str, client: KernelNet | MtcpNet, server: str, ports: Sequence[int], secs: float
+) -> PyResult:
+    """One client thread's run against the peer at ``server`` (``ports``: echo, sink)."""
     if workload == "short":
-        return _short(nothing, 1, client, (server_addr, ECHO_PORT), 64, secs)
+        return _short(_nothing, 1, client, (server, ports[0]), SHORT_IN_FLIGHT, secs)
     if workload == "rpc":
-        return _rpc(nothing, 1, client, (server_addr, ECHO_PORT), 1, secs)
-    return _bulk_to_sink(client, (server_addr, SINK_PORT), BULK_BYTES)
+        return _rpc(_nothing, 1, client, (server, ports[0]), 1, secs)
+    return _bulk_to_sink(client, (server, ports[1]), BULK_BYTES)
 
 
-def _mtcp_client(io: str, workload: str) -> tuple[mtcp.Stack, MtcpNet]:
-    lab = netlab.LAB
-    ns, port, addr = (
-        (netlab.TAP_NS, lab.tap, lab.tap_stack_addr)
-        if io == "tap"
-        else (netlab.STACK_NS, lab.veth_stack, lab.veth_stack_addr)
-    )
-    buf = 262144 if workload == "bulk" else 8192
-    cfg = mtcp.Config(
-        io=io,
-        port=port,
-        addr=f"{addr}/{lab.prefix_len}",
-        mode="inline",
-        max_concurrency=2048,
-        max_num_buffers=2048,
-        rcvbuf=buf,
-        sndbuf=buf,
-    )
-    with netlab.in_netns(ns):
+def _clients(spec: dict[str, Any]) -> tuple[list[KernelNet | MtcpNet], Callable[[], None]]:
+    """The row's client ends (one per context/thread) and how to release them. Raises
+    :class:`_NotSupportedError` when the backend refuses the number of contexts."""
+    n = int(spec["contexts"])
+    if spec["stack"] == "kernel":
+        nets = [KernelNet() for _ in range(n)]
+
+        def close_all() -> None:
+            for net in nets:
+                for fd in list(net.socks):
+                    net.close(fd)
+
+        return list(nets), close_all
+    cfg = _mtcp_config(spec["io"], spec["workload"], n)
+    own_addr = netlab.LAB.tap_stack_addr if spec["io"] == "tap" else netlab.LAB.veth_stack_addr
+    try:
         stack = mtcp.Stack(cfg)
-    return stack, MtcpNet(stack.create_context(0))
+    except (OSError, ValueError) as exc:
+        if n > 1:
+            raise _NotSupportedError(str(exc)) from exc
+        raise
+    try:
+        contexts = [stack.create_context(i) for i in range(n)]
+        if n > 1:
+            for ctx in contexts:
+                # mtcp_init_rss: source ports whose replies hash back to this context.
+                mtcp.mtcp_init_rss(ctx, own_addr, 1, spec["server"], _ports(spec)[0])
+    except BaseException:
+        stack.destroy()
+        raise
+    return [MtcpNet(ctx) for ctx in contexts], stack.destroy
+
+
+def _ports(spec: dict[str, Any]) -> list[int]:
+    """The peer's (echo, sink) ports: ``spec["ports"]`` or the lab's (7000, 7001)."""
+    return [int(p) for p in spec.get("ports", (ECHO_PORT, SINK_PORT))]
+
+
+class _NotSupportedError(Exception):
+    """The backend refused this number of contexts (the message says why)."""
+
+
+def run_row(spec: dict[str, Any]) -> dict[str, Any]:
+    """One row, in this process (the child): ``spec`` has ``workload``, ``stack``, ``io``,
+    ``contexts``, ``secs``, ``server`` (the peer's address), ``peer_pids`` and optionally
+    ``ports`` (the peer's echo and sink ports). Returns the
+    record: figures, ``status`` ``ok`` or ``not supported`` (with ``reason``), CPU use."""
+    n = int(spec["contexts"])
+    row = Row(spec["workload"], spec["stack"], spec["io"], n)
+    base: dict[str, Any] = {
+        "suite": "veth", "workload": row.workload, "stack": row.stack, "mode": row.io,
+        "io": row.io, "contexts": n, "conns": row.conns,
+    }  # fmt: skip
+    try:
+        nets, release = _clients(spec)
+    except _NotSupportedError as exc:
+        return {**base, "status": "not supported", "reason": str(exc)}
+    secs = min(float(spec["secs"]), 10.0)
+    ports = _ports(spec)
+    results: list[PyResult | None] = [None] * n
+    cpu_times = [0.0] * n
+    errors: list[BaseException] = []
+    start = threading.Barrier(n + 1, timeout=BARRIER_S)
+
+    def drive(i: int) -> None:
+        try:
+            _warm_up(nets[i], (spec["server"], ports[0]))
+            start.wait()
+            t = time.thread_time()
+            results[i] = _workload(row.workload, nets[i], spec["server"], ports, secs)
+            cpu_times[i] = time.thread_time() - t
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            start.abort()
+
+    threads = [threading.Thread(target=drive, args=(i,), daemon=True) for i in range(n)]
+    try:
+        for t in threads:
+            t.start()
+        with contextlib.suppress(threading.BrokenBarrierError):
+            start.wait()
+        before = _CpuSample.now(spec["peer_pids"])
+        for t in threads:
+            t.join(secs + DRAIN_S + BARRIER_S)
+        after = _CpuSample.now(spec["peer_pids"])
+    finally:
+        if not any(t.is_alive() for t in threads):
+            release()  # a hung thread keeps its stack; the process exits anyway
+    if errors:
+        raise OSError(f"{row.label()}: {errors[0]}") from errors[0]
+    if any(r is None for r in results):
+        raise OSError(f"{row.label()}: a client thread did not finish")
+    done = [r for r in results if r is not None]
+    total = PyResult(row.workload, row.stack, row.io, row.conns)
+    total.ops = sum(r.ops for r in done)
+    total.errors = sum(r.errors for r in done)
+    total.bytes = sum(r.bytes for r in done)
+    total.secs = max(r.secs for r in done)
+    total.latencies_us = [x for r in done for x in r.latencies_us]
+    rec = {**total.record(), **base, "status": "ok"}
+    rec["thread_rates"] = [round(r.ops / r.secs, 1) if r.secs else 0.0 for r in done]
+    rec["cpu"] = _cpu_use(before, after, cpu_times)
+    rec["limit"] = limit_of(rec["cpu"])
+    return rec
+
+
+def _child_main(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m mtcp.tools._bench_veth")
+    p.add_argument("--child", required=True, help="the row as JSON (see run_row)")
+    spec = json.loads(p.parse_args(argv).child)
+    print(json.dumps(run_row(spec)), flush=True)
+    return 0
+
+
+# -- the parent: every row, in the lab --------------------------------------------------------
 
 
 def _kernel_address(present: bool) -> None:
@@ -226,82 +588,170 @@ def _kernel_address(present: bool) -> None:
     )  # fmt: skip
 
 
-def _kernel_run(workload: str, secs: float) -> PyResult:
-    """The kernel client in mtcp-stk over mtcpv0 (which owns 198.18.10.3 only meanwhile)."""
-    _kernel_address(True)
-    net = KernelNet()
+def _row_in_child(row: Row, secs: float, peers: dict[str, list[int]]) -> dict[str, Any]:
+    """Runs ``row`` in a child process in the client's namespace; returns its record.
+    Raises OSError when the child fails or outlives its bound."""
+    lab = netlab.LAB
+    tap = row.io == "tap"
+    spec = {
+        "workload": row.workload, "stack": row.stack, "io": row.io, "contexts": row.contexts,
+        "secs": secs, "server": lab.tap_kernel_addr if tap else lab.veth_peer_addr,
+        "peer_pids": peers["tap" if tap else "veth"],
+    }  # fmt: skip
+    bound = min(secs, 10.0) + DRAIN_S + CHILD_SLACK_S
+    argv = [
+        "ip", "netns", "exec", netlab.TAP_NS if tap else netlab.STACK_NS,
+        "timeout", "-k", "5", str(int(bound)),
+        sys.executable, "-m", "mtcp.tools._bench_veth", "--child", json.dumps(spec),
+    ]  # fmt: skip
+    if row.stack == "kernel":
+        _kernel_address(True)
     try:
-        with netlab.in_netns(netlab.STACK_NS):
-            # Sockets created here stay in mtcp-stk. Short connections leave TIME_WAIT on the
-            # client: reuse them (namespace-local sysctl) so the port range never runs dry.
-            subprocess.run(
-                ["sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1",
-                 "net.ipv4.ip_local_port_range=10000 65000"],
-                check=False, capture_output=True, timeout=10,
-            )  # fmt: skip
-            return _one(workload, net, netlab.LAB.veth_peer_addr, secs)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=bound + 15)
+    except subprocess.TimeoutExpired as exc:
+        raise OSError(f"no result in {bound + 15:.0f} s") from exc
     finally:
-        for fd in list(net.socks):
-            net.close(fd)
-        _kernel_address(False)
-
-
-def _run_one(stack: str, io: str, workload: str, secs: float) -> dict[str, Any]:
-    if stack == "kernel":
-        r = _kernel_run(workload, secs)
-    else:
-        st, client = _mtcp_client(io, workload)
-        try:
-            peer = netlab.LAB.tap_kernel_addr if io == "tap" else netlab.LAB.veth_peer_addr
-            r = _one(workload, client, peer, secs)
-        finally:
-            st.destroy()
-    r.stack, r.mode = stack, io
-    rec = r.record()
-    rec["suite"] = "veth"
-    rec["io"] = io
+        if row.stack == "kernel":
+            _kernel_address(False)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+        raise OSError(tail[0][-300:])
+    rec: dict[str, Any] = json.loads(lines[-1])
     return rec
 
 
-def run_veth(secs: float, out: TextIO, describe: Any) -> list[dict[str, Any]]:
-    """Brings the lab up, runs every (workload, client) pair against the kernel peers, brings
-    the lab down (always). ``secs``: length of each short/rpc run (at most 10)."""
-    secs = min(secs, 10.0)
-    workloads = ("short", "rpc", "bulk")
-    runs = [(w, s, io) for w in workloads for s, io in VETH_RUNS]
-    with netlab.exclusive():
-        return _run_in_lab(runs, secs, out, describe)
+Runner = Callable[[Row], dict[str, Any]]
 
 
-def _run_in_lab(
-    runs: list[tuple[str, str, str]], secs: float, out: TextIO, describe: Any
+def run_rows(
+    rows: Sequence[Row], runner: Runner, out: TextIO, describe: Callable[[dict[str, Any]], str]
 ) -> list[dict[str, Any]]:
-    """:func:`run_veth`'s body, run while the lab's lock is held."""
+    """Runs each row with ``runner`` and prints a progress line per row; a row that fails
+    becomes a ``status: "failed"`` record, a DPDK row without DPDK ``skipped``. Adds
+    :func:`add_scaling`."""
     records: list[dict[str, Any]] = []
-    netlab.up()
-    try:
-        lab = netlab.LAB
-        with (
-            _peer_server(netlab.PEER_NS, lab.veth_peer_addr),
-            _peer_server(netlab.TAP_NS, lab.tap_kernel_addr),
-        ):
-            for i, (workload, stack, io) in enumerate(runs, 1):
-                conns = 64 if workload == "short" else 1
-                print(
-                    f"  [{i}/{len(runs)}] veth {workload} {conns} {stack} {io} ...",
-                    end=" ",
-                    file=out,
-                    flush=True,
-                )
-                try:
-                    rec = _run_one(stack, io, workload, secs)
-                except OSError as exc:
-                    print(f"failed: {exc}", file=out)
-                    continue
-                records.append(rec)
-                print(describe(rec), file=out, flush=True)
-    finally:
-        errors = netlab.down()
-        for error in errors:
-            print(f"  netlab down: {error}", file=out)
+    has_dpdk = "dpdk" in mtcp.features()
+    for i, row in enumerate(rows, 1):
+        print(f"  [{i}/{len(rows)}] veth {row.label()} ...", end=" ", file=out, flush=True)
+        base = {
+            "suite": "veth", "workload": row.workload, "stack": row.stack, "mode": row.io,
+            "io": row.io, "contexts": row.contexts, "conns": row.conns,
+        }  # fmt: skip
+        if row.io == "dpdk" and not has_dpdk:
+            rec = {**base, "status": "skipped", "reason": "mtcp built without the dpdk feature"}
+        else:
+            try:
+                rec = runner(row)
+            except OSError as exc:
+                rec = {**base, "status": "failed", "reason": str(exc)}
+        records.append(rec)
+        if rec.get("status") == "ok":
+            print(f"{describe(rec)}; {rec.get('limit', '')}", file=out, flush=True)
+        else:
+            print(f"{rec['status']}: {rec.get('reason', '')}", file=out, flush=True)
+    add_scaling(records)
     return records
+
+
+def add_scaling(records: list[dict[str, Any]]) -> None:
+    """``scaling`` on each multi-context record: its rate over the same workload, stack and
+    backend's 1-context rate (both must have run)."""
+    one = {
+        (r["workload"], r["stack"], r["io"]): float(r["rate"])
+        for r in records
+        if r.get("status") == "ok" and r.get("contexts") == 1
+    }
+    for r in records:
+        if r.get("status") != "ok" or r.get("contexts", 1) == 1:
+            continue
+        base = one.get((r["workload"], r["stack"], r["io"]))
+        if base:
+            r["scaling"] = round(float(r["rate"]) / base, 2)
+
+
+def run_veth(
+    secs: float,
+    out: TextIO,
+    describe: Callable[[dict[str, Any]], str],
+    ios: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Takes the lab's lock, brings the lab up, runs :func:`plan`'s rows (``ios``: only those
+    backends) against the kernel peers, brings the lab down (always). ``secs``: length of each
+    short/rpc run (at most 10)."""
+    secs = min(secs, 10.0)
+    with netlab.exclusive():
+        netlab.up()
+        try:
+            return run_in_lab(plan(ios), secs, out, describe)
+        finally:
+            for error in netlab.down():
+                print(f"  netlab down: {error}", file=out)
+
+
+def run_in_lab(
+    rows: Sequence[Row], secs: float, out: TextIO, describe: Callable[[dict[str, Any]], str]
+) -> list[dict[str, Any]]:
+    """The rows, with the lab up and its lock held by the caller: starts both peers, sets the
+    kernel client's sysctls in ``mtcp-stk`` and runs each row in a child."""
+    lab = netlab.LAB
+    # Short connections leave TIME_WAIT on the kernel client: reuse them (namespace-local
+    # sysctls) so the port range never runs dry.
+    subprocess.run(
+        ["ip", "netns", "exec", netlab.STACK_NS, "sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1",
+         "net.ipv4.ip_local_port_range=10000 65000"],
+        check=False, capture_output=True, timeout=10,
+    )  # fmt: skip
+    with (
+        _peer_server(netlab.PEER_NS, lab.veth_peer_addr) as veth_peer,
+        _peer_server(netlab.TAP_NS, lab.tap_kernel_addr) as tap_peer,
+    ):
+        peers = {"veth": veth_peer, "tap": tap_peer}
+        return run_rows(rows, lambda row: _row_in_child(row, secs, peers), out, describe)
+
+
+# -- the table --------------------------------------------------------------------------------
+
+
+def _figure_text(r: dict[str, Any]) -> str:
+    if r.get("status") != "ok":
+        return f"{r.get('status')}: {r.get('reason', '')}"
+    if r["workload"] == "bulk":
+        return f"{r['gbps']:,.2f} Gbit/s"
+    unit = "conn/s" if r["workload"] == "short" else "req/s"
+    return f"{r['rate']:,.0f} {unit}"
+
+
+def veth_table(records: Sequence[dict[str, Any]]) -> str:
+    """A Markdown table: a row per record with its figure (or why there is none), latency,
+    the ratio to the kernel with as many threads, the 1 → 2 scaling, CPU use and the limit."""
+    lines = [
+        "| workload | stack | io | ctx | figure | p50 µs | p99 µs | vs kernel | 1→2 "
+        "| CPUs: client / peer / softirq / idle | limit |",
+        "|" + "---|" * 11,
+    ]
+    for r in records:
+        ok = r.get("status") == "ok"
+        cpu = r.get("cpu")
+        cpu_text = ""
+        if cpu:
+            m = cpu["machine"]
+            cpu_text = (
+                f"{' + '.join(f'{t:.2f}' for t in cpu['client_threads'])} / "
+                f"{' + '.join(f'{t:.2f}' for t in cpu['peer_workers'])} / "
+                f"{m['softirq']:.2f} / {m['idle']:.2f}"
+            )
+        p50 = f"{r['p50_us']:.1f}" if ok and r.get("p50_us") else ""
+        p99 = f"{r['p99_us']:.1f}" if ok and r.get("p99_us") else ""
+        ratio = f"{r['ratio']:.2f}x" if "ratio" in r else ""
+        scaling = f"{r['scaling']:.2f}x" if "scaling" in r else ""
+        lines.append(
+            f"| {r['workload']} | {r['stack']} | {r['io']} | {r.get('contexts', 1)} "
+            f"| {_figure_text(r)} | {p50} | {p99} | {ratio} | {scaling} | {cpu_text} "
+            f"| {r.get('limit', '') if ok else ''} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1:]))

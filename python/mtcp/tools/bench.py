@@ -6,8 +6,9 @@ workloads written in Python (:mod:`mtcp.tools._bench_workloads`) against the mtc
 against Python's ``socket`` module. Prints a table, writes a JSON record (machine, kernel,
 commit, date, every figure, the mtcp/kernel ratios) and, when matplotlib is importable, one PNG
 per workload. ``--callgrind`` instead counts instructions per short connection and per 64 B
-RPC under valgrind. ``--veth`` (root) runs mtcp on AF_PACKET, AF_XDP and TAP and the kernel's
-TCP against one kernel peer in the lab (:mod:`mtcp.tools._bench_veth`).
+RPC under valgrind. ``--veth`` (root) runs mtcp on AF_PACKET, AF_XDP, TAP and DPDK with 1 and 2
+contexts and the kernel's TCP with 1 and 2 threads against kernel peers in the lab
+(:mod:`mtcp.tools._bench_veth`).
 """
 
 from __future__ import annotations
@@ -67,8 +68,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--veth",
         action="store_true",
-        help="root: mtcp on AF_PACKET/AF_XDP/TAP and the kernel against one kernel peer in the "
-        "lab (mtcp netlab; brought up and always down again)",
+        help="root: mtcp on AF_PACKET/AF_XDP/TAP/DPDK (1 and 2 contexts) and the kernel (1 and "
+        "2 threads) against kernel peers in the lab (mtcp netlab; brought up and always down)",
+    )
+    p.add_argument(
+        "--veth-io",
+        metavar="LIST",
+        help="with --veth: only these client stacks, comma-separated, from "
+        "veth (the kernel), afpacket, afxdp, tap, dpdk (default: all)",
     )
     p.add_argument("--no-plot", action="store_true", help="no PNG plots")
     p.add_argument(
@@ -202,9 +209,11 @@ def _add_ratios(records: list[dict[str, Any]]) -> None:
     """``ratio``: an mtcp figure over the kernel's for the same suite, workload and connection
     count (native: the kernel run with as many threads; Python: the ``socket`` module)."""
 
-    def key(r: dict[str, Any], mode: str) -> tuple[str, str, int, str]:
-        return (r["suite"], r["workload"], int(r["conns"]), mode)
+    def key(r: dict[str, Any], mode: str) -> tuple[str, str, int, str, int]:
+        return (r["suite"], r["workload"], int(r["conns"]), mode, int(r.get("contexts", 1)))
 
+    # veth rows without a figure (a backend that refused 2 contexts, a skipped DPDK row).
+    records = [r for r in records if r.get("status", "ok") == "ok"]
     kernel = {
         key(r, r["mode"]): _figure(r)[0] for r in records if r["stack"] in ("kernel", "socket")
     }
@@ -212,7 +221,7 @@ def _add_ratios(records: list[dict[str, Any]]) -> None:
         if r["stack"] != "mtcp":
             continue
         if r["suite"] == "veth":
-            peer = "veth"  # every backend against the kernel client on the same veth
+            peer = "veth"  # the kernel client on the same veth, with as many threads
         else:
             peers = KERNEL_PEER if r["suite"] == "native" else PYTHON_PEER
             peer = peers.get(r["mode"], "threaded")
@@ -462,9 +471,16 @@ def _write(
     host = re.sub(r"[^A-Za-z0-9_.-]", "_", info["hostname"] or "machine")
     stem = dest / f"{day}-{host}-{kind}"
     if not args.callgrind:
-        stem.with_suffix(".md").write_text(table(record["records"]) + "\n")
+        if kind == "veth":
+            from ._bench_veth import veth_table
+
+            text = veth_table(record["records"])
+        else:
+            text = table(record["records"])
+        stem.with_suffix(".md").write_text(text + "\n")
         if not args.no_plot:
-            record["plots"] = _plot(record["records"], stem, out)
+            figures = [r for r in record["records"] if r.get("status", "ok") == "ok"]
+            record["plots"] = _plot(figures, stem, out)
     stem.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
     print(f"\nwrote {stem}.json ({record['elapsed_s']} s)", file=out)
     return 0
@@ -478,15 +494,27 @@ def _run_veth_command(
         print("mtcp bench --veth: needs root (network namespaces, AF_PACKET, AF_XDP)", file=out)
         return 1
     from . import netlab
-    from ._bench_veth import run_veth
+    from ._bench_veth import VETH_RUNS, run_veth, veth_table
 
+    known = [io for _, io in VETH_RUNS]
+    ios = [io.strip() for io in args.veth_io.split(",")] if args.veth_io else None
+    if ios is not None and (not ios or any(io not in known for io in ios)):
+        print(f"mtcp bench --veth-io: choose from {', '.join(known)}", file=out)
+        return 2
     secs = args.python_secs if args.python_secs is not None else (1.0 if args.quick else 3.0)
+    load_before = [round(x, 2) for x in os.getloadavg()]
     try:
-        records = run_veth(secs, out, _describe)
+        records = run_veth(secs, out, _describe, ios)
     except netlab.LabError as exc:
         print(f"mtcp bench --veth: {exc}", file=out)
         return 1
     _add_ratios(records)
-    record: dict[str, Any] = {"machine": info, "quick": bool(args.quick), "records": records}
-    print("\n" + table(records), file=out)
+    record: dict[str, Any] = {
+        "machine": info,
+        "quick": bool(args.quick),
+        "secs": secs,
+        "load_average": {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]},
+        "records": records,
+    }
+    print("\n" + veth_table(records), file=out)
     return _write(args, record, info, started, "veth", out)
