@@ -31,9 +31,11 @@
 //! # Limits
 //! - Generic mode drops GSO super-frames: the peer of a veth must send MTU-sized frames
 //!   (TSO/GSO/USO off; the lab does it, and native mode on veth does it by itself).
-//! - Several contexts need as many receive queues, and the device's RSS (not mTCP's Toeplitz
-//!   key) decides which queue a flow reaches: a veth has one queue unless created with
-//!   `numrxqueues`.
+//! - Several contexts need as many receive queues (a veth has one unless created with
+//!   `numrxqueues`), and the device (a veth: the queue its peer sent on; a NIC: its own RSS key)
+//!   decides which queue a flow reaches, not mTCP's Toeplitz key: the stack wraps the queues
+//!   in [`crate::steer`], which hands a frame on the wrong queue to its owner. Frames of a
+//!   queue without a socket go to the kernel (`XDP_PASS`).
 //! - Right after a socket on the same queue was closed, the kernel may still hold the queue
 //!   for up to about a second (EBUSY): the bind is retried for 2.4 s.
 //!

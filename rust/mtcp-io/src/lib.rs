@@ -10,7 +10,7 @@
 //! | in-memory hub, real time | [`memory`] | none |
 //! | simulated network, virtual time | [`sim`] | none |
 //! | TAP device | [`tap`] | root or CAP_NET_ADMIN |
-//! | AF_PACKET, TPACKET_V3 rings | [`afpacket`] | root or CAP_NET_RAW |
+//! | AF_PACKET, TPACKET_V2 rings | [`afpacket`] | root or CAP_NET_RAW |
 //! | AF_XDP (XSK rings, UMEM, own XDP program) | [`afxdp`] | root, or CAP_NET_ADMIN + CAP_NET_RAW + CAP_BPF |
 //! | DPDK ethdev (cargo feature `dpdk`) | `dpdk` | root (EAL: hugepages or `--no-huge`, devices) |
 //!
