@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +31,7 @@ from mtcp.tools._bench_veth import (
     run_rows,
     veth_table,
 )
+from mtcp.tools._bench_veth_peer import peer_program, peer_server
 from mtcp.tools._bench_workloads import KernelNet, _rpc
 
 
@@ -41,47 +41,32 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_peer(workers: int) -> tuple[subprocess.Popen[str], int, int, list[int]]:
-    echo, sink = _free_port(), _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", PEER_SERVER, "127.0.0.1", str(echo), str(sink), str(workers)],
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # the workers are forked: killed as a group
-    )
-    assert proc.stdout is not None
-    pids = []
-    for _ in range(workers):
-        word, pid = proc.stdout.readline().split()
-        assert word == "ready"
-        pids.append(int(pid))
-    return proc, echo, sink, pids
-
-
-def _stop_peer(proc: subprocess.Popen[str]) -> None:
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-    proc.stdout.close()  # type: ignore[union-attr]
+@pytest.fixture(scope="module", params=["python", "c"])
+def program(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Each peer implementation: the Python one, and the C one when ``cc`` builds it."""
+    if request.param == "python":
+        return [sys.executable, "-c", PEER_SERVER]
+    prog, kind = peer_program(tmp_path_factory.mktemp("peer"))
+    if not kind.startswith("C"):
+        pytest.skip(f"no C peer here: {kind}")
+    return prog
 
 
 @pytest.fixture
-def peer() -> Iterator[tuple[int, int]]:
+def peer(program: list[str]) -> Iterator[tuple[int, int]]:
     """The peer server on 127.0.0.1 (echo port, sink port), one worker, killed afterwards."""
-    proc, echo, sink, _ = _start_peer(1)
-    try:
-        yield echo, sink
-    finally:
-        _stop_peer(proc)
+    ports = [_free_port(), _free_port()]
+    with peer_server("", "127.0.0.1", ports, program, workers=1):
+        yield ports[0], ports[1]
 
 
 @pytest.fixture
-def peer2() -> Iterator[tuple[list[int], list[int]]]:
+def peer2(program: list[str]) -> Iterator[tuple[list[int], list[int]]]:
     """The peer server with two SO_REUSEPORT workers: ([echo, sink], worker pids)."""
-    proc, echo, sink, pids = _start_peer(2)
-    try:
-        yield [echo, sink], pids
-    finally:
-        _stop_peer(proc)
+    ports = [_free_port(), _free_port()]
+    with peer_server("", "127.0.0.1", ports, program, workers=2) as pids:
+        assert len(set(pids)) == 2
+        yield ports, pids
 
 
 def test_bulk_client_waits_for_the_sink_to_count_every_byte(peer: tuple[int, int]) -> None:
@@ -287,3 +272,15 @@ def test_veth_needs_root(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> N
     out = io.StringIO()
     assert bench.run(parser.parse_args(["--veth", "--out", str(tmp_path)]), out) == 1
     assert "needs root" in out.getvalue()
+
+
+def test_a_peer_that_cannot_listen_fails_at_once_with_its_error(program: list[str]) -> None:
+    """198.18.99.99 is no address of this machine: the workers die at bind, and the bench is
+    told so (not left waiting on their pipe)."""
+    t0 = time.monotonic()
+    with (
+        pytest.raises(OSError, match=r"kernel peer server in this namespace on 198\.18\.99\.99"),
+        peer_server("", "198.18.99.99", [_free_port(), _free_port()], program, workers=2),
+    ):
+        pass
+    assert time.monotonic() - t0 < 10

@@ -1,11 +1,11 @@
 """``mtcp bench --veth``: mtcp on real packet backends against kernel peers (issues 6 and 7).
 
 The lab (:mod:`mtcp.tools.netlab`) is brought up, used and *always* brought down, with the
-lab's lock held throughout. A kernel peer server (:data:`PEER_SERVER`: Python ``socket`` +
-``select.epoll``, :data:`PEER_WORKERS` processes sharing the ports with ``SO_REUSEPORT``) runs
-in ``mtcp-peer`` on the bridge address 198.18.10.1 and in ``mtcp-tap`` on 198.18.11.1 (the TAP
-rows). Against it, from the other end of the cable, the same Python client code
-(:mod:`mtcp.tools._bench_workloads`):
+lab's lock held throughout. A kernel peer server (:mod:`mtcp.tools._bench_veth_peer`: echo and
+sink, in C when ``cc`` is present, else in Python; :data:`PEER_WORKERS` processes sharing the
+ports with ``SO_REUSEPORT``) runs in ``mtcp-peer`` on the bridge address 198.18.10.1 and in
+``mtcp-tap`` on 198.18.11.1 (the TAP rows). Against it, from the other end of the cable, the
+same Python client code (:mod:`mtcp.tools._bench_workloads`):
 
 * mtcp, inline mode, on ``mtcpv0`` in ``mtcp-stk`` with ``io = afpacket``, ``afxdp`` and
   ``dpdk`` (a ``net_af_packet`` vdev on ``mtcpv0``; only when the extension has DPDK), and on
@@ -42,19 +42,20 @@ import argparse
 import contextlib
 import json
 import os
-import select
-import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 import mtcp
 
 from . import netlab
+from ._bench_veth_peer import PEER_SERVER, PEER_WORKERS, peer_program, peer_server
 from ._bench_workloads import DRAIN_S, IN, OUT, KernelNet, MtcpNet, PyResult, _rpc, _short
 
 __all__ = [
@@ -77,10 +78,6 @@ SINK_PORT = 7001
 KERNEL_CLIENT_ADDR = "198.18.10.3"
 #: Bytes of the bulk workload.
 BULK_BYTES = 64 << 20
-#: How long the peer server may live at most (``timeout`` kills it).
-SERVER_LIFETIME_S = 900
-#: Worker processes of each peer server (``SO_REUSEPORT`` spreads connections over them).
-PEER_WORKERS = 2
 #: Short connections in flight per client thread.
 SHORT_IN_FLIGHT = 64
 #: Context counts of the short and rpc rows (kernel: client threads).
@@ -99,87 +96,6 @@ DPDK_PORT = "net_af_packet0"
 CHILD_SLACK_S = 40.0
 #: Bound of each wait for the other client threads (warm-up done, run started).
 BARRIER_S = 30.0
-
-#: The kernel peer: echo on ECHO_PORT; on SINK_PORT an 8-byte big-endian length, then that
-#: many bytes, answered by one byte "k". argv: address, echo port, sink port, [workers].
-#: Each worker (forked) binds its own SO_REUSEPORT listeners and prints "ready <pid>".
-#: Single-threaded epoll per worker, standard library only.
-PEER_SERVER = r"""
-import os, select, socket, sys
-addr, echo_port, sink_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-workers = int(sys.argv[4]) if len(sys.argv) > 4 else 1
-for _ in range(workers - 1):
-    if os.fork() == 0:
-        break
-def listen(port):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    s.bind((addr, port)); s.listen(4096); s.setblocking(False)
-    return s
-ls = {listen(echo_port): "echo", listen(sink_port): "sink"}
-byfd = {s.fileno(): (s, kind) for s, kind in ls.items()}
-ep = select.epoll()
-for s in ls: ep.register(s, select.EPOLLIN)
-conns = {}
-os.write(1, b"ready %d\n" % os.getpid())  # one write: the workers share the pipe
-def drop(fd, c):
-    ep.unregister(fd); c.close(); del conns[fd]
-while True:
-    for fd, ev in ep.poll(1.0):
-        if fd in byfd:
-            lsock, kind = byfd[fd]
-            while True:
-                try:
-                    c, _ = lsock.accept()
-                except BlockingIOError:
-                    break
-                c.setblocking(False)
-                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                conns[c.fileno()] = [c, kind, -1, 0, b""]
-                ep.register(c, select.EPOLLIN)
-            continue
-        st = conns.get(fd)
-        if st is None:
-            continue
-        c = st[0]
-        try:
-            data = c.recv(262144)
-        except BlockingIOError:
-            continue
-        except OSError:
-            data = b""
-        if not data:
-            drop(fd, c)
-            continue
-        if st[1] == "echo":
-            try:
-                n = c.send(data)
-            except BlockingIOError:
-                n = 0
-            except OSError:
-                drop(fd, c)
-                continue
-            if n < len(data):  # never for 64 B; a full send buffer waits (bounded)
-                try:
-                    c.settimeout(5.0); c.sendall(data[n:]); c.setblocking(False)
-                except OSError:
-                    drop(fd, c)
-            continue
-        if st[2] < 0:
-            st[4] += data
-            if len(st[4]) < 8:
-                continue
-            st[2] = int.from_bytes(st[4][:8], "big"); st[3] = len(st[4]) - 8; st[4] = b""
-        else:
-            st[3] += len(data)
-        if st[3] >= st[2]:
-            try:
-                c.send(b"k")
-            except OSError:
-                pass
-            st[2] = -1; st[3] = 0
-"""
 
 
 @dataclass(frozen=True)
@@ -210,64 +126,6 @@ def plan(ios: Sequence[str] | None = None) -> list[Row]:
 
 
 # -- the kernel peer --------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _peer_server(ns: str, addr: str, workers: int = PEER_WORKERS) -> Iterator[list[int]]:
-    """The kernel server in ``ns`` on ``addr``; yields its workers' pids; stopped (killed,
-    whole process group) on exit."""
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", ns, "timeout", str(SERVER_LIFETIME_S), sys.executable, "-c",
-         PEER_SERVER, addr, str(ECHO_PORT), str(SINK_PORT), str(workers)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group: `timeout` and the workers die together
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        try:
-            pids = _ready_pids(proc.stdout.fileno(), workers, PEER_START_S)
-        except OSError as exc:
-            _stop(proc)
-            _, err = proc.communicate(timeout=10)
-            tail = err.decode(errors="replace")[-500:]
-            raise OSError(f"kernel peer server in {ns} on {addr}: {exc}: {tail}") from None
-        yield pids
-    finally:
-        _stop(proc)
-        proc.communicate(timeout=10)  # reaps it and closes both pipes
-
-
-#: How long the peer's workers may take to bind and say so.
-PEER_START_S = 20.0
-
-
-def _ready_pids(fd: int, workers: int, timeout: float) -> list[int]:
-    """Reads ``workers`` lines ``ready <pid>`` from ``fd``, for at most ``timeout`` seconds
-    (a worker that died before printing must not leave us waiting on its siblings' pipe)."""
-    deadline = time.monotonic() + timeout
-    text = b""
-    while (ready := text.count(b"\n")) < workers:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            raise OSError(f"{ready} of {workers} workers ready after {timeout:.0f} s")
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            raise OSError(f"exited with {ready} of {workers} workers ready")
-        text += chunk
-    pids = []
-    for line in text.decode().splitlines()[:workers]:
-        word, _, pid = line.partition(" ")
-        if word != "ready" or not pid.strip().isdigit():
-            raise OSError(f"unexpected line {line!r}")
-        pids.append(int(pid))
-    return pids
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    # Killing only `timeout` left the server holding the pipes, and communicate() timed out.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 # -- CPU accounting ---------------------------------------------------------------------------
@@ -702,12 +560,22 @@ def run_in_lab(
          "net.ipv4.ip_local_port_range=10000 65000"],
         check=False, capture_output=True, timeout=10,
     )  # fmt: skip
-    with (
-        _peer_server(netlab.PEER_NS, lab.veth_peer_addr) as veth_peer,
-        _peer_server(netlab.TAP_NS, lab.tap_kernel_addr) as tap_peer,
-    ):
-        peers = {"veth": veth_peer, "tap": tap_peer}
-        return run_rows(rows, lambda row: _row_in_child(row, secs, peers), out, describe)
+    ports = (ECHO_PORT, SINK_PORT)
+    with tempfile.TemporaryDirectory(prefix="mtcp-bench-peer-") as tmp:
+        program, kind = peer_program(Path(tmp))
+        print(f"  kernel peer: {kind}, {PEER_WORKERS} worker processes each", file=out)
+        with (
+            peer_server(netlab.PEER_NS, lab.veth_peer_addr, ports, program) as veth_peer,
+            peer_server(netlab.TAP_NS, lab.tap_kernel_addr, ports, program) as tap_peer,
+        ):
+            peers = {"veth": veth_peer, "tap": tap_peer}
+
+            def runner(row: Row) -> dict[str, Any]:
+                rec = _row_in_child(row, secs, peers)
+                rec["peer"] = kind
+                return rec
+
+            return run_rows(rows, runner, out, describe)
 
 
 # -- the table --------------------------------------------------------------------------------
