@@ -57,5 +57,7 @@ def test_gso_super_frames_from_the_kernel_are_taken_whole(lab: None, io: str) ->
         after = ctx.stats()
     frames = after.rx_frames - before.rx_frames
     mean = (after.rx_bytes - before.rx_bytes) / max(frames, 1)
-    # MTU-sized segments and their ACKs would average well under 1514 bytes.
-    assert mean > 3000, f"no super-frames reached the stack: {frames} frames, mean {mean:.0f} B"
+    # No frame without GSO is longer than 1514 bytes (and the kernel's ACKs of our echo are 66),
+    # so a mean above that needs super-frames. How large they get depends on the kernel's TSO
+    # autosizing, which shrinks them on a loaded machine (means of 2,800-9,000 B were seen).
+    assert mean > 1600, f"no super-frames reached the stack: {frames} frames, mean {mean:.0f} B"
