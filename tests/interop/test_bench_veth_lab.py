@@ -1,10 +1,9 @@
 """``mtcp bench --veth`` in the lab (root): the kernel with 1 and 2 client threads and mtcp on
 AF_PACKET (cBPF fanout) with 1 and 2 contexts, each row in its child process against the
 2-worker kernel peer, short runs. Figures are printed by the tool, never asserted; what is
-checked is that every row ran to a record with operations and CPU figures, that the
-2-context rows carry a 1 → 2 scaling factor, and that backends that may refuse 2 contexts
-(AF_XDP and TAP, until their multi-queue support lands) give a figure or "not supported",
-never a failure.
+checked is that every row ran to a record with operations and CPU figures, that each mtcp
+context opened connections of its own, that the 2-context rows carry a 1 → 2 scaling factor,
+and that AF_XDP and TAP with 2 contexts give a figure or "not supported", never a failure.
 """
 
 from __future__ import annotations
@@ -39,6 +38,10 @@ def test_kernel_and_afpacket_with_one_and_two_contexts(lab: None) -> None:
         assert r["limit"]
         if r["contexts"] == 2:
             assert r["scaling"] > 0
+        if r["stack"] == "mtcp":  # each context opened connections of its own
+            opened = [c["connections_opened"] for c in r["context_stats"]]
+            assert len(opened) == r["contexts"]
+            assert min(opened) > 0, r["context_stats"]
     print(veth_table(recs))
 
 

@@ -357,6 +357,17 @@ def _ports(spec: dict[str, Any]) -> list[int]:
     return [int(p) for p in spec.get("ports", (ECHO_PORT, SINK_PORT))]
 
 
+#: The context counters a record keeps (per context): whose connections, whose frames.
+CONTEXT_STATS = ("connections_opened", "rx_frames", "tx_frames", "rx_steered", "retransmits",
+                 "drops")  # fmt: skip
+
+
+def _context_stats(net: MtcpNet) -> dict[str, int]:
+    """The :data:`CONTEXT_STATS` counters of ``net``'s context (warm-up included)."""
+    every = net.ctx.stats().to_dict()
+    return {k: every[k] for k in CONTEXT_STATS if k in every}
+
+
 class _NotSupportedError(Exception):
     """The backend refused this number of contexts (the message says why)."""
 
@@ -404,6 +415,7 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
         for t in threads:
             t.join(secs + DRAIN_S + BARRIER_S)
         after = _CpuSample.now(spec["peer_pids"])
+        stats = [_context_stats(net) for net in nets if isinstance(net, MtcpNet)]
     finally:
         if not any(t.is_alive() for t in threads):
             release()  # a hung thread keeps its stack; the process exits anyway
@@ -420,6 +432,8 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
     total.latencies_us = [x for r in done for x in r.latencies_us]
     rec = {**total.record(), **base, "status": "ok"}
     rec["thread_rates"] = [round(r.ops / r.secs, 1) if r.secs else 0.0 for r in done]
+    if stats:
+        rec["context_stats"] = stats
     rec["cpu"] = _cpu_use(before, after, cpu_times)
     rec["limit"] = limit_of(rec["cpu"])
     return rec
