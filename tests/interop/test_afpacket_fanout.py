@@ -64,15 +64,16 @@ KERNEL_ECHO = textwrap.dedent(
 )
 
 
-def two_context_stack() -> mtcp.Stack:
+def two_context_stack(site: Site = SITE) -> mtcp.Stack:
+    """A stack with two contexts on `site`'s port, opened in its namespace."""
     config = mtcp.Config(
-        io="afpacket",
-        port=SITE.port,
-        addr=f"{SITE.stack_addr}/24",
+        io=site.io,
+        port=site.port,
+        addr=f"{site.stack_addr}/24",
         num_cores=2,
         max_concurrency=1024,
     )
-    with netlab.in_netns(SITE.stack_ns):
+    with netlab.in_netns(site.stack_ns):
         return mtcp.Stack(config)
 
 

@@ -36,7 +36,7 @@ import pytest
 import mtcp
 from mtcp.tools import netlab
 
-from .test_afpacket_fanout import connect_and_echo, kernel_echo_listener
+from .test_afpacket_fanout import connect_and_echo, kernel_echo_listener, two_context_stack
 from .test_kernel_interop import (
     DPDK_SITE,
     DPDK_TAP_SITE,
@@ -112,35 +112,23 @@ def check(result: dict[str, Any]) -> None:
     assert sum(result["steered"]) > 0, f"no frame needed correcting: {result}"
 
 
-def two_context_stack(site: Site) -> mtcp.Stack:
-    config = mtcp.Config(
-        io=site.io,
-        port=site.port,
-        addr=f"{site.stack_addr}/24",
-        num_cores=2,
-        max_concurrency=1024,
-    )
-    with netlab.in_netns(site.stack_ns):
-        return mtcp.Stack(config)
-
-
-def test_two_contexts_on_a_multi_queue_tap(lab: None) -> None:
-    stack = two_context_stack(SITES["tap"])
+def two_contexts_serve_and_connect(site: Site) -> None:
+    """`serve_and_connect` on a two-context stack at `site`, checked."""
+    stack = two_context_stack(site)
     try:
-        result = serve_and_connect(stack, SITES["tap"])
+        result = serve_and_connect(stack, site)
     finally:
         stack.destroy()
     check(result)
 
 
+def test_two_contexts_on_a_multi_queue_tap(lab: None) -> None:
+    two_contexts_serve_and_connect(SITES["tap"])
+
+
 def test_two_contexts_on_two_afxdp_queues(lab: None) -> None:
     with netlab.peer_spread_over_queues():
-        stack = two_context_stack(SITES["afxdp"])
-        try:
-            result = serve_and_connect(stack, SITES["afxdp"])
-        finally:
-            stack.destroy()
-    check(result)
+        two_contexts_serve_and_connect(SITES["afxdp"])
 
 
 def test_single_queue_tap_serves_one_context_and_says_how_to_make_more(lab: None) -> None:
