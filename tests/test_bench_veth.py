@@ -155,6 +155,9 @@ def _fake_runner(refuse: dict[str, str]) -> Any:
         if row.contexts > 1 and row.io in refuse:
             return {**rec, "status": "not supported", "reason": refuse[row.io]}
         rec.update(p50_us=10.0, p99_us=20.0, limit="client thread CPU")
+        if row.stack == "mtcp":  # frames steered between the contexts, retransmissions
+            each = {"rx_frames": 100, "rx_steered": 25 * (row.contexts - 1), "retransmits": 1}
+            rec["context_stats"] = [each] * row.contexts
         return rec
 
     runner.seen = seen  # type: ignore[attr-defined]
@@ -183,7 +186,9 @@ def test_rows_report_not_supported_failed_and_skipped_instead_of_stopping(
     assert "skipped: mtcp built without the dpdk feature" in text
     table = veth_table(recs)
     assert "| short | mtcp | tap | 2 | not supported: tap 'mtcptap0' has one queue |" in table
-    assert "| short | mtcp | afpacket | 2 | 200 conn/s | 10.0 | 20.0 |  | 2.00x |" in table
+    assert (
+        "| short | mtcp | afpacket | 2 | 200 conn/s | 10.0 | 20.0 |  | 2.00x | 25 % / 2 |" in table
+    )
     assert len(table.splitlines()) == len(recs) + 2
     bench._add_ratios(recs)  # rows without a figure are left alone
     assert "ratio" not in tap2

@@ -599,18 +599,33 @@ def _figure_text(r: dict[str, Any]) -> str:
     if r.get("status") != "ok":
         return f"{r.get('status')}: {r.get('reason', '')}"
     if r["workload"] == "bulk":
-        return f"{r['gbps']:,.2f} Gbit/s"
-    unit = "conn/s" if r["workload"] == "short" else "req/s"
-    return f"{r['rate']:,.0f} {unit}"
+        text = f"{r['gbps']:,.2f} Gbit/s"
+    else:
+        unit = "conn/s" if r["workload"] == "short" else "req/s"
+        text = f"{r['rate']:,.0f} {unit}"
+    return text + (f" ({r['errors']} failed)" if r.get("errors") else "")
+
+
+def _steering_text(r: dict[str, Any]) -> str:
+    """Frames that reached another context's queue first (software-steered) as a share of all
+    frames the contexts received, and the contexts' retransmissions."""
+    stats = r.get("context_stats")
+    if not stats:
+        return ""
+    frames = sum(c.get("rx_frames", 0) for c in stats)
+    steered = sum(c.get("rx_steered", 0) for c in stats)
+    share = f"{100 * steered / frames:.0f} %" if frames else "-"
+    return f"{share} / {sum(c.get('retransmits', 0) for c in stats)}"
 
 
 def veth_table(records: Sequence[dict[str, Any]]) -> str:
     """A Markdown table: a row per record with its figure (or why there is none), latency,
-    the ratio to the kernel with as many threads, the 1 → 2 scaling, CPU use and the limit."""
+    the ratio to the kernel with as many threads, the 1 → 2 scaling, the share of frames
+    steered between contexts and the retransmissions (mtcp), CPU use and the limit."""
     lines = [
         "| workload | stack | io | ctx | figure | p50 µs | p99 µs | vs kernel | 1→2 "
-        "| CPUs: client / peer / softirq / idle | limit |",
-        "|" + "---|" * 11,
+        "| steered / retrans | CPUs: client / peer / softirq / idle | limit |",
+        "|" + "---|" * 12,
     ]
     for r in records:
         ok = r.get("status") == "ok"
@@ -629,7 +644,8 @@ def veth_table(records: Sequence[dict[str, Any]]) -> str:
         scaling = f"{r['scaling']:.2f}x" if "scaling" in r else ""
         lines.append(
             f"| {r['workload']} | {r['stack']} | {r['io']} | {r.get('contexts', 1)} "
-            f"| {_figure_text(r)} | {p50} | {p99} | {ratio} | {scaling} | {cpu_text} "
+            f"| {_figure_text(r)} | {p50} | {p99} | {ratio} | {scaling} | {_steering_text(r)} "
+            f"| {cpu_text} "
             f"| {r.get('limit', '') if ok else ''} |"
         )
     return "\n".join(lines)
