@@ -200,17 +200,22 @@ SATURATED = 0.85
 
 def limit_of(cpu: dict[str, Any]) -> str:
     """What bounded a run, from its :func:`_cpu_use` figures: the machine (no idle CPU
-    left), one client thread, the GIL (Python client threads that together use one CPU), a
-    peer worker, or nothing saturated (latency-bound)."""
+    left; softirq time is shown apart, but much of it is also in the client's and the peer's
+    process times, since it runs inside their system calls), one client thread, the GIL
+    (Python client threads that together use one CPU), a peer worker, or nothing saturated
+    (latency-bound)."""
     threads: list[float] = cpu["client_threads"]
     peers: list[float] = cpu["peer_workers"]
     m = cpu["machine"]
     if m["idle"] < 0.1 * m["cpus"]:
+        # Softirq work done in a process's system call (veth delivers the receiver's packets
+        # in the sender's context) is in that process's time too: the rest is kernel threads,
+        # interrupts on otherwise idle CPUs and other processes.
         client = cpu.get("client_process", sum(threads))
-        other = m["busy"] - client - sum(peers) - m["softirq"] - m["steal"]
+        rest = m["busy"] - client - sum(peers) - m["steal"]
         return (
             f"machine CPU (all {m['cpus']} busy: client {client:.2f}, peer {sum(peers):.2f}, "
-            f"softirq {m['softirq']:.2f}, steal {m['steal']:.2f}, other {max(other, 0.0):.2f})"
+            f"steal {m['steal']:.2f}, rest {max(rest, 0.0):.2f}; softirq {m['softirq']:.2f})"
         )
     if threads and max(threads) >= SATURATED:
         return "client thread CPU"
