@@ -289,3 +289,13 @@ def test_a_peer_that_cannot_listen_fails_at_once_with_its_error(program: list[st
     ):
         pass
     assert time.monotonic() - t0 < 10
+
+
+def test_mtcp_config_has_one_queue_per_context_and_the_run_mode() -> None:
+    cfg = _bench_veth._mtcp_config("dpdk", "short", 2, "threaded")
+    assert (cfg.num_cores, cfg.mode, cfg.port) == (2, "threaded", ("net_af_packet0",))
+    assert "qpairs=2" in cfg.dpdk_eal_args
+    assert "--vdev=net_af_packet0,iface=mtcpv0" in cfg.dpdk_eal_args
+    tap = _bench_veth._mtcp_config("tap", "rpc", 1)
+    assert (tap.num_cores, tap.mode, tap.port) == (1, "inline", ("mtcptap0",))
+    assert str(tap.addr).startswith("198.18.11.2")

@@ -229,7 +229,7 @@ def limit_of(cpu: dict[str, Any]) -> str:
 # -- the child: one row -----------------------------------------------------------------------
 
 
-def _mtcp_config(io: str, workload: str, contexts: int) -> mtcp.Config:
+def _mtcp_config(io: str, workload: str, contexts: int, mode: str = "inline") -> mtcp.Config:
     lab = netlab.LAB
     port, addr = (
         (lab.tap, lab.tap_stack_addr)
@@ -248,7 +248,7 @@ def _mtcp_config(io: str, workload: str, contexts: int) -> mtcp.Config:
         io=io,
         port=port,
         addr=f"{addr}/{lab.prefix_len}",
-        mode="inline",
+        mode=mode,
         num_cores=contexts,
         max_concurrency=2048,
         max_num_buffers=2048,
@@ -337,7 +337,7 @@ def _clients(spec: dict[str, Any]) -> tuple[list[KernelNet | MtcpNet], Callable[
                     net.close(fd)
 
         return list(nets), close_all
-    cfg = _mtcp_config(spec["io"], spec["workload"], n)
+    cfg = _mtcp_config(spec["io"], spec["workload"], n, spec.get("mode", "inline"))
     own_addr = netlab.LAB.tap_stack_addr if spec["io"] == "tap" else netlab.LAB.veth_stack_addr
     try:
         stack = mtcp.Stack(cfg)
@@ -465,7 +465,9 @@ def _kernel_address(present: bool) -> None:
     )  # fmt: skip
 
 
-def _row_in_child(row: Row, secs: float, peers: dict[str, list[int]]) -> dict[str, Any]:
+def _row_in_child(
+    row: Row, secs: float, peers: dict[str, list[int]], mode: str = "inline"
+) -> dict[str, Any]:
     """Runs ``row`` in a child process in the client's namespace; returns its record.
     Raises OSError when the child fails or outlives its bound."""
     lab = netlab.LAB
@@ -473,7 +475,7 @@ def _row_in_child(row: Row, secs: float, peers: dict[str, list[int]]) -> dict[st
     spec = {
         "workload": row.workload, "stack": row.stack, "io": row.io, "contexts": row.contexts,
         "secs": secs, "server": lab.tap_kernel_addr if tap else lab.veth_peer_addr,
-        "peer_pids": peers["tap" if tap else "veth"],
+        "peer_pids": peers["tap" if tap else "veth"], "mode": mode,
     }  # fmt: skip
     bound = min(secs, 10.0) + DRAIN_S + CHILD_SLACK_S
     argv = [
@@ -552,22 +554,28 @@ def run_veth(
     out: TextIO,
     describe: Callable[[dict[str, Any]], str],
     ios: Sequence[str] | None = None,
+    mode: str = "inline",
 ) -> list[dict[str, Any]]:
     """Takes the lab's lock, brings the lab up, runs :func:`plan`'s rows (``ios``: only those
     backends) against the kernel peers, brings the lab down (always). ``secs``: length of each
-    short/rpc run (at most 10)."""
+    short/rpc run (at most 10). ``mode``: mtcp's run mode (``inline``, or ``threaded``: a
+    loop thread per context under each client thread)."""
     secs = min(secs, 10.0)
     with netlab.exclusive():
         netlab.up()
         try:
-            return run_in_lab(plan(ios), secs, out, describe)
+            return run_in_lab(plan(ios), secs, out, describe, mode)
         finally:
             for error in netlab.down():
                 print(f"  netlab down: {error}", file=out)
 
 
 def run_in_lab(
-    rows: Sequence[Row], secs: float, out: TextIO, describe: Callable[[dict[str, Any]], str]
+    rows: Sequence[Row],
+    secs: float,
+    out: TextIO,
+    describe: Callable[[dict[str, Any]], str],
+    mode: str = "inline",
 ) -> list[dict[str, Any]]:
     """The rows, with the lab up and its lock held by the caller: starts both peers, sets the
     kernel client's sysctls in ``mtcp-stk`` and runs each row in a child."""
@@ -590,8 +598,10 @@ def run_in_lab(
             peers = {"veth": veth_peer, "tap": tap_peer}
 
             def runner(row: Row) -> dict[str, Any]:
-                rec = _row_in_child(row, secs, peers)
+                rec = _row_in_child(row, secs, peers, mode)
                 rec["peer"] = kind
+                if row.stack == "mtcp":
+                    rec["run_mode"] = mode
                 return rec
 
             return run_rows(rows, runner, out, describe)

@@ -77,6 +77,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="with --veth: only these client stacks, comma-separated, from "
         "veth (the kernel), afpacket, afxdp, tap, dpdk (default: all)",
     )
+    p.add_argument(
+        "--veth-mode",
+        choices=("inline", "threaded"),
+        default="inline",
+        help="with --veth: mtcp's run mode (default inline: each client thread drives its "
+        "context; threaded: a loop thread per context as well)",
+    )
     p.add_argument("--no-plot", action="store_true", help="no PNG plots")
     p.add_argument(
         "--python-secs",
@@ -471,7 +478,7 @@ def _write(
     host = re.sub(r"[^A-Za-z0-9_.-]", "_", info["hostname"] or "machine")
     stem = dest / f"{day}-{host}-{kind}"
     if not args.callgrind:
-        if kind == "veth":
+        if kind.startswith("veth"):
             from ._bench_veth import veth_table
 
             text = veth_table(record["records"])
@@ -504,7 +511,7 @@ def _run_veth_command(
     secs = args.python_secs if args.python_secs is not None else (1.0 if args.quick else 3.0)
     load_before = [round(x, 2) for x in os.getloadavg()]
     try:
-        records = run_veth(secs, out, _describe, ios)
+        records = run_veth(secs, out, _describe, ios, args.veth_mode)
     except netlab.LabError as exc:
         print(f"mtcp bench --veth: {exc}", file=out)
         return 1
@@ -513,8 +520,10 @@ def _run_veth_command(
         "machine": info,
         "quick": bool(args.quick),
         "secs": secs,
+        "mtcp_mode": args.veth_mode,
         "load_average": {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]},
         "records": records,
     }
     print("\n" + veth_table(records), file=out)
-    return _write(args, record, info, started, "veth", out)
+    kind = "veth" if args.veth_mode == "inline" else f"veth-{args.veth_mode}"
+    return _write(args, record, info, started, kind, out)
