@@ -357,6 +357,19 @@ def _clients(spec: dict[str, Any]) -> tuple[list[KernelNet | MtcpNet], Callable[
     return [MtcpNet(ctx) for ctx in contexts], stack.destroy
 
 
+def _keep_polling(net: KernelNet | MtcpNet, done: threading.Event, bound: float) -> None:
+    """After its own run, a thread keeps its mtcp context polled until every thread is done
+    (at most ``bound`` seconds): with software steering, frames for a sibling context that
+    reach this context's queue move only while this context polls (inline mode: in its API
+    calls), and a context left alone would strand the sibling's last connections."""
+    if not isinstance(net, MtcpNet):
+        return
+    wait = net.epoll().wait
+    limit = time.monotonic() + bound
+    while not done.is_set() and time.monotonic() < limit:
+        wait(1)
+
+
 def _ports(spec: dict[str, Any]) -> list[int]:
     """The peer's (echo, sink) ports: ``spec["ports"]`` or the lab's (7000, 7001)."""
     return [int(p) for p in spec.get("ports", (ECHO_PORT, SINK_PORT))]
@@ -399,6 +412,9 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
     errors: list[BaseException] = []
     start = threading.Barrier(n + 1, timeout=BARRIER_S)
 
+    finished = threading.Semaphore(0)
+    all_done = threading.Event()
+
     def drive(i: int) -> None:
         try:
             _warm_up(nets[i], (spec["server"], ports[0]))
@@ -409,6 +425,9 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
             start.abort()
+        finally:
+            finished.release()
+        _keep_polling(nets[i], all_done, secs + DRAIN_S + BARRIER_S)
 
     threads = [threading.Thread(target=drive, args=(i,), daemon=True) for i in range(n)]
     try:
@@ -417,8 +436,12 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
         with contextlib.suppress(threading.BrokenBarrierError):
             start.wait()
         before = _CpuSample.now(spec["peer_pids"])
+        deadline = time.monotonic() + secs + DRAIN_S + BARRIER_S
+        for _ in threads:
+            finished.acquire(timeout=max(deadline - time.monotonic(), 0.0))
+        all_done.set()
         for t in threads:
-            t.join(secs + DRAIN_S + BARRIER_S)
+            t.join(max(deadline - time.monotonic(), 0.0) + 5.0)
         after = _CpuSample.now(spec["peer_pids"])
         stats = [_context_stats(net) for net in nets if isinstance(net, MtcpNet)]
     finally:
