@@ -326,7 +326,11 @@ def _plot(records: list[dict[str, Any]], stem: Path, out: TextIO) -> list[str]:
     for r in records:
         groups.setdefault(r["workload"], []).append(r)
     for workload, recs in groups.items():
-        labels = [f"{r['suite']}\n{r['stack']} {r['mode']}\n{r['conns']} conn" for r in recs]
+        labels = [
+            f"{r['suite']}\n{r['stack']} {r['mode']}\n{r['conns']} conn"
+            + (f", {r['contexts']} ctx" if "contexts" in r else "")  # veth rows
+            for r in recs
+        ]
         values = [_figure(r)[0] for r in recs]
         colors = ["tab:gray" if r["stack"] in ("kernel", "socket") else "tab:blue" for r in recs]
         fig, ax = plt.subplots(figsize=(max(6, len(recs) * 0.9), 4))
