@@ -198,12 +198,14 @@ def _cpu_use(a: _CpuSample, b: _CpuSample, threads: Sequence[float]) -> dict[str
 SATURATED = 0.85
 
 
-def limit_of(cpu: dict[str, Any]) -> str:
+def limit_of(cpu: dict[str, Any], gil_held: bool = True) -> str:
     """What bounded a run, from its :func:`_cpu_use` figures: the machine (no idle CPU
     left; softirq time is shown apart, but much of it is also in the client's and the peer's
     process times, since it runs inside their system calls), one client thread, the GIL
-    (Python client threads that together use one CPU), a peer worker, or nothing saturated
-    (latency-bound)."""
+    (Python client threads that together use one CPU, when their calls keep the GIL:
+    ``gil_held``, mtcp in inline mode), client threads that together use one CPU although
+    their calls release the GIL (the kernel's ``socket``, mtcp threaded: a hint of the GIL,
+    not a proof), a peer worker, or nothing saturated (latency-bound)."""
     threads: list[float] = cpu["client_threads"]
     peers: list[float] = cpu["peer_workers"]
     m = cpu["machine"]
@@ -220,7 +222,9 @@ def limit_of(cpu: dict[str, Any]) -> str:
     if threads and max(threads) >= SATURATED:
         return "client thread CPU"
     if len(threads) > 1 and sum(threads) >= SATURATED:
-        return "GIL (the client threads share one CPU)"
+        if gil_held:
+            return "GIL (the client threads share one CPU)"
+        return "client threads at 1 CPU together (their calls release the GIL)"
     if peers and max(peers) >= SATURATED:
         return "peer worker CPU"
     return "no CPU saturated (latency-bound)"
@@ -463,7 +467,10 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
     if stats:
         rec["context_stats"] = stats
     rec["cpu"] = _cpu_use(before, after, cpu_times)
-    rec["limit"] = limit_of(rec["cpu"])
+    # mtcp inline: every call but epoll_wait keeps the GIL; socket calls and mtcp's calls on
+    # a context with a loop thread release it.
+    gil_held = row.stack == "mtcp" and spec.get("mode", "inline") == "inline"
+    rec["limit"] = limit_of(rec["cpu"], gil_held)
     return rec
 
 
