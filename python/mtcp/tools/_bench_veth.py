@@ -513,10 +513,14 @@ def _row_in_child(
         "timeout", "-k", "5", str(int(bound)),
         sys.executable, "-m", "mtcp.tools._bench_veth", "--child", json.dumps(spec),
     ]  # fmt: skip
+    # AF_XDP with several contexts: the peer spreads flows over the veth's queues, as a
+    # multi-queue NIC would (with one queue every frame would reach context 0 first).
+    spread = row.io == "afxdp" and row.contexts > 1
     if row.stack == "kernel":
         _kernel_address(True)
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=bound + 15)
+        with netlab.peer_spread_over_queues() if spread else contextlib.nullcontext():
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=bound + 15)
     except subprocess.TimeoutExpired as exc:
         raise OSError(f"no result in {bound + 15:.0f} s") from exc
     finally:
@@ -527,6 +531,8 @@ def _row_in_child(
         tail = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
         raise OSError(tail[0][-300:])
     rec: dict[str, Any] = json.loads(lines[-1])
+    if spread:
+        rec["peer_tx_queues"] = netlab.VETH_QUEUES
     return rec
 
 
