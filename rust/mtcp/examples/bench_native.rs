@@ -566,6 +566,9 @@ fn rpc_client_step<N: Net>(c: &mut RpcClient<N>, timeout_ms: i32) -> bool {
         };
         if done || c.out.errors > c.conns as u64 {
             c.out.secs = c.t0.elapsed().as_secs_f64();
+            // Again after the requests: mtcp allocates a connection's buffers when it first
+            // moves data, so the count after establishing alone would leave them out.
+            c.out.mem_delta = c.out.mem_delta.max(rss_bytes() - c.mem0.0);
             return true;
         }
     }
