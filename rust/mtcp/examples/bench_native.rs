@@ -350,6 +350,9 @@ struct Outcome {
     slab_delta: i64,
     established: u64,
     establish_secs: f64,
+    /// mtcp only: segments retransmitted and frames dropped, both contexts.
+    retransmits: u64,
+    drops: u64,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -495,6 +498,12 @@ struct RpcClient<N: Net> {
     t0: Instant,
     mem0: (i64, i64),
     events: Vec<(i32, u32)>,
+    /// With a window: every established connection, the next one to try, and which have a
+    /// request in flight (by descriptor).
+    inflight: Option<usize>,
+    ring: Vec<i32>,
+    cursor: usize,
+    busy: Vec<bool>,
 }
 
 fn rss_bytes() -> i64 {
@@ -533,9 +542,36 @@ impl<N: Net> RpcClient<N> {
         self.out.slab_delta = slab_bytes() - self.mem0.1;
         self.t0 = Instant::now();
         self.deadline = self.t0 + Duration::from_secs_f64(self.secs);
-        for fd in std::mem::take(&mut self.established) {
-            if !self.send(fd) {
-                self.out.errors += 1;
+        let established = std::mem::take(&mut self.established);
+        let Some(window) = self.inflight else {
+            for fd in established {
+                if !self.send(fd) {
+                    self.out.errors += 1;
+                }
+            }
+            return;
+        };
+        self.ring = established;
+        for _ in 0..window.min(self.ring.len()) {
+            self.send_next();
+        }
+    }
+
+    /// With a window: a request on the next connection in turn that has none in flight.
+    fn send_next(&mut self) {
+        for _ in 0..self.ring.len() {
+            let fd = self.ring[self.cursor % self.ring.len()];
+            self.cursor += 1;
+            let i = fd as usize;
+            if self.busy.len() <= i {
+                self.busy.resize(i + 1, false);
+            }
+            if !self.busy[i] {
+                self.busy[i] = true;
+                if !self.send(fd) {
+                    self.out.errors += 1;
+                }
+                return;
             }
         }
     }
@@ -597,7 +633,10 @@ fn rpc_client_step<N: Net>(c: &mut RpcClient<N>, timeout_ms: i32) -> bool {
                         let t = c.sent_at[fd as usize].elapsed().as_nanos();
                         c.out.latencies_ns.push(t.min(u32::MAX as u128) as u32);
                     }
-                    if !c.send(fd) {
+                    if c.inflight.is_some() {
+                        c.busy[fd as usize] = false;
+                        c.send_next();
+                    } else if !c.send(fd) {
                         c.out.errors += 1;
                     }
                 }
@@ -702,6 +741,9 @@ struct Params {
     bytes: u64,
     buf: usize,
     latency: bool,
+    /// rpc/scale: requests in flight at once, each on the next idle connection in turn
+    /// (default: one on every connection).
+    inflight: Option<usize>,
 }
 
 fn pin(cpu: usize) {
@@ -809,6 +851,10 @@ fn workload<N: Net>(
                     t0: now,
                     mem0,
                     events: Vec::with_capacity(1024),
+                    inflight: p.inflight,
+                    ring: Vec::new(),
+                    cursor: 0,
+                    busy: Vec::new(),
                 },
                 single,
                 cpus,
@@ -905,7 +951,13 @@ fn run_one(p: &Params) -> io::Result<Outcome> {
             let client = make([198, 18, 0, 2], 0b10)?;
             let (s, c) = (server.create_context(0)?, client.create_context(0)?);
             let to = SocketAddrV4::new([198, 18, 0, 1].into(), SERVER_PORT);
-            let r = workload(p, Mtcp(s), Mtcp(c), to, [0, 1]);
+            let (server_ctx, client_ctx) = (s.clone(), c.clone());
+            let r = workload(p, Mtcp(s), Mtcp(c), to, [0, 1]).map(|mut o| {
+                let (a, b) = (server_ctx.stats(), client_ctx.stats());
+                o.retransmits = a.retransmits + b.retransmits;
+                o.drops = a.drops + b.drops;
+                o
+            });
             client.destroy();
             server.destroy();
             r
@@ -1211,7 +1263,7 @@ fn record(p: &Params, o: &Outcome) -> String {
             "\"ops\":{},\"errors\":{},\"secs\":{:.4},\"rate\":{:.1},\"gbps\":{:.3},",
             "\"bytes\":{},\"p50_us\":{:.2},\"p99_us\":{:.2},\"established\":{},",
             "\"establish_secs\":{:.3},\"rss_bytes_per_conn\":{:.0},\"slab_bytes_per_conn\":{:.0},",
-            "\"buf\":{}}}"
+            "\"buf\":{},\"inflight\":{},\"retransmits\":{},\"drops\":{}}}"
         ),
         p.workload,
         p.stack,
@@ -1230,6 +1282,9 @@ fn record(p: &Params, o: &Outcome) -> String {
         per_conn(o.mem_delta),
         per_conn(o.slab_delta),
         p.buf,
+        p.inflight.map_or("null".to_string(), |w| w.to_string()),
+        o.retransmits,
+        o.drops,
     )
 }
 
@@ -1312,6 +1367,7 @@ fn parse(args: &[String]) -> Result<Params, String> {
         bytes: 1 << 30,
         buf: 8192,
         latency: true,
+        inflight: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -1327,6 +1383,7 @@ fn parse(args: &[String]) -> Result<Params, String> {
             "--bytes" => p.bytes = num(val()?)? as u64,
             "--buf" => p.buf = num(val()?)? as usize,
             "--no-latency" => p.latency = false,
+            "--inflight" => p.inflight = Some(num(val()?)?.max(1.0) as usize),
             other => return Err(format!("unknown option {other}")),
         }
     }
