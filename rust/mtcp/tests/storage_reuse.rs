@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use mtcp::consts::*;
 use mtcp::sim::Impairments;
-use mtcp::{Config, Errno, SockId};
+use mtcp::{Config, SockId};
 use mtcp_proto::Duration;
 
 /// Buffer sizes, client and server, of connection `i`.
@@ -42,19 +42,7 @@ fn sequential_connections_on_reused_storage_deliver_intact() {
         set_buffers(&p.server, lsock, server_size);
         let c = p.client.socket(AF_INET, SOCK_STREAM, 0).unwrap();
         set_buffers(&p.client, c, client_size);
-        assert_eq!(
-            errno(p.client.connect(c, p.server_addr)),
-            Errno::EINPROGRESS
-        );
-        let mut s = None;
-        let ok = p.net.run_until(Duration::from_secs(60), &mut || {
-            if s.is_none() {
-                s = p.server.accept(lsock).ok().map(|(s, _)| s);
-            }
-            s.is_some() && p.client.getpeername(c).is_ok()
-        });
-        assert!(ok, "connection {i}: handshake");
-        let s = s.unwrap();
+        let s = sim_handshake(&p, c, lsock, Duration::from_secs(60));
         let data = pattern(48 * 1024, i as u64);
         let got = transfer_one_way(&p, c, s, &data, Duration::from_secs(300));
         assert!(

@@ -14,7 +14,7 @@ use std::time::Instant as WallClock;
 use common::*;
 use mtcp::consts::*;
 use mtcp::sim::Impairments;
-use mtcp::{Config, Errno, SockId};
+use mtcp::{Config, SockId};
 use mtcp_proto::Duration;
 
 const DEFAULT_SEEDS: u64 = 1000;
@@ -72,21 +72,7 @@ fn config(seed: u64) -> Config {
 /// Opens a connection, however many SYN retransmissions it takes.
 fn connect(p: &SimPair, lsock: SockId) -> (SockId, SockId) {
     let c = p.client.socket(AF_INET, SOCK_STREAM, 0).unwrap();
-    assert_eq!(
-        errno(p.client.connect(c, p.server_addr)),
-        Errno::EINPROGRESS
-    );
-    let mut accepted = None;
-    let ok = p.net.run_until(Duration::from_secs(3600), &mut || {
-        if accepted.is_none() {
-            if let Ok((s, _)) = p.server.accept(lsock) {
-                accepted = Some(s);
-            }
-        }
-        accepted.is_some() && p.client.getpeername(c).is_ok()
-    });
-    assert!(ok, "handshake did not complete at {:?}", p.net.now());
-    (c, accepted.unwrap())
+    (c, sim_handshake(p, c, lsock, Duration::from_secs(3600)))
 }
 
 /// What the network did over a sweep.

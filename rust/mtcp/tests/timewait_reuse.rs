@@ -7,7 +7,7 @@ use std::net::SocketAddrV4;
 use common::*;
 use mtcp::consts::*;
 use mtcp::sim::Impairments;
-use mtcp::{Config, Errno, SockId};
+use mtcp::{Config, SockId};
 use mtcp_proto::Duration;
 
 const CLIENT_ADDR: &str = "198.18.0.2:40000";
@@ -19,22 +19,9 @@ fn connect_from_fixed_port(p: &SimPair, lsock: SockId) -> (SockId, SockId, Durat
     let local: SocketAddrV4 = CLIENT_ADDR.parse().unwrap();
     p.client.bind(c, local).unwrap();
     let start = p.net.now();
-    assert_eq!(
-        errno(p.client.connect(c, p.server_addr)),
-        Errno::EINPROGRESS
-    );
-    let mut accepted = None;
-    let ok = p.net.run_until(Duration::from_secs(30), &mut || {
-        if accepted.is_none() {
-            if let Ok((s, _)) = p.server.accept(lsock) {
-                accepted = Some(s);
-            }
-        }
-        accepted.is_some() && p.client.getpeername(c).is_ok()
-    });
-    assert!(ok, "handshake did not complete");
+    let s = sim_handshake(p, c, lsock, Duration::from_secs(30));
     assert_eq!(p.client.getsockname(c).unwrap(), local);
-    (c, accepted.unwrap(), p.net.now() - start)
+    (c, s, p.net.now() - start)
 }
 
 /// Moves `len` bytes client → server, then the server closes first, then the client: the

@@ -59,23 +59,32 @@ pub fn listener(ctx: &Context, addr: SocketAddrV4) -> SockId {
 /// Opens a connection through the simulated network; returns (client sock, server sock).
 pub fn sim_connect(p: &SimPair, lsock: SockId) -> (SockId, SockId) {
     let c = p.client.socket(AF_INET, SOCK_STREAM, 0).unwrap();
+    (
+        c,
+        sim_handshake(p, c, lsock, mtcp_proto::Duration::from_secs(30)),
+    )
+}
+
+/// Connects the client's socket `c` (already set up: bound, options) to the server and runs
+/// the network for at most `max` until the listener `lsock` accepted it and the client is
+/// connected; returns the server's socket.
+#[track_caller]
+pub fn sim_handshake(p: &SimPair, c: SockId, lsock: SockId, max: mtcp_proto::Duration) -> SockId {
     assert_eq!(
         errno(p.client.connect(c, p.server_addr)),
         Errno::EINPROGRESS
     );
     let mut accepted = None;
-    let ok = p
-        .net
-        .run_until(mtcp_proto::Duration::from_secs(30), &mut || {
-            if accepted.is_none() {
-                if let Ok((s, _)) = p.server.accept(lsock) {
-                    accepted = Some(s);
-                }
+    let ok = p.net.run_until(max, &mut || {
+        if accepted.is_none() {
+            if let Ok((s, _)) = p.server.accept(lsock) {
+                accepted = Some(s);
             }
-            accepted.is_some() && p.client.getpeername(c).is_ok()
-        });
-    assert!(ok, "handshake did not complete");
-    (c, accepted.unwrap())
+        }
+        accepted.is_some() && p.client.getpeername(c).is_ok()
+    });
+    assert!(ok, "handshake did not complete at {:?}", p.net.now());
+    accepted.unwrap()
 }
 
 /// Pumps `out` into `s` and reads everything from `s` into `got` until both are done.
