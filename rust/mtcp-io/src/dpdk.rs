@@ -39,6 +39,9 @@
 //! DPDK ports are polled; there is no descriptor to sleep on. While the context loop is parked
 //! a small helper thread calls [`Notify::notify`] every [`POLL_INTERVAL`] once `rx_burst` found
 //! nothing, so an idle stack notices a frame within that time (and a busy one never parks).
+//! The queues say so ([`Caps::polled`]): a waiting loop then polls for a while
+//! (`mtcp`'s busy-poll window, 1 ms) before it parks, so a reply that comes within that time is
+//! seen at once rather than at the next tick.
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -304,6 +307,7 @@ pub fn open(
         .min(MAX_FRAME - ETH_HEADER);
     let caps = Caps {
         tx_checksum,
+        polled: true,
         ..Caps::software(mac.unwrap_or(info.mac), mtu)
     };
     Ok((0..num_queues)

@@ -62,6 +62,10 @@ pub struct Caps {
     /// The port finishes TCP checksums on transmit: the stack writes only the pseudo-header
     /// sum (Linux's `CHECKSUM_PARTIAL` convention) and computes IPv4 and ICMP checksums itself.
     pub tx_checksum: bool,
+    /// Frames are only found by polling: nothing wakes a sleeping receiver when one arrives
+    /// at once (DPDK; its helper thread does, but only every `POLL_INTERVAL`). A waiting loop
+    /// keeps polling a while longer before it sleeps.
+    pub polled: bool,
 }
 
 impl Caps {
@@ -72,6 +76,7 @@ impl Caps {
             mtu,
             rx_checksum: false,
             tx_checksum: false,
+            polled: false,
         }
     }
 }

@@ -77,6 +77,9 @@ pub(crate) struct ContextInner {
     pub(crate) stop: AtomicBool,
     pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
     pub(crate) num_queues: usize,
+    /// The port is only polled ([`mtcp_io::Caps::polled`]): waiting loops poll for
+    /// [`BUSY_POLL`] before they sleep.
+    pub(crate) busy_poll: bool,
     /// Gives the port queue back to the stack when the context goes away.
     pub(crate) on_destroy: Mutex<Option<GiveBack>>,
 }
@@ -102,6 +105,10 @@ const SPIN_POLLS: u32 = 64;
 /// Polls an inline `epoll_wait` makes (without yielding the CPU) before it parks: about
 /// 10–30 µs, the span of a round trip to a peer context that answers at once.
 const INLINE_SPIN_POLLS: u32 = 64;
+/// How long a loop waiting on a polled port (DPDK) keeps polling before it sleeps: long enough
+/// for a reply over a link (tens of µs) to be seen at once instead of at the port's next
+/// wake-up tick, short enough that an idle context gives its CPU back.
+const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(1);
 
 impl ContextInner {
     fn lock(&self) -> MutexGuard<'_, Engine> {
@@ -151,6 +158,7 @@ impl ContextInner {
     /// The loop thread's body.
     pub(crate) fn run_loop(weak: Weak<ContextInner>, loop_wake: Arc<Parker>) {
         let mut idle_polls = 0u32;
+        let mut idle_since = std::time::Instant::now();
         loop {
             let Some(ctx) = weak.upgrade() else { return };
             if ctx.stop.load(Ordering::Acquire) {
@@ -169,13 +177,18 @@ impl ContextInner {
                     now,
                 )
             };
+            let busy_poll = ctx.busy_poll;
             drop(ctx);
             if busy {
                 idle_polls = 0;
                 continue;
             }
             idle_polls += 1;
-            if idle_polls < SPIN_POLLS {
+            if idle_polls == 1 {
+                idle_since = std::time::Instant::now();
+            }
+            let polling = busy_poll && idle_since.elapsed() < BUSY_POLL;
+            if idle_polls < SPIN_POLLS || polling {
                 std::thread::yield_now();
                 continue;
             }
@@ -418,6 +431,11 @@ impl Context {
             if inner.mode == Mode::Inline && spins < INLINE_SPIN_POLLS {
                 spins += 1;
                 std::hint::spin_loop();
+                continue;
+            }
+            if inner.mode == Mode::Inline && inner.busy_poll && elapsed < BUSY_POLL {
+                // A polled port wakes nobody when a frame arrives: keep polling a while.
+                std::thread::yield_now();
                 continue;
             }
             let mut wait = remaining.min(std::time::Duration::from_millis(50));

@@ -389,6 +389,7 @@ impl Stack {
         let app_wake = Arc::new(Parker::default());
         let loop_wake = Arc::new(Parker::default());
         let mut io = io;
+        let busy_poll = io.caps().polled;
         match mode {
             Mode::Threaded => io.set_notify(loop_wake.clone()),
             Mode::Inline => io.set_notify(app_wake.clone()),
@@ -408,6 +409,7 @@ impl Stack {
             stop: AtomicBool::new(false),
             thread: Mutex::new(None),
             num_queues: cfg.num_cores,
+            busy_poll,
             on_destroy: Mutex::new(Some(Box::new(move |io: Box<dyn PacketIo>| {
                 if let Some(stack) = stack.upgrade() {
                     let mut queues = stack.queues.lock().unwrap_or_else(|e| e.into_inner());
