@@ -38,12 +38,13 @@ thread_local! {
 #[pyclass(module = "mtcp._mtcp", name = "Context", frozen)]
 pub struct PyContext {
     pub(crate) inner: mtcp::Context,
-    /// The context has a loop thread (`mode = threaded`), which holds the engine's lock while
-    /// it works: calls then release the GIL while they wait for that lock, so the other
-    /// Python threads run. Without one (inline, simulated), the lock is only taken by calls,
-    /// and a call that cannot wait for an event keeps the GIL: releasing and retaking it
-    /// costs more than a 64 B read.
-    pub(crate) loop_thread: bool,
+    /// Calls release the GIL while they run. Yes when the context has a loop thread
+    /// (`mode = threaded`), which holds the engine's lock while it works, so a call may wait
+    /// for it; and when the stack has several contexts (`num_cores > 1`), so that Python
+    /// threads driving different contexts run their engines in parallel. Otherwise (one inline
+    /// or simulated context) a call that cannot wait for an event keeps the GIL: releasing and
+    /// retaking it costs more than a 64 B read.
+    pub(crate) release_gil: bool,
 }
 
 /// Counters of one context (`Context.stats()`).
@@ -378,14 +379,14 @@ impl PyContext {
 
 impl PyContext {
     /// Runs `f`, an engine call that never waits for an event, through [`guarded`] (GIL
-    /// released) when a loop thread may hold the engine's lock, else [`guarded_nowait`].
+    /// released) when `release_gil` says so, else [`guarded_nowait`].
     fn call<T: Send>(
         &self,
         py: Python<'_>,
         call: &str,
         f: impl Send + FnOnce() -> std::io::Result<T>,
     ) -> PyResult<T> {
-        if self.loop_thread {
+        if self.release_gil {
             guarded(py, call, f)
         } else {
             guarded_nowait(py, call, f)

@@ -28,11 +28,13 @@ impl PyStack {
             return Err(einval(py, "create_context"));
         };
         let stack = &self.inner;
-        // As `Stack::create_context` decides: a simulated host never has a loop thread.
+        // As `Stack::create_context` decides: a simulated host never has a loop thread. With
+        // several contexts, calls let the other contexts' Python threads run meanwhile.
         let config = stack.config();
-        let loop_thread = config.mode == mtcp::RunMode::Threaded && config.io != mtcp::IoKind::Sim;
+        let release_gil = config.io != mtcp::IoKind::Sim
+            && (config.mode == mtcp::RunMode::Threaded || config.num_cores > 1);
         guarded(py, "create_context", || stack.create_context(core))
-            .map(|inner| PyContext { inner, loop_thread })
+            .map(|inner| PyContext { inner, release_gil })
     }
 
     /// The configuration the stack runs with.
