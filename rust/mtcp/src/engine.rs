@@ -135,8 +135,10 @@ pub(crate) struct Core {
     /// Control frames (ARP, ICMP, RST) waiting for transmission.
     ctrl: Vec<Vec<u8>>,
     spare: Vec<Vec<u8>>,
-    /// Allocations of closed connections, for the next ones (see `mtcp_proto::tcp::Storage`).
+    /// Allocations of closed connections, for the next ones (see `mtcp_proto::tcp::Storage`),
+    /// and the bytes they hold.
     storage_pool: Vec<Storage>,
+    storage_pool_bytes: usize,
     ip_ident: u16,
     iss_secret: u64,
     /// SYN cookie keys (RFC 4987 §3.6) and when the last cookie went out.
@@ -156,6 +158,8 @@ pub(crate) struct Core {
 /// short connections, while a context that once held 100 k connections returns most of their
 /// memory when they close.
 const STORAGE_POOL_MAX: usize = 256;
+/// And at most this many bytes of them (256 connections with 4 MiB buffers would keep 2 GiB).
+const STORAGE_POOL_BYTES: usize = 64 << 20;
 
 /// Linux's ephemeral port range (ip_local_port_range).
 pub(crate) const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
@@ -214,6 +218,7 @@ impl Core {
             ctrl: Vec::new(),
             spare: Vec::new(),
             storage_pool: Vec::new(),
+            storage_pool_bytes: 0,
             ip_ident: 0,
             iss_secret,
             syn_cookies,
@@ -624,6 +629,7 @@ impl Core {
     /// `conn` with the allocations of a closed connection, when the pool has one.
     pub(crate) fn pooled(&mut self, mut conn: Connection) -> Connection {
         if let Some(storage) = self.storage_pool.pop() {
+            self.storage_pool_bytes -= storage.bytes();
             conn.adopt_storage(storage);
         }
         conn
@@ -633,7 +639,12 @@ impl Core {
     fn free_flow(&mut self, fid: FlowId) {
         if let Some(flow) = self.flows.remove(fid) {
             if self.storage_pool.len() < STORAGE_POOL_MAX {
-                self.storage_pool.push(flow.conn.into_storage());
+                let storage = flow.conn.into_storage();
+                let bytes = storage.bytes();
+                if self.storage_pool_bytes + bytes <= STORAGE_POOL_BYTES {
+                    self.storage_pool_bytes += bytes;
+                    self.storage_pool.push(storage);
+                }
             }
         }
     }
