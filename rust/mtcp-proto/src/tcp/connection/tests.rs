@@ -196,6 +196,20 @@ fn established() -> Connection {
     established_with(&plain())
 }
 
+/// Established with SACK negotiated (the peer's SYN offers it; `config` must enable it), the
+/// handshake's final ACK arriving at `ms`.
+fn established_sack_at(config: &TcpConfig, ms: u64) -> Connection {
+    let mut c = syn_received_with(
+        config,
+        &TcpRepr {
+            sack_permitted: true,
+            ..remote_syn()
+        },
+    );
+    send(&mut c, ms, ack(LOCAL_SEQ + 1));
+    c
+}
+
 fn fin_wait_1() -> Connection {
     let mut c = established();
     c.close(at(0));
@@ -1473,14 +1487,7 @@ fn test_established_sack_blocks_for_out_of_order_data() {
         sack: true,
         ..plain()
     };
-    let mut c = syn_received_with(
-        &config,
-        &TcpRepr {
-            sack_permitted: true,
-            ..remote_syn()
-        },
-    );
-    send(&mut c, 0, ack(LOCAL_SEQ + 1));
+    let mut c = established_sack_at(&config, 0);
     assert!(c.sack_enabled());
     send(&mut c, 1, data(REMOTE_SEQ + 11, b"0123456789"));
     let out = recv_one(&mut c, 1);
@@ -1967,14 +1974,7 @@ fn test_established_sack_triggers_fast_retransmit_for_a_burst() {
         sndbuf: 64 * 1024,
         ..plain()
     };
-    let mut c = syn_received_with(
-        &config,
-        &TcpRepr {
-            sack_permitted: true,
-            ..remote_syn()
-        },
-    );
-    send(&mut c, 0, ack(LOCAL_SEQ + 1));
+    let mut c = established_sack_at(&config, 0);
     c.send(&[1u8; 1460 * 6]).unwrap();
     drain(&mut c, 0);
     // One ACK SACKing segments 2..5 at once (a receive batch): the first is lost.

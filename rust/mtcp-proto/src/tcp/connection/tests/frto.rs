@@ -26,14 +26,7 @@ fn seg(i: usize) -> SeqNumber {
 /// Established at 20 ms (SRTT 20 ms, RTO 200 ms), ten segments sent at 100 ms (the initial
 /// window) and more queued.
 fn ten_in_flight(frto: bool) -> Connection {
-    let mut c = syn_received_with(
-        &sack_config(frto),
-        &TcpRepr {
-            sack_permitted: true,
-            ..remote_syn()
-        },
-    );
-    send(&mut c, 20, ack(LOCAL_SEQ + 1));
+    let mut c = established_sack_at(&sack_config(frto), 20);
     c.send(&[7u8; MSS * 100]).unwrap();
     assert_eq!(drain(&mut c, 100).len(), 10);
     c
@@ -133,14 +126,7 @@ fn test_frto_real_loss_falls_back_to_conventional_recovery() {
 #[test]
 fn test_frto_without_new_data_is_conventional() {
     // Step 2b needs unsent data: with none queued the timeout is handled as before.
-    let mut c = syn_received_with(
-        &sack_config(true),
-        &TcpRepr {
-            sack_permitted: true,
-            ..remote_syn()
-        },
-    );
-    send(&mut c, 20, ack(LOCAL_SEQ + 1));
+    let mut c = established_sack_at(&sack_config(true), 20);
     c.send(&[7u8; MSS * 10]).unwrap();
     assert_eq!(drain(&mut c, 100).len(), 10);
     time_out(&mut c);

@@ -9,12 +9,7 @@ fn sack_established() -> Connection {
         sack: true,
         ..plain()
     };
-    let syn = TcpRepr {
-        sack_permitted: true,
-        ..remote_syn()
-    };
-    let mut c = syn_received_with(&config, &syn);
-    send(&mut c, 0, ack(LOCAL_SEQ + 1));
+    let c = established_sack_at(&config, 0);
     assert!(c.sack_enabled());
     c
 }

@@ -31,14 +31,7 @@ fn twenty_in_flight(prr: bool) -> Connection {
 }
 
 fn twenty_in_flight_with(config: TcpConfig) -> Connection {
-    let mut c = syn_received_with(
-        &config,
-        &TcpRepr {
-            sack_permitted: true,
-            ..remote_syn()
-        },
-    );
-    send(&mut c, 0, ack(LOCAL_SEQ + 1));
+    let mut c = established_sack_at(&config, 0);
     c.send(&[7u8; MSS * 100]).unwrap();
     assert_eq!(drain(&mut c, 0).len(), 10, "initial window");
     send(&mut c, 10, ack(seg(0)));

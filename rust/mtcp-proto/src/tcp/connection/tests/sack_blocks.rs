@@ -7,15 +7,7 @@ fn established_with_sack() -> Connection {
         sack: true,
         ..plain()
     };
-    let mut c = syn_received_with(
-        &config,
-        &TcpRepr {
-            sack_permitted: true,
-            ..remote_syn()
-        },
-    );
-    send(&mut c, 0, ack(LOCAL_SEQ + 1));
-    c
+    established_sack_at(&config, 0)
 }
 
 #[test]
