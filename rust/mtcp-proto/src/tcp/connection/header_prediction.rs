@@ -98,19 +98,7 @@ impl Connection {
         let ack = seg.ack_number;
         let before = self.ack_snapshot();
         let delivered = if ack > self.snd_una {
-            self.ack_rtt = None;
-            self.take_rtt_sample(now, seg, ack);
-            let buffered = ((ack - self.send_buf_seq).max(0) as usize).min(self.send_buf.len());
-            self.send_buf.consume(buffered);
-            self.send_buf_seq += buffered;
-            self.snd_una = ack;
-            self.soft_error = None;
-            if self.snd_nxt < ack {
-                self.snd_nxt = ack;
-            }
-            self.retries = 0;
-            self.dup_acks = 0;
-            self.note_progress(now);
+            let buffered = self.advance_snd_una(now, seg);
             self.timers.stop(Timer::Retransmit); // RFC 6298 §5.2: nothing outstanding
             let delivered = self.scoreboard.on_cumulative_ack(ack);
             if self.scoreboard.is_empty() {

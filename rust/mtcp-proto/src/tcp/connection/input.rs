@@ -253,9 +253,11 @@ impl Connection {
         true
     }
 
-    /// SND.UNA < SEG.ACK =< SND.MAX: data (or our SYN/FIN) acknowledged. Returns what the
-    /// ACK delivered.
-    fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Delivered {
+    /// What every new cumulative ACK does first (the full path and header prediction): take
+    /// its RTT sample, drop the acknowledged bytes from the send buffer, move SND.UNA (and
+    /// SND.NXT, after a go-back) up to SEG.ACK, and note the progress. Returns the data bytes
+    /// it acknowledged.
+    pub(super) fn advance_snd_una(&mut self, now: Instant, seg: &TcpRepr<'_>) -> usize {
         let ack = seg.ack_number;
         self.ack_rtt = None;
         self.take_rtt_sample(now, seg, ack);
@@ -270,6 +272,14 @@ impl Connection {
         self.retries = 0;
         self.dup_acks = 0;
         self.note_progress(now);
+        buffered
+    }
+
+    /// SND.UNA < SEG.ACK =< SND.MAX: data (or our SYN/FIN) acknowledged. Returns what the
+    /// ACK delivered.
+    fn on_new_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) -> Delivered {
+        let ack = seg.ack_number;
+        let buffered = self.advance_snd_una(now, seg);
         // RFC 6298 §5.2, §5.3.
         if self.snd_una == self.snd_max {
             self.timers.stop(Timer::Retransmit);
