@@ -18,6 +18,20 @@ pub enum State {
 }
 
 impl State {
+    /// Whether data or our FIN may still be on its way to the peer: the sending side is open
+    /// (ESTABLISHED, CLOSE-WAIT) or its FIN is not yet acknowledged (FIN-WAIT-1, CLOSING,
+    /// LAST-ACK) (RFC 9293 §3.3.2). Zero-window probes and tail loss probes are only for these.
+    pub(crate) fn sending(self) -> bool {
+        matches!(
+            self,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::LastAck
+                | State::Closing
+        )
+    }
+
     /// The RFC's name, e.g. `"SYN-SENT"`.
     pub fn name(self) -> &'static str {
         match self {

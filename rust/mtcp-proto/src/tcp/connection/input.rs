@@ -588,14 +588,7 @@ impl Connection {
     pub(super) fn persist_needed(&self) -> bool {
         // The zero window first: it is the rare condition, and this runs after every segment.
         self.snd_wnd == 0
-            && matches!(
-                self.state,
-                State::Established
-                    | State::CloseWait
-                    | State::FinWait1
-                    | State::LastAck
-                    | State::Closing
-            )
+            && self.state.sending()
             && self.snd_una == self.snd_max
             && self.data_end() > self.snd_nxt
     }

@@ -246,14 +246,7 @@ impl Connection {
             && (!self.in_recovery || self.scoreboard.next_lost().is_none())
             && self.tlp.is_none()
             && self.snd_una < self.snd_max
-            && matches!(
-                self.state,
-                State::Established
-                    | State::CloseWait
-                    | State::FinWait1
-                    | State::LastAck
-                    | State::Closing
-            );
+            && self.state.sending();
         if !eligible {
             self.timers.stop(Timer::TailLossProbe);
             return;
