@@ -817,11 +817,9 @@ def test_mtcp_epserver_serves_kernel_curl_and_wget(cli_site: Site, tmp_path: Pat
     assert proc.returncode == 0, err[-2000:]
 
 
-@pytest.mark.skipif(shutil.which("nc") is None, reason="nc (netcat-openbsd) is not installed")
-def test_kernel_nc_echo_sha256(running: Running, server: StackServer, tmp_path: Path) -> None:
-    """The kernel's ``nc`` pipes 2 MiB of random bytes into our echo service and writes what
-    comes back to a file: the same bytes (SHA-256)."""
-    s = running.site
+def nc_echo_sha256(s: Site, tmp_path: Path) -> None:
+    """The kernel's ``nc`` in `s`'s peer namespace pipes 2 MiB of random bytes into the echo
+    service at `s`, writing what comes back to a file: it must be the same bytes (SHA-256)."""
     sent, got = tmp_path / "nc.in", tmp_path / "nc.out"
     sent.write_bytes(os.urandom(2 * 1024 * 1024))
     # -N: shut the socket down for writing at the end of the input, then read to the end.
@@ -829,6 +827,13 @@ def test_kernel_nc_echo_sha256(running: Running, server: StackServer, tmp_path: 
            timeout=40)  # fmt: skip
     assert got.stat().st_size == sent.stat().st_size
     assert hashlib.sha256(got.read_bytes()).digest() == hashlib.sha256(sent.read_bytes()).digest()
+
+
+@pytest.mark.skipif(shutil.which("nc") is None, reason="nc (netcat-openbsd) is not installed")
+def test_kernel_nc_echo_sha256(running: Running, server: StackServer, tmp_path: Path) -> None:
+    """The kernel's ``nc`` pipes 2 MiB of random bytes into our echo service and writes what
+    comes back to a file: the same bytes (SHA-256)."""
+    nc_echo_sha256(running.site, tmp_path)
 
 
 def test_mtcp_epwget_fetches_from_a_kernel_http_server(cli_site: Site, tmp_path: Path) -> None:
@@ -1054,13 +1059,7 @@ def dpdk_echo(lab: None, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
 def test_dpdk_kernel_nc_echo_sha256(dpdk_echo: Site, tmp_path: Path) -> None:
     """The kernel's ``nc`` pipes 2 MiB of random bytes through our echo over DPDK: the same
     bytes come back (SHA-256)."""
-    s = dpdk_echo
-    sent, got = tmp_path / "nc.in", tmp_path / "nc.out"
-    sent.write_bytes(os.urandom(2 * 1024 * 1024))
-    kernel(s, "sh", "-c", f"nc -N -w 20 {s.stack_addr} {ECHO_PORT} < {sent} > {got}",
-           timeout=40)  # fmt: skip
-    assert got.stat().st_size == sent.stat().st_size
-    assert hashlib.sha256(got.read_bytes()).digest() == hashlib.sha256(sent.read_bytes()).digest()
+    nc_echo_sha256(dpdk_echo, tmp_path)
 
 
 def test_dpdk_kernel_socket_echo_5mb_sha256(dpdk_echo: Site) -> None:
