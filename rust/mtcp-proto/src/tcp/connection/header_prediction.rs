@@ -151,13 +151,7 @@ impl Connection {
             self.recv_buf.discard(len);
         }
         self.rcv_mss_estimate = self.rcv_mss_estimate.max(len);
-        self.unacked_bytes += len;
-        if self.quick_ack(now) || self.unacked_bytes >= 2 * self.rcv_mss_estimate {
-            self.ack_now = true;
-        } else if !self.timers.is_armed(Timer::DelayedAck) {
-            self.timers
-                .set(Timer::DelayedAck, now + self.config.delayed_ack);
-        }
+        self.ack_in_order(now, len);
     }
 
     /// Tests only: for a segment the fast path takes, the connection as the full path leaves

@@ -437,15 +437,21 @@ impl Connection {
         if offset > 0 || filled_hole {
             self.ack_now = true;
         } else {
-            self.unacked_bytes += in_order;
-            // Quickack mode, or every second full-sized segment.
-            if self.quick_ack(now) || self.unacked_bytes >= 2 * self.rcv_mss_estimate {
-                self.ack_now = true;
-            } else if !self.timers.is_armed(Timer::DelayedAck) {
-                // Armed from the first unacknowledged segment, so never later than the delay.
-                self.timers
-                    .set(Timer::DelayedAck, now + self.config.delayed_ack);
-            }
+            self.ack_in_order(now, in_order);
+        }
+    }
+
+    /// `len` more in-order bytes arrived: acknowledge at once in quickack mode or for every
+    /// second full-sized segment, else within the delayed-ACK time (RFC 1122 §4.2.3.2,
+    /// RFC 9293 §3.8.6.3).
+    pub(super) fn ack_in_order(&mut self, now: Instant, len: usize) {
+        self.unacked_bytes += len;
+        if self.quick_ack(now) || self.unacked_bytes >= 2 * self.rcv_mss_estimate {
+            self.ack_now = true;
+        } else if !self.timers.is_armed(Timer::DelayedAck) {
+            // Armed from the first unacknowledged segment, so never later than the delay.
+            self.timers
+                .set(Timer::DelayedAck, now + self.config.delayed_ack);
         }
     }
 
