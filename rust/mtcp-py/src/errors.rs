@@ -8,7 +8,7 @@
 use std::any::Any;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Mutex;
+use std::sync::OnceLock;
 
 use mtcp::ConfigError;
 use pyo3::prelude::*;
@@ -58,15 +58,16 @@ struct ErrnoTable {
     base: Py<PyAny>,
     py_strerror: Py<PyAny>,
     /// Per errno below `ERRNO_TABLE_LEN`: the `"mtcp_<call>: <strerror>"` strings made so far,
-    /// by call. Formatting the message was half the cost of an EAGAIN raise.
-    messages: Mutex<Vec<CallMessages>>,
+    /// by call. Formatting the message was half the cost of an EAGAIN raise. Slots are filled
+    /// once and never change, so finding a message takes no lock.
+    messages: Vec<OnceLock<Box<CallMessages>>>,
 }
 
-/// One errno's messages: `(call, "mtcp_<call>: <strerror>")`.
-type CallMessages = Vec<(Box<str>, Py<PyString>)>;
+/// One errno's messages: `(call, "mtcp_<call>: <strerror>")`, in the order they were made.
+type CallMessages = [OnceLock<(Box<str>, Py<PyString>)>; MESSAGES_PER_ERRNO];
 
 /// The most messages [`ErrnoTable`] keeps per errno (there are ~30 calls).
-const MESSAGES_PER_ERRNO: usize = 64;
+const MESSAGES_PER_ERRNO: usize = 48;
 
 impl ErrnoTable {
     fn load(py: Python<'_>) -> PyResult<Self> {
@@ -86,7 +87,7 @@ impl ErrnoTable {
             strerror,
             base: base.unbind(),
             py_strerror: py_strerror.unbind(),
-            messages: Mutex::new((0..ERRNO_TABLE_LEN).map(|_| Vec::new()).collect()),
+            messages: (0..ERRNO_TABLE_LEN).map(|_| OnceLock::new()).collect(),
         })
     }
 
@@ -121,17 +122,31 @@ impl ErrnoTable {
 
     /// `"mtcp_<call>: <strerror>"` for `errno < ERRNO_TABLE_LEN`, made once per (call, errno).
     fn message<'py>(&self, py: Python<'py>, errno: usize, call: &str) -> Bound<'py, PyString> {
-        // The GIL is held, so the lock is never contended (poisoning: keep going).
-        let mut messages = self.messages.lock().unwrap_or_else(|p| p.into_inner());
-        let known = &mut messages[errno];
-        if let Some((_, message)) = known.iter().find(|(c, _)| **c == *call) {
-            return message.bind(py).clone();
+        let known =
+            self.messages[errno].get_or_init(|| Box::new(std::array::from_fn(|_| OnceLock::new())));
+        let mut made = None;
+        for slot in known.iter() {
+            if let Some((c, message)) = slot.get() {
+                if **c == *call {
+                    return message.bind(py).clone();
+                }
+                continue;
+            }
+            // The first free slot: keep this call's message there, unless another thread
+            // filled it meanwhile (then look at what it holds, and go on).
+            let message = made.get_or_insert_with(|| {
+                PyString::new(py, &format!("mtcp_{call}: {}", self.strerror[errno])).unbind()
+            });
+            let (c, kept) = slot.get_or_init(|| (call.into(), message.clone_ref(py)));
+            if **c == *call {
+                return kept.bind(py).clone();
+            }
         }
-        let message = PyString::new(py, &format!("mtcp_{call}: {}", self.strerror[errno]));
-        if known.len() < MESSAGES_PER_ERRNO {
-            known.push((call.into(), message.clone().unbind()));
+        // Every slot taken by other calls: make the message each time.
+        match made {
+            Some(message) => message.into_bound(py),
+            None => PyString::new(py, &format!("mtcp_{call}: {}", self.strerror[errno])),
         }
-        message
     }
 }
 

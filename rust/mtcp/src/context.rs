@@ -11,9 +11,10 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 
+use mtcp_io::sys::combine::Combiner;
 use mtcp_proto::{Errno, Instant};
 
 use crate::clock::Clock;
@@ -68,7 +69,8 @@ pub(crate) type GiveBack = Box<dyn FnOnce(Box<dyn mtcp_io::PacketIo>) + Send>;
 pub(crate) struct ContextInner {
     pub(crate) core: usize,
     pub(crate) mode: Mode,
-    pub(crate) engine: Mutex<Engine>,
+    /// The engine, worked on by one thread at a time without a lock (see [`Combiner`]).
+    pub(crate) engine: Combiner<Engine>,
     pub(crate) clock: Clock,
     /// Wakes `epoll_wait` callers (and, inline, anyone waiting for frames).
     pub(crate) app_wake: Arc<Parker>,
@@ -102,6 +104,9 @@ const MAX_PARK: std::time::Duration = std::time::Duration::from_millis(100);
 /// Polls without work before the loop thread parks (keeps latency low under load without
 /// burning a core that a Python thread needs).
 const SPIN_POLLS: u32 = 64;
+/// Turns the loop thread skips in a row because an application thread is working on the
+/// engine, before it queues its turn behind that thread.
+const MISSED_TURNS: u32 = 16;
 /// Polls an inline `epoll_wait` makes (without yielding the CPU) before it parks: about
 /// 10–30 µs, the span of a round trip to a peer context that answers at once.
 const INLINE_SPIN_POLLS: u32 = 64;
@@ -111,22 +116,29 @@ const INLINE_SPIN_POLLS: u32 = 64;
 const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(1);
 
 impl ContextInner {
-    fn lock(&self) -> MutexGuard<'_, Engine> {
-        self.engine.lock().unwrap_or_else(|e| e.into_inner())
+    /// Runs `f` on the engine: in this thread when no other thread is working on it, else in
+    /// the thread that is, before that one lets go ([`Combiner::with`]; no lock).
+    pub(crate) fn with_engine<R: Send>(&self, f: impl FnOnce(&mut Engine) -> R + Send) -> R {
+        self.engine.with(f)
     }
 
     /// Runs `op` on the engine, then does what the mode needs so its effects happen: wake the
     /// loop thread, or (inline) run the loop once.
-    fn call<T>(&self, op: impl FnOnce(&mut Engine, Instant) -> Result<T, Errno>) -> io::Result<T> {
-        let mut engine = self.lock();
-        let now = self.clock.now();
-        if self.mode == Mode::Inline {
-            // Run to completion: take in what arrived before acting on it.
-            engine.poll(now);
-        }
-        let result = op(&mut engine, now);
-        self.after_call(&mut engine, now);
-        result.map_err(err)
+    fn call<T: Send>(
+        &self,
+        op: impl FnOnce(&mut Engine, Instant) -> Result<T, Errno> + Send,
+    ) -> io::Result<T> {
+        self.with_engine(|engine| {
+            let now = self.clock.now();
+            if self.mode == Mode::Inline {
+                // Run to completion: take in what arrived before acting on it.
+                engine.poll(now);
+            }
+            let result = op(engine, now);
+            self.after_call(engine, now);
+            result
+        })
+        .map_err(err)
     }
 
     fn after_call(&self, engine: &mut Engine, now: Instant) {
@@ -158,14 +170,14 @@ impl ContextInner {
     /// The loop thread's body.
     pub(crate) fn run_loop(weak: Weak<ContextInner>, loop_wake: Arc<Parker>) {
         let mut idle_polls = 0u32;
+        let mut missed_turns = 0u32;
         let mut idle_since = std::time::Instant::now();
         loop {
             let Some(ctx) = weak.upgrade() else { return };
             if ctx.stop.load(Ordering::Acquire) {
                 return;
             }
-            let (busy, deadline, now) = {
-                let mut engine = ctx.lock();
+            let turn = |engine: &mut Engine| {
                 let now = ctx.clock.now();
                 let busy = engine.poll(now);
                 if engine.core.take_wakeup() {
@@ -176,6 +188,26 @@ impl ContextInner {
                     engine.core.next_deadline(),
                     now,
                 )
+            };
+            // An application thread working on the engine sends what its call queued itself;
+            // queueing the loop's turn behind it would keep that thread from returning to the
+            // application (it serves queued turns before it lets go), so come back instead,
+            // and queue only after a while, so frames keep being taken in.
+            let (busy, deadline, now) = match ctx.engine.try_with(turn) {
+                Some(outcome) => {
+                    missed_turns = 0;
+                    outcome
+                }
+                None if missed_turns < MISSED_TURNS => {
+                    missed_turns += 1;
+                    drop(ctx);
+                    std::thread::yield_now();
+                    continue;
+                }
+                None => {
+                    missed_turns = 0;
+                    ctx.with_engine(turn)
+                }
             };
             let busy_poll = ctx.busy_poll;
             drop(ctx);
@@ -213,15 +245,15 @@ impl ContextInner {
                 let _ = h.join();
             }
         }
-        let mut engine = self.lock();
-        let now = self.clock.now();
-        engine.core.destroy(now);
-        if self.mode != Mode::Sim {
-            // Send the resets now: no loop will run again.
-            engine.poll(now);
-        }
-        let io = std::mem::replace(&mut engine.io, Box::new(crate::stack::NullIo));
-        drop(engine);
+        let io = self.with_engine(|engine| {
+            let now = self.clock.now();
+            engine.core.destroy(now);
+            if self.mode != Mode::Sim {
+                // Send the resets now: no loop will run again.
+                engine.poll(now);
+            }
+            std::mem::replace(&mut engine.io, Box::new(crate::stack::NullIo))
+        });
         if let Some(give_back) = self
             .on_destroy
             .lock()
@@ -406,19 +438,18 @@ impl Context {
         loop {
             // Before looking: a notification after this point ends the wait below at once.
             let epoch = inner.app_wake.epoch();
-            let (found, deadline, now) = {
-                let mut engine = inner.lock();
+            let (found, deadline, now) = inner.with_engine(|engine| {
                 let now = inner.clock.now();
                 if inner.mode == Mode::Inline {
                     engine.poll(now);
                 }
                 let found = engine
                     .core
-                    .epoll_collect(epid, maxevents as usize, out)
-                    .map_err(err)?;
+                    .epoll_collect(epid, maxevents as usize, &mut *out);
                 engine.core.take_wakeup();
                 (found, engine.core.next_deadline(), now)
-            };
+            });
+            let found = found.map_err(err)?;
             if found > 0 || inner.mode == Mode::Sim || inner.stop.load(Ordering::Acquire) {
                 return Ok(found);
             }
@@ -473,15 +504,16 @@ impl Context {
 
     /// Counters.
     pub fn stats(&self) -> ContextStats {
-        let engine = self.inner.lock();
-        let mut s = engine.core.stats;
-        s.flows = engine.core.flows.len() as u64;
-        s.sockets_in_use = engine.core.sockets.in_use() as u64;
-        // The port's own drops (full queues, oversized frames) count too.
-        let port = engine.io.stats();
-        s.drops += port.drops;
-        s.rx_steered = port.steered;
-        s
+        self.inner.with_engine(|engine| {
+            let mut s = engine.core.stats;
+            s.flows = engine.core.flows.len() as u64;
+            s.sockets_in_use = engine.core.sockets.in_use() as u64;
+            // The port's own drops (full queues, oversized frames) count too.
+            let port = engine.io.stats();
+            s.drops += port.drops;
+            s.rx_steered = port.steered;
+            s
+        })
     }
 
     /// `mtcp_destroy_context`: stops the loop and aborts every connection. Later calls fail
@@ -500,12 +532,13 @@ impl Context {
         if self.inner.mode == Mode::Sim {
             return;
         }
-        let mut engine = self.inner.lock();
-        let now = self.inner.clock.now();
-        engine.poll(now);
-        if engine.core.take_wakeup() {
-            self.inner.app_wake.notify();
-        }
+        let inner = &*self.inner;
+        inner.with_engine(|engine| {
+            engine.poll(inner.clock.now());
+            if engine.core.take_wakeup() {
+                inner.app_wake.notify();
+            }
+        });
     }
 }
 

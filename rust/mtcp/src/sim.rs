@@ -88,12 +88,13 @@ impl Network {
         let now = self.now();
         let mut next = self.inner.fabric.next_event().map(Instant::from_micros);
         for ctx in contexts {
-            let engine = ctx.engine.lock().unwrap_or_else(|e| e.into_inner());
-            let due = if engine.core.has_work() {
-                Some(now)
-            } else {
-                engine.core.next_deadline().map(|d| d.max(now))
-            };
+            let due = ctx.with_engine(|engine| {
+                if engine.core.has_work() {
+                    Some(now)
+                } else {
+                    engine.core.next_deadline().map(|d| d.max(now))
+                }
+            });
             next = match (next, due) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -105,9 +106,10 @@ impl Network {
     fn advance(&self, t: Instant, contexts: &[Arc<crate::context::ContextInner>]) {
         self.inner.fabric.advance_to(t.total_micros());
         for ctx in contexts {
-            let mut engine = ctx.engine.lock().unwrap_or_else(|e| e.into_inner());
-            engine.poll(t);
-            engine.core.take_wakeup();
+            ctx.with_engine(|engine| {
+                engine.poll(t);
+                engine.core.take_wakeup();
+            });
         }
     }
 

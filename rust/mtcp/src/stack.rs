@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
+use mtcp_io::sys::combine::Combiner;
 use mtcp_io::{Caps, Notify, PacketIo, PortStats};
 use mtcp_proto::Errno;
 
@@ -399,7 +400,7 @@ impl Stack {
         let inner = Arc::new(ContextInner {
             core,
             mode,
-            engine: Mutex::new(Engine {
+            engine: Combiner::new(Engine {
                 io,
                 core: core_state,
             }),

@@ -1,94 +1,75 @@
-//! A one-bit wake-up flag with a condition variable: `notify` never gets lost, even when it
-//! comes before `wait` (the flag stays set until a waiter consumes it).
+//! Wake-ups between threads, on a futex: a notification count that waiters sleep on.
+//!
+//! The loop thread uses [`Parker::wait`], which consumes notifications: one that came before
+//! the wait (even long before) ends it at once, so none is lost.
 //!
 //! Several waiters (application threads in `epoll_wait` on one context, each on its own epoll
 //! instance) use the epoch instead: each reads [`Parker::epoch`] before it looks for events and
 //! sleeps with [`Parker::wait_since`] only while no `notify` came since. Nothing is consumed,
-//! so one waiter cannot take a wake-up another needed (with the flag, the second slept through
-//! its events until its timeout).
+//! so one waiter cannot take a wake-up another needed.
 //!
-//! `notify` runs once per delivered burst (the memory hub calls it from the sender's thread),
-//! so it takes no lock unless a waiter is actually asleep: the flag and the sleeper count are
-//! atomics, and the mutex only orders a notifier against a waiter going to sleep.
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Condvar, Mutex};
+//! `notify` runs once per delivered burst (the memory hub calls it from the sender's thread)
+//! and takes no lock: it bumps the count and makes a system call only when a waiter sleeps.
+//! The kernel compares the count and queues the sleeper atomically (`futex(2)`), so a
+//! notification between a waiter's last look and its sleep still wakes it.
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::time::Duration;
+
+use mtcp_io::sys::futex;
 
 #[derive(Default)]
 pub(crate) struct Parker {
-    notified: AtomicBool,
-    /// Counts notifications, for [`Parker::wait_since`].
-    epoch: AtomicU64,
-    /// Waiters between registering under `lock` and leaving `wait` or `wait_since`.
-    sleepers: AtomicUsize,
-    /// Of those, the ones in `wait_since`.
-    epoch_sleepers: AtomicUsize,
-    lock: Mutex<()>,
-    cond: Condvar,
+    /// Counts notifications (wrapping); the futex word.
+    epoch: AtomicU32,
+    /// The count [`Parker::wait`] consumed up to.
+    consumed: AtomicU32,
+    /// Threads between announcing a sleep and leaving it.
+    sleepers: AtomicU32,
 }
 
 impl Parker {
     pub(crate) fn notify(&self) {
+        // SeqCst on both sides (count then sleepers here, sleepers then the kernel's compare
+        // of the count in the waits): either this notifier sees the sleeper, or the sleeper's
+        // compare sees the new count and it does not sleep.
         self.epoch.fetch_add(1, SeqCst);
-        // SeqCst on both sides (flag/epoch then count here, count then flag/epoch in the
-        // waits): either this notifier sees the sleeper, or the sleeper sees the change and
-        // does not sleep. A sleeper in `wait_since` needs the signal even when the flag was
-        // already set (it does not look at the flag).
-        let newly = !self.notified.swap(true, SeqCst);
-        if (newly || self.epoch_sleepers.load(SeqCst) > 0) && self.sleepers.load(SeqCst) > 0 {
-            // The waiter holds the lock until it is inside `wait_timeout`: taking it here
-            // means the signal cannot fall between its check and its sleep.
-            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.cond.notify_all();
+        if self.sleepers.load(SeqCst) > 0 {
+            futex::wake_all(&self.epoch);
         }
     }
 
-    /// Waits until notified or `timeout` passes; consumes the notification.
+    /// Waits until notified or `timeout` passes; consumes every notification so far (the
+    /// caller looks for work after this returns).
     pub(crate) fn wait(&self, timeout: Duration) {
-        if self.notified.swap(false, SeqCst) {
+        let now = self.epoch.load(SeqCst);
+        if self.consumed.swap(now, SeqCst) != now {
             return;
         }
-        self.sleep_unless(|| self.notified.load(SeqCst), timeout);
-        self.notified.store(false, SeqCst);
+        self.sleep_while(now, timeout);
+        self.consumed.store(self.epoch.load(SeqCst), SeqCst);
     }
 
-    /// Sleeps at most `timeout` unless `ready()` holds once this waiter is registered as a
-    /// sleeper (under the lock, so a notifier that sees it cannot signal before the sleep).
-    fn sleep_unless(&self, ready: impl Fn() -> bool, timeout: Duration) {
-        let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+    /// Sleeps while the count is `seen`, at most `timeout`.
+    fn sleep_while(&self, seen: u32, timeout: Duration) {
         self.sleepers.fetch_add(1, SeqCst);
-        let guard = if ready() {
-            guard
-        } else {
-            self.cond
-                .wait_timeout(guard, timeout)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0)
-        };
+        futex::wait(&self.epoch, seen, timeout);
         self.sleepers.fetch_sub(1, SeqCst);
-        drop(guard);
     }
-}
 
-impl Parker {
     /// The notification count, to pass to [`Parker::wait_since`]: read it before looking for
     /// what a notification would announce.
-    pub(crate) fn epoch(&self) -> u64 {
+    pub(crate) fn epoch(&self) -> u32 {
         self.epoch.load(SeqCst)
     }
 
     /// Waits until a notification after `seen` (an earlier [`Parker::epoch`]) or until
     /// `timeout`; returns at once if one came already. Consumes nothing: every waiter that read
     /// the same epoch wakes.
-    pub(crate) fn wait_since(&self, seen: u64, timeout: Duration) {
+    pub(crate) fn wait_since(&self, seen: u32, timeout: Duration) {
         if self.epoch.load(SeqCst) != seen {
             return;
         }
-        // Counted before it registers as a sleeper, so a notifier that sees the sleeper also
-        // sees that it waits on the epoch.
-        self.epoch_sleepers.fetch_add(1, SeqCst);
-        self.sleep_unless(|| self.epoch.load(SeqCst) != seen, timeout);
-        self.epoch_sleepers.fetch_sub(1, SeqCst);
+        self.sleep_while(seen, timeout);
     }
 }
 

@@ -5,9 +5,11 @@ pub(crate) mod afpacket;
 pub(crate) mod afxdp;
 pub(crate) mod bpf;
 pub mod clock;
+pub mod combine;
 #[cfg(feature = "dpdk")]
 pub(crate) mod dpdk;
 pub(crate) mod fd;
+pub mod futex;
 pub mod netdev;
 pub(crate) mod spsc;
 pub mod tap;
