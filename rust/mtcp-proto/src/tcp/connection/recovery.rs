@@ -220,7 +220,19 @@ impl Connection {
 
     /// The next hole to fill while `pipe` < cwnd (RFC 6675 §5 step (C), NextSeg rule 1):
     /// its start and payload length (0 for a lone FIN).
+    #[inline]
     pub(super) fn next_retransmission(&self) -> Option<(SeqNumber, usize)> {
+        // Nothing marked lost (the usual case, asked after every segment and API call): no
+        // hole, whatever the other conditions say (`next_lost` finds none).
+        if self.scoreboard.lost_outstanding() == 0 {
+            return None;
+        }
+        self.next_hole()
+    }
+
+    /// `next_retransmission` once something is marked lost.
+    #[inline(never)]
+    fn next_hole(&self) -> Option<(SeqNumber, usize)> {
         if !self.sack_mode() || self.state == State::SynReceived {
             return None;
         }
