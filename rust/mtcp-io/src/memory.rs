@@ -122,7 +122,7 @@ pub fn attach_with_offload(
         .map(|_| {
             let (returns, returns_rx) = sync_channel(RX_QUEUE_FRAMES);
             ends.push(returns_rx);
-            RxQueue {
+            Arc::new(RxQueue {
                 new_rings: Mutex::new(Vec::new()),
                 rings_made: AtomicUsize::new(0),
                 pending: AtomicUsize::new(0),
@@ -130,7 +130,7 @@ pub fn attach_with_offload(
                 drops: AtomicU64::new(0),
                 notify: Mutex::new(None),
                 notify_epoch: AtomicU64::new(0),
-            }
+            })
         })
         .collect();
     let station = Arc::new(Station {
@@ -177,7 +177,8 @@ struct Station {
     mtu: usize,
     /// Checksum offload: its frames carry unfinished TCP checksums, and it checks none.
     offload: bool,
-    queues: Box<[RxQueue]>,
+    /// Shared, so each queue's owner holds its own directly (`MemoryQueue::rx`).
+    queues: Box<[Arc<RxQueue>]>,
     /// Queues not yet dropped; the station detaches when it reaches 0.
     live: AtomicUsize,
 }
@@ -272,6 +273,11 @@ pub struct MemoryQueue {
     hub: Arc<Hub>,
     station: Arc<Station>,
     index: usize,
+    /// This queue's shared side (`station.queues[index]`), asked on every poll.
+    rx: Arc<RxQueue>,
+    /// The station's longest frame and checksum offload (fixed at attach), read per frame.
+    max_frame: usize,
+    offload: bool,
     home: Home,
     /// Snapshot of the hub's stations and the generation it was taken at.
     stations: Arc<Vec<Arc<Station>>>,
@@ -321,6 +327,9 @@ impl MemoryQueue {
             hub: Arc::clone(hub),
             station: Arc::clone(station),
             index,
+            rx: Arc::clone(&station.queues[index]),
+            max_frame: station.max_frame(),
+            offload: station.offload,
             home: Home {
                 station: station.id,
                 queue: index as u32,
@@ -500,7 +509,7 @@ impl MemoryQueue {
 
     /// Takes the rings senders made into this queue since the last look.
     fn adopt_rings(&mut self) {
-        let queue = &self.station.queues[self.index];
+        let queue = &self.rx;
         let made = queue.rings_made.load(Ordering::Acquire);
         if made != self.rings_seen {
             self.inbox.append(&mut lock(&queue.new_rings));
@@ -593,7 +602,7 @@ impl MemoryQueue {
     /// from a station without it is checked (false: drop it); without, a frame from a station
     /// with it gets its TCP checksum finished.
     fn accept_checksums(&self, packet: &mut Packet) -> bool {
-        match (self.station.offload, packet.partial) {
+        match (self.offload, packet.partial) {
             (true, true) | (false, false) => true,
             (true, false) => verify_frame(packet.bytes()),
             (false, true) => {
@@ -661,9 +670,7 @@ impl PacketIo for MemoryQueue {
             self.next_ring = (self.next_ring + 1) % rings;
         }
         if total > 0 {
-            self.station.queues[self.index]
-                .pending
-                .fetch_sub(total, Ordering::AcqRel);
+            self.rx.pending.fetch_sub(total, Ordering::AcqRel);
         }
         self.trim_cache();
         total
@@ -679,7 +686,7 @@ impl PacketIo for MemoryQueue {
         }
         let (mut buf, home) = self.take_buf();
         let n = fill(&mut buf[..len]);
-        if n == 0 || n > len || n > self.station.max_frame() {
+        if n == 0 || n > len || n > self.max_frame {
             if n != 0 {
                 self.stats.drops += 1;
             }
@@ -690,7 +697,7 @@ impl PacketIo for MemoryQueue {
             buf,
             len: n,
             home,
-            partial: self.station.offload,
+            partial: self.offload,
         }));
         true
     }
@@ -746,22 +753,17 @@ impl PacketIo for MemoryQueue {
     }
 
     fn set_notify(&mut self, notify: Arc<dyn Notify>) {
-        let queue = &self.station.queues[self.index];
+        let queue = &self.rx;
         *lock(&queue.notify) = Some(notify);
         queue.notify_epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     fn has_pending(&self) -> bool {
-        self.station.queues[self.index]
-            .pending
-            .load(Ordering::Acquire)
-            != 0
+        self.rx.pending.load(Ordering::Acquire) != 0
     }
 
     fn stats(&self) -> PortStats {
-        let ring_drops = self.station.queues[self.index]
-            .drops
-            .load(Ordering::Relaxed);
+        let ring_drops = self.rx.drops.load(Ordering::Relaxed);
         PortStats {
             drops: self.stats.drops + ring_drops,
             ..self.stats
