@@ -1,19 +1,19 @@
 //! Waking a parked context loop when a kernel descriptor becomes readable.
 //!
-//! The context's loop thread parks on a condition variable ([`Notify`]), not on a descriptor,
-//! so a backend that receives through a file descriptor (TAP, AF_PACKET) lends it a small
-//! helper thread: it `poll(2)`s the descriptor and calls [`Notify::notify`] once data is there.
+//! The context's loop thread parks on a futex ([`Notify`]), not on a descriptor, so a backend
+//! that receives through a file descriptor (TAP, AF_PACKET) lends it a small helper thread: it
+//! `poll(2)`s the descriptor and calls [`Notify::notify`] once data is there.
 //!
 //! To keep the helper from spinning while the loop has not yet read what woke it, the helper
 //! only watches the data descriptor while *armed*. A notification disarms it; the queue re-arms
 //! it from `rx_burst` once it finds nothing more to read, ringing an eventfd so the helper
 //! looks again. `poll` is level-triggered, so data that arrives between the last read and the
-//! re-arm is seen at once. Cost per wake-up: one `poll` return and one condition-variable
-//! signal in the helper, and one `eventfd` write in the loop thread when it re-arms — a few
+//! re-arm is seen at once. Cost per wake-up: one `poll` return and one `notify` (a futex
+//! wake-up) in the helper, and one `eventfd` write in the loop thread when it re-arms — a few
 //! microseconds of CPU, nothing per frame while traffic flows (the loop then does not park).
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -27,7 +27,11 @@ struct Shared {
     armed: AtomicBool,
     stop: AtomicBool,
     bell: EventFd,
+    /// Who to wake; read by the helper only after `notify_generation` moves (the lock is
+    /// taken once per `set_notify`, never per wake-up).
     notify: Mutex<Option<Arc<dyn Notify>>>,
+    /// Counts `set_notify` calls.
+    notify_generation: AtomicU64,
 }
 
 /// The helper thread of one receive descriptor. Dropping it stops and joins the thread, so it
@@ -52,6 +56,7 @@ impl FdWaker {
                 stop: AtomicBool::new(false),
                 bell: EventFd::new()?,
                 notify: Mutex::new(None),
+                notify_generation: AtomicU64::new(0),
             }),
             thread: None,
         })
@@ -60,6 +65,7 @@ impl FdWaker {
     /// Sets who to wake, starting the helper thread if needed.
     pub(crate) fn set_notify(&mut self, notify: Arc<dyn Notify>, name: &str) {
         *self.shared.notify.lock().unwrap_or_else(|e| e.into_inner()) = Some(notify);
+        self.shared.notify_generation.fetch_add(1, Ordering::AcqRel);
         if self.thread.is_none() {
             let shared = Arc::clone(&self.shared);
             // If the thread can't start, the loop still runs: it wakes on its park timeout.
@@ -82,6 +88,8 @@ impl FdWaker {
 }
 
 fn run(shared: &Shared) {
+    let mut notify: Option<Arc<dyn Notify>> = None;
+    let mut seen_generation = 0;
     while !shared.stop.load(Ordering::Acquire) {
         let armed = shared.armed.load(Ordering::Acquire);
         let watched = if armed { shared.data_fds } else { [None; 2] };
@@ -90,12 +98,16 @@ fn run(shared: &Shared) {
             shared.bell.drain();
         }
         if ready.data && shared.armed.swap(false, Ordering::AcqRel) {
-            let notify = shared
-                .notify
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            if let Some(notify) = notify {
+            let generation = shared.notify_generation.load(Ordering::Acquire);
+            if generation != seen_generation {
+                notify = shared
+                    .notify
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                seen_generation = generation;
+            }
+            if let Some(notify) = &notify {
                 notify.notify();
             }
         }

@@ -3,8 +3,9 @@
 //! Three ways to run the packet loop:
 //! * **threaded** (mTCP's model): a native thread pinned to the context's core polls the port,
 //!   fires timers and transmits; it parks on a futex when idle and is woken by arriving frames
-//!   or by API calls that queue work. API calls take the context's lock briefly — contexts
-//!   share nothing, so there is never contention between cores.
+//!   or by API calls that queue work. API calls work on the engine without a lock: in the
+//!   caller's thread when it is free, else run by the thread that holds it
+//!   ([`Combiner`]); contexts share nothing, so cores never wait for each other.
 //! * **inline** (run-to-completion): the loop runs inside API calls and `epoll_wait`.
 //! * **sim**: a [`crate::sim::Network`] drives the loop in virtual time; API calls only change
 //!   state, and nothing moves outside `Network::run`.
