@@ -480,12 +480,26 @@ impl Connection {
         self.pending_fin = None;
         self.rcv_nxt += 1;
         self.fin_received = true;
-        self.ack_now = true;
         match self.state {
-            State::SynReceived | State::Established => self.state = State::CloseWait,
-            State::FinWait1 => self.state = State::Closing,
-            State::FinWait2 => self.enter_time_wait(now),
-            _ => {}
+            State::SynReceived | State::Established => {
+                self.state = State::CloseWait;
+                // An application usually answers the end of the stream by closing: the ACK
+                // of the FIN waits up to the delayed-ACK time to go out with our FIN rather
+                // than alone (Linux's tcp_fin enters pingpong mode in CLOSE-WAIT).
+                if !self.timers.is_armed(Timer::DelayedAck) {
+                    self.timers
+                        .set(Timer::DelayedAck, now + self.config.delayed_ack);
+                }
+            }
+            State::FinWait1 => {
+                self.ack_now = true;
+                self.state = State::Closing;
+            }
+            State::FinWait2 => {
+                self.ack_now = true;
+                self.enter_time_wait(now);
+            }
+            _ => self.ack_now = true,
         }
     }
 

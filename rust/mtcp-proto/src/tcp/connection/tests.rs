@@ -238,7 +238,8 @@ fn close_wait() -> Connection {
         },
     );
     assert_eq!(c.state(), State::CloseWait);
-    assert_eq!(recv_one(&mut c, 0).ack(), REMOTE_SEQ + 2);
+    // The ACK of the FIN waits (delayed ACK) to go out with the application's own FIN.
+    recv_nothing(&mut c, 0);
     c
 }
 
@@ -1782,6 +1783,31 @@ fn test_close_wait_rst() {
     );
     assert_eq!(c.state(), State::Closed);
     assert_eq!(c.peek_error(), Some(Errno::ECONNRESET));
+}
+
+#[test]
+fn test_close_wait_fin_acked_after_the_delayed_ack_time() {
+    let mut c = close_wait();
+    let delay = plain().delayed_ack.total_millis();
+    assert_eq!(c.poll_timeout(), Some(at(delay)));
+    tick(&mut c, delay - 1);
+    recv_nothing(&mut c, delay - 1);
+    tick(&mut c, delay);
+    assert_eq!(recv_one(&mut c, delay).ack(), REMOTE_SEQ + 2);
+    recv_nothing(&mut c, delay);
+}
+
+#[test]
+fn test_close_wait_close_sends_fin_with_the_ack_of_the_peer_fin() {
+    let mut c = close_wait();
+    c.close(at(1));
+    let fin = recv_one(&mut c, 1);
+    assert!(fin.flags().fin() && fin.flags().ack());
+    assert_eq!(fin.ack(), REMOTE_SEQ + 2);
+    recv_nothing(&mut c, 1);
+    // Nothing is owed any more: no delayed ACK follows.
+    tick(&mut c, plain().delayed_ack.total_millis());
+    recv_nothing(&mut c, plain().delayed_ack.total_millis());
 }
 
 #[test]

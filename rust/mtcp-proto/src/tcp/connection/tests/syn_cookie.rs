@@ -107,5 +107,9 @@ fn test_cookie_ack_with_fin_goes_to_close_wait() {
     };
     let mut c = Connection::accept_cookie(&config, LOCAL, REMOTE, &fin, &options, at(5));
     assert_eq!(c.state(), State::CloseWait);
-    assert_eq!(recv_one(&mut c, 5).ack(), REMOTE_SEQ + 2);
+    // The ACK of the FIN is delayed (it may go out with our FIN).
+    recv_nothing(&mut c, 5);
+    let delayed = 5 + config.delayed_ack.total_millis();
+    tick(&mut c, delayed);
+    assert_eq!(recv_one(&mut c, delayed).ack(), REMOTE_SEQ + 2);
 }
