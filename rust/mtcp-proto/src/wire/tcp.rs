@@ -220,7 +220,26 @@ impl<'a> TcpRepr<'a> {
     /// at most 40 of options (RFC 9293 §3.1, "Data Offset"). SACK blocks that do not fit are
     /// left out (see [`TcpRepr::emit_header`]).
     pub fn header_len(&self) -> usize {
+        if self.timestamps_only().is_some() {
+            return HEADER_LEN + OptionsPlan::TIMESTAMP_LEN;
+        }
         HEADER_LEN + OptionsPlan::new(self).len()
+    }
+
+    /// The timestamps option when it is the only option: every segment of an established
+    /// connection with timestamps and no SACK blocks to report.
+    fn timestamps_only(&self) -> Option<TcpTimestamp> {
+        match *self {
+            TcpRepr {
+                timestamp: Some(ts),
+                max_seg_size: None,
+                window_scale: None,
+                sack_permitted: false,
+                sack_ranges: [None, None, None],
+                ..
+            } => Some(ts),
+            _ => None,
+        }
     }
 
     /// Writes the header and options (not the payload, not the checksum) at the start of `buf`
@@ -236,6 +255,30 @@ impl<'a> TcpRepr<'a> {
     /// # Panics
     /// If `buf` is shorter than `header_len()`.
     pub fn emit_header(&self, buf: &mut [u8]) -> usize {
+        // The usual segment (timestamps only) in one go: the same bytes as the planned
+        // layout below (`01 01 08 0a`, TSval, TSecr), without working out the plan.
+        if let Some(ts) = self.timestamps_only() {
+            const LEN: usize = HEADER_LEN + OptionsPlan::TIMESTAMP_LEN;
+            let mut h = [0u8; LEN];
+            h[field::SRC_PORT].copy_from_slice(&self.src_port.to_be_bytes());
+            h[field::DST_PORT].copy_from_slice(&self.dst_port.to_be_bytes());
+            h[field::SEQ_NUM].copy_from_slice(&self.seq_number.0.to_be_bytes());
+            h[field::ACK_NUM].copy_from_slice(&self.ack_number.0.to_be_bytes());
+            h[field::DATA_OFFSET] = ((LEN / 4) as u8) << 4;
+            h[field::FLAGS] = self.flags.0;
+            h[field::WINDOW].copy_from_slice(&self.window_len.to_be_bytes());
+            h[field::URGENT].copy_from_slice(&self.urgent_pointer.to_be_bytes());
+            h[20..24].copy_from_slice(&[kind::NOP, kind::NOP, kind::TIMESTAMP, 10]);
+            h[24..28].copy_from_slice(&ts.tsval.to_be_bytes());
+            h[28..32].copy_from_slice(&ts.tsecr.to_be_bytes());
+            buf[..LEN].copy_from_slice(&h);
+            return LEN;
+        }
+        self.emit_header_planned(buf)
+    }
+
+    /// `emit_header` for any set of options.
+    fn emit_header_planned(&self, buf: &mut [u8]) -> usize {
         let plan = OptionsPlan::new(self);
         let header_len = HEADER_LEN + plan.len();
         let mut packet = TcpPacket::new_unchecked(&mut buf[..header_len]);
@@ -1279,6 +1322,33 @@ mod test {
             }
         }
         assert!(accepted > 1000, "only {accepted} random headers parsed");
+    }
+
+    #[test]
+    fn timestamps_only_header_matches_planned_layout() {
+        let mut repr = TcpRepr::new(40000, 80);
+        repr.seq_number = SeqNumber(0xdead_beef);
+        repr.ack_number = SeqNumber(0x0102_0304);
+        repr.window_len = 0xfffe;
+        repr.urgent_pointer = 0x0a0b;
+        for flags in [TcpFlags::ACK, TcpFlags::ACK | TcpFlags::PSH, TcpFlags::FIN] {
+            repr.flags = flags;
+            repr.timestamp = Some(TcpTimestamp {
+                tsval: 0x1122_3344,
+                tsecr: u32::MAX,
+            });
+            let (mut fast, mut planned) = ([0x5au8; 60], [0x5au8; 60]);
+            let n = repr.emit_header(&mut fast);
+            assert_eq!(n, repr.header_len());
+            assert_eq!(n, repr.emit_header_planned(&mut planned));
+            assert_eq!(fast, planned);
+            let parsed = TcpPacket::new_checked(&fast[..n]).unwrap();
+            assert_eq!(parsed.header_len(), 32);
+        }
+        // Any other option takes the planned layout.
+        repr.sack_ranges[2] = Some((SeqNumber(1), SeqNumber(2)));
+        assert!(repr.timestamps_only().is_none());
+        assert_eq!(repr.header_len(), 44);
     }
 
     #[test]
