@@ -363,73 +363,85 @@ impl Congestion {
             Congestion::Bbr(cc) => cc.carry_over_window(cwnd),
         }
     }
+}
 
-    fn inner(&self) -> &dyn CongestionControl {
-        match self {
-            Congestion::NewReno(cc) => cc,
-            Congestion::Cubic(cc) => cc,
-            Congestion::Bbr(cc) => cc,
+/// Calls the running controller's method directly (a `match`, so its small methods inline)
+/// rather than through a `&dyn CongestionControl`: the window and ssthresh are read several
+/// times per segment.
+macro_rules! each {
+    ($self:expr, $cc:ident => $call:expr) => {
+        match $self {
+            Congestion::NewReno($cc) => $call,
+            Congestion::Cubic($cc) => $call,
+            Congestion::Bbr($cc) => $call,
         }
-    }
-
-    fn inner_mut(&mut self) -> &mut dyn CongestionControl {
-        match self {
-            Congestion::NewReno(cc) => cc,
-            Congestion::Cubic(cc) => cc,
-            Congestion::Bbr(cc) => cc,
-        }
-    }
+    };
 }
 
 impl CongestionControl for Congestion {
+    #[inline]
     fn window(&self) -> usize {
-        self.inner().window()
+        each!(self, cc => cc.window())
     }
+    #[inline]
     fn set_window(&mut self, cwnd: usize) {
-        self.inner_mut().set_window(cwnd)
+        each!(self, cc => cc.set_window(cwnd))
     }
+    #[inline]
     fn ssthresh(&self) -> usize {
-        self.inner().ssthresh()
+        each!(self, cc => cc.ssthresh())
     }
+    #[inline]
     fn set_ssthresh(&mut self, ssthresh: usize) {
-        self.inner_mut().set_ssthresh(ssthresh)
+        each!(self, cc => cc.set_ssthresh(ssthresh))
     }
+    #[inline]
     fn on_ack(&mut self, bytes_acked: usize, mss: usize, now: Instant, srtt: Duration) {
-        self.inner_mut().on_ack(bytes_acked, mss, now, srtt)
+        each!(self, cc => cc.on_ack(bytes_acked, mss, now, srtt))
     }
+    #[inline]
     fn on_congestion_event(&mut self, flight_size: usize, mss: usize, now: Instant) {
-        self.inner_mut().on_congestion_event(flight_size, mss, now)
+        each!(self, cc => cc.on_congestion_event(flight_size, mss, now))
     }
+    #[inline]
     fn on_timeout(&mut self, flight_size: usize, mss: usize) {
-        self.inner_mut().on_timeout(flight_size, mss)
+        each!(self, cc => cc.on_timeout(flight_size, mss))
     }
+    #[inline]
     fn exit_slow_start(&mut self) {
-        self.inner_mut().exit_slow_start()
+        each!(self, cc => cc.exit_slow_start())
     }
+    #[inline]
     fn on_fast_retransmit(&mut self, flight_size: usize, mss: usize, now: Instant) {
-        self.inner_mut().on_fast_retransmit(flight_size, mss, now)
+        each!(self, cc => cc.on_fast_retransmit(flight_size, mss, now))
     }
+    #[inline]
     fn on_recovery_dup_ack(&mut self, mss: usize) {
-        self.inner_mut().on_recovery_dup_ack(mss)
+        each!(self, cc => cc.on_recovery_dup_ack(mss))
     }
+    #[inline]
     fn on_partial_ack(&mut self, bytes_acked: usize, mss: usize) {
-        self.inner_mut().on_partial_ack(bytes_acked, mss)
+        each!(self, cc => cc.on_partial_ack(bytes_acked, mss))
     }
+    #[inline]
     fn on_recovery_exit(&mut self, flight_size: usize, mss: usize) {
-        self.inner_mut().on_recovery_exit(flight_size, mss)
+        each!(self, cc => cc.on_recovery_exit(flight_size, mss))
     }
+    #[inline]
     fn on_ack_sample(&mut self, ack: &AckSample, now: Instant) {
-        self.inner_mut().on_ack_sample(ack, now)
+        each!(self, cc => cc.on_ack_sample(ack, now))
     }
+    #[inline]
     fn pacing_rate(&self, srtt: Option<Duration>) -> Option<u64> {
-        self.inner().pacing_rate(srtt)
+        each!(self, cc => cc.pacing_rate(srtt))
     }
+    #[inline]
     fn limits_application(&self) -> bool {
-        self.inner().limits_application()
+        each!(self, cc => cc.limits_application())
     }
+    #[inline]
     fn on_transmit_start(&mut self, app_limited: bool, now: Instant, delivered: u64) {
-        self.inner_mut()
-            .on_transmit_start(app_limited, now, delivered)
+        each!(self, cc => cc.on_transmit_start(app_limited, now, delivered))
     }
 }
 
