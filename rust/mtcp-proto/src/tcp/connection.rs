@@ -216,6 +216,12 @@ pub struct Connection {
     quick_acks_left: u32,
     /// When in-order data last arrived (quickack mode restarts after an idle RTO).
     last_data_at: Option<Instant>,
+    /// When in-order data last arrived or the handshake completed (Linux's `lrcvtime`).
+    last_receipt: Instant,
+    /// Interactive (Linux's pingpong mode): we answered what arrived with data within the
+    /// delayed-ACK time, so ACKs wait to ride on our next data instead of going out at once in
+    /// quickack mode. Left when a delayed ACK had to go out alone.
+    pingpong: bool,
     /// Largest payload seen: our estimate of the peer's segment size.
     rcv_mss_estimate: usize,
     /// Closed straight from TIME-WAIT with `timewait == 0`: the last ACK still has to go out.
@@ -334,6 +340,8 @@ impl Connection {
             unacked_bytes: 0,
             quick_acks_left: 0,
             last_data_at: None,
+            last_receipt: Instant::ZERO,
+            pingpong: false,
             rcv_mss_estimate: usize::from(mss_cap),
             final_ack: false,
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),

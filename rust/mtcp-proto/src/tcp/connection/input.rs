@@ -62,7 +62,7 @@ impl Connection {
             // Our SYN is acknowledged: ESTABLISHED, and ACK the peer's SYN at once.
             self.snd_una = seg.ack_number;
             self.on_syn_acked(now, seg);
-            self.establish();
+            self.establish(now);
             self.arm_keepalive(now);
             self.ack_now = true;
         } else {
@@ -85,7 +85,8 @@ impl Connection {
 
     /// SYN exchange complete: ESTABLISHED, or FIN-WAIT-1 when the application already shut
     /// down its sending side.
-    fn establish(&mut self) {
+    fn establish(&mut self, now: Instant) {
+        self.last_receipt = now;
         self.state = if self.fin_queued {
             State::FinWait1
         } else {
@@ -204,7 +205,7 @@ impl Connection {
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = seg.seq_number;
             self.snd_wl2 = ack;
-            self.establish();
+            self.establish(now);
             self.arm_keepalive(now); // a passive open is probed from here on too
         }
         // ACK of something not yet sent, or too old to be a plausible duplicate: dropped
@@ -464,15 +465,29 @@ impl Connection {
             .last_data_at
             .is_none_or(|last| now.saturating_duration_since(last) > self.rtt.rto());
         self.last_data_at = Some(now);
+        self.last_receipt = now;
         if idle {
             let window_segments = self.recv_buf.capacity() / (2 * self.rcv_mss_estimate.max(1));
             self.quick_acks_left = self.config.quick_acks.min(window_segments.max(1) as u32);
         }
-        if self.quick_acks_left == 0 {
+        if self.quick_acks_left == 0 || self.pingpong {
             return false;
         }
         self.quick_acks_left -= 1;
         true
+    }
+
+    /// We send data: within the delayed-ACK time of the last arrival it answers the peer, so
+    /// the connection is interactive and ACKs wait for our answers (Linux's
+    /// `tcp_event_data_sent`, pingpong mode). A request/response exchange then needs no bare
+    /// ACK of the response: it rides on the next request, or on the FIN.
+    #[inline]
+    pub(super) fn note_data_sent(&mut self, now: Instant) {
+        if !self.pingpong
+            && now.saturating_duration_since(self.last_receipt) < self.config.delayed_ack
+        {
+            self.pingpong = true;
+        }
     }
 
     /// RFC 9293 §3.10.7.4 eighth: the peer's FIN, now in order.
@@ -520,7 +535,11 @@ impl Connection {
         match timer {
             Timer::Retransmit => self.on_retransmit_timeout(now),
             Timer::Persist => self.on_persist_timeout(now),
-            Timer::DelayedAck => self.ack_now = true,
+            Timer::DelayedAck => {
+                // No data of ours took the ACK along in time: not interactive after all.
+                self.pingpong = false;
+                self.ack_now = true;
+            }
             Timer::TimeWait => self.enter_closed(None),
             Timer::Rack => self.on_rack_timeout(now),
             Timer::TailLossProbe => self.on_tlp_timeout(now),

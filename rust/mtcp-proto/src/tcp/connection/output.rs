@@ -367,6 +367,9 @@ impl Connection {
                 repr.flags |= TcpFlags::PSH;
             }
         }
+        if len > 0 {
+            self.note_data_sent(now);
+        }
         let end = seq + len + usize::from(repr.flags.fin());
         let is_new = seq == self.snd_max;
         let old_max = self.snd_max;

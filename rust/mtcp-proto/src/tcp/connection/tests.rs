@@ -2206,6 +2206,7 @@ mod header_prediction;
 mod icmp;
 mod pacing;
 mod paws;
+mod pingpong;
 mod prr;
 mod quick_ack;
 mod reuse;
