@@ -45,6 +45,10 @@ trait Net: Clone + Send + 'static {
     fn epoll(&self) -> io::Result<i32>;
     fn ctl(&self, ep: i32, add: bool, fd: i32, events: u32) -> io::Result<()>;
     fn wait(&self, ep: i32, out: &mut Vec<(i32, u32)>, timeout_ms: i32) -> io::Result<usize>;
+    /// Frames this side has sent and received so far (mtcp only; 0 for the kernel).
+    fn frames(&self) -> u64 {
+        0
+    }
 }
 
 // ------------------------------------------------------------------------------ mtcp side
@@ -53,6 +57,10 @@ trait Net: Clone + Send + 'static {
 struct Mtcp(mtcp::Context);
 
 impl Net for Mtcp {
+    fn frames(&self) -> u64 {
+        let s = self.0.stats();
+        s.tx_frames + s.rx_frames
+    }
     fn listener(&self, port: u16, backlog: i32) -> io::Result<i32> {
         use mtcp::consts::*;
         let s = self.0.socket(AF_INET, SOCK_STREAM, 0)?;
@@ -353,6 +361,10 @@ struct Outcome {
     /// mtcp only: segments retransmitted and frames dropped, both contexts.
     retransmits: u64,
     drops: u64,
+    /// mtcp only, rpc and scale: frames the client sent and received while it measured (a
+    /// 64 B request and its response take 2; a delayed ACK that fires between a connection's
+    /// turns adds one).
+    client_frames: u64,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -538,6 +550,7 @@ impl<N: Net> RpcClient<N> {
         self.out.established = self.established.len() as u64;
         self.out.mem_delta = rss_bytes() - self.mem0.0;
         self.out.slab_delta = slab_bytes() - self.mem0.1;
+        self.out.client_frames = self.net.frames();
         self.t0 = Instant::now();
         self.deadline = self.t0 + Duration::from_secs_f64(self.secs);
         let established = std::mem::take(&mut self.established);
@@ -591,6 +604,7 @@ fn rpc_client_step<N: Net>(c: &mut RpcClient<N>, timeout_ms: i32) -> bool {
         };
         if done || c.out.errors > c.conns as u64 {
             c.out.secs = c.t0.elapsed().as_secs_f64();
+            c.out.client_frames = c.net.frames() - c.out.client_frames;
             // Again after the requests: mtcp allocates a connection's buffers when it first
             // moves data, so the count after establishing alone would leave them out.
             c.out.mem_delta = c.out.mem_delta.max(rss_bytes() - c.mem0.0);
@@ -1250,7 +1264,8 @@ fn record(p: &Params, o: &Outcome) -> String {
             "\"ops\":{},\"errors\":{},\"secs\":{:.4},\"rate\":{:.1},\"gbps\":{:.3},",
             "\"bytes\":{},\"p50_us\":{:.2},\"p99_us\":{:.2},\"established\":{},",
             "\"establish_secs\":{:.3},\"rss_bytes_per_conn\":{:.0},\"slab_bytes_per_conn\":{:.0},",
-            "\"buf\":{},\"inflight\":{},\"retransmits\":{},\"drops\":{}}}"
+            "\"buf\":{},\"inflight\":{},\"retransmits\":{},\"drops\":{},",
+            "\"client_frames_per_op\":{:.2}}}"
         ),
         p.workload,
         p.stack,
@@ -1272,6 +1287,11 @@ fn record(p: &Params, o: &Outcome) -> String {
         p.inflight.map_or("null".to_string(), |w| w.to_string()),
         o.retransmits,
         o.drops,
+        if o.ops > 0 {
+            o.client_frames as f64 / o.ops as f64
+        } else {
+            0.0
+        },
     )
 }
 
