@@ -42,46 +42,101 @@ impl Timer {
     ];
 }
 
-/// A deadline per timer.
-#[derive(Debug, Clone, Default)]
+/// A deadline per timer, in microseconds, `DISARMED` when not armed: plain integers, so that
+/// [`TimerTable::next`] (asked after every segment and every API call) is a branch-free
+/// minimum over the array instead of a walk over options.
+#[derive(Clone)]
 pub(super) struct TimerTable {
-    deadlines: [Option<Instant>; Timer::COUNT],
+    deadlines: [u64; Timer::COUNT],
+}
+
+/// The deadline of a timer that is not armed (later than any real instant).
+const DISARMED: u64 = u64::MAX;
+
+impl Default for TimerTable {
+    fn default() -> TimerTable {
+        TimerTable {
+            deadlines: [DISARMED; Timer::COUNT],
+        }
+    }
+}
+
+impl core::fmt::Debug for TimerTable {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_map()
+            .entries(
+                Timer::ALL
+                    .iter()
+                    .filter_map(|&t| self.get(t).map(|at| (t, at))),
+            )
+            .finish()
+    }
 }
 
 impl TimerTable {
     pub(super) fn set(&mut self, timer: Timer, at: Instant) {
-        self.deadlines[timer as usize] = Some(at);
+        // An instant at u64::MAX µs (half a million years away) would read as disarmed: it
+        // is kept armed one microsecond earlier.
+        self.deadlines[timer as usize] = at.total_micros().min(DISARMED - 1);
     }
 
     pub(super) fn get(&self, timer: Timer) -> Option<Instant> {
-        self.deadlines[timer as usize]
+        let at = self.deadlines[timer as usize];
+        (at != DISARMED).then(|| Instant::from_micros(at))
     }
 
     pub(super) fn is_armed(&self, timer: Timer) -> bool {
-        self.get(timer).is_some()
+        self.deadlines[timer as usize] != DISARMED
     }
 
     pub(super) fn stop(&mut self, timer: Timer) {
-        self.deadlines[timer as usize] = None;
+        self.deadlines[timer as usize] = DISARMED;
     }
 
     pub(super) fn stop_all(&mut self) {
-        self.deadlines = Default::default();
+        self.deadlines = [DISARMED; Timer::COUNT];
     }
 
     /// The earliest deadline.
+    #[inline]
     pub(super) fn next(&self) -> Option<Instant> {
-        self.deadlines.iter().flatten().min().copied()
+        let earliest = self.deadlines.iter().fold(DISARMED, |a, &b| a.min(b));
+        (earliest != DISARMED).then(|| Instant::from_micros(earliest))
     }
 
     /// Whether `timer` is armed with a deadline at or before `now`; if so it is disarmed.
     pub(super) fn expire(&mut self, timer: Timer, now: Instant) -> bool {
-        match self.get(timer) {
-            Some(at) if at <= now => {
-                self.stop(timer);
-                true
-            }
-            _ => false,
+        let at = self.deadlines[timer as usize];
+        if at != DISARMED && at <= now.total_micros() {
+            self.stop(timer);
+            true
+        } else {
+            false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_the_earliest_armed_deadline() {
+        let mut t = TimerTable::default();
+        assert_eq!(t.next(), None);
+        t.set(Timer::Idle, Instant::from_millis(50));
+        t.set(Timer::Retransmit, Instant::from_millis(20));
+        t.set(Timer::Pace, Instant::from_millis(30));
+        assert_eq!(t.next(), Some(Instant::from_millis(20)));
+        t.stop(Timer::Retransmit);
+        assert_eq!(t.next(), Some(Instant::from_millis(30)));
+        assert!(!t.expire(Timer::Pace, Instant::from_millis(29)));
+        assert!(t.expire(Timer::Pace, Instant::from_millis(30)));
+        assert!(!t.is_armed(Timer::Pace));
+        assert_eq!(t.get(Timer::Idle), Some(Instant::from_millis(50)));
+        t.set(Timer::Rack, Instant::from_micros(u64::MAX));
+        assert_eq!(t.next(), Some(Instant::from_micros(u64::MAX - 1)));
+        t.stop_all();
+        assert_eq!(t.next(), None);
     }
 }
