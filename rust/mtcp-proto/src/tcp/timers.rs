@@ -135,7 +135,8 @@ mod tests {
         assert!(!t.is_armed(Timer::Pace));
         assert_eq!(t.get(Timer::Idle), Some(Instant::from_millis(50)));
         t.set(Timer::Rack, Instant::from_micros(u64::MAX));
-        assert_eq!(t.next(), Some(Instant::from_micros(u64::MAX - 1)));
+        assert_eq!(t.get(Timer::Rack), Some(Instant::from_micros(u64::MAX - 1)));
+        assert_eq!(t.next(), Some(Instant::from_millis(50)));
         t.stop_all();
         assert_eq!(t.next(), None);
     }
