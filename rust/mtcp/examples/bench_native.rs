@@ -1335,9 +1335,14 @@ fn plan(quick: bool) -> Vec<Vec<String>> {
     add("rpc", 64, &[]);
     let bulk = bulk.to_string();
     add("bulk", 1, &["--bytes", &bulk, "--buf", "262144"]);
-    add("scale", 1000, &["--buf", "2048"]);
+    // Scale: the same 1,024 requests in flight at every connection count (each on the
+    // connection idle longest), so the rows differ by how many connections exist, not by how
+    // many requests are queued (a request on every one of 100 k connections overflows the
+    // hub's receive rings and measures incast collapse instead).
+    let scale = ["--buf", "2048", "--inflight", "1024"];
+    add("scale", 1000, &scale);
     if !quick {
-        add("scale", 10_000, &["--buf", "2048"]);
+        add("scale", 10_000, &scale);
     }
     // 100 k connections: mtcp only (the kernel side would need 200 k descriptors).
     let big = if quick { "20000" } else { "100000" };
@@ -1355,6 +1360,8 @@ fn plan(quick: bool) -> Vec<Vec<String>> {
         secs,
         "--buf",
         "2048",
+        "--inflight",
+        "1024",
     ]
     .iter()
     .map(|s| s.to_string())
