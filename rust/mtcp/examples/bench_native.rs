@@ -361,9 +361,9 @@ struct Outcome {
     /// mtcp only: segments retransmitted and frames dropped, both contexts.
     retransmits: u64,
     drops: u64,
-    /// mtcp only, rpc and scale: frames the client sent and received while it measured (a
-    /// 64 B request and its response take 2; a delayed ACK that fires between a connection's
-    /// turns adds one).
+    /// mtcp only: frames the client sent and received while it measured (rpc and scale: a
+    /// 64 B request and its response take 2, a delayed ACK that fires between a connection's
+    /// turns adds one; short: the handshake, request, response and both FINs).
     client_frames: u64,
 }
 
@@ -443,6 +443,7 @@ fn short_client_step<N: Net>(c: &mut ShortClient<N>, timeout_ms: i32) -> bool {
     }
     if c.active == 0 && !c.more() {
         c.out.secs = c.t0.elapsed().as_secs_f64();
+        c.out.client_frames = c.net.frames() - c.out.client_frames;
         return true;
     }
     let mut events = std::mem::take(&mut c.events);
@@ -812,6 +813,10 @@ fn workload<N: Net>(
         "short" => drive(
             server,
             ShortClient {
+                out: Outcome {
+                    client_frames: client_net.frames(),
+                    ..Outcome::default()
+                },
                 net: client_net,
                 ep,
                 to,
@@ -821,7 +826,6 @@ fn workload<N: Net>(
                 limit: p.count,
                 deadline,
                 started: 0,
-                out: Outcome::default(),
                 t0: now,
                 events: Vec::with_capacity(1024),
             },
