@@ -39,8 +39,8 @@ thread_local! {
 pub struct PyContext {
     pub(crate) inner: mtcp::Context,
     /// Calls release the GIL while they run. Yes when the context has a loop thread
-    /// (`mode = threaded`), which holds the engine's lock while it works, so a call may wait
-    /// for it; and when the stack has several contexts (`num_cores > 1`), so that Python
+    /// (`mode = threaded`), which may be working on the engine, so a call may wait for it to
+    /// run the call (mtcp's `Combiner`); and when the stack has several contexts (`num_cores > 1`), so that Python
     /// threads driving different contexts run their engines in parallel. Otherwise (one inline
     /// or simulated context) a call that cannot wait for an event keeps the GIL: releasing and
     /// retaking it costs more than a 64 B read.

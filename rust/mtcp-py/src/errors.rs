@@ -220,8 +220,8 @@ pub fn internal_error(py: Python<'_>, call: &str, payload: &(dyn Any + Send)) ->
     }
 }
 
-/// Runs `f` without the GIL (every engine call may wait for the context's lock, which the
-/// loop thread holds while it works), catching panics, and maps its `io::Error` to the
+/// Runs `f` without the GIL (every engine call may wait while the loop thread, working on the
+/// engine, runs it), catching panics, and maps its `io::Error` to the
 /// `mtcp.errors` class for its errno. `call` is the mTCP name without the `mtcp_` prefix.
 pub fn guarded<T, F>(py: Python<'_>, call: &str, f: F) -> PyResult<T>
 where
