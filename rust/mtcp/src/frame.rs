@@ -196,25 +196,23 @@ pub(crate) fn write_headers(
 ) {
     // Every data segment and ACK goes through here: the 34 header bytes are written directly
     // (the same bytes as `write_ip_frame` with TCP: version 4, IHL 5, DF, TTL 64) and the
-    // header checksum (RFC 791, RFC 1071) summed as ten known words.
+    // header checksum (RFC 791, RFC 1071) is the sum of its ten words, five of them constant.
     let total_len = u16::try_from(Ipv4Repr::HEADER_LEN + tcp_len).unwrap_or(u16::MAX);
-    let (src, dst) = (src_ip.octets(), dst_ip.octets());
-    let [t0, t1] = total_len.to_be_bytes();
-    let [i0, i1] = ident.to_be_bytes();
-    let mut ip = [
-        0x45, 0, t0, t1, i0, i1, 0x40, 0, 64, 6, 0, 0, src[0], src[1], src[2], src[3], dst[0],
-        dst[1], dst[2], dst[3],
-    ];
-    let word = |i: usize| u32::from(u16::from_be_bytes([ip[i], ip[i + 1]]));
-    let mut sum = (0..Ipv4Repr::HEADER_LEN).step_by(2).map(word).sum::<u32>();
+    let (src, dst) = (u32::from(src_ip), u32::from(dst_ip));
+    let mut sum = 0x4500 + 0x4000 + 0x4006 + u32::from(total_len) + u32::from(ident);
+    sum += (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-    let eth = &mut buf[..EthernetRepr::HEADER_LEN];
-    eth[..6].copy_from_slice(&dst_mac);
-    eth[6..12].copy_from_slice(&src_mac);
-    eth[12..].copy_from_slice(&0x0800u16.to_be_bytes());
-    buf[EthernetRepr::HEADER_LEN..ETH_IP_HEADERS].copy_from_slice(&ip);
+    let h = &mut buf[..ETH_IP_HEADERS];
+    h[0..6].copy_from_slice(&dst_mac);
+    h[6..12].copy_from_slice(&src_mac);
+    h[12..16].copy_from_slice(&[0x08, 0x00, 0x45, 0]);
+    h[16..18].copy_from_slice(&total_len.to_be_bytes());
+    h[18..20].copy_from_slice(&ident.to_be_bytes());
+    h[20..24].copy_from_slice(&[0x40, 0, 64, 6]);
+    h[24..26].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    h[26..30].copy_from_slice(&src.to_be_bytes());
+    h[30..34].copy_from_slice(&dst.to_be_bytes());
 }
 
 #[allow(clippy::too_many_arguments)]
