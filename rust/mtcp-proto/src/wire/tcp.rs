@@ -229,16 +229,15 @@ impl<'a> TcpRepr<'a> {
     /// The timestamps option when it is the only option: every segment of an established
     /// connection with timestamps and no SACK blocks to report.
     fn timestamps_only(&self) -> Option<TcpTimestamp> {
-        match *self {
-            TcpRepr {
-                timestamp: Some(ts),
-                max_seg_size: None,
-                window_scale: None,
-                sack_permitted: false,
-                sack_ranges: [None, None, None],
-                ..
-            } => Some(ts),
-            _ => None,
+        // Field by field: a `match *self` would copy the whole repr first.
+        let others = self.max_seg_size.is_none()
+            && self.window_scale.is_none()
+            && !self.sack_permitted
+            && self.sack_ranges.iter().all(Option::is_none);
+        if others {
+            self.timestamp
+        } else {
+            None
         }
     }
 
