@@ -584,7 +584,6 @@ impl Core {
         let Some(flow) = self.flows.get_mut(fid) else {
             return;
         };
-        let state = flow.conn.state();
         if may_queue && !flow.in_txq && flow.conn.wants_transmit() {
             flow.in_txq = true;
             self.txq.push(fid);
@@ -599,6 +598,23 @@ impl Core {
                 }
             }
         }
+        // The usual case (after every segment and API call of an open connection): only the
+        // descriptor's readiness may have changed. Accept-queue promotion and release are
+        // out of line.
+        match flow.owner {
+            Owner::Socket(s) if flow.in_txq || !flow.conn.is_closed() => self.touch(s, from_net),
+            _ => self.settle_owner(fid, from_net),
+        }
+    }
+
+    /// The rest of `settle_flow`: a connection not yet accepted (promotion to the accept
+    /// queue), an orphan, or a closed connection (release).
+    #[inline(never)]
+    fn settle_owner(&mut self, fid: FlowId, from_net: bool) {
+        let Some(flow) = self.flows.get_mut(fid) else {
+            return;
+        };
+        let state = flow.conn.state();
         let closed = flow.conn.is_closed() && !flow.in_txq;
         match flow.owner {
             Owner::Socket(s) => self.touch(s, from_net),
