@@ -44,6 +44,8 @@ pub(crate) struct Flow {
     pub(crate) in_txq: bool,
     /// The deadline of this flow's live timer-wheel entry.
     pub(crate) timer_at: Option<Instant>,
+    /// The next hop towards the peer, once looked up (the routes of a context never change).
+    hop: Option<Ipv4Addr>,
 }
 
 impl Flow {
@@ -57,6 +59,7 @@ impl Flow {
             in_accept_queue: false,
             in_txq: false,
             timer_at: None,
+            hop: None,
         }
     }
 }
@@ -726,6 +729,11 @@ impl Core {
     // ---------------------------------------------------------------- timers
 
     pub(crate) fn fire_timers(&mut self, now: Instant) {
+        // Nothing due (most polls): the wheel's own check, without moving `fired` around.
+        // An empty wheel still goes through `expire`, which advances its clock.
+        if self.timers.next_deadline().is_some_and(|d| d > now) {
+            return;
+        }
         let mut fired = std::mem::take(&mut self.fired);
         self.timers.expire(now, &mut fired);
         for &(fid, deadline) in &fired {
@@ -757,16 +765,8 @@ impl Core {
     }
 
     pub(crate) fn transmit(&mut self, now: Instant, io: &mut dyn PacketIo) {
-        for buf in std::mem::take(&mut self.ctrl) {
-            let n = buf.len();
-            if io.tx(n, &mut |out| {
-                out[..n].copy_from_slice(&buf);
-                n
-            }) {
-                self.stats.tx_frames += 1;
-                self.stats.tx_bytes += n as u64;
-            }
-            self.spare.push(buf);
+        if !self.ctrl.is_empty() {
+            self.transmit_ctrl(io);
         }
         let mut txq = std::mem::take(&mut self.txq);
         for &fid in &txq {
@@ -788,14 +788,37 @@ impl Core {
         self.txq = txq;
     }
 
+    /// Sends the control frames (ARP, ICMP, RST) and keeps their buffers.
+    #[inline(never)]
+    fn transmit_ctrl(&mut self, io: &mut dyn PacketIo) {
+        for buf in std::mem::take(&mut self.ctrl) {
+            let n = buf.len();
+            if io.tx(n, &mut |out| {
+                out[..n].copy_from_slice(&buf);
+                n
+            }) {
+                self.stats.tx_frames += 1;
+                self.stats.tx_bytes += n as u64;
+            }
+            self.spare.push(buf);
+        }
+    }
+
     fn emit_flow(&mut self, now: Instant, fid: FlowId, io: &mut dyn PacketIo) {
         let Some(flow) = self.flows.get_mut(fid) else {
             return;
         };
         let remote_ip = *flow.key.remote().ip();
-        let Some(hop) = self.net.next_hop(remote_ip) else {
-            self.stats.drops += drain_unroutable(&mut flow.conn, now);
-            return;
+        let hop = match flow.hop {
+            Some(hop) => hop,
+            None => {
+                let Some(hop) = self.net.next_hop(remote_ip) else {
+                    self.stats.drops += drain_unroutable(&mut flow.conn, now);
+                    return;
+                };
+                flow.hop = Some(hop);
+                hop
+            }
         };
         let (src_mac, src_ip) = (self.net.mac, self.net.ip);
         match self.arp.lookup(hop, now) {
