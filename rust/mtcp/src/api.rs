@@ -8,7 +8,7 @@ use mtcp_proto::{Duration, Errno, Instant};
 
 use crate::consts::*;
 use crate::context::SockId;
-use crate::engine::{Core, Flow, Owner, RssFilter, EPHEMERAL};
+use crate::engine::{Core, Owner, RssFilter, EPHEMERAL};
 use crate::flow_table::{FlowId, FlowKey};
 use crate::pipe::Pipe;
 use crate::socket::{EpollInstance, EpollReg, Kind, Listener, Socket, Stream};
@@ -266,10 +266,13 @@ impl Core {
         let key = FlowKey::new(addr, local_port);
         let config = self.config_for(&opts);
         let iss = self.initial_seq(key, local_port, now);
-        let conn = Connection::connect(&config, local, addr, SeqNumber(iss), now);
-        let flow = Flow::new(self.pooled(conn), key, Owner::Socket(s));
-        let fid = self.flows.insert(flow).ok_or(Errno::ENOMEM)?;
-        self.flow_map.insert(key, fid);
+        let fid = self
+            .open_flow(
+                || Connection::connect(&config, local, addr, SeqNumber(iss), now),
+                key,
+                Owner::Socket(s),
+            )
+            .ok_or(Errno::ENOMEM)?;
         if let Kind::Stream(st) = &mut self.sock_mut(s)?.kind {
             st.flow = Some(fid);
         }

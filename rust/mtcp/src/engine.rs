@@ -50,6 +50,7 @@ pub(crate) struct Flow {
 
 impl Flow {
     /// A flow just opened, in the flow map, with nothing queued yet.
+    #[inline]
     pub(crate) fn new(conn: Connection, key: FlowKey, owner: Owner) -> Flow {
         Flow {
             conn,
@@ -479,22 +480,33 @@ impl Core {
         let iss = iss.unwrap_or_else(|| {
             mtcp_proto::wire::SeqNumber(self.initial_seq(key, syn.dst_port, now))
         });
-        let conn = Connection::accept(&config, local, remote, syn, iss, now);
-        self.open_passive(conn, key, lsock)
+        // Built in the flow slab, then given the SYN there (no copy of the connection).
+        self.open_passive(
+            || Connection::passive(&config, local, remote, iss),
+            |conn| conn.take_syn(syn, now),
+            key,
+            lsock,
+        )
     }
 
-    /// Puts a connection that listener `lsock` opened into the flow table, counted as
-    /// half-open until it is promoted to the accept queue (SYN-cookie connections too, so the
-    /// promotion can uncount them). False when the flow table is full.
-    fn open_passive(&mut self, conn: Connection, key: FlowKey, lsock: SockId) -> bool {
-        let conn = self.pooled(conn);
-        let Some(fid) = self
-            .flows
-            .insert(Flow::new(conn, key, Owner::Pending(lsock)))
-        else {
+    /// Puts a connection that listener `lsock` opened into the flow table (`make` builds it
+    /// there, `finish` completes it in place), counted as half-open until it is promoted to
+    /// the accept queue (SYN-cookie connections too, so the promotion can uncount them). False
+    /// when the flow table is full.
+    #[inline]
+    fn open_passive(
+        &mut self,
+        make: impl FnOnce() -> Connection,
+        finish: impl FnOnce(&mut Connection),
+        key: FlowKey,
+        lsock: SockId,
+    ) -> bool {
+        let Some(fid) = self.open_flow(make, key, Owner::Pending(lsock)) else {
             return false;
         };
-        self.flow_map.insert(key, fid);
+        if let Some(flow) = self.flows.get_mut(fid) {
+            finish(&mut flow.conn);
+        }
         if let Some(Socket {
             kind: Kind::Listener(l),
             ..
@@ -544,8 +556,12 @@ impl Core {
             self.stats.drops += 1;
             return true;
         }
-        let conn = Connection::accept_cookie(&config, local, remote, ack, &options, now);
-        self.open_passive(conn, key, lsock)
+        self.open_passive(
+            || Connection::accept_cookie(&config, local, remote, ack, &options, now),
+            |_| {},
+            key,
+            lsock,
+        )
     }
 
     /// Adopts what the port offers: checksums it vouches for on receive are not checked
@@ -645,25 +661,41 @@ impl Core {
         }
     }
 
-    /// `conn` with the allocations of a closed connection, when the pool has one.
-    pub(crate) fn pooled(&mut self, mut conn: Connection) -> Connection {
+    /// Puts the connection `make` builds into the flow slab (built in place) and the 4-tuple
+    /// map, with the allocations of a closed connection when the pool has one. `None` when
+    /// the slab is full.
+    #[inline]
+    pub(crate) fn open_flow(
+        &mut self,
+        make: impl FnOnce() -> Connection,
+        key: FlowKey,
+        owner: Owner,
+    ) -> Option<FlowId> {
+        let fid = self.flows.insert_with(|| Flow::new(make(), key, owner))?;
         if let Some(storage) = self.storage_pool.pop() {
             self.storage_pool_bytes -= storage.bytes();
-            conn.adopt_storage(storage);
+            if let Some(flow) = self.flows.get_mut(fid) {
+                flow.conn.adopt_storage(storage);
+            }
         }
-        conn
+        self.flow_map.insert(key, fid);
+        Some(fid)
     }
 
     /// Takes a flow out of the table for good; its connection's allocations go to the pool.
     fn free_flow(&mut self, fid: FlowId) {
-        if let Some(flow) = self.flows.remove(fid) {
-            if self.storage_pool.len() < STORAGE_POOL_MAX {
-                let storage = flow.conn.into_storage();
-                let bytes = storage.bytes();
-                if self.storage_pool_bytes + bytes <= STORAGE_POOL_BYTES {
-                    self.storage_pool_bytes += bytes;
-                    self.storage_pool.push(storage);
-                }
+        let mut storage = None;
+        let room = self.storage_pool.len() < STORAGE_POOL_MAX;
+        self.flows.remove_with(fid, |flow| {
+            if room {
+                storage = Some(flow.conn.take_storage());
+            }
+        });
+        if let Some(storage) = storage {
+            let bytes = storage.bytes();
+            if self.storage_pool_bytes + bytes <= STORAGE_POOL_BYTES {
+                self.storage_pool_bytes += bytes;
+                self.storage_pool.push(storage);
             }
         }
     }

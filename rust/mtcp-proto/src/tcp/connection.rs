@@ -288,6 +288,7 @@ pub struct Connection {
 }
 
 impl Connection {
+    #[inline(always)]
     fn new(
         config: &TcpConfig,
         local: SocketAddrV4,
@@ -382,6 +383,12 @@ impl Connection {
     /// Gives up the connection's allocations, emptied, for [`Connection::adopt_storage`] of a
     /// later connection (see [`Storage`]); what it still buffered is discarded.
     pub fn into_storage(mut self) -> Storage {
+        self.take_storage()
+    }
+
+    /// [`Connection::into_storage`] for a connection that is dropped in place afterwards
+    /// (moving a connection out to consume it would copy it).
+    pub fn take_storage(&mut self) -> Storage {
         Storage {
             send: self.send_buf.take_storage(),
             recv: self.recv_buf.take_storage(),
@@ -402,6 +409,7 @@ impl Connection {
 
     /// Active open (RFC 9293 §3.10.1): a connection in SYN-SENT whose SYN is ready to transmit.
     /// `iss` is the initial send sequence number, chosen by the runtime.
+    #[inline(always)]
     pub fn connect(
         config: &TcpConfig,
         local: SocketAddrV4,
@@ -423,16 +431,35 @@ impl Connection {
         iss: SeqNumber,
         now: Instant,
     ) -> Connection {
-        let mut conn = Connection::new(config, local, remote, iss, State::SynReceived);
-        // RFC 9293 §3.10.7.2 (LISTEN, "third, check for a SYN").
-        conn.take_peer_syn(syn);
-        conn.ts_recent_stamp = now;
-        conn.snd_wnd = usize::from(syn.window_len);
-        conn.max_snd_wnd = conn.snd_wnd;
-        conn.snd_wl1 = syn.seq_number;
-        conn.snd_wl2 = iss;
-        conn.arm_idle(now);
+        let mut conn = Connection::passive(config, local, remote, iss);
+        conn.take_syn(syn, now);
         conn
+    }
+
+    /// [`Connection::accept`] in two steps, so that a runtime can build the connection
+    /// (1.5 KB) where it keeps it instead of copying it there: a connection in SYN-RECEIVED
+    /// that has not seen the SYN yet. [`Connection::take_syn`] must come next.
+    #[inline(always)]
+    pub fn passive(
+        config: &TcpConfig,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+    ) -> Connection {
+        Connection::new(config, local, remote, iss, State::SynReceived)
+    }
+
+    /// The second step of [`Connection::accept`] after [`Connection::passive`]: takes the
+    /// peer's SYN (RFC 9293 §3.10.7.2, LISTEN, "third, check for a SYN").
+    pub fn take_syn(&mut self, syn: &TcpRepr<'_>, now: Instant) {
+        debug_assert!(self.state == State::SynReceived && self.snd_max == self.iss);
+        self.take_peer_syn(syn);
+        self.ts_recent_stamp = now;
+        self.snd_wnd = usize::from(syn.window_len);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = syn.seq_number;
+        self.snd_wl2 = self.iss;
+        self.arm_idle(now);
     }
 
     /// Passive open completed by a SYN cookie (RFC 4987 §3.6): `ack` is the peer's ACK of a
