@@ -748,6 +748,8 @@ struct Params {
     /// rpc/scale: requests in flight at once, each on the next idle connection in turn
     /// (default: one on every connection).
     inflight: Option<usize>,
+    /// mtcp: `tcp_delack_ms` (default: the configuration's, 40).
+    delack_ms: Option<u64>,
 }
 
 fn pin(cpu: usize) {
@@ -949,6 +951,7 @@ fn run_one(p: &Params) -> io::Result<Outcome> {
                     sndbuf: p.buf,
                     max_concurrency: (p.conns + 64).max(10_000),
                     mode,
+                    tcp_delack_ms: p.delack_ms.unwrap_or(mtcp::Config::default().tcp_delack_ms),
                     ..mtcp::Config::default()
                 })
             };
@@ -1386,6 +1389,7 @@ fn parse(args: &[String]) -> Result<Params, String> {
         buf: 8192,
         latency: true,
         inflight: None,
+        delack_ms: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -1402,6 +1406,7 @@ fn parse(args: &[String]) -> Result<Params, String> {
             "--buf" => p.buf = num(val()?)? as usize,
             "--no-latency" => p.latency = false,
             "--inflight" => p.inflight = Some(num(val()?)?.max(1.0) as usize),
+            "--delack-ms" => p.delack_ms = Some(num(val()?)?.clamp(1.0, 500.0) as u64),
             other => return Err(format!("unknown option {other}")),
         }
     }
