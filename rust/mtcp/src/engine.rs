@@ -739,8 +739,12 @@ impl Core {
         if flow.mapped {
             flow.mapped = false;
             let key = flow.key;
-            if self.flow_map.get(&key) == Some(&fid) {
-                self.flow_map.remove(&key);
+            // One probe: the entry is this flow's (`mapped` says so); were it another's, it
+            // goes back.
+            if let Some(other) = self.flow_map.remove(&key) {
+                if other != fid {
+                    self.flow_map.insert(key, other);
+                }
             }
         }
     }
