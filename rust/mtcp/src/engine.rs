@@ -16,7 +16,7 @@ use mtcp_proto::{Duration, Instant};
 use crate::arp_cache::ArpCache;
 use crate::consts::*;
 use crate::context::{ContextStats, SockId};
-use crate::flow_table::{FlowId, FlowKey, FlowMap, Slab};
+use crate::flow_table::{FlowHash, FlowId, FlowKey, FlowMap, Slab};
 use crate::frame::{self, DropReason, Parsed, ETH_IP_HEADERS};
 use crate::pipe::Pipe;
 use crate::pool::Pool;
@@ -193,13 +193,13 @@ impl Core {
             reuseaddr: false,
             reuseport: false,
         };
-        let mut flow_map = FlowMap::default();
-        flow_map.reserve(max_concurrency * 2);
         let mut rng = seed ^ 0x9e37_79b9_7f4a_7c15 ^ (cpu as u64).wrapping_mul(0x1000_0000_01b3);
         let iss_secret = xorshift(&mut rng);
         let syn_cookies = SynCookies::new(xorshift(&mut rng));
         let span = u64::from(EPHEMERAL.end() - EPHEMERAL.start()) + 1;
         let next_port = EPHEMERAL.start() + (xorshift(&mut rng) % span) as u16;
+        let mut flow_map = FlowMap::with_hasher(FlowHash::new(xorshift(&mut rng)));
+        flow_map.reserve(max_concurrency * 2);
         Core {
             cpu,
             net,

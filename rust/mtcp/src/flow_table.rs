@@ -1,7 +1,7 @@
 //! Flows: connections in a slab with generation counters, found by 4-tuple through a hash map
 //! that is sized once (O(1) lookup; never a scan over all sockets).
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, Hasher};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// A flow's key from this host's point of view: (remote ip, remote port, local port). The
@@ -23,9 +23,10 @@ impl FlowKey {
     }
 }
 
-/// Multiply-xorshift hasher for one u64 key (the keys are not attacker-controlled in bulk: the
-/// port and address space of one host; a keyed hash can replace it for SYN-flood hardening).
-#[derive(Default)]
+/// Multiply-xorshift hasher for one u64 key, keyed with a per-context secret: the remote
+/// address and port are the peer's choice, and with a known function a SYN flood could pick
+/// 4-tuples that all land in one probe sequence (the secret goes in before the mixing, as in
+/// Linux's keyed `inet_ehashfn`).
 pub(crate) struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
@@ -46,7 +47,26 @@ impl Hasher for KeyHasher {
     }
 }
 
-pub(crate) type FlowMap = HashMap<FlowKey, FlowId, BuildHasherDefault<KeyHasher>>;
+/// Builds [`KeyHasher`]s with the context's secret.
+#[derive(Clone)]
+pub(crate) struct FlowHash {
+    secret: u64,
+}
+
+impl FlowHash {
+    pub(crate) fn new(secret: u64) -> FlowHash {
+        FlowHash { secret }
+    }
+}
+
+impl BuildHasher for FlowHash {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(self.secret)
+    }
+}
+
+pub(crate) type FlowMap = HashMap<FlowKey, FlowId, FlowHash>;
 
 /// Index of a flow in the slab plus its generation, so stale timer entries are recognised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,6 +187,18 @@ mod test {
         assert_eq!(a.index, b.index);
         assert!(slab.get(a).is_none());
         assert_eq!(slab.get(b), Some(&3));
+    }
+
+    #[test]
+    fn flow_hash_depends_on_the_secret() {
+        let key = FlowKey::new("198.18.0.2:4242".parse().unwrap(), 80);
+        let (a, b) = (FlowHash::new(1), FlowHash::new(2));
+        assert_eq!(a.hash_one(key), FlowHash::new(1).hash_one(key));
+        assert_ne!(a.hash_one(key), b.hash_one(key));
+        let mut map = FlowMap::with_hasher(b);
+        let id = FlowId { index: 7, gen: 1 };
+        map.insert(key, id);
+        assert_eq!(map.get(&key), Some(&id));
     }
 
     #[test]
