@@ -483,7 +483,13 @@ impl MemoryQueue {
             }
         };
         if whole_batch {
-            batch.drain(..).flatten().for_each(&mut push);
+            // Usually one frame (a request or a response): no iterator adapters.
+            for slot in batch.iter_mut() {
+                if let Some(packet) = slot.take() {
+                    push(packet);
+                }
+            }
+            batch.clear();
         } else {
             staging.drain(..).for_each(&mut push);
         }
