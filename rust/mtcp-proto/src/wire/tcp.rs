@@ -258,7 +258,7 @@ impl<'a> TcpRepr<'a> {
         // layout below (`01 01 08 0a`, TSval, TSecr), without working out the plan.
         if let Some(ts) = self.timestamps_only() {
             const LEN: usize = HEADER_LEN + OptionsPlan::TIMESTAMP_LEN;
-            let mut h = [0u8; LEN];
+            let h = &mut buf[..LEN];
             h[field::SRC_PORT].copy_from_slice(&self.src_port.to_be_bytes());
             h[field::DST_PORT].copy_from_slice(&self.dst_port.to_be_bytes());
             h[field::SEQ_NUM].copy_from_slice(&self.seq_number.0.to_be_bytes());
@@ -269,8 +269,8 @@ impl<'a> TcpRepr<'a> {
             h[field::URGENT].copy_from_slice(&self.urgent_pointer.to_be_bytes());
             h[20..24].copy_from_slice(&[kind::NOP, kind::NOP, kind::TIMESTAMP, 10]);
             h[24..28].copy_from_slice(&ts.tsval.to_be_bytes());
+            h[field::CHECKSUM].copy_from_slice(&[0, 0]);
             h[28..32].copy_from_slice(&ts.tsecr.to_be_bytes());
-            buf[..LEN].copy_from_slice(&h);
             return LEN;
         }
         self.emit_header_planned(buf)
