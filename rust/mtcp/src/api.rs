@@ -74,13 +74,14 @@ impl Core {
         if ty != SOCK_STREAM || protocol != 0 {
             return Err(Errno::EINVAL);
         }
+        let opts = self.default_opts;
         let kind = Kind::Stream(Stream {
             bound: None,
             flow: None,
         });
         let id = self
             .sockets
-            .insert(Socket::new(kind, self.default_opts))
+            .insert_with(|| Socket::new(kind, opts))
             .ok_or(Errno::ENFILE)?;
         Ok(id as SockId)
     }
@@ -203,7 +204,7 @@ impl Core {
         });
         let new = self
             .sockets
-            .insert(Socket::new(kind, opts))
+            .insert_with(|| Socket::new(kind, opts))
             .ok_or(Errno::ENFILE)? as SockId;
         if let Kind::Listener(l) = &mut self.sock_mut(s)?.kind {
             l.accept_queue.pop_front();
@@ -438,7 +439,24 @@ impl Core {
     }
 
     fn release_descriptor(&mut self, s: SockId, now: Instant, abort: bool) -> R<()> {
-        self.sock(s)?;
+        if let Kind::Stream(st) = &self.sock(s)?.kind {
+            // The usual case, a stream: freed in place (moving the socket out copies it).
+            let (bound, flow) = (st.bound, st.flow);
+            self.sockets.free(s as u32);
+            if let Some(b) = bound {
+                self.unbind(b.port());
+            }
+            if let Some(fid) = flow {
+                let conn = self.conn_mut(fid);
+                if abort {
+                    conn.abort(now);
+                } else {
+                    conn.close(now);
+                }
+                self.drop_socket_flow(fid);
+            }
+            return Ok(());
+        }
         let sock = self.sockets.remove(s as u32).expect("checked above");
         match sock.kind {
             Kind::Stream(st) => {

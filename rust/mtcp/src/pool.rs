@@ -19,10 +19,36 @@ impl<T> Pool<T> {
     }
 
     /// Takes a free slot, or `None` when the pool is exhausted.
+    #[inline]
     pub(crate) fn insert(&mut self, value: T) -> Option<u32> {
+        self.insert_with(|| value)
+    }
+
+    /// Takes a free slot for the value `make` builds there (no copy of it), or `None`
+    /// (without calling `make`) when the pool is exhausted.
+    #[inline]
+    pub(crate) fn insert_with(&mut self, make: impl FnOnce() -> T) -> Option<u32> {
         let index = self.free.pop()?;
-        self.slots[index as usize] = Some(value);
+        let slot = &mut self.slots[index as usize];
+        // A free slot is empty: nothing to drop first, so `make` writes straight into it.
+        debug_assert!(slot.is_none());
+        slot.get_or_insert_with(make);
         Some(index)
+    }
+
+    /// Returns a slot to the pool, dropping its value in place (`remove` moves it out); false
+    /// when the slot is free already.
+    #[inline]
+    pub(crate) fn free(&mut self, index: u32) -> bool {
+        let Some(slot) = self.slots.get_mut(index as usize) else {
+            return false;
+        };
+        if slot.is_none() {
+            return false;
+        }
+        *slot = None;
+        self.free.push(index);
+        true
     }
 
     /// Returns a slot to the pool.
@@ -72,5 +98,10 @@ mod test {
         assert_eq!(pool.insert('e'), Some(1));
         assert_eq!(pool.in_use(), 3);
         assert_eq!(pool.get(1), Some(&'e'));
+        assert!(pool.free(2));
+        assert!(!pool.free(2));
+        assert_eq!(pool.get(2), None);
+        assert_eq!(pool.insert_with(|| 'f'), Some(2));
+        assert_eq!(pool.insert_with(|| unreachable!("the pool is full")), None);
     }
 }
