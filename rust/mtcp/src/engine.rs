@@ -1012,8 +1012,9 @@ impl Core {
 
     #[inline(never)]
     fn queue_touched(&mut self) {
-        let touched = std::mem::take(&mut self.touched);
-        for &s in &touched {
+        // By index: `touched` stays in place (nothing below touches a socket).
+        for i in 0..self.touched.len() {
+            let s = self.touched[i];
             let Some(sock) = self.sockets.get(s as u32) else {
                 continue;
             };
@@ -1053,9 +1054,7 @@ impl Core {
                 }
             }
         }
-        let mut touched = touched;
-        touched.clear();
-        self.touched = touched;
+        self.touched.clear();
     }
 }
 
@@ -1068,7 +1067,7 @@ impl Engine {
         // expiry returns at once when the earliest deadline is later), so do just that. An
         // empty wheel takes the full path, which also advances the wheel's clock.
         let Engine { io, core } = self;
-        if !io.has_pending() && !core.has_work() && core.next_deadline().is_some_and(|d| d > now) {
+        if !core.has_work() && core.next_deadline().is_some_and(|d| d > now) && !io.has_pending() {
             core.now = now;
             core.update_events();
             return false;
