@@ -215,6 +215,13 @@ impl Connection {
             self.challenge_ack(now);
             return false;
         }
+        if ack > self.snd_una
+            && self.fin_queued
+            && ack == self.data_end() + 1
+            && seg.sack_ranges[0].is_none()
+        {
+            return self.on_fin_acked(now, seg);
+        }
         let window = usize::from(seg.window_len) << self.opts.snd_shift;
         let before = self.ack_snapshot();
         let delivered = if ack > self.snd_una {
@@ -250,6 +257,38 @@ impl Connection {
                 }
                 _ => {}
             }
+        }
+        true
+    }
+
+    /// Our FIN is acknowledged, and with it everything we sent (FIN-WAIT-1, CLOSING,
+    /// LAST-ACK): nothing of ours is left to send, ever, so what an ACK feeds for the sending
+    /// side to come (the scoreboard, RACK and delivery-rate samples, the congestion window,
+    /// the peer's window) has no use any more. Only SND.UNA moves (with its RTT sample) and
+    /// the state with it (RFC 9293 §3.10.7.4 fifth). A closing connection's last segments
+    /// (the FIN exchange of every short connection) skip the recovery machinery this way.
+    fn on_fin_acked(&mut self, now: Instant, seg: &TcpRepr<'_>) -> bool {
+        self.advance_snd_una(now, seg);
+        for timer in [
+            Timer::Retransmit,
+            Timer::TailLossProbe,
+            Timer::Rack,
+            Timer::Persist,
+            Timer::Pace,
+        ] {
+            self.timers.stop(timer);
+        }
+        self.scoreboard.clear();
+        self.tlp = None;
+        self.unanswered_probes = 0;
+        match self.state {
+            State::FinWait1 => self.state = State::FinWait2,
+            State::Closing => self.enter_time_wait(now),
+            State::LastAck => {
+                self.enter_closed(None);
+                return false;
+            }
+            _ => {}
         }
         true
     }
