@@ -225,6 +225,14 @@ impl Connection {
         // Nothing marked lost (the usual case, asked after every segment and API call): no
         // hole, whatever the other conditions say (`next_lost` finds none).
         if self.scoreboard.lost_outstanding() == 0 {
+            // Test builds check the shortcut against the full search (header_prediction.rs
+            // does the same for the receive fast path).
+            #[cfg(test)]
+            assert_eq!(
+                self.next_hole(),
+                None,
+                "next_retransmission shortcut disagrees"
+            );
             return None;
         }
         self.next_hole()
