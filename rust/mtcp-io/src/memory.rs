@@ -372,6 +372,12 @@ impl MemoryQueue {
         if let Some(buf) = self.own.pop() {
             return (buf, self.home);
         }
+        self.refill_buf()
+    }
+
+    /// `take_buf` once both caches are empty: buffers others returned, else a new one.
+    #[inline(never)]
+    fn refill_buf(&mut self) -> (FrameBuf, Home) {
         while self.own.len() < BURST {
             match self.returns.try_recv() {
                 Ok(buf) => self.own.push(buf),
