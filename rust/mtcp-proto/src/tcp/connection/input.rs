@@ -207,6 +207,9 @@ impl Connection {
             self.snd_wl2 = ack;
             self.establish(now);
             self.arm_keepalive(now); // a passive open is probed from here on too
+            if ack == self.snd_max && seg.sack_ranges[0].is_none() {
+                return self.on_syn_only_acked(now, seg);
+            }
         }
         // ACK of something not yet sent, or too old to be a plausible duplicate: dropped
         // with a (challenge) ACK (RFC 9293 §3.10.7.4, RFC 5961 §5.2).
@@ -257,6 +260,33 @@ impl Connection {
                 }
                 _ => {}
             }
+        }
+        true
+    }
+
+    /// The handshake's ACK acknowledges our SYN and nothing else was sent: the SYN is not in
+    /// the scoreboard, so the ACK delivered no data and the rest of `process_ack` (scoreboard,
+    /// SACK, RACK, delivery rate, cwnd, window update, all done or empty here) reduces to
+    /// moving SND.UNA. Test builds check that against the general path on a twin.
+    fn on_syn_only_acked(&mut self, now: Instant, seg: &TcpRepr<'_>) -> bool {
+        #[cfg(test)]
+        let twin = {
+            let mut twin = self.clone();
+            let accepted = twin.process_ack(now, seg);
+            (twin, accepted)
+        };
+        self.advance_snd_una(now, seg);
+        if self.sack_mode() {
+            self.prr_on_ack(); // PRR remembers SND.UNA for the next ACK (RFC 6937)
+        }
+        #[cfg(test)]
+        {
+            assert!(twin.1, "the general path accepts the handshake's ACK");
+            assert_eq!(
+                format!("{self:?}"),
+                format!("{:?}", twin.0),
+                "the handshake ACK's short path left a different state than the general path"
+            );
         }
         true
     }
