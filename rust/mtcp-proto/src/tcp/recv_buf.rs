@@ -83,7 +83,10 @@ impl RecvBuffer {
         // A write that wraps has reached the end first, so the wrapped part is addressable.
         self.reach(start + first);
         self.storage[start..start + first].copy_from_slice(&data[..first]);
-        self.storage[..data.len() - first].copy_from_slice(&data[first..]);
+        // Most writes do not wrap: no second (empty) copy call then.
+        if first < data.len() {
+            self.storage[..data.len() - first].copy_from_slice(&data[first..]);
+        }
     }
 
     /// Makes `n` more bytes (already written at offset 0..n) readable.
@@ -98,7 +101,9 @@ impl RecvBuffer {
         let cap = self.capacity();
         let first = n.min(cap - self.head);
         out[..first].copy_from_slice(&self.storage[self.head..self.head + first]);
-        out[first..n].copy_from_slice(&self.storage[..n - first]);
+        if first < n {
+            out[first..n].copy_from_slice(&self.storage[..n - first]);
+        }
         if !peek {
             self.discard(n);
         }

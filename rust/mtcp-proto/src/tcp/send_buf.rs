@@ -81,7 +81,10 @@ impl SendBuffer {
         // A write that wraps has reached the end first, so the wrapped part is addressable.
         self.reach(tail + first);
         self.storage[tail..tail + first].copy_from_slice(&data[..first]);
-        self.storage[..n - first].copy_from_slice(&data[first..n]);
+        // Most writes do not wrap: no second (empty) copy call then.
+        if first < n {
+            self.storage[..n - first].copy_from_slice(&data[first..n]);
+        }
         self.len += n;
         n
     }
@@ -94,7 +97,9 @@ impl SendBuffer {
         let first = out.len().min(cap - start);
         out[..first].copy_from_slice(&self.storage[start..start + first]);
         let rest = out.len() - first;
-        out[first..].copy_from_slice(&self.storage[..rest]);
+        if rest > 0 {
+            out[first..].copy_from_slice(&self.storage[..rest]);
+        }
     }
 
     /// Drops the `n` oldest bytes (they were acknowledged).
