@@ -95,11 +95,20 @@ impl Connection {
 
     /// F-RTO's steps for one ACK (SACK mode); `advanced` tells whether it moved SND.UNA,
     /// `sacked_new` whether it SACKed anything new.
+    #[inline]
     pub(super) fn frto_on_ack(&mut self, advanced: bool, sacked_new: bool) {
-        let mut original = std::mem::take(&mut self.frto.original_delivered);
         if self.frto.phase == Phase::Off {
+            // F-RTO is not running (every ACK but those after an RTO): only the note clears.
+            self.frto.original_delivered = false;
             return;
         }
+        self.frto_step(advanced, sacked_new);
+    }
+
+    /// `frto_on_ack` while F-RTO runs.
+    #[inline(never)]
+    fn frto_step(&mut self, advanced: bool, sacked_new: bool) {
+        let mut original = std::mem::take(&mut self.frto.original_delivered);
         if !self.sack_mode() {
             // RFC 5682 §2: only an advance after step 2b is evidence (see above).
             original = self.frto.phase == Phase::SecondAck && advanced;

@@ -45,7 +45,18 @@ impl Connection {
 
     /// A data segment of `len` bytes just left: the next may follow len / rate later, with
     /// rate = gain · cwnd / SRTT. Nothing is paced before the first RTT sample.
+    #[inline]
     pub(super) fn on_paced_segment(&mut self, now: Instant, len: usize) {
+        // Neither the controller (BBR) nor the configuration paces: the usual case.
+        if !self.config.pacing && self.cc.pacing_rate(self.rtt.srtt()).is_none() {
+            return;
+        }
+        self.pace_segment(now, len);
+    }
+
+    /// `on_paced_segment` when something paces.
+    #[inline(never)]
+    fn pace_segment(&mut self, now: Instant, len: usize) {
         if let Some(rate) = self.cc.pacing_rate(self.rtt.srtt()) {
             // The schedule advances by the segment's time at the rate; idle time earns no
             // credit beyond the send quantum.

@@ -91,15 +91,22 @@ impl Connection {
 
     /// Every ACK in SACK mode: during recovery, sets cwnd = pipe + sndcnt (RFC 6937 §3);
     /// always remembers SND.UNA and the SACKed bytes for the next ACK's DeliveredData.
+    #[inline]
     pub(super) fn prr_on_ack(&mut self) {
         if self.in_recovery && self.config.prr {
-            let delivered = self.delivered_data();
-            let pipe = self.pipe();
-            let sndcnt = self.prr_sndcnt(pipe, delivered);
-            self.cc.set_window(pipe + sndcnt);
+            self.prr_set_window();
         }
         self.prr.last_una = self.snd_una;
         self.prr.last_sacked = self.scoreboard.sacked_bytes();
+    }
+
+    /// During recovery: cwnd = pipe + sndcnt (out of line: every other ACK skips it).
+    #[inline(never)]
+    fn prr_set_window(&mut self) {
+        let delivered = self.delivered_data();
+        let pipe = self.pipe();
+        let sndcnt = self.prr_sndcnt(pipe, delivered);
+        self.cc.set_window(pipe + sndcnt);
     }
 
     /// Without SACK, NewReno recovery began on the `dup_acks`-th duplicate ACK (after the
