@@ -133,6 +133,9 @@ struct PendingReset {
 struct Negotiated {
     /// The peer's MSS option (or 536), capped by ours: the largest TCP payload plus options.
     mss_cap: u16,
+    /// `mss_cap` less the timestamps option when in use: the payload of a full segment, read
+    /// several times per segment (kept by `refresh_send_mss` whenever either changes).
+    send_mss: u16,
     /// Both SYNs carried the window scale option (RFC 7323 §2.2).
     window_scaling: bool,
     /// Shift applied to the windows the peer advertises (0 unless both sides offered).
@@ -143,6 +146,18 @@ struct Negotiated {
     timestamps: bool,
     /// Both sides sent SACK-permitted.
     sack: bool,
+}
+
+impl Negotiated {
+    /// Recomputes `send_mss` after `mss_cap` or `timestamps` changed.
+    fn refresh_send_mss(&mut self) {
+        let ts = if self.timestamps {
+            TIMESTAMP_OPTION_LEN as u16
+        } else {
+            0
+        };
+        self.send_mss = self.mss_cap - ts;
+    }
 }
 
 /// One TCP connection: the TCB of RFC 9293 §3.3.1 plus send and receive buffers.
@@ -328,6 +343,7 @@ impl Connection {
             app_closed: false,
             opts: Negotiated {
                 mss_cap,
+                send_mss: mss_cap,
                 window_scaling: false,
                 snd_shift: 0,
                 rcv_shift: 0,
@@ -493,6 +509,7 @@ impl Connection {
         }
         conn.opts.sack = options.sack;
         conn.opts.timestamps = options.timestamps;
+        conn.opts.refresh_send_mss();
         if let (true, Some(ts)) = (options.timestamps, ack.timestamp) {
             conn.ts_recent = ts.tsval;
             conn.ts_recent_stamp = now;
@@ -536,6 +553,7 @@ impl Connection {
             }
             _ => self.opts.timestamps = false,
         }
+        self.opts.refresh_send_mss();
         self.opts.sack = self.config.sack && syn.sack_permitted;
         self.cc = Congestion::new(self.config.congestion, usize::from(self.send_mss()));
         self.rcv_mss_estimate = usize::from(self.send_mss());
@@ -780,12 +798,7 @@ impl Connection {
     }
 
     fn send_mss(&self) -> u16 {
-        let ts = if self.opts.timestamps {
-            TIMESTAMP_OPTION_LEN
-        } else {
-            0
-        };
-        self.opts.mss_cap - ts as u16
+        self.opts.send_mss
     }
 
     /// The configuration (for getsockopt).

@@ -113,6 +113,7 @@ impl Connection {
         }
         let old_mss = usize::from(self.send_mss());
         self.opts.mss_cap = mss_cap;
+        self.opts.refresh_send_mss();
         self.rcv_mss_estimate = self.rcv_mss_estimate.min(usize::from(mss_cap));
         if self.snd_una < self.snd_max && self.state != State::SynSent {
             self.rtt_timing = None; // Karn: what is timed may be resent
