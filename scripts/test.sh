@@ -32,6 +32,15 @@ fi
 echo "== rust: tests"
 cargo test --workspace --exclude mtcp-py --locked "${CARGO_FEATURES[@]}"
 
+echo "== rust: the lock-free primitives under Miri (combining engine, SPSC rings, futex)"
+if cargo +nightly miri --version >/dev/null 2>&1; then
+  # Several schedules: Miri picks thread interleavings from the seed.
+  MIRIFLAGS="-Zmiri-many-seeds=0..4" cargo +nightly miri test -p mtcp-io --lib --locked \
+    -- sys::combine sys::spsc sys::futex
+else
+  echo "   skipped: no Miri (rustup component add --toolchain nightly miri rust-src)"
+fi
+
 echo "== python: build and install the package"
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
 python3 -c 'import mtcp; print("mtcp backends:", " ".join(sorted(mtcp.features())))'
