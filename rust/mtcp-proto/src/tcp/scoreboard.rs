@@ -215,8 +215,9 @@ impl Scoreboard {
                 break;
             }
             if front.end <= una {
-                let seg = *front;
-                self.segments.pop_front();
+                let Some(seg) = self.segments.pop_front() else {
+                    break;
+                };
                 self.forget(&seg, seg.len());
                 if !seg.sacked {
                     self.deliver(&seg, &mut delivered);
