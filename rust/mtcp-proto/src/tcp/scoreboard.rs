@@ -210,6 +210,13 @@ impl Scoreboard {
     /// acknowledged one) and reports what was delivered that had not been SACKed.
     pub(super) fn on_cumulative_ack(&mut self, una: SeqNumber) -> Delivered {
         let mut delivered = Delivered::default();
+        self.on_cumulative_ack_into(una, &mut delivered);
+        delivered
+    }
+
+    /// `on_cumulative_ack` adding to `delivered` (a fresh one), which the caller keeps in
+    /// place rather than receiving a copy (header prediction, once per ACK).
+    pub(super) fn on_cumulative_ack_into(&mut self, una: SeqNumber, delivered: &mut Delivered) {
         while let Some(front) = self.segments.front_mut() {
             if front.start >= una {
                 break;
@@ -220,7 +227,7 @@ impl Scoreboard {
                 };
                 self.forget(&seg, seg.len());
                 if !seg.sacked {
-                    self.deliver(&seg, &mut delivered);
+                    self.deliver(&seg, delivered);
                 }
             } else {
                 let cut = (una - front.start) as usize;
@@ -233,7 +240,6 @@ impl Scoreboard {
                 break;
             }
         }
-        delivered
     }
 
     /// Takes `bytes` of `seg` off the counters (they left the scoreboard).

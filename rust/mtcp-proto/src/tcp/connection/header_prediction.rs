@@ -97,19 +97,17 @@ impl Connection {
     fn predicted_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         let ack = seg.ack_number;
         let before = self.ack_snapshot();
-        let delivered = if ack > self.snd_una {
+        let mut delivered = Delivered::default();
+        if ack > self.snd_una {
             let buffered = self.advance_snd_una(now, seg);
             self.timers.stop(Timer::Retransmit); // RFC 6298 §5.2: nothing outstanding
-            let delivered = self.scoreboard.on_cumulative_ack(ack);
+            self.scoreboard.on_cumulative_ack_into(ack, &mut delivered);
             if self.scoreboard.is_empty() {
                 self.predicted_sack_ack(now, &delivered, buffered);
             } else {
                 self.after_sack_ack(now, delivered, buffered); // not expected: the full steps
             }
-            delivered
-        } else {
-            Delivered::default()
-        };
+        }
         self.on_ack_delivery(now, &delivered, before);
         self.unanswered_probes = 0;
         // Window update (RFC 9293 §3.10.7.4: SND.WL1/SND.WL2 guard against old segments).
