@@ -1,5 +1,7 @@
-//! Frame buffers shared by the software backends: fixed [`MAX_FRAME`]-byte boxes that are
-//! recycled through free lists, so the data path allocates nothing once warmed up.
+//! Frame buffers shared by the software backends: boxes recycled through free lists, so the
+//! data path allocates nothing once warmed up. Fixed [`MAX_FRAME`]-byte ones for the backends
+//! that carry at most a 2 KiB frame, and ones sized for the station's MTU on the in-memory
+//! link (jumbo frames up to [`MAX_MTU`](crate::MAX_MTU)).
 use crate::MAX_FRAME;
 
 /// One recyclable frame buffer.
@@ -9,6 +11,28 @@ pub(crate) type FrameBuf = Box<[u8; MAX_FRAME]>;
 /// ever before).
 pub(crate) fn new_buf() -> FrameBuf {
     Box::new([0u8; MAX_FRAME])
+}
+
+/// A frame buffer whose size is chosen when the port opens ([`buffer_len`]).
+pub(crate) type SizedBuf = Box<[u8]>;
+
+/// Bytes the TCP layer may write past a full-size frame: `Connection::poll_transmit` wants
+/// MSS + 60 bytes after the IP header (room for the largest options before it decides what
+/// fits), 40 more than the MTU leaves.
+const TCP_WRITE_ROOM: usize = 40;
+
+/// Bytes of a buffer for frames of IP MTU `mtu`: the frame and [`TCP_WRITE_ROOM`], rounded up
+/// to a cache line, and never less than [`MAX_FRAME`] (so a 1,500-byte MTU keeps 2 KiB
+/// buffers): 9,088 bytes for a 9,000-byte MTU.
+pub(crate) fn buffer_len(mtu: usize) -> usize {
+    (mtu + ETH_HEADER + TCP_WRITE_ROOM)
+        .next_multiple_of(64)
+        .max(MAX_FRAME)
+}
+
+/// A fresh buffer of `len` bytes (as [`new_buf`]: only when every free list is empty).
+pub(crate) fn new_sized_buf(len: usize) -> SizedBuf {
+    vec![0u8; len].into_boxed_slice()
 }
 
 /// A frame: a buffer and the length of the bytes that are the frame.

@@ -38,8 +38,15 @@ use std::sync::Arc;
 /// Frames a burst moves at most (mTCP and DPDK use 32–64).
 pub const BURST: usize = 64;
 
-/// Largest Ethernet frame a backend buffer holds (1500-byte MTU + 14-byte header + slack).
+/// Largest Ethernet frame a 2 KiB backend buffer holds (1500-byte MTU + 14-byte header + slack):
+/// the size of every buffer of TAP, AF_PACKET, AF_XDP, DPDK, the simulator and software
+/// steering, and of the in-memory link's buffers up to a 1,994-byte MTU.
 pub const MAX_FRAME: usize = 2048;
+
+/// Largest IP MTU a backend carries: the in-memory link's jumbo frames, 9,000 bytes (the usual
+/// jumbo size on DPDK and AF_XDP NICs), whose buffers are sized for their station's MTU
+/// ([`Caps::max_frame`]). The other backends keep [`MAX_FRAME`]-byte buffers.
+pub const MAX_MTU: usize = 9000;
 
 /// Something to wake when frames arrive (the context's loop thread, parked while idle).
 pub trait Notify: Send + Sync {
@@ -55,6 +62,11 @@ pub struct Caps {
     pub mac: [u8; 6],
     /// IP MTU (1500 on Ethernet).
     pub mtu: usize,
+    /// Bytes of the port's transmit buffers: the largest `len` [`PacketIo::tx`] takes.
+    /// [`MAX_FRAME`] on 2 KiB backends; more on an in-memory link with jumbo frames. Always at
+    /// least `mtu + 54`: the frame (`mtu` + 14-byte Ethernet header) and the 40 bytes the TCP
+    /// layer may write past a full segment (it wants MSS + 60 bytes after the IP header).
+    pub max_frame: usize,
     /// The port vouches for the IPv4, TCP, UDP and ICMP checksums of every frame it delivers
     /// (checked by the device or by the backend, or sent by the local kernel and never on a
     /// wire): the stack doesn't check them again.
@@ -69,11 +81,12 @@ pub struct Caps {
 }
 
 impl Caps {
-    /// Caps of a plain software port.
+    /// Caps of a plain software port ([`MAX_FRAME`]-byte buffers).
     pub fn software(mac: [u8; 6], mtu: usize) -> Caps {
         Caps {
             mac,
             mtu,
+            max_frame: MAX_FRAME,
             rx_checksum: false,
             tx_checksum: false,
             polled: false,

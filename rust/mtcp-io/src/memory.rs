@@ -30,13 +30,19 @@
 //!
 //! # Buffers
 //!
-//! Frames are built in place in [`MAX_FRAME`]-byte buffers; a unicast frame's buffer moves from
-//! the sender to the receiver's queue (no copy). Every buffer belongs to the queue that
+//! Frames are built in place in buffers sized for the station's MTU ([`Caps::max_frame`]: 2 KiB
+//! up to a 1,994-byte MTU, 9,088 bytes for 9,000-byte jumbo frames, the largest MTU taken,
+//! [`MAX_MTU`]); a unicast frame's buffer moves from the sender to the receiver's queue (no
+//! copy). Every buffer belongs to the queue that
 //! allocated it. A receiver keeps the buffers it consumed in its own cache and builds its own
 //! frames in them, so under two-way traffic buffers just circulate; when its cache of other
 //! queues' buffers grows past a bound (one-way traffic), it sends the surplus back to their
 //! owners through each owner's lock-free return channel, where the owner picks them up when its
 //! cache runs dry. Nothing is allocated per frame once warmed up, and there is no shared pool.
+//! Buffers are allocated on demand, so a queue holds about as many as frames are in flight
+//! plus its caches; a ring holds [`ring_frames`] frames, fewer for larger buffers, so a full
+//! ring pins about 8 MiB whatever the MTU. A queue builds its frames only in buffers at least
+//! as large as its own: a smaller one (from a station with a smaller MTU) goes straight back.
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -44,14 +50,23 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use crate::csum::{complete_l4_checksum, verify_frame};
-use crate::frame::{dst_mac, is_group, new_buf, FrameBuf, ETH_HEADER};
+use crate::frame::{buffer_len, dst_mac, is_group, new_sized_buf, SizedBuf, ETH_HEADER};
 use crate::rss::{self, Steer};
 use crate::sys::spsc::{self, Consumer, Producer};
-use crate::{Caps, Notify, PacketIo, PortStats, BURST, MAX_FRAME};
+use crate::{Caps, Notify, PacketIo, PortStats, BURST, MAX_FRAME, MAX_MTU};
 
-/// Frames one receive queue holds from one sending queue; a frame arriving when they are all
-/// waiting is dropped and counted in the receiving queue's [`PortStats::drops`].
+/// Frames one receive queue holds from one sending queue with 2 KiB buffers (MTU up to 1,994);
+/// a frame arriving when they are all waiting is dropped and counted in the receiving queue's
+/// [`PortStats::drops`]. Larger buffers get fewer: [`ring_frames`].
 pub const RX_QUEUE_FRAMES: usize = 4096;
+
+/// Frames a ring between two queues holds (and a queue's buffer-return channel) when the
+/// larger of the two stations' MTUs is `mtu`: [`RX_QUEUE_FRAMES`] for 2 KiB buffers, scaled
+/// down (to a power of two) for larger ones so a full ring pins about the same 8 MiB of
+/// buffers: 1,024 for a 9,000-byte MTU.
+pub fn ring_frames(mtu: usize) -> usize {
+    (RX_QUEUE_FRAMES * MAX_FRAME / buffer_len(mtu)).next_power_of_two()
+}
 
 /// Other queues' buffers a queue keeps before sending the surplus back to their owners.
 const CACHE_HIGH: usize = 4 * BURST;
@@ -77,12 +92,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Attaches one station — one stack — with `num_queues` queues (one per context) to the hub
 /// named `name`, creating the hub if it doesn't exist.
 ///
-/// `mtu` is the IP MTU: frames longer than `mtu + 14` bytes are dropped, when sent and when
-/// received. The station detaches when its last queue is dropped, and the hub disappears with
-/// its last station.
+/// `mtu` is the IP MTU, up to [`MAX_MTU`] (9,000-byte jumbo frames): frames longer than
+/// `mtu + 14` bytes are dropped, when sent and when received (both ends of a link must agree).
+/// The station's buffers are sized for it ([`Caps::max_frame`]). The station detaches when its
+/// last queue is dropped, and the hub disappears with its last station.
 ///
 /// Errors: `EADDRINUSE` when a station with this MAC is attached to the hub; `EINVAL` when
-/// `num_queues` is 0 or `mtu + 14` exceeds [`MAX_FRAME`] (or `mtu` is 0).
+/// `num_queues` is 0 or `mtu` is 0 or exceeds [`MAX_MTU`].
 pub fn attach(
     name: &str,
     mac: [u8; 6],
@@ -101,9 +117,10 @@ pub fn attach_with_offload(
     mtu: usize,
     offload: bool,
 ) -> io::Result<Vec<MemoryQueue>> {
-    if num_queues == 0 || mtu == 0 || mtu > MAX_FRAME - ETH_HEADER {
+    if num_queues == 0 || mtu == 0 || mtu > MAX_MTU {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
+    let buf_len = buffer_len(mtu);
     let mut hubs = lock(registry());
     let hub = match hubs.get(name).and_then(Weak::upgrade) {
         Some(hub) => hub,
@@ -120,7 +137,7 @@ pub fn attach_with_offload(
     let mut ends = Vec::with_capacity(num_queues);
     let queues = (0..num_queues)
         .map(|_| {
-            let (returns, returns_rx) = sync_channel(RX_QUEUE_FRAMES);
+            let (returns, returns_rx) = sync_channel(ring_frames(mtu));
             ends.push(returns_rx);
             Arc::new(RxQueue {
                 new_rings: Mutex::new(Vec::new()),
@@ -137,6 +154,7 @@ pub fn attach_with_offload(
         id: NEXT_STATION_ID.fetch_add(1, Ordering::Relaxed),
         mac,
         mtu,
+        buf_len,
         offload,
         queues,
         live: AtomicUsize::new(num_queues),
@@ -175,6 +193,8 @@ struct Station {
     id: u64,
     mac: [u8; 6],
     mtu: usize,
+    /// Bytes of each of its buffers ([`buffer_len`] of `mtu`).
+    buf_len: usize,
     /// Checksum offload: its frames carry unfinished TCP checksums, and it checks none.
     offload: bool,
     /// Shared, so each queue's owner holds its own directly (`MemoryQueue::rx`).
@@ -204,7 +224,7 @@ struct RxQueue {
     /// counting, so the next poll sees it.
     pending: AtomicUsize,
     /// This queue's buffers coming back from queues that hold too many.
-    returns: SyncSender<FrameBuf>,
+    returns: SyncSender<SizedBuf>,
     /// Frames dropped because `frames` was full.
     drops: AtomicU64,
     /// Who to wake after a delivery; senders cache it and re-read it (under the lock) only
@@ -222,7 +242,7 @@ struct Home {
 
 /// A frame in flight.
 struct Packet {
-    buf: FrameBuf,
+    buf: SizedBuf,
     len: usize,
     home: Home,
     /// Sent by a station with checksum offload: TCP checksums unfinished, never corrupted.
@@ -237,10 +257,10 @@ impl Packet {
 
 /// Keeps a free buffer: with the queue's own, or with other queues' (`me` is the keeper).
 fn stash(
-    own: &mut Vec<FrameBuf>,
-    foreign: &mut Vec<(FrameBuf, Home)>,
+    own: &mut Vec<SizedBuf>,
+    foreign: &mut Vec<(SizedBuf, Home)>,
     me: Home,
-    buf: FrameBuf,
+    buf: SizedBuf,
     home: Home,
 ) {
     if home == me {
@@ -275,8 +295,10 @@ pub struct MemoryQueue {
     index: usize,
     /// This queue's shared side (`station.queues[index]`), asked on every poll.
     rx: Arc<RxQueue>,
-    /// The station's longest frame and checksum offload (fixed at attach), read per frame.
+    /// The station's longest frame, buffer size and checksum offload (fixed at attach), read
+    /// per frame.
     max_frame: usize,
+    buf_len: usize,
     offload: bool,
     home: Home,
     /// Snapshot of the hub's stations and the generation it was taken at.
@@ -291,13 +313,19 @@ pub struct MemoryQueue {
     outboxes: Vec<Outbox>,
     last_outbox: usize,
     /// This queue's end of its buffer-return channel.
-    returns: Receiver<FrameBuf>,
+    returns: Receiver<SizedBuf>,
     /// Frames built by `tx`, waiting for `flush` (a slot is `None` once its buffer moved).
     batch: Vec<Option<Packet>>,
     /// Free buffers of this queue.
-    own: Vec<FrameBuf>,
-    /// Free buffers of other queues (they go back when there are too many).
-    foreign: Vec<(FrameBuf, Home)>,
+    own: Vec<SizedBuf>,
+    /// Free buffers of other queues (they go back when there are too many), each at least
+    /// `buf_len` bytes.
+    foreign: Vec<(SizedBuf, Home)>,
+    /// Other queues' buffers too small for this queue's frames (from a station with a smaller
+    /// MTU): they go back to their owners at the end of the burst.
+    undersized: Vec<(SizedBuf, Home)>,
+    /// Buffers this queue allocated.
+    allocated: usize,
     /// Scratch of `flush`: frames for one destination, where each frame goes, and how many
     /// deliveries each frame has left.
     staging: Vec<Packet>,
@@ -321,7 +349,7 @@ impl MemoryQueue {
         hub: &Arc<Hub>,
         station: &Arc<Station>,
         index: usize,
-        returns: Receiver<FrameBuf>,
+        returns: Receiver<SizedBuf>,
     ) -> MemoryQueue {
         MemoryQueue {
             hub: Arc::clone(hub),
@@ -329,6 +357,7 @@ impl MemoryQueue {
             index,
             rx: Arc::clone(&station.queues[index]),
             max_frame: station.max_frame(),
+            buf_len: station.buf_len,
             offload: station.offload,
             home: Home {
                 station: station.id,
@@ -345,6 +374,8 @@ impl MemoryQueue {
             batch: Vec::with_capacity(BURST),
             own: Vec::with_capacity(CACHE_HIGH),
             foreign: Vec::with_capacity(CACHE_HIGH + 2 * BURST),
+            undersized: Vec::new(),
+            allocated: 0,
             staging: Vec::with_capacity(BURST),
             deliveries: Vec::with_capacity(2 * BURST),
             remaining: Vec::with_capacity(BURST),
@@ -362,10 +393,16 @@ impl MemoryQueue {
         self.index
     }
 
+    /// Buffers this queue allocated so far, each [`Caps::max_frame`] bytes: about the most
+    /// frames it had in flight at once, plus its caches.
+    pub fn buffers_allocated(&self) -> usize {
+        self.allocated
+    }
+
     /// A free buffer: another queue's first (it would go back otherwise), then our own, then
     /// our own returned by others, and a new one only when all are empty.
     #[inline]
-    fn take_buf(&mut self) -> (FrameBuf, Home) {
+    fn take_buf(&mut self) -> (SizedBuf, Home) {
         if let Some(free) = self.foreign.pop() {
             return free;
         }
@@ -377,26 +414,36 @@ impl MemoryQueue {
 
     /// `take_buf` once both caches are empty: buffers others returned, else a new one.
     #[inline(never)]
-    fn refill_buf(&mut self) -> (FrameBuf, Home) {
+    fn refill_buf(&mut self) -> (SizedBuf, Home) {
         while self.own.len() < BURST {
             match self.returns.try_recv() {
                 Ok(buf) => self.own.push(buf),
                 Err(_) => break,
             }
         }
-        (self.own.pop().unwrap_or_else(new_buf), self.home)
+        let buf = self.own.pop().unwrap_or_else(|| {
+            self.allocated += 1;
+            new_sized_buf(self.buf_len)
+        });
+        (buf, self.home)
     }
 
+    /// Keeps a free buffer, unless it is another queue's and too small for our frames.
     #[inline]
-    fn put_buf(&mut self, buf: FrameBuf, home: Home) {
+    fn put_buf(&mut self, buf: SizedBuf, home: Home) {
+        if home != self.home && buf.len() < self.buf_len {
+            self.undersized.push((buf, home));
+            return;
+        }
         stash(&mut self.own, &mut self.foreign, self.home, buf, home);
     }
 
-    /// Sends the surplus of other queues' buffers back to their owners, in one batch. A buffer
-    /// whose owner is gone (or whose return channel is full) is freed.
+    /// Sends the surplus of other queues' buffers (and those too small to use) back to their
+    /// owners, in one batch. A buffer whose owner is gone (or whose return channel is full) is
+    /// freed.
     #[inline]
     fn trim_cache(&mut self) {
-        if self.foreign.len() > CACHE_HIGH {
+        if self.foreign.len() > CACHE_HIGH || !self.undersized.is_empty() {
             self.return_surplus();
         }
     }
@@ -404,7 +451,13 @@ impl MemoryQueue {
     #[inline(never)]
     fn return_surplus(&mut self) {
         self.refresh_stations();
-        for (buf, home) in self.foreign.drain(CACHE_LOW..) {
+        let keep = if self.foreign.len() > CACHE_HIGH {
+            CACHE_LOW
+        } else {
+            self.foreign.len()
+        };
+        let surplus = self.foreign.drain(keep..);
+        for (buf, home) in surplus.chain(self.undersized.drain(..)) {
             let owner = self
                 .stations
                 .iter()
@@ -445,7 +498,9 @@ impl MemoryQueue {
             Some(o) => o,
             None => {
                 let rx = &station.queues[q];
-                let (ring, consumer) = spsc::channel(RX_QUEUE_FRAMES);
+                // Frames travel in either station's buffers: sized for the larger.
+                let frames = ring_frames(self.station.mtu.max(station.mtu));
+                let (ring, consumer) = spsc::channel(frames);
                 lock(&rx.new_rings).push(consumer);
                 rx.rings_made.fetch_add(1, Ordering::AcqRel);
                 self.outboxes.push(Outbox {
@@ -689,7 +744,8 @@ impl PacketIo for MemoryQueue {
     }
 
     fn tx(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> usize) -> bool {
-        if len > MAX_FRAME {
+        // Every buffer `take_buf` gives is at least `buf_len` bytes.
+        if len > self.buf_len {
             self.stats.drops += 1;
             return false;
         }
@@ -760,6 +816,7 @@ impl PacketIo for MemoryQueue {
         Caps {
             rx_checksum: self.station.offload,
             tx_checksum: self.station.offload,
+            max_frame: self.buf_len,
             ..Caps::software(self.station.mac, self.station.mtu)
         }
     }

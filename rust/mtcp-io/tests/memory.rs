@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use mtcp_io::memory::{self, RX_QUEUE_FRAMES};
 use mtcp_io::rss::{flow_hash, queue_for};
-use mtcp_io::{PacketIo, BURST};
+use mtcp_io::{PacketIo, BURST, MAX_FRAME, MAX_MTU};
 
 #[test]
 fn two_stations_exchange_frames_both_ways() {
@@ -202,9 +202,15 @@ fn attach_rejects_a_duplicate_mac_and_bad_arguments() {
         Some(libc::EINVAL)
     );
     assert_eq!(
-        einval(memory::attach("mem-dup", mac(9), 1, 4000)),
+        einval(memory::attach("mem-dup", mac(9), 1, 0)),
         Some(libc::EINVAL)
     );
+    // 9,000-byte jumbo frames are the most the link carries.
+    assert_eq!(
+        einval(memory::attach("mem-dup", mac(9), 1, MAX_MTU + 1)),
+        Some(libc::EINVAL)
+    );
+    assert!(memory::attach("mem-dup", mac(9), 1, MAX_MTU).is_ok());
     drop(a);
 }
 
@@ -461,4 +467,110 @@ fn an_offload_station_checks_frames_from_a_station_without() {
         "the corrupt frame is dropped"
     );
     assert_eq!(b[0].stats().drops, 1);
+}
+
+#[test]
+fn jumbo_frames_cross_a_9000_byte_mtu_link() {
+    let mut a = memory::attach("mem-jumbo", mac(1), 1, 9000).unwrap();
+    let mut b = memory::attach("mem-jumbo", mac(2), 1, 9000).unwrap();
+    let caps = a[0].caps();
+    assert_eq!(caps.mtu, 9000);
+    // A full frame, and the 40 bytes the TCP layer may write past it.
+    assert!(caps.max_frame >= 9000 + 14 + 40, "{}", caps.max_frame);
+    // Both ways, many rounds, each frame a different full-size pattern.
+    let frames = |dst: u8, src: u8, round: u64| -> Vec<Vec<u8>> {
+        (0..BURST as u64)
+            .map(|i| {
+                let mut f = seq_frame(mac(dst), mac(src), round * 100 + i, 9014);
+                for (k, byte) in f[22..].iter_mut().enumerate() {
+                    *byte = (k as u64 * 31 + i + round) as u8;
+                }
+                f
+            })
+            .collect()
+    };
+    for round in 0..20 {
+        let to_b = frames(2, 1, round);
+        for f in &to_b {
+            assert!(send(&mut a[0], f));
+        }
+        a[0].flush();
+        assert_eq!(recv_all(&mut b[0]), to_b, "round {round}");
+        let to_a = frames(1, 2, round);
+        for f in &to_a {
+            assert!(send(&mut b[0], f));
+        }
+        b[0].flush();
+        assert_eq!(recv_all(&mut a[0]), to_a, "round {round}");
+    }
+    let sa = a[0].stats();
+    assert_eq!(
+        (sa.tx_frames, sa.rx_frames, sa.drops),
+        (20 * 64, 20 * 64, 0)
+    );
+    assert_eq!(sa.rx_bytes, 20 * 64 * 9014);
+    // One byte over the MTU: refused by the sender and counted.
+    assert!(!send(&mut a[0], &seq_frame(mac(2), mac(1), 1, 9015)));
+    assert_eq!(a[0].stats().drops, 1);
+    // Buffers circulate: about one burst in flight, not one per frame sent.
+    let held = a[0].buffers_allocated() + b[0].buffers_allocated();
+    assert!((1..=4 * BURST).contains(&held), "{held} buffers");
+}
+
+#[test]
+fn a_jumbo_station_and_a_1500_byte_station_share_a_hub() {
+    let mut big = memory::attach("mem-mixed", mac(1), 1, 9000).unwrap();
+    let mut small = memory::attach("mem-mixed", mac(2), 1, 1500).unwrap();
+    let mut peer = memory::attach("mem-mixed", mac(3), 1, 9000).unwrap();
+    assert_eq!(small[0].caps().max_frame, MAX_FRAME);
+    // Longer than the small station's MTU: dropped on the way and counted at the sender.
+    assert!(send(&mut big[0], &seq_frame(mac(2), mac(1), 1, 1515)));
+    assert!(send(&mut big[0], &seq_frame(mac(2), mac(1), 2, 1514)));
+    big[0].flush();
+    assert_eq!(big[0].stats().drops, 1);
+    let got = recv_all(&mut small[0]);
+    assert_eq!(got.iter().map(|f| seq_of(f)).collect::<Vec<_>>(), vec![2]);
+    for round in 0..50u64 {
+        // The small station's 2 KiB buffers land at the jumbo one, which can't build its
+        // frames in them: they go back, and its jumbo frames still arrive whole.
+        for i in 0..BURST as u64 {
+            assert!(send(&mut small[0], &seq_frame(mac(1), mac(2), i, 1514)));
+        }
+        small[0].flush();
+        assert_eq!(recv_all(&mut big[0]).len(), BURST);
+        let out: Vec<Vec<u8>> = (0..BURST as u64)
+            .map(|i| seq_frame(mac(3), mac(1), round * 100 + i, 9014))
+            .collect();
+        for f in &out {
+            assert!(send(&mut big[0], f));
+        }
+        big[0].flush();
+        assert_eq!(recv_all(&mut peer[0]), out, "round {round}");
+    }
+    // Returned, not piling up at the jumbo station or allocated anew each round (3,200 frames
+    // each way; the receivers cache up to 4 bursts of others' buffers before returning them).
+    let (s, b) = (small[0].buffers_allocated(), big[0].buffers_allocated());
+    assert!(s <= 6 * BURST && b <= 6 * BURST, "{s} and {b} buffers");
+    assert_eq!(big[0].stats().drops, 1);
+}
+
+#[test]
+fn a_jumbo_ring_holds_fewer_frames_for_the_same_memory() {
+    assert_eq!(memory::ring_frames(1500), RX_QUEUE_FRAMES);
+    let frames = memory::ring_frames(9000);
+    assert_eq!(frames, 1024);
+    let mut a = memory::attach("mem-jumbo-overflow", mac(1), 1, 9000).unwrap();
+    let mut b = memory::attach("mem-jumbo-overflow", mac(2), 1, 9000).unwrap();
+    let extra = 10;
+    for i in 0..(frames + extra) as u64 {
+        assert!(send(&mut a[0], &seq_frame(mac(2), mac(1), i, 9014)));
+        if i % BURST as u64 == 0 {
+            a[0].flush();
+        }
+    }
+    a[0].flush();
+    assert_eq!(b[0].stats().drops, extra as u64);
+    let got = recv_all(&mut b[0]);
+    assert_eq!(got.len(), frames);
+    assert!(got.iter().enumerate().all(|(i, f)| seq_of(f) == i as u64));
 }

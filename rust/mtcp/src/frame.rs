@@ -302,7 +302,9 @@ pub(crate) fn build_echo_reply(
         data,
     };
     let len = reply.buffer_len();
-    if ETH_IP_HEADERS + len > mtcp_io::MAX_FRAME {
+    // No port carries an IP packet over `MAX_MTU` (a jumbo in-memory link); the port's own
+    // `tx` refuses a frame longer than its buffers.
+    if Ipv4Repr::HEADER_LEN + len > mtcp_io::MAX_MTU {
         return false;
     }
     buf.clear();
