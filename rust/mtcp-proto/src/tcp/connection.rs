@@ -23,6 +23,7 @@ use crate::errno::Errno;
 use crate::time::{Duration, Instant};
 use crate::wire::{SeqNumber, TcpFlags, TcpRepr};
 
+mod cwnd_validation;
 mod delivery;
 mod frto;
 mod growth;
@@ -264,6 +265,8 @@ pub struct Connection {
     hystart: HyStart,
     /// The RTT sample of the ACK being processed, for HyStart++.
     ack_rtt: Option<Duration>,
+    /// How much of cwnd the sender uses (RFC 7661): growth only when it is used.
+    cwnd_usage: cwnd_validation::CwndUsage,
     /// Segments in flight with SACK, loss and retransmission marks.
     scoreboard: Scoreboard,
     rack: Rack,
@@ -372,6 +375,7 @@ impl Connection {
             cc: Congestion::new(config.congestion, usize::from(mss_cap)),
             hystart: HyStart::new(),
             ack_rtt: None,
+            cwnd_usage: cwnd_validation::CwndUsage::new(iss),
             scoreboard: Scoreboard::new(config.sndbuf / 256),
             rack: Rack::default(),
             tlp_now: false,

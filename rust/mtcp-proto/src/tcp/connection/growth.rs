@@ -7,9 +7,15 @@ use crate::time::{Duration, Instant};
 
 impl Connection {
     /// `acked` new data bytes were cumulatively acknowledged outside recovery (RFC 5681 §3.1).
+    /// Nothing grows while cwnd is not used (RFC 7661, cwnd_validation.rs).
     /// HyStart++ runs only in the initial slow start, while ssthresh is still unset: after a
     /// loss or timeout standard slow start applies (RFC 9406 §4.3 recommends it after an RTO).
     pub(super) fn grow_window(&mut self, now: Instant, acked: usize) {
+        // RFC 7661 §4.1: an application-limited sender does not grow cwnd (nor run HyStart++,
+        // whose RTT rounds then measure no queue of ours).
+        if !self.cwnd_limited() {
+            return;
+        }
         let mss = usize::from(self.send_mss());
         let srtt = self.rtt.srtt().unwrap_or(Duration::ZERO);
         let initial_slow_start =

@@ -406,6 +406,7 @@ impl Connection {
         }
         if end > old_max {
             self.arm_tlp(now); // RFC 8985 §7.2: the PTO restarts with new data
+            self.note_cwnd_usage();
         }
         self.write_segment(buf, &repr, len)
     }

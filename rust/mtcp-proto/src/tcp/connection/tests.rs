@@ -2201,6 +2201,7 @@ fn test_established_window_shrunk_to_zero_under_flight_never_times_out() {
     assert_eq!(c.send_queue(), 0);
 }
 
+mod cwnd_validation;
 mod fin_acked;
 mod frto;
 mod header_prediction;
