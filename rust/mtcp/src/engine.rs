@@ -123,8 +123,6 @@ pub(crate) struct Core {
     pub(crate) tcp: TcpConfig,
     pub(crate) default_opts: SockOpts,
     pub(crate) caps: ChecksumCaps,
-    /// Bytes of the port's transmit buffers (`Caps::max_frame`): what each frame is built in.
-    tx_frame: usize,
     pub(crate) sockets: Pool<Socket>,
     pub(crate) flows: Slab<Flow>,
     pub(crate) flow_map: FlowMap,
@@ -208,7 +206,6 @@ impl Core {
             tcp,
             default_opts,
             caps: ChecksumCaps::default(),
-            tx_frame: MAX_FRAME,
             sockets: Pool::new(max_concurrency),
             // Closed sockets leave connections finishing (FIN-WAIT, TIME-WAIT) behind, so the
             // flow slab is larger than the socket pool.
@@ -577,7 +574,6 @@ impl Core {
             tx: !port.tx_checksum,
         };
         self.tcp.checksum_offload = port.tx_checksum;
-        self.tx_frame = port.max_frame;
     }
 
     /// The connection parameters for a socket with `opts`.
@@ -853,7 +849,7 @@ impl Core {
             Some(hop) => hop,
             None => {
                 let Some(hop) = self.net.next_hop(remote_ip) else {
-                    self.stats.drops += drain_unroutable(&mut flow.conn, now, self.tx_frame);
+                    self.stats.drops += drain_unroutable(&mut flow.conn, now);
                     return;
                 };
                 flow.hop = Some(hop);
@@ -866,7 +862,7 @@ impl Core {
                 let mut sent = 0;
                 let ident = &mut self.ip_ident;
                 let conn = &mut flow.conn;
-                let ok = io.tx(self.tx_frame, &mut |buf| {
+                let ok = io.tx(MAX_FRAME, &mut |buf| {
                     let Some(n) = conn.poll_transmit(now, &mut buf[ETH_IP_HEADERS..]) else {
                         return 0;
                     };
@@ -892,7 +888,7 @@ impl Core {
             },
             None => loop {
                 let mut buf = self.arp.buffer();
-                buf.resize(self.tx_frame, 0);
+                buf.resize(MAX_FRAME, 0);
                 let Some(n) = flow.conn.poll_transmit(now, &mut buf[ETH_IP_HEADERS..]) else {
                     self.arp.recycle(buf);
                     break;
@@ -924,13 +920,21 @@ impl Core {
         let Some(sock) = self.sockets.get_mut(s as u32) else {
             return;
         };
-        if sock.reg.is_none() {
+        let Some(reg) = sock.reg else {
             return;
-        }
+        };
         if from_net {
             // A new arrival is a new edge even if the socket was already readable (Linux wakes
             // edge-triggered waiters on every arrival).
             sock.last_events &= !(MTCP_EPOLLIN | MTCP_EPOLLOUT);
+        }
+        // Level-triggered and already in the ready queue: `queue_touched` would skip it, and
+        // `epoll_collect` evaluates it when it gets there (the usual case for a busy
+        // connection, whose every segment and call lands here). `queued` only turns false in
+        // `epoll_collect`, after it has run `update_events`, so skipping now is the same as
+        // skipping then.
+        if sock.queued && reg.events & MTCP_EPOLLET == 0 {
+            return;
         }
         // An API call and the transmit pass after it touch the same socket back to back.
         if self.touched.last() != Some(&s) {
@@ -1108,12 +1112,11 @@ impl Engine {
 }
 
 /// Unroutable: drains a connection's segments (counted as drops) so it times out rather than
-/// spins. Out of line and cold: its scratch frame (`tx_frame` bytes, as a port's transmit
-/// buffer, so a full segment fits) is allocated only here.
+/// spins. Out of line: its 2 KiB scratch frame would otherwise be set up on every transmit.
 #[cold]
 #[inline(never)]
-fn drain_unroutable(conn: &mut Connection, now: Instant, tx_frame: usize) -> u64 {
-    let mut scratch = vec![0u8; tx_frame];
+fn drain_unroutable(conn: &mut Connection, now: Instant) -> u64 {
+    let mut scratch = [0u8; MAX_FRAME];
     let mut dropped = 0;
     while conn.poll_transmit(now, &mut scratch).is_some() {
         dropped += 1;
