@@ -68,6 +68,14 @@ impl RateAccumulator {
         }
     }
 
+    /// A fresh accumulator holding one delivered segment (`on_delivered` on a default one).
+    pub(super) fn sole(stamp: &SendStamp, sent_time: Instant, len: usize) -> RateAccumulator {
+        RateAccumulator {
+            newly_delivered: len as u64,
+            newest: Some((*stamp, sent_time)),
+        }
+    }
+
     /// Bytes delivered without their own stamp (a partly acknowledged segment's head).
     pub(super) fn on_delivered_bytes(&mut self, len: usize) {
         self.newly_delivered += len as u64;

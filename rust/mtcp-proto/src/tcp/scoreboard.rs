@@ -242,6 +242,31 @@ impl Scoreboard {
         }
     }
 
+    /// `on_cumulative_ack_into` (with a fresh `delivered`) for the ping-pong case that header
+    /// prediction sees on almost every ACK: one record in flight, neither SACKed nor lost,
+    /// and `una` acknowledging all of it. One pass: the record is dropped without a pop and
+    /// `delivered` is written whole instead of merged field by field. Returns false, having
+    /// changed nothing, in any other case (the caller then runs the general loop).
+    pub(super) fn ack_sole_record(&mut self, una: SeqNumber, delivered: &mut Delivered) -> bool {
+        let Some(&seg) = self.segments.front() else {
+            return false;
+        };
+        if self.segments.len() != 1 || seg.end != una || seg.sacked || seg.lost {
+            return false;
+        }
+        self.segments.clear();
+        let original = !seg.retransmitted;
+        *delivered = Delivered {
+            sacked_bytes: 0,
+            latest: Some((seg.xmit_time, seg.end, seg.retransmitted)),
+            reordered: original && self.highest_delivered.is_some_and(|high| seg.end < high),
+            original,
+            highest_end: Some(seg.end),
+            rate: RateAccumulator::sole(&seg.stamp, seg.xmit_time, seg.len()),
+        };
+        true
+    }
+
     /// Takes `bytes` of `seg` off the counters (they left the scoreboard).
     fn forget(&mut self, seg: &SentSegment, bytes: usize) {
         if seg.sacked {
@@ -518,6 +543,42 @@ mod test {
             );
         }
         (b, t0)
+    }
+
+    /// The one-pass ACK of a sole record leaves the scoreboard and the delivery record
+    /// exactly as the general cumulative ACK does, and declines every other case.
+    #[test]
+    fn ack_sole_record_matches_cumulative_ack() {
+        let t0 = Instant::from_millis(0);
+        for retransmitted in [false, true] {
+            for highest in [None, Some(SeqNumber(50)), Some(SeqNumber(900))] {
+                let mut b = Scoreboard::new(16);
+                b.highest_delivered = highest;
+                b.on_sent(SeqNumber(100), SeqNumber(164), t0);
+                if retransmitted {
+                    b.on_retransmit(SeqNumber(100), SeqNumber(164), Instant::from_millis(3));
+                }
+                let mut general = b.clone();
+                let expected = general.on_cumulative_ack(SeqNumber(164));
+                let mut d = Delivered::default();
+                assert!(b.ack_sole_record(SeqNumber(164), &mut d));
+                assert_eq!(format!("{d:?}"), format!("{expected:?}"));
+                assert_eq!(format!("{b:?}"), format!("{general:?}"));
+            }
+        }
+        // Declined: a partial ACK, two records, a SACKed record.
+        let mut b = Scoreboard::new(16);
+        b.on_sent(SeqNumber(100), SeqNumber(164), t0);
+        let mut d = Delivered::default();
+        assert!(!b.ack_sole_record(SeqNumber(120), &mut d));
+        b.on_sent(SeqNumber(164), SeqNumber(200), t0);
+        assert!(!b.ack_sole_record(SeqNumber(200), &mut d));
+        let mut b = Scoreboard::new(16);
+        b.on_sent(SeqNumber(100), SeqNumber(164), t0);
+        b.on_sack_block(SeqNumber(100), SeqNumber(164), None, &mut d);
+        let before = format!("{b:?}");
+        assert!(!b.ack_sole_record(SeqNumber(164), &mut Delivered::default()));
+        assert_eq!(format!("{b:?}"), before);
     }
 
     #[test]

@@ -101,7 +101,9 @@ impl Connection {
         if ack > self.snd_una {
             let buffered = self.advance_snd_una(now, seg);
             self.timers.stop(Timer::Retransmit); // RFC 6298 §5.2: nothing outstanding
-            self.scoreboard.on_cumulative_ack_into(ack, &mut delivered);
+            if !self.scoreboard.ack_sole_record(ack, &mut delivered) {
+                self.scoreboard.on_cumulative_ack_into(ack, &mut delivered);
+            }
             if self.scoreboard.is_empty() {
                 self.predicted_sack_ack(now, &delivered, buffered);
             } else {
