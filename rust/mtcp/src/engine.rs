@@ -123,6 +123,8 @@ pub(crate) struct Core {
     pub(crate) tcp: TcpConfig,
     pub(crate) default_opts: SockOpts,
     pub(crate) caps: ChecksumCaps,
+    /// Bytes of the port's transmit buffers (`Caps::max_frame`): what each frame is built in.
+    tx_frame: usize,
     pub(crate) sockets: Pool<Socket>,
     pub(crate) flows: Slab<Flow>,
     pub(crate) flow_map: FlowMap,
@@ -206,6 +208,7 @@ impl Core {
             tcp,
             default_opts,
             caps: ChecksumCaps::default(),
+            tx_frame: MAX_FRAME,
             sockets: Pool::new(max_concurrency),
             // Closed sockets leave connections finishing (FIN-WAIT, TIME-WAIT) behind, so the
             // flow slab is larger than the socket pool.
@@ -574,6 +577,7 @@ impl Core {
             tx: !port.tx_checksum,
         };
         self.tcp.checksum_offload = port.tx_checksum;
+        self.tx_frame = port.max_frame;
     }
 
     /// The connection parameters for a socket with `opts`.
@@ -849,7 +853,7 @@ impl Core {
             Some(hop) => hop,
             None => {
                 let Some(hop) = self.net.next_hop(remote_ip) else {
-                    self.stats.drops += drain_unroutable(&mut flow.conn, now);
+                    self.stats.drops += drain_unroutable(&mut flow.conn, now, self.tx_frame);
                     return;
                 };
                 flow.hop = Some(hop);
@@ -862,7 +866,7 @@ impl Core {
                 let mut sent = 0;
                 let ident = &mut self.ip_ident;
                 let conn = &mut flow.conn;
-                let ok = io.tx(MAX_FRAME, &mut |buf| {
+                let ok = io.tx(self.tx_frame, &mut |buf| {
                     let Some(n) = conn.poll_transmit(now, &mut buf[ETH_IP_HEADERS..]) else {
                         return 0;
                     };
@@ -888,7 +892,7 @@ impl Core {
             },
             None => loop {
                 let mut buf = self.arp.buffer();
-                buf.resize(MAX_FRAME, 0);
+                buf.resize(self.tx_frame, 0);
                 let Some(n) = flow.conn.poll_transmit(now, &mut buf[ETH_IP_HEADERS..]) else {
                     self.arp.recycle(buf);
                     break;
@@ -1112,11 +1116,12 @@ impl Engine {
 }
 
 /// Unroutable: drains a connection's segments (counted as drops) so it times out rather than
-/// spins. Out of line: its 2 KiB scratch frame would otherwise be set up on every transmit.
+/// spins. Out of line and cold: its scratch frame (`tx_frame` bytes, as a port's transmit
+/// buffer, so a full segment fits) is allocated only here.
 #[cold]
 #[inline(never)]
-fn drain_unroutable(conn: &mut Connection, now: Instant) -> u64 {
-    let mut scratch = [0u8; MAX_FRAME];
+fn drain_unroutable(conn: &mut Connection, now: Instant, tx_frame: usize) -> u64 {
+    let mut scratch = vec![0u8; tx_frame];
     let mut dropped = 0;
     while conn.poll_transmit(now, &mut scratch).is_some() {
         dropped += 1;
