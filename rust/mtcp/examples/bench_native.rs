@@ -7,7 +7,7 @@
 //! bench_native suite [--quick]                # runs the plan (one child process per run), table + JSON
 //! bench_native run --stack mtcp|kernel --mode threaded|inline|single
 //!              --workload short|rpc|bulk|scale [--conns N] [--secs S] [--count N]
-//!              [--bytes B] [--buf B] [--no-latency]    # one run, one JSON line
+//!              [--bytes B] [--buf B] [--no-latency] [--mtu M]    # one run, one JSON line
 //! bench_native scaling --workload short|rpc [--conns N] [--secs S] [--repeat R]
 //!              # issue 7: 1 and 2 context pairs, threaded and pair-per-core, and 1 and 2
 //!              # pinned kernel pairs (kernel-pair-per-core); scaling factor of each
@@ -19,7 +19,9 @@
 //! established connections, plus memory per connection). Modes: **threaded** (mtcp: each
 //! context's loop thread pinned, one application thread per side; kernel: two threads),
 //! **inline** (mtcp run-to-completion, one thread per side), **single** (one thread drives both
-//! sides; the per-core figure, and the mode for callgrind).
+//! sides; the per-core figure, and the mode for callgrind). `--mtu` sets the in-memory link's
+//! IP MTU for mtcp (68–9000, default 1500; 9000 for jumbo frames); the kernel's loopback keeps
+//! its own (65,536 bytes here), which the record reports.
 use std::io::{self, ErrorKind};
 use std::net::SocketAddrV4;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -750,6 +752,21 @@ struct Params {
     inflight: Option<usize>,
     /// mtcp: `tcp_delack_ms` (default: the configuration's, 40).
     delack_ms: Option<u64>,
+    /// mtcp: the in-memory link's IP MTU (default: the configuration's, 1500).
+    mtu: Option<usize>,
+}
+
+impl Params {
+    /// The IP MTU the run's packets use: the in-memory link's for mtcp, the loopback device's
+    /// for the kernel (`None` when it can't be read).
+    fn link_mtu(&self) -> Option<usize> {
+        if self.stack == "mtcp" {
+            return Some(self.mtu.unwrap_or(mtcp::Config::default().mtu));
+        }
+        std::fs::read_to_string("/sys/class/net/lo/mtu")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
 }
 
 fn pin(cpu: usize) {
@@ -952,6 +969,7 @@ fn run_one(p: &Params) -> io::Result<Outcome> {
                     max_concurrency: (p.conns + 64).max(10_000),
                     mode,
                     tcp_delack_ms: p.delack_ms.unwrap_or(mtcp::Config::default().tcp_delack_ms),
+                    mtu: p.mtu.unwrap_or(mtcp::Config::default().mtu),
                     ..mtcp::Config::default()
                 })
             };
@@ -1038,6 +1056,7 @@ fn run_pairs(
             sndbuf: p.buf,
             max_concurrency: (p.conns + 64).max(10_000),
             mode,
+            mtu: p.mtu.unwrap_or(mtcp::Config::default().mtu),
             ..mtcp::Config::default()
         })
     };
@@ -1272,7 +1291,7 @@ fn record(p: &Params, o: &Outcome) -> String {
             "\"bytes\":{},\"p50_us\":{:.2},\"p99_us\":{:.2},\"established\":{},",
             "\"establish_secs\":{:.3},\"rss_bytes_per_conn\":{:.0},\"slab_bytes_per_conn\":{:.0},",
             "\"buf\":{},\"inflight\":{},\"retransmits\":{},\"drops\":{},",
-            "\"client_frames_per_op\":{:.2}}}"
+            "\"client_frames_per_op\":{:.2},\"mtu\":{}}}"
         ),
         p.workload,
         p.stack,
@@ -1299,6 +1318,7 @@ fn record(p: &Params, o: &Outcome) -> String {
         } else {
             0.0
         },
+        p.link_mtu().map_or("null".to_string(), |m| m.to_string()),
     )
 }
 
@@ -1351,6 +1371,32 @@ fn plan(quick: bool) -> Vec<Vec<String>> {
     if !quick {
         add("scale", 10_000, &scale);
     }
+    // Bulk with 9,000-byte jumbo frames on the in-memory link (mtcp single: the per-core
+    // figure; the kernel's loopback runs with a 65,536-byte MTU in the rows above).
+    runs.push(
+        [
+            "run",
+            "--stack",
+            "mtcp",
+            "--mode",
+            "single",
+            "--workload",
+            "bulk",
+            "--conns",
+            "1",
+            "--secs",
+            secs,
+            "--bytes",
+            &bulk,
+            "--buf",
+            "262144",
+            "--mtu",
+            "9000",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+    );
     // 100 k connections: mtcp only (the kernel side would need 200 k descriptors).
     let big = if quick { "20000" } else { "100000" };
     let a: Vec<String> = [
@@ -1390,6 +1436,7 @@ fn parse(args: &[String]) -> Result<Params, String> {
         latency: true,
         inflight: None,
         delack_ms: None,
+        mtu: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -1407,6 +1454,7 @@ fn parse(args: &[String]) -> Result<Params, String> {
             "--no-latency" => p.latency = false,
             "--inflight" => p.inflight = Some(num(val()?)?.max(1.0) as usize),
             "--delack-ms" => p.delack_ms = Some(num(val()?)?.clamp(1.0, 500.0) as u64),
+            "--mtu" => p.mtu = Some(num(val()?)? as usize),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -1448,16 +1496,17 @@ fn suite(quick: bool) -> i32 {
         }
     }
     println!(
-        "{:<6} {:>6} {:<7} {:<9} {:>12} {:>9} {:>9} {:>8} {:>10}",
-        "work", "conns", "stack", "mode", "rate/s", "p50 µs", "p99 µs", "Gbit/s", "B/conn"
+        "{:<6} {:>6} {:<7} {:<9} {:>6} {:>12} {:>9} {:>9} {:>8} {:>10}",
+        "work", "conns", "stack", "mode", "mtu", "rate/s", "p50 µs", "p99 µs", "Gbit/s", "B/conn"
     );
     for r in &records {
         println!(
-            "{:<6} {:>6} {:<7} {:<9} {:>12} {:>9} {:>9} {:>8} {:>10}",
+            "{:<6} {:>6} {:<7} {:<9} {:>6} {:>12} {:>9} {:>9} {:>8} {:>10}",
             field(r, "workload"),
             field(r, "conns"),
             field(r, "stack"),
             field(r, "mode"),
+            field(r, "mtu"),
             field(r, "rate"),
             field(r, "p50_us"),
             field(r, "p99_us"),
