@@ -623,9 +623,15 @@ impl Core {
         }
         // The usual case (after every segment and API call of an open connection): only the
         // descriptor's readiness may have changed. Accept-queue promotion and release are
-        // out of line.
+        // out of line; an orphan still closing, a connection still in SYN-RECEIVED and one
+        // already in its listener's accept queue have nothing else to do (the common cases of
+        // a short connection's first and last segments).
+        let open = flow.in_txq || !flow.conn.is_closed();
         match flow.owner {
-            Owner::Socket(s) if flow.in_txq || !flow.conn.is_closed() => self.touch(s, from_net),
+            Owner::Socket(s) if open => self.touch(s, from_net),
+            Owner::Orphan if open => {}
+            Owner::Pending(_)
+                if open && (flow.in_accept_queue || flow.conn.state() == State::SynReceived) => {}
             _ => self.settle_owner(fid, from_net),
         }
     }
