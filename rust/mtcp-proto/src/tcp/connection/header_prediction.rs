@@ -1,5 +1,6 @@
 //! Header prediction (Van Jacobson's, as Linux's `tcp_rcv_established` fast path): the
-//! ordinary segment of an ESTABLISHED connection, in order, flags ACK (and maybe PSH), no SACK
+//! ordinary segment of an ESTABLISHED connection, in order, flags ACK (and maybe PSH, and
+//! unlike Linux maybe FIN: the peer's close, answered by moving to CLOSE-WAIT), no SACK
 //! blocks, a non-zero window, and an ACK that either acknowledges everything outstanding or
 //! nothing while nothing is outstanding, skips the parts of RFC 9293 §3.10.7.4 that are
 //! provably no-ops in that state: SACK block processing, RACK loss detection, the recovery,
@@ -44,12 +45,19 @@ impl Connection {
         if !seg.payload.is_empty() {
             self.predicted_data(now, seg);
         }
+        if seg.flags.fin() {
+            // RFC 9293 §3.10.7.4 eighth: the FIN follows the data in order (CLOSE-WAIT).
+            self.process_fin(now);
+        }
         true
     }
 
     /// The prediction: every condition under which the steps skipped here do nothing.
     pub(super) fn predicts(&self, seg: &TcpRepr<'_>) -> bool {
-        let flags_ok = seg.flags == TcpFlags::ACK || seg.flags == TcpFlags::ACK | TcpFlags::PSH;
+        // A FIN too: the peer's close that acknowledges our last response (every short
+        // connection's) is otherwise an ordinary segment.
+        let flags_ok =
+            TcpFlags(seg.flags.0 & !(TcpFlags::PSH.0 | TcpFlags::FIN.0)) == TcpFlags::ACK;
         if !(flags_ok && self.state == State::Established && seg.seq_number == self.rcv_nxt) {
             return false;
         }
@@ -84,8 +92,9 @@ impl Connection {
         }
         let rcv_wnd = self.rcv_wnd();
         let len = seg.payload.len();
-        len == 0
-            || (segment_acceptable(seg.seq_number, len, self.rcv_nxt, rcv_wnd)
+        let seg_len = seg.segment_len();
+        seg_len == 0
+            || (segment_acceptable(seg.seq_number, seg_len, self.rcv_nxt, rcv_wnd)
                 && self.assembler.is_empty()
                 && !self.app_closed
                 && len <= self.recv_buf.free())

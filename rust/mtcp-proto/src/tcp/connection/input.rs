@@ -560,7 +560,7 @@ impl Connection {
     }
 
     /// RFC 9293 §3.10.7.4 eighth: the peer's FIN, now in order.
-    fn process_fin(&mut self, now: Instant) {
+    pub(super) fn process_fin(&mut self, now: Instant) {
         self.pending_fin = None;
         self.rcv_nxt += 1;
         self.fin_received = true;

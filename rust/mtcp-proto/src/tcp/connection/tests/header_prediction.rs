@@ -62,7 +62,11 @@ fn test_header_prediction_takes_a_ping_pong_and_leaves_the_rest() {
     assert!(c.predicts(&in_order));
     for other in [
         TcpRepr {
-            flags: TcpFlags::ACK | TcpFlags::FIN,
+            flags: TcpFlags::ACK | TcpFlags::FIN | TcpFlags::RST,
+            ..in_order
+        },
+        TcpRepr {
+            flags: TcpFlags::ACK | TcpFlags::FIN | TcpFlags::SYN,
             ..in_order
         },
         TcpRepr {
@@ -91,4 +95,41 @@ fn test_header_prediction_off_without_sack() {
     assert!(!c.predicts(&data(REMOTE_SEQ + 1, b"x")));
     send(&mut c, 10, data(REMOTE_SEQ + 1, b"x"));
     assert_eq!(c.recv_queue(), 1);
+}
+
+/// The peer's close that acknowledges our response (the server side of every short
+/// connection), with or without last data: predicted, and it leaves the connection in
+/// CLOSE-WAIT with the FIN counted, its ACK waiting for our own FIN (the full-path twin
+/// check compares the whole state).
+#[test]
+fn test_header_prediction_takes_the_peers_fin() {
+    for last_data in [&b""[..], &b"bye"[..]] {
+        let mut c = sack_established();
+        let seq = REMOTE_SEQ + 1;
+        send(&mut c, 10, data(seq, b"ping"));
+        let mut buf = [0u8; 8];
+        assert_eq!(c.recv(&mut buf, false), Ok(4));
+        assert_eq!(c.send(b"pong"), Ok(4));
+        assert_eq!(drain(&mut c, 10).len(), 1);
+        let fin = TcpRepr {
+            ack_number: LOCAL_SEQ + 1 + 4,
+            flags: TcpFlags::ACK | TcpFlags::FIN | TcpFlags::PSH,
+            ..data(seq + 4, last_data)
+        };
+        assert!(c.predicts(&fin));
+        send(&mut c, 12, fin);
+        assert_eq!(c.state(), State::CloseWait);
+        assert_eq!(c.send_queue(), 0, "the response is acknowledged");
+        assert_eq!(c.recv(&mut buf, false), Ok(last_data.len()));
+        assert_eq!(&buf[..last_data.len()], last_data);
+        if last_data.is_empty() {
+            assert_eq!(c.recv(&mut buf, false), Ok(0), "end of stream");
+        }
+        // Our close answers it: FIN and the ACK of the peer's FIN in one segment.
+        c.close(at(13));
+        let out = drain(&mut c, 13);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].flags(), TcpFlags::ACK | TcpFlags::FIN);
+        assert_eq!(out[0].ack(), seq + 4 + last_data.len() + 1);
+    }
 }
