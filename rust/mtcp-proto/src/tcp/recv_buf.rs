@@ -78,7 +78,7 @@ impl RecvBuffer {
     pub(super) fn write_at(&mut self, offset: usize, data: &[u8]) {
         debug_assert!(offset + data.len() <= self.free());
         let cap = self.capacity();
-        let start = (self.head + self.readable + offset) % cap;
+        let start = super::storage::ring_wrap(self.head + self.readable + offset, cap);
         let first = data.len().min(cap - start);
         // A write that wraps has reached the end first, so the wrapped part is addressable.
         self.reach(start + first);
@@ -113,7 +113,7 @@ impl RecvBuffer {
     /// Drops `n` readable bytes without copying them.
     pub(super) fn discard(&mut self, n: usize) {
         let n = n.min(self.readable);
-        self.head = (self.head + n) % self.capacity();
+        self.head = super::storage::ring_wrap(self.head + n, self.capacity());
         self.readable -= n;
     }
 }

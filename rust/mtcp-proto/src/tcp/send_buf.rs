@@ -76,7 +76,7 @@ impl SendBuffer {
     pub(super) fn enqueue(&mut self, data: &[u8]) -> usize {
         let n = data.len().min(self.free());
         let cap = self.capacity();
-        let tail = (self.head + self.len) % cap;
+        let tail = super::storage::ring_wrap(self.head + self.len, cap);
         let first = n.min(cap - tail);
         // A write that wraps has reached the end first, so the wrapped part is addressable.
         self.reach(tail + first);
@@ -93,7 +93,7 @@ impl SendBuffer {
     pub(super) fn copy_out(&self, offset: usize, out: &mut [u8]) {
         debug_assert!(offset + out.len() <= self.len);
         let cap = self.capacity();
-        let start = (self.head + offset) % cap;
+        let start = super::storage::ring_wrap(self.head + offset, cap);
         let first = out.len().min(cap - start);
         out[..first].copy_from_slice(&self.storage[start..start + first]);
         let rest = out.len() - first;
@@ -105,7 +105,7 @@ impl SendBuffer {
     /// Drops the `n` oldest bytes (they were acknowledged).
     pub(super) fn consume(&mut self, n: usize) {
         let n = n.min(self.len);
-        self.head = (self.head + n) % self.capacity();
+        self.head = super::storage::ring_wrap(self.head + n, self.capacity());
         self.len -= n;
     }
 }

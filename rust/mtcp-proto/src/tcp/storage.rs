@@ -63,3 +63,16 @@ pub(super) fn adopt<T>(v: &mut Vec<T>, mut spare: Vec<T>) {
         *v = spare;
     }
 }
+
+/// `index % capacity` for an index below twice the capacity, the only kind the byte rings
+/// form (a position below the capacity plus a length at most the capacity): a compare instead
+/// of a division on every ring access.
+#[inline]
+pub(super) fn ring_wrap(index: usize, capacity: usize) -> usize {
+    debug_assert!(index < 2 * capacity);
+    if index >= capacity {
+        index - capacity
+    } else {
+        index
+    }
+}
