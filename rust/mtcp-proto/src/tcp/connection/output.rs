@@ -4,7 +4,7 @@ use crate::tcp::congestion::CongestionControl;
 use crate::tcp::timers::Timer;
 use crate::tcp::State;
 use crate::time::Instant;
-use crate::wire::{SeqNumber, TcpFlags, TcpRepr, TcpTimestamp};
+use crate::wire::{PlainHeader, SeqNumber, TcpFlags, TcpRepr, TcpTimestamp};
 
 /// The TCP header without options.
 const BASE_HEADER_LEN: usize = 20;
@@ -211,6 +211,33 @@ impl Connection {
         repr
     }
 
+    /// Whether an ACK now carries SACK blocks: a D-SACK to report or out-of-order data held.
+    fn sack_blocks_due(&self) -> bool {
+        self.opts.sack && (self.dsack.is_some() || !self.assembler.is_empty())
+    }
+
+    /// The header of a segment without SACK blocks, ACK and window filled in (`add_ack`
+    /// without the blocks), written later by `write_plain_segment`: the usual segment, built
+    /// from the connection's state without a whole `TcpRepr`.
+    fn plain_ack_header(&mut self, now: Instant, seq: SeqNumber) -> PlainHeader {
+        debug_assert!(!self.sack_blocks_due());
+        let timestamp = self.opts.timestamps.then(|| TcpTimestamp {
+            tsval: self.ts_clock(now),
+            tsecr: self.ts_recent,
+        });
+        let header = PlainHeader {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq_number: seq,
+            ack_number: self.rcv_nxt,
+            flags: TcpFlags::ACK,
+            window_len: self.advertise_window(),
+            timestamp,
+        };
+        self.note_ack_sent();
+        header
+    }
+
     /// Fills in ACK, window and SACK blocks, and records that an ACK went out.
     fn add_ack(&mut self, repr: &mut TcpRepr<'_>) {
         repr.flags |= TcpFlags::ACK;
@@ -218,7 +245,7 @@ impl Connection {
         repr.window_len = self.advertise_window();
         // Without a D-SACK to report or out-of-order data held there is no block to send
         // (the usual case): skip building the list.
-        if self.opts.sack && (self.dsack.is_some() || !self.assembler.is_empty()) {
+        if self.sack_blocks_due() {
             // A D-SACK block goes first, once (RFC 2883 §4), then the out-of-order ranges.
             let rcv_nxt = self.rcv_nxt;
             let blocks = || {
@@ -240,6 +267,11 @@ impl Connection {
                 *slot = Some(range);
             }
         }
+        self.note_ack_sent();
+    }
+
+    /// An ACK of everything received goes out now.
+    fn note_ack_sent(&mut self) {
         self.ack_now = false;
         self.unacked_bytes = 0;
         self.last_ack_sent = self.rcv_nxt;
@@ -270,8 +302,30 @@ impl Connection {
     /// length.
     fn write_segment(&self, buf: &mut [u8], repr: &TcpRepr<'_>, payload_len: usize) -> usize {
         let header_len = repr.emit_header(buf);
+        self.finish_segment(buf, header_len, repr.seq_number, payload_len)
+    }
+
+    /// `write_segment` for a `PlainHeader`.
+    fn write_plain_segment(
+        &self,
+        buf: &mut [u8],
+        header: &PlainHeader,
+        payload_len: usize,
+    ) -> usize {
+        let header_len = header.emit(buf);
+        self.finish_segment(buf, header_len, header.seq_number, payload_len)
+    }
+
+    /// After the header: the payload from the send buffer at `seq`, then the checksum.
+    fn finish_segment(
+        &self,
+        buf: &mut [u8],
+        header_len: usize,
+        seq: SeqNumber,
+        payload_len: usize,
+    ) -> usize {
         if payload_len > 0 {
-            let offset = (repr.seq_number - self.send_buf_seq) as usize;
+            let offset = (seq - self.send_buf_seq) as usize;
             self.send_buf
                 .copy_out(offset, &mut buf[header_len..header_len + payload_len]);
         }
@@ -349,28 +403,53 @@ impl Connection {
         max_len: usize,
         front: bool,
     ) -> usize {
-        let mut repr = self.base_repr(now, seq, TcpFlags::empty());
-        self.add_ack(&mut repr);
+        if self.sack_blocks_due() {
+            let mut repr = self.base_repr(now, seq, TcpFlags::empty());
+            self.add_ack(&mut repr);
+            let (len, flags) =
+                self.data_sent(now, seq, max_len, front, repr.header_len(), buf.len());
+            repr.flags |= flags;
+            return self.write_segment(buf, &repr, len);
+        }
+        let mut header = self.plain_ack_header(now, seq);
+        let (len, flags) = self.data_sent(now, seq, max_len, front, header.header_len(), buf.len());
+        header.flags |= flags;
+        self.write_plain_segment(buf, &header, len)
+    }
+
+    /// `emit_data` once the header is built (its length `header_len`, the buffer's `buf_len`):
+    /// how much payload the
+    /// segment carries and the FIN/PSH flags it takes, with the send state (SND.NXT, SND.MAX,
+    /// the scoreboard, timers) advanced for it.
+    fn data_sent(
+        &mut self,
+        now: Instant,
+        seq: SeqNumber,
+        max_len: usize,
+        front: bool,
+        header_len: usize,
+        buf_len: usize,
+    ) -> (usize, TcpFlags) {
         // Options beyond what send_mss() already allows for (SACK blocks) shrink the payload.
-        let header_len = repr.header_len();
         let option_room = usize::from(self.opts.mss_cap) - (header_len - BASE_HEADER_LEN);
         let len = max_len
             .min(option_room)
             .min(usize::from(self.send_mss()))
-            .min(buf.len().saturating_sub(header_len));
+            .min(buf_len.saturating_sub(header_len));
         let data_end = self.data_end();
+        let mut flags = TcpFlags::empty();
         if seq + len == data_end {
             if self.fin_state() {
-                repr.flags |= TcpFlags::FIN;
+                flags |= TcpFlags::FIN;
             }
             if len > 0 {
-                repr.flags |= TcpFlags::PSH;
+                flags |= TcpFlags::PSH;
             }
         }
         if len > 0 {
             self.note_data_sent(now);
         }
-        let end = seq + len + usize::from(repr.flags.fin());
+        let end = seq + len + usize::from(flags.fin());
         let is_new = seq == self.snd_max;
         let old_max = self.snd_max;
         self.prr_on_sent((end - seq).max(0) as usize);
@@ -408,14 +487,18 @@ impl Connection {
             self.arm_tlp(now); // RFC 8985 §7.2: the PTO restarts with new data
             self.note_cwnd_usage();
         }
-        self.write_segment(buf, &repr, len)
+        (len, flags)
     }
 
     /// A segment carrying only an ACK (and window, timestamps, SACK) at `seq`.
     fn emit_ack(&mut self, now: Instant, buf: &mut [u8], seq: SeqNumber) -> usize {
-        let mut repr = self.base_repr(now, seq, TcpFlags::empty());
-        self.add_ack(&mut repr);
-        self.write_segment(buf, &repr, 0)
+        if self.sack_blocks_due() {
+            let mut repr = self.base_repr(now, seq, TcpFlags::empty());
+            self.add_ack(&mut repr);
+            return self.write_segment(buf, &repr, 0);
+        }
+        let header = self.plain_ack_header(now, seq);
+        self.write_plain_segment(buf, &header, 0)
     }
 
     /// A RST (RFC 9293 §3.10.7.1, §3.10.5).
