@@ -726,23 +726,16 @@ impl Core {
         out: &mut Vec<(SockId, u32)>,
     ) -> R<usize> {
         self.update_events();
-        let serial = match &self.sock(epid)?.kind {
-            Kind::Epoll(ep) => ep.serial,
-            _ => return Err(Errno::EINVAL),
+        let Kind::Epoll(ep) = &self.sock(epid)?.kind else {
+            return Err(Errno::EINVAL);
         };
-        let pending = match &self.sock(epid)?.kind {
-            Kind::Epoll(ep) => ep.ready.len(),
-            _ => 0,
-        };
+        let (serial, pending) = (ep.serial, ep.ready.len());
         let mut found = 0;
         for _ in 0..pending {
             if found >= max {
                 break;
             }
-            let Some(s) = (match &mut self.sock_mut(epid)?.kind {
-                Kind::Epoll(ep) => ep.ready.pop_front(),
-                _ => None,
-            }) else {
+            let Some(s) = self.ready_queue(epid).and_then(|q| q.pop_front()) else {
                 break;
             };
             let ready = self.readiness(s);
@@ -764,12 +757,24 @@ impl Core {
             } else if reg.events & MTCP_EPOLLET == 0 {
                 // Level-triggered: stays ready until the condition clears.
                 sock.queued = true;
-                if let Kind::Epoll(ep) = &mut self.sock_mut(epid)?.kind {
-                    ep.ready.push_back(s);
+                if let Some(q) = self.ready_queue(epid) {
+                    q.push_back(s);
                 }
             }
         }
         Ok(found)
+    }
+
+    /// The ready queue of `epid`, already checked to be an epoll instance (no errno checks).
+    #[inline]
+    fn ready_queue(&mut self, epid: SockId) -> Option<&mut std::collections::VecDeque<i32>> {
+        match self.sockets.get_mut(epid as u32) {
+            Some(Socket {
+                kind: Kind::Epoll(ep),
+                ..
+            }) => Some(&mut ep.ready),
+            _ => None,
+        }
     }
 
     // ------------------------------------------------------------------ pipes

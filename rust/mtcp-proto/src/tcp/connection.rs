@@ -749,7 +749,22 @@ impl Connection {
     /// send space must be at least half of what is queued (so the buffer is ~2/3 full before
     /// EPOLLOUT drops); once the write side is shut down or the connection is closed, `send`
     /// fails at once with EPIPE and the connection counts as writable, as Linux reports it.
+    #[inline]
     pub fn readiness(&self) -> Readiness {
+        // The usual case, asked after every event of a busy connection: established, no error,
+        // neither side finished. Then only the buffers matter (the general rules below give
+        // the same answer).
+        if self.state == State::Established
+            && self.error.is_none()
+            && !(self.fin_received | self.read_shutdown | self.fin_queued)
+        {
+            let free = self.send_buf.free();
+            return Readiness {
+                readable: self.recv_buf.readable() > 0,
+                writable: free > 0 && free >= self.send_buf.len() / 2,
+                ..Readiness::default()
+            };
+        }
         let error = self.error.is_some();
         let closed = self.state == State::Closed;
         let eof = self.fin_received || self.read_shutdown || closed;
