@@ -98,7 +98,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// last queue is dropped, and the hub disappears with its last station.
 ///
 /// Errors: `EADDRINUSE` when a station with this MAC is attached to the hub; `EINVAL` when
-/// `num_queues` is 0 or `mtu` is 0 or exceeds [`MAX_MTU`].
+/// `num_queues` is 0 or over 65,536, or `mtu` is 0 or exceeds [`MAX_MTU`].
 pub fn attach(
     name: &str,
     mac: [u8; 6],
@@ -117,7 +117,8 @@ pub fn attach_with_offload(
     mtu: usize,
     offload: bool,
 ) -> io::Result<Vec<MemoryQueue>> {
-    if num_queues == 0 || mtu == 0 || mtu > MAX_MTU {
+    // A buffer's `Home` keeps the queue index in 16 bits.
+    if num_queues == 0 || num_queues > 1 << 16 || mtu == 0 || mtu > MAX_MTU {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
     let buf_len = buffer_len(mtu);
@@ -217,7 +218,7 @@ struct RxQueue {
     /// Rings from senders that have not been picked up yet: a sender adds its ring here on
     /// its first frame for this queue, and the owner takes it when `rings_made` moved (the
     /// only lock a frame may meet, once per sending queue and receive queue).
-    new_rings: Mutex<Vec<Consumer<Packet>>>,
+    new_rings: Mutex<Vec<Inbound>>,
     rings_made: AtomicUsize,
     /// Frames sent and not yet taken: a receiver with nothing waiting returns without touching
     /// the channel. A frame is counted just after it is pushed, and its sender notifies after
@@ -233,11 +234,23 @@ struct RxQueue {
     notify_epoch: AtomicU64,
 }
 
-/// The queue that allocated a buffer, and gets it back.
+/// The queue that allocated a buffer, and gets it back: its station's id and its index packed
+/// in one word (index in the low 16 bits), so a frame in flight stays small.
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct Home {
-    station: u64,
-    queue: u32,
+struct Home(u64);
+
+impl Home {
+    fn new(station: u64, queue: usize) -> Home {
+        Home(station << 16 | queue as u64)
+    }
+
+    fn station(self) -> u64 {
+        self.0 >> 16
+    }
+
+    fn queue(self) -> usize {
+        (self.0 & 0xffff) as usize
+    }
 }
 
 /// A frame in flight.
@@ -253,6 +266,13 @@ impl Packet {
     fn bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
+}
+
+/// A ring from one sending queue, and whether that sender's buffers are smaller than ours
+/// (a station with a smaller MTU): those go back to their owner instead of into our caches.
+struct Inbound {
+    ring: Consumer<Packet>,
+    undersized: bool,
 }
 
 /// Keeps a free buffer: with the queue's own, or with other queues' (`me` is the keeper).
@@ -305,7 +325,7 @@ pub struct MemoryQueue {
     stations: Arc<Vec<Arc<Station>>>,
     generation: u64,
     /// The rings into this queue, one per sending queue, and how many of them were made.
-    inbox: Vec<Consumer<Packet>>,
+    inbox: Vec<Inbound>,
     rings_seen: usize,
     /// The ring the next burst starts with (round robin between senders).
     next_ring: usize,
@@ -321,9 +341,6 @@ pub struct MemoryQueue {
     /// Free buffers of other queues (they go back when there are too many), each at least
     /// `buf_len` bytes.
     foreign: Vec<(SizedBuf, Home)>,
-    /// Other queues' buffers too small for this queue's frames (from a station with a smaller
-    /// MTU): they go back to their owners at the end of the burst.
-    undersized: Vec<(SizedBuf, Home)>,
     /// Buffers this queue allocated.
     allocated: usize,
     /// Scratch of `flush`: frames for one destination, where each frame goes, and how many
@@ -359,10 +376,7 @@ impl MemoryQueue {
             max_frame: station.max_frame(),
             buf_len: station.buf_len,
             offload: station.offload,
-            home: Home {
-                station: station.id,
-                queue: index as u32,
-            },
+            home: Home::new(station.id, index),
             stations: Arc::new(Vec::new()),
             generation: u64::MAX,
             inbox: Vec::new(),
@@ -374,7 +388,6 @@ impl MemoryQueue {
             batch: Vec::with_capacity(BURST),
             own: Vec::with_capacity(CACHE_HIGH),
             foreign: Vec::with_capacity(CACHE_HIGH + 2 * BURST),
-            undersized: Vec::new(),
             allocated: 0,
             staging: Vec::with_capacity(BURST),
             deliveries: Vec::with_capacity(2 * BURST),
@@ -428,41 +441,31 @@ impl MemoryQueue {
         (buf, self.home)
     }
 
-    /// Keeps a free buffer, unless it is another queue's and too small for our frames.
+    /// Keeps a free buffer (one at least `buf_len` bytes).
     #[inline]
     fn put_buf(&mut self, buf: SizedBuf, home: Home) {
-        if home != self.home && buf.len() < self.buf_len {
-            self.undersized.push((buf, home));
-            return;
-        }
         stash(&mut self.own, &mut self.foreign, self.home, buf, home);
     }
 
-    /// Sends the surplus of other queues' buffers (and those too small to use) back to their
-    /// owners, in one batch. A buffer whose owner is gone (or whose return channel is full) is
-    /// freed.
+    /// Sends the surplus of other queues' buffers back to their owners, in one batch. A buffer
+    /// whose owner is gone (or whose return channel is full) is freed.
     #[inline]
     fn trim_cache(&mut self) {
-        if self.foreign.len() > CACHE_HIGH || !self.undersized.is_empty() {
-            self.return_surplus();
+        if self.foreign.len() > CACHE_HIGH {
+            self.return_foreign(CACHE_LOW);
         }
     }
 
+    /// Sends the other queues' buffers past the first `keep` of the cache back to their owners.
     #[inline(never)]
-    fn return_surplus(&mut self) {
+    fn return_foreign(&mut self, keep: usize) {
         self.refresh_stations();
-        let keep = if self.foreign.len() > CACHE_HIGH {
-            CACHE_LOW
-        } else {
-            self.foreign.len()
-        };
-        let surplus = self.foreign.drain(keep..);
-        for (buf, home) in surplus.chain(self.undersized.drain(..)) {
+        for (buf, home) in self.foreign.drain(keep..) {
             let owner = self
                 .stations
                 .iter()
-                .find(|s| s.id == home.station)
-                .and_then(|s| s.queues.get(home.queue as usize));
+                .find(|s| s.id == home.station())
+                .and_then(|s| s.queues.get(home.queue()));
             if let Some(owner) = owner {
                 let _ = owner.returns.try_send(buf);
             }
@@ -501,7 +504,11 @@ impl MemoryQueue {
                 // Frames travel in either station's buffers: sized for the larger.
                 let frames = ring_frames(self.station.mtu.max(station.mtu));
                 let (ring, consumer) = spsc::channel(frames);
-                lock(&rx.new_rings).push(consumer);
+                lock(&rx.new_rings).push(Inbound {
+                    ring: consumer,
+                    // Our buffers are at least our `buf_len` (module docs).
+                    undersized: self.buf_len < station.buf_len,
+                });
                 rx.rings_made.fetch_add(1, Ordering::AcqRel);
                 self.outboxes.push(Outbox {
                     station: station.id,
@@ -693,12 +700,11 @@ impl MemoryQueue {
         let (mut buf, home) = self.take_buf();
         let src = self.batch[i].as_ref()?;
         buf[..len].copy_from_slice(src.bytes());
-        let partial = src.partial;
         Some(Packet {
             buf,
-            len,
+            len: src.len,
             home,
-            partial,
+            partial: src.partial,
         })
     }
 }
@@ -717,8 +723,9 @@ impl PacketIo for MemoryQueue {
             } else {
                 (self.next_ring + k) % rings
             };
+            let cached = self.foreign.len();
             while total < max {
-                let Some(mut packet) = self.inbox[r].pop() else {
+                let Some(mut packet) = self.inbox[r].ring.pop() else {
                     break;
                 };
                 total += 1;
@@ -731,6 +738,11 @@ impl PacketIo for MemoryQueue {
                 self.stats.rx_frames += 1;
                 self.stats.rx_bytes += packet.len as u64;
                 self.put_back(packet);
+            }
+            if self.inbox[r].undersized && self.foreign.len() > cached {
+                // Too small to build our frames in: what this ring brought of other queues'
+                // buffers (the end of the cache) goes straight back.
+                self.return_foreign(cached);
             }
         }
         if rings > 1 {
@@ -761,6 +773,9 @@ impl PacketIo for MemoryQueue {
             self.put_buf(buf, home);
             return false;
         }
+        // Counted as sent here rather than in `flush` (one pass less over the batch there).
+        self.stats.tx_frames += 1;
+        self.stats.tx_bytes += n as u64;
         self.batch.push(Some(Packet {
             buf,
             len: n,
@@ -773,10 +788,6 @@ impl PacketIo for MemoryQueue {
     fn flush(&mut self) {
         if self.batch.is_empty() {
             return;
-        }
-        for frame in self.batch.iter().flatten() {
-            self.stats.tx_frames += 1;
-            self.stats.tx_bytes += frame.len as u64;
         }
         self.refresh_stations();
         if let Some((station, queue)) = self.single_target() {
@@ -806,7 +817,7 @@ impl PacketIo for MemoryQueue {
         // Frames nobody took (unknown destination, or only too-small MTUs on the way).
         while let Some(slot) = self.batch.pop() {
             if let Some(p) = slot {
-                self.put_back(p);
+                self.put_buf(p.buf, p.home);
             }
         }
         self.trim_cache();
