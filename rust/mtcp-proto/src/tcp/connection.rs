@@ -22,6 +22,7 @@ use super::{KeepAlive, State, TcpConfig};
 use crate::errno::Errno;
 use crate::time::{Duration, Instant};
 use crate::wire::{SeqNumber, TcpFlags, TcpRepr};
+use send_now::SendNow;
 
 mod cwnd_validation;
 mod delivery;
@@ -38,6 +39,7 @@ mod prr;
 mod recovery;
 mod reuse;
 mod sack_blocks;
+mod send_now;
 #[cfg(test)]
 mod tests;
 mod undo;
@@ -224,8 +226,9 @@ pub struct Connection {
     ts_recent_stamp: Instant,
 
     // Acknowledgment policy (RFC 9293 §3.8.6.3).
-    /// Send an ACK at the next poll_transmit.
-    ack_now: bool,
+    /// What the next poll_transmit owes: an ACK, a probe, a fast retransmission, a tail
+    /// loss probe, TIME-WAIT's last ACK, the keepalive re-arm (send_now.rs).
+    send_now: SendNow,
     /// In-order bytes received since we last sent an ACK.
     unacked_bytes: usize,
     /// ACKs still to send at once in quickack mode (`TcpConfig::quick_acks`).
@@ -240,8 +243,6 @@ pub struct Connection {
     pingpong: bool,
     /// Largest payload seen: our estimate of the peer's segment size.
     rcv_mss_estimate: usize,
-    /// Closed straight from TIME-WAIT with `timewait == 0`: the last ACK still has to go out.
-    final_ack: bool,
 
     // Retransmission (RFC 6298).
     rtt: RttEstimator,
@@ -255,7 +256,6 @@ pub struct Connection {
     /// clock, RFC 5482); `None` while nothing is in flight.
     stalled_since: Option<Instant>,
     /// Zero-window probing (RFC 9293 §3.8.6.1).
-    probe_now: bool,
     persist_backoff: u32,
     unanswered_probes: u32,
 
@@ -270,8 +270,6 @@ pub struct Connection {
     /// Segments in flight with SACK, loss and retransmission marks.
     scoreboard: Scoreboard,
     rack: Rack,
-    /// The tail loss probe timer fired: send the probe at the next poll_transmit.
-    tlp_now: bool,
     /// Recovery just began: the first hole goes out at once, whatever pipe says
     /// (RFC 6675 §5 step 4.3).
     retransmit_first_hole: bool,
@@ -285,15 +283,11 @@ pub struct Connection {
     keepalive_probes: u32,
     /// When the peer was last heard from (keepalive with a user timeout, as Linux).
     last_heard: Instant,
-    /// `set_keepalive` was called (no clock): arm the timer at the next poll_transmit.
-    keepalive_rearm: bool,
     stats: TcpStats,
     dup_acks: u32,
     in_recovery: bool,
     /// NewReno's `recover`: SND.MAX when recovery started.
     recover: SeqNumber,
-    /// Retransmit the segment at SND.UNA at the next poll_transmit (fast retransmit).
-    retransmit_front: bool,
     /// Proportional Rate Reduction during SACK recovery (RFC 6937).
     prr: prr::Prr,
     /// F-RTO after a retransmission timeout (RFC 5682 §3).
@@ -356,20 +350,18 @@ impl Connection {
             ts_recent: 0,
             last_ack_sent: SeqNumber(0),
             ts_recent_stamp: Instant::ZERO,
-            ack_now: false,
+            send_now: SendNow::default(),
             unacked_bytes: 0,
             quick_acks_left: 0,
             last_data_at: None,
             last_receipt: Instant::ZERO,
             pingpong: false,
             rcv_mss_estimate: usize::from(mss_cap),
-            final_ack: false,
             rtt: RttEstimator::new(config.initial_rto, config.min_rto, config.max_rto),
             rtt_timing: None,
             last_small_end: iss,
             retries: 0,
             stalled_since: None,
-            probe_now: false,
             persist_backoff: 0,
             unanswered_probes: 0,
             cc: Congestion::new(config.congestion, usize::from(mss_cap)),
@@ -378,7 +370,6 @@ impl Connection {
             cwnd_usage: cwnd_validation::CwndUsage::new(iss),
             scoreboard: Scoreboard::new(config.sndbuf / 256),
             rack: Rack::default(),
-            tlp_now: false,
             retransmit_first_hole: false,
             tlp: None,
             dsack: None,
@@ -386,12 +377,10 @@ impl Connection {
             challenge_count: 0,
             keepalive_probes: 0,
             last_heard: Instant::ZERO,
-            keepalive_rearm: false,
             stats: TcpStats::default(),
             dup_acks: 0,
             in_recovery: false,
             recover: iss,
-            retransmit_front: false,
             prr: prr::Prr::new(iss),
             frto: frto::Frto::default(),
             undo: None,
@@ -796,7 +785,9 @@ impl Connection {
     /// True once the connection has reached CLOSED and has nothing left to transmit: the runtime
     /// may remove it from the flow table.
     pub fn is_closed(&self) -> bool {
-        self.state == State::Closed && self.pending_rst.is_none() && !self.final_ack
+        self.state == State::Closed
+            && self.pending_rst.is_none()
+            && !self.send_now.has(SendNow::FINAL_ACK)
     }
 
     /// Local address.
@@ -860,7 +851,7 @@ impl Connection {
             return;
         }
         self.config.keepalive = keepalive;
-        self.keepalive_rearm = true;
+        self.send_now.set(SendNow::KEEPALIVE_REARM);
         if keepalive.is_none() {
             self.timers.stop(Timer::KeepAlive);
         }
@@ -938,10 +929,8 @@ impl Connection {
             self.error = error;
         }
         self.timers.stop_all();
-        self.ack_now = false;
-        self.probe_now = false;
-        self.retransmit_front = false;
-        self.tlp_now = false;
+        self.send_now
+            .clear(SendNow::ACK | SendNow::PROBE | SendNow::RETRANSMIT_FRONT | SendNow::TLP);
         self.scoreboard.clear();
     }
 
@@ -973,7 +962,7 @@ impl Connection {
         }
         let threshold = (2 * usize::from(self.send_mss())).min(self.recv_buf.capacity() / 2);
         if self.recv_buf.free() >= self.rcv_wnd() + threshold.max(1) {
-            self.ack_now = true;
+            self.send_now.set(SendNow::ACK);
         }
     }
 }

@@ -13,6 +13,7 @@
 //! (BBR), window growth (HyStart++ / the controller's `on_ack`), the window update
 //! (SND.WL1/SND.WL2) and the delayed-ACK / quick-ACK decision. Any other segment, or any
 //! state with recovery machinery active, goes through the full path.
+use super::send_now::SendNow;
 use super::Connection;
 use crate::tcp::scoreboard::Delivered;
 use crate::tcp::seq_check::segment_acceptable;
@@ -66,7 +67,7 @@ impl Connection {
         let quiet = self.sack_mode()
             && seg.sack_ranges.iter().all(Option::is_none)
             && !self.in_recovery
-            && !self.retransmit_front
+            && !self.send_now.has(SendNow::RETRANSMIT_FRONT)
             && !self.retransmit_first_hole
             && self.frto_recover_watch().is_none()
             && self.undo.is_none()

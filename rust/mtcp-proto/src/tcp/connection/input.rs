@@ -1,4 +1,5 @@
 //! Segment arrival (RFC 9293 §3.10.7) and timeouts (RFC 9293 §3.10.8, RFC 6298 §5).
+use super::send_now::SendNow;
 use super::{Connection, PendingReset};
 use crate::errno::Errno;
 use crate::tcp::congestion::CongestionControl;
@@ -64,7 +65,7 @@ impl Connection {
             self.on_syn_acked(now, seg);
             self.establish(now);
             self.arm_keepalive(now);
-            self.ack_now = true;
+            self.send_now.set(SendNow::ACK);
         } else {
             // Simultaneous open (RFC 9293 Figure 7): answer with SYN,ACK from ISS.
             self.state = State::SynReceived;
@@ -130,7 +131,7 @@ impl Connection {
             || (rcv_wnd == 0 && seg.seq_number == self.rcv_nxt);
         if !acceptable {
             if !flags.rst() {
-                self.ack_now = true;
+                self.send_now.set(SendNow::ACK);
                 self.note_duplicate(seg.seq_number, seg.payload.len());
                 // RFC 9293 §3.10.7.4 eighth: a retransmitted FIN restarts the 2·MSL wait.
                 if self.state == State::TimeWait && flags.fin() {
@@ -378,7 +379,7 @@ impl Connection {
                 if !self.prr_reno_partial_ack(buffered) {
                     self.cc.on_partial_ack(buffered, mss);
                 }
-                self.retransmit_front = true;
+                self.send_now.set(SendNow::RETRANSMIT_FRONT);
             }
         } else if buffered > 0 {
             self.grow_window(now, buffered);
@@ -424,7 +425,7 @@ impl Connection {
             self.stats.fast_recoveries += 1;
             self.cc.on_fast_retransmit(self.flight_size(), mss, now);
             self.prr_reno_start(self.dup_acks as usize);
-            self.retransmit_front = true;
+            self.send_now.set(SendNow::RETRANSMIT_FRONT);
             self.rtt_timing = None; // Karn: the timed segment may be the one resent
         }
         delivered
@@ -477,7 +478,7 @@ impl Connection {
         }
         if data.is_empty() {
             if !seg.payload.is_empty() {
-                self.ack_now = true; // duplicate or beyond the window
+                self.send_now.set(SendNow::ACK); // duplicate or beyond the window
             }
             return;
         }
@@ -490,7 +491,7 @@ impl Connection {
         let filled_hole = !self.assembler.is_empty();
         self.recv_buf.write_at(offset, data);
         let Ok(in_order) = self.assembler.add(offset, offset + data.len()) else {
-            self.ack_now = true; // too many holes: dropped, the sender will resend
+            self.send_now.set(SendNow::ACK); // too many holes: dropped, the sender will resend
             return;
         };
         if offset > 0 {
@@ -505,7 +506,7 @@ impl Connection {
         // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: out-of-order data or data filling a hole is
         // acknowledged at once; otherwise every second full-sized segment, or after a delay.
         if offset > 0 || filled_hole {
-            self.ack_now = true;
+            self.send_now.set(SendNow::ACK);
         } else {
             self.ack_in_order(now, in_order);
         }
@@ -517,7 +518,7 @@ impl Connection {
     pub(super) fn ack_in_order(&mut self, now: Instant, len: usize) {
         self.unacked_bytes += len;
         if self.quick_ack(now) || self.unacked_bytes >= 2 * self.rcv_mss_estimate {
-            self.ack_now = true;
+            self.send_now.set(SendNow::ACK);
         } else if !self.timers.is_armed(Timer::DelayedAck) {
             // Armed from the first unacknowledged segment, so never later than the delay.
             self.timers
@@ -576,14 +577,14 @@ impl Connection {
                 }
             }
             State::FinWait1 => {
-                self.ack_now = true;
+                self.send_now.set(SendNow::ACK);
                 self.state = State::Closing;
             }
             State::FinWait2 => {
-                self.ack_now = true;
+                self.send_now.set(SendNow::ACK);
                 self.enter_time_wait(now);
             }
-            _ => self.ack_now = true,
+            _ => self.send_now.set(SendNow::ACK),
         }
     }
 
@@ -591,9 +592,9 @@ impl Connection {
     fn enter_time_wait(&mut self, now: Instant) {
         self.timers.stop_all();
         if self.config.timewait == Duration::ZERO {
-            let owe_ack = self.ack_now;
+            let owe_ack = self.send_now.has(SendNow::ACK);
             self.enter_closed(None);
-            self.final_ack = owe_ack;
+            self.send_now.set_to(SendNow::FINAL_ACK, owe_ack);
         } else {
             self.state = State::TimeWait;
             self.timers.set(Timer::TimeWait, now + self.config.timewait);
@@ -607,7 +608,7 @@ impl Connection {
             Timer::DelayedAck => {
                 // No data of ours took the ACK along in time: not interactive after all.
                 self.pingpong = false;
-                self.ack_now = true;
+                self.send_now.set(SendNow::ACK);
             }
             Timer::TimeWait => self.enter_closed(None),
             Timer::Rack => self.on_rack_timeout(now),
@@ -653,7 +654,7 @@ impl Connection {
         self.in_recovery = false;
         self.recover = self.snd_max;
         self.dup_acks = 0;
-        self.retransmit_front = false;
+        self.send_now.clear(SendNow::RETRANSMIT_FRONT);
         self.rtt_timing = None;
         if self.sack_mode() && !handshake {
             // Resend the holes only, as the window reopens (recovery.rs).
@@ -664,7 +665,7 @@ impl Connection {
         if self.snd_wnd == 0 && !handshake {
             // The peer shrank its window to zero under data in flight: the retransmission
             // must go anyway and serves as the zero-window probe (as Linux does).
-            self.retransmit_front = true;
+            self.send_now.set(SendNow::RETRANSMIT_FRONT);
         }
         self.arm_rto(now);
     }
@@ -680,7 +681,7 @@ impl Connection {
             self.enter_closed(Some(Errno::ETIMEDOUT));
             return;
         }
-        self.probe_now = true;
+        self.send_now.set(SendNow::PROBE);
         self.persist_backoff = self.persist_backoff.saturating_add(1);
         self.timers
             .set(Timer::Persist, now + self.persist_interval());
@@ -693,6 +694,7 @@ impl Connection {
     }
 
     /// Data waits, nothing is in flight, and the peer's window is zero.
+    #[inline]
     pub(super) fn persist_needed(&self) -> bool {
         // The zero window first: it is the rare condition, and this runs after every segment.
         self.snd_wnd == 0

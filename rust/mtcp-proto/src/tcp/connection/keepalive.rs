@@ -2,6 +2,7 @@
 //! without hearing from the peer, probe every `interval`; after `count` unanswered probes the
 //! connection fails with ETIMEDOUT (at idle + interval · count, as Linux). A probe is a
 //! segment one below SND.UNA without data, which the peer must answer with an ACK.
+use super::send_now::SendNow;
 use super::Connection;
 use crate::tcp::timers::Timer;
 use crate::tcp::State;
@@ -55,7 +56,7 @@ impl Connection {
         }
         self.keepalive_probes += 1;
         self.stats.keepalive_probes += 1;
-        self.probe_now = true;
+        self.send_now.set(SendNow::PROBE);
         self.timers.set(Timer::KeepAlive, now + ka.interval);
     }
 }

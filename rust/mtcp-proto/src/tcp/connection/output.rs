@@ -1,4 +1,5 @@
 //! What to send next and how it is written (RFC 9293 §3.8, RFC 5681, RFC 7323).
+use super::send_now::SendNow;
 use super::{Connection, PendingReset};
 use crate::tcp::congestion::CongestionControl;
 use crate::tcp::timers::Timer;
@@ -68,7 +69,9 @@ impl Connection {
 
     /// Cheap over-approximation of "poll_transmit would write something".
     pub(super) fn has_output(&self) -> bool {
-        if self.pending_rst.is_some() || self.final_ack || self.keepalive_rearm {
+        let send_now = self.send_now;
+        if self.pending_rst.is_some() || send_now.any(SendNow::FINAL_ACK | SendNow::KEEPALIVE_REARM)
+        {
             return true;
         }
         match self.state {
@@ -77,10 +80,9 @@ impl Connection {
             // Flags first, the window computation (the costly part) only when data waits.
             _ => {
                 self.syn_due()
-                    || self.ack_now
-                    || self.probe_now
-                    || self.retransmit_front
-                    || self.tlp_now
+                    || send_now.any(
+                        SendNow::ACK | SendNow::PROBE | SendNow::RETRANSMIT_FRONT | SendNow::TLP,
+                    )
                     || (self.data_end() > self.snd_nxt
                         // Resending below SND.MAX (go-back-N after a timeout) needs no
                         // scoreboard room, as in next_data.
@@ -95,15 +97,15 @@ impl Connection {
     }
 
     pub(super) fn transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        if self.keepalive_rearm {
-            self.keepalive_rearm = false;
+        if self.send_now.has(SendNow::KEEPALIVE_REARM) {
+            self.send_now.clear(SendNow::KEEPALIVE_REARM);
             self.arm_keepalive(now);
         }
         if let Some(rst) = self.pending_rst.take() {
             return Some(self.emit_reset(buf, rst));
         }
-        if self.final_ack {
-            self.final_ack = false;
+        if self.send_now.has(SendNow::FINAL_ACK) {
+            self.send_now.clear(SendNow::FINAL_ACK);
             return Some(self.emit_ack(now, buf, self.snd_max));
         }
         match self.state {
@@ -115,15 +117,15 @@ impl Connection {
             _ => {}
         }
         if self.state != State::SynReceived {
-            if self.retransmit_front {
-                self.retransmit_front = false;
+            if self.send_now.has(SendNow::RETRANSMIT_FRONT) {
+                self.send_now.clear(SendNow::RETRANSMIT_FRONT);
                 if self.snd_una < self.snd_max {
                     let len = (self.data_end() - self.snd_una).max(0) as usize;
                     return Some(self.emit_data(now, buf, self.snd_una, len, true));
                 }
             }
-            if self.tlp_now {
-                self.tlp_now = false;
+            if self.send_now.has(SendNow::TLP) {
+                self.send_now.clear(SendNow::TLP);
                 if let Some((seq, len, resend)) = self.tail_loss_probe() {
                     let written = self.emit_data(now, buf, seq, len, resend);
                     self.on_tlp_sent(self.snd_max, resend);
@@ -146,14 +148,14 @@ impl Connection {
                     return Some(written);
                 }
             }
-            if self.probe_now {
+            if self.send_now.has(SendNow::PROBE) {
                 // A segment just left of the window makes the peer answer with its window
                 // (RFC 9293 §3.8.6.1, as Linux's tcp_xmit_probe_skb).
-                self.probe_now = false;
+                self.send_now.clear(SendNow::PROBE);
                 return Some(self.emit_ack(now, buf, self.snd_una - 1));
             }
         }
-        if self.ack_now {
+        if self.send_now.has(SendNow::ACK) {
             return Some(self.emit_ack(now, buf, self.snd_max));
         }
         None
@@ -272,7 +274,7 @@ impl Connection {
 
     /// An ACK of everything received goes out now.
     fn note_ack_sent(&mut self) {
-        self.ack_now = false;
+        self.send_now.clear(SendNow::ACK);
         self.unacked_bytes = 0;
         self.last_ack_sent = self.rcv_nxt;
         self.timers.stop(Timer::DelayedAck);
@@ -375,7 +377,7 @@ impl Connection {
         if syn_received {
             repr.flags |= TcpFlags::ACK;
             repr.ack_number = self.rcv_nxt;
-            self.ack_now = false;
+            self.send_now.clear(SendNow::ACK);
             self.last_ack_sent = self.rcv_nxt;
         }
         let first_time = self.snd_max == self.iss;

@@ -1,5 +1,6 @@
 //! Timestamps checks on arriving segments once the option is in use (RFC 7323 §3.2, §5):
 //! PAWS, with TS.Recent invalidated after 24 days of idleness (§5.5).
+use super::send_now::SendNow;
 use super::Connection;
 use crate::time::{Duration, Instant};
 use crate::wire::TcpRepr;
@@ -33,7 +34,7 @@ impl Connection {
             return true;
         }
         if (ts.tsval.wrapping_sub(self.ts_recent) as i32) < 0 {
-            self.ack_now = true;
+            self.send_now.set(SendNow::ACK);
             return false;
         }
         true

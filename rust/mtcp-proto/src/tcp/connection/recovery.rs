@@ -8,6 +8,7 @@
 //! holes only, never go-back-N; a tail loss probe (PTO ≈ 2·SRTT) makes tail losses visible
 //! before the RTO, which remains the last resort. Without SACK, NewReno (RFC 6582) runs as
 //! before in `input.rs`.
+use super::send_now::SendNow;
 use super::{Connection, TlpEpisode};
 use crate::tcp::congestion::CongestionControl;
 use crate::tcp::scoreboard::Delivered;
@@ -213,7 +214,7 @@ impl Connection {
         self.scoreboard.mark_all_lost();
         self.retransmit_first_hole = false;
         self.tlp = None;
-        self.tlp_now = false;
+        self.send_now.clear(SendNow::TLP);
         self.timers.stop(Timer::TailLossProbe);
         self.timers.stop(Timer::Rack);
     }
@@ -294,7 +295,7 @@ impl Connection {
         if self.tlp.is_some() || self.snd_una == self.snd_max {
             return;
         }
-        self.tlp_now = true;
+        self.send_now.set(SendNow::TLP);
         self.stats.tail_loss_probes += 1;
         self.arm_rto(now);
     }
@@ -355,6 +356,6 @@ impl Connection {
             self.challenge_count += 1;
         }
         self.stats.challenge_acks += 1;
-        self.ack_now = true;
+        self.send_now.set(SendNow::ACK);
     }
 }
