@@ -331,6 +331,13 @@ impl Congestion {
         }
     }
 
+    /// Whether the controller reads delivery-rate samples (`on_ack_sample`,
+    /// `limits_application`): only the model-based one (BBR).
+    #[inline]
+    pub(super) fn uses_rate_samples(&self) -> bool {
+        matches!(self, Congestion::Bbr(_))
+    }
+
     /// Which algorithm this is.
     pub(super) fn algorithm(&self) -> CongestionAlgorithm {
         match self {

@@ -35,6 +35,10 @@ impl Connection {
         let Some(rate) = self.scoreboard.take_rate_sample(delivered, now) else {
             return;
         };
+        // The delivery state moved with the sample; only BBR reads the sample itself.
+        if !self.cc.uses_rate_samples() {
+            return;
+        }
         let losses = self.scoreboard.lost_total() - before.lost_total;
         let ack = AckSample {
             rate,
