@@ -706,7 +706,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> TcpPacket<&'a T> {
             payload: self.payload(),
             ..TcpRepr::new(0, 0)
         };
-        let mut options = &buffer[HEADER_LEN..self.header_len()];
+        let options = &buffer[HEADER_LEN..self.header_len()];
         // Fast path for what nearly every segment after the handshake carries: NOP, NOP,
         // timestamps (RFC 7323 Appendix A layout, as Linux and mtcp send it).
         if let [kind::NOP, kind::NOP, kind::TIMESTAMP, 10, ts @ ..] = options {
@@ -718,21 +718,56 @@ impl<'a, T: AsRef<[u8]> + ?Sized> TcpPacket<&'a T> {
                 return Ok(repr);
             }
         }
-        while !options.is_empty() {
-            let (rest, option) = TcpOption::parse(options)?;
-            match option {
-                TcpOption::EndOfList => break,
-                TcpOption::NoOperation | TcpOption::Unknown { .. } => {}
-                TcpOption::MaxSegmentSize(mss) => repr.max_seg_size = Some(mss),
-                TcpOption::WindowScale(shift) => repr.window_scale = Some(shift),
-                TcpOption::SackPermitted => repr.sack_permitted = true,
-                TcpOption::SackRange(ranges) => repr.sack_ranges = ranges,
-                TcpOption::Timestamp(ts) => repr.timestamp = Some(ts),
-            }
-            options = rest;
-        }
+        parse_options_into(options, &mut repr)?;
         Ok(repr)
     }
+}
+
+/// The options of a segment into `repr` (a SYN's MSS, window scale, SACK-permitted and
+/// timestamps; SACK blocks): [`TcpOption::parse`]'s rules, read in place instead of
+/// returning each option as a value. Unknown options are skipped; a malformed one fails.
+fn parse_options_into(options: &[u8], repr: &mut TcpRepr<'_>) -> Result<()> {
+    let mut i = 0;
+    while let Some(&kind) = options.get(i) {
+        match kind {
+            kind::END => break,
+            kind::NOP => {
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let rest = &options[i..];
+        let length = usize::from(*rest.get(1).ok_or(Error::Malformed)?);
+        if length < 2 || length > rest.len() {
+            return Err(Error::Malformed);
+        }
+        let data = &rest[2..length];
+        match (kind, data.len()) {
+            (kind::MSS, 2) => repr.max_seg_size = Some(read_u16(data)),
+            (kind::WINDOW_SCALE, 1) => repr.window_scale = Some(data[0].min(MAX_WINDOW_SCALE)),
+            (kind::SACK_PERMITTED, 0) => repr.sack_permitted = true,
+            (kind::SACK, n) if n >= 8 && n % 8 == 0 => {
+                let mut ranges = [None; 3];
+                for (slot, block) in ranges.iter_mut().zip(data.chunks_exact(8)) {
+                    *slot = Some((
+                        SeqNumber(read_u32(&block[..4])),
+                        SeqNumber(read_u32(&block[4..])),
+                    ));
+                }
+                repr.sack_ranges = ranges;
+            }
+            (kind::TIMESTAMP, 8) => {
+                repr.timestamp = Some(TcpTimestamp {
+                    tsval: read_u32(&data[..4]),
+                    tsecr: read_u32(&data[4..]),
+                })
+            }
+            _ => {}
+        }
+        i += length;
+    }
+    Ok(())
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
@@ -837,6 +872,65 @@ fn read_u32(bytes: &[u8]) -> u32 {
 mod test {
     use super::*;
     use crate::wire::test_util::XorShift;
+
+    /// `parse_options_into` reads what a loop over `TcpOption::parse` reads, and fails where
+    /// it fails, for random option bytes (valid options, NOPs, garbage, truncations).
+    #[test]
+    fn options_parse_in_place_as_tcp_option_does() {
+        fn reference(mut options: &[u8], repr: &mut TcpRepr<'_>) -> Result<()> {
+            while !options.is_empty() {
+                let (rest, option) = TcpOption::parse(options)?;
+                match option {
+                    TcpOption::EndOfList => break,
+                    TcpOption::NoOperation | TcpOption::Unknown { .. } => {}
+                    TcpOption::MaxSegmentSize(mss) => repr.max_seg_size = Some(mss),
+                    TcpOption::WindowScale(shift) => repr.window_scale = Some(shift),
+                    TcpOption::SackPermitted => repr.sack_permitted = true,
+                    TcpOption::SackRange(ranges) => repr.sack_ranges = ranges,
+                    TcpOption::Timestamp(ts) => repr.timestamp = Some(ts),
+                }
+                options = rest;
+            }
+            Ok(())
+        }
+        let pieces: [&[u8]; 9] = [
+            &[2, 4, 5, 0xb4],
+            &[3, 3, 20],
+            &[4, 2],
+            &[8, 10, 1, 2, 3, 4, 5, 6, 7, 8],
+            &[5, 10, 0, 0, 0, 1, 0, 0, 0, 9],
+            &[1],
+            &[0],
+            &[99, 3, 7],
+            &[2, 1],
+        ];
+        let mut rng = XorShift::new(11);
+        for _ in 0..5000 {
+            let mut options = Vec::new();
+            for _ in 0..(rng.next_u64() % 6) {
+                match rng.next_u64() % 4 {
+                    0 => options.push(rng.next_u64() as u8),
+                    _ => options.extend_from_slice(pieces[(rng.next_u64() % 9) as usize]),
+                }
+            }
+            let full = options.len();
+            let end = if rng.next_u64() % 3 == 0 {
+                (rng.next_u64() as usize) % (full + 1)
+            } else {
+                full
+            };
+            let options = &options[..end];
+            let (mut mine, mut theirs) = (TcpRepr::new(1, 2), TcpRepr::new(1, 2));
+            let (a, b) = (
+                parse_options_into(options, &mut mine),
+                reference(options, &mut theirs),
+            );
+            assert_eq!(a, b, "{options:?}");
+            if a.is_ok() {
+                assert_eq!(mine, theirs, "{options:?}");
+            }
+        }
+    }
 
     /// `PlainHeader` writes the bytes `TcpRepr::emit_header` writes for the same fields, with
     /// and without timestamps, and they parse back to those fields.
