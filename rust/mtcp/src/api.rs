@@ -11,7 +11,7 @@ use crate::context::SockId;
 use crate::engine::{Core, Owner, RssFilter, EPHEMERAL};
 use crate::flow_table::{FlowId, FlowKey};
 use crate::pipe::Pipe;
-use crate::socket::{EpollInstance, EpollReg, Kind, Listener, Socket, Stream};
+use crate::socket::{EpollInstance, EpollReg, Kind, Listener, Socket, Stream, READINESS_STALE};
 
 type R<T> = Result<T, Errno>;
 
@@ -177,6 +177,7 @@ impl Core {
         }
         self.listeners[local.port() as usize] = s;
         let sock = self.sock_mut(s)?;
+        sock.readiness = READINESS_STALE;
         sock.kind = Kind::Listener(Listener {
             local,
             backlog: (backlog as usize).min(max),
@@ -235,7 +236,9 @@ impl Core {
                 State::SynSent | State::SynReceived => Err(Errno::EALREADY),
                 State::Closed => {
                     // A failed attempt: report the error once, then ECONNABORTED, as Linux.
-                    Err(conn.take_error().unwrap_or(Errno::ECONNABORTED))
+                    let e = conn.take_error().unwrap_or(Errno::ECONNABORTED);
+                    self.readiness_changed(s); // EPOLLERR went with the error
+                    Err(e)
                 }
                 _ => Err(Errno::EISCONN),
             };
@@ -325,6 +328,7 @@ impl Core {
 
     pub(crate) fn recv(&mut self, s: SockId, buf: &mut [u8], flags: i32) -> R<usize> {
         if let Kind::PipeRead(p) = self.sock(s)?.kind {
+            self.readiness_changed(s);
             return self.pipe_read(p, buf);
         }
         if flags & !MSG_PEEK != 0 {
@@ -366,6 +370,7 @@ impl Core {
 
     pub(crate) fn send(&mut self, s: SockId, data: &[u8]) -> R<usize> {
         if let Kind::PipeWrite(p) = self.sock(s)?.kind {
+            self.readiness_changed(s);
             return self.pipe_write(p, data);
         }
         let sock = self.sock(s)?;
@@ -520,9 +525,11 @@ impl Core {
         let listening = matches!(sock.kind, Kind::Listener(_));
         let o = sock.opts;
         match (level, opt) {
-            (SOL_SOCKET, SO_ERROR) => Ok(flow
-                .and_then(|f| self.conn_mut(f).take_error())
-                .map_or(0, |e| e.raw())),
+            (SOL_SOCKET, SO_ERROR) => {
+                let e = flow.and_then(|f| self.conn_mut(f).take_error());
+                self.readiness_changed(s); // EPOLLERR went with the error
+                Ok(e.map_or(0, |e| e.raw()))
+            }
             (SOL_SOCKET, SO_TYPE) => Ok(SOCK_STREAM),
             (SOL_SOCKET, SO_ACCEPTCONN) => Ok(listening as i32),
             (SOL_SOCKET, SO_RCVBUF) => Ok(o.rcvbuf as i32),
@@ -738,10 +745,19 @@ impl Core {
             let Some(s) = self.ready_queue(epid).and_then(|q| q.pop_front()) else {
                 break;
             };
-            let ready = self.readiness(s);
+            let Some(sock) = self.sockets.get(s as u32) else {
+                continue;
+            };
+            // Unchanged since `queue_touched` or the last collection looked at it (nothing
+            // touched it since): the same events.
+            let ready = match sock.readiness {
+                READINESS_STALE => self.readiness_of(sock),
+                known => known,
+            };
             let Some(sock) = self.sockets.get_mut(s as u32) else {
                 continue;
             };
+            sock.readiness = ready;
             let Some(reg) = sock.reg.filter(|r| r.epid == epid && r.serial == serial) else {
                 continue;
             };

@@ -20,7 +20,7 @@ use crate::flow_table::{FlowHash, FlowId, FlowKey, FlowMap, Slab};
 use crate::frame::{self, DropReason, Parsed, ETH_IP_HEADERS};
 use crate::pipe::Pipe;
 use crate::pool::Pool;
-use crate::socket::{Kind, SockOpts, Socket};
+use crate::socket::{Kind, SockOpts, Socket, READINESS_STALE};
 use crate::timer_wheel::TimerWheel;
 
 /// Who holds a flow.
@@ -732,6 +732,8 @@ impl Core {
                 {
                     if queued {
                         lst.accept_queue.retain(|&f| f != fid);
+                        // Its EPOLLIN may go (no touch: the level-triggered re-check finds it).
+                        self.readiness_changed(l);
                     } else {
                         lst.half_open = lst.half_open.saturating_sub(1);
                     }
@@ -930,6 +932,7 @@ impl Core {
         let Some(sock) = self.sockets.get_mut(s as u32) else {
             return;
         };
+        sock.readiness = READINESS_STALE;
         let Some(reg) = sock.reg else {
             return;
         };
@@ -952,11 +955,24 @@ impl Core {
         }
     }
 
+    /// Marks a descriptor whose readiness may have changed without a `touch` (an API call on
+    /// the descriptor itself): its cached readiness goes.
+    pub(crate) fn readiness_changed(&mut self, s: SockId) {
+        if let Some(sock) = self.sockets.get_mut(s as u32) {
+            sock.readiness = READINESS_STALE;
+        }
+    }
+
     /// The events a descriptor would report now.
     pub(crate) fn readiness(&self, s: SockId) -> u32 {
-        let Some(sock) = self.sockets.get(s as u32) else {
-            return 0;
-        };
+        match self.sockets.get(s as u32) {
+            Some(sock) => self.readiness_of(sock),
+            None => 0,
+        }
+    }
+
+    /// The events `sock`, a descriptor of this core, would report now.
+    pub(crate) fn readiness_of(&self, sock: &Socket) -> u32 {
         match &sock.kind {
             Kind::Stream(st) => match st.flow.and_then(|f| self.flows.get(f)) {
                 // mTCP: a socket without a connection has no events (Linux says OUT|HUP).
@@ -1046,6 +1062,7 @@ impl Core {
             let Some(sock) = self.sockets.get_mut(s as u32) else {
                 continue;
             };
+            sock.readiness = ready;
             let mask = ready & (reg.events | MTCP_EPOLLERR | MTCP_EPOLLHUP);
             let fire = if reg.events & MTCP_EPOLLET != 0 {
                 let rising = mask & !sock.last_events;

@@ -70,7 +70,14 @@ pub(crate) struct Socket {
     pub(crate) queued: bool,
     /// Events seen at the last evaluation (edge detection for EPOLLET).
     pub(crate) last_events: u32,
+    /// `Core::readiness` as last computed, while nothing that could change it has happened
+    /// since (`READINESS_STALE` otherwise): `touch`, and the calls that change a descriptor's
+    /// state without one, reset it.
+    pub(crate) readiness: u32,
 }
+
+/// `Socket::readiness` when it must be computed afresh (no real event mask has every bit).
+pub(crate) const READINESS_STALE: u32 = u32::MAX;
 
 impl Socket {
     pub(crate) fn new(kind: Kind, opts: SockOpts) -> Socket {
@@ -80,6 +87,7 @@ impl Socket {
             reg: None,
             queued: false,
             last_events: 0,
+            readiness: READINESS_STALE,
         }
     }
 }
