@@ -56,6 +56,7 @@ impl Connection {
 
     /// Whether an ACK may grow cwnd (RFC 7661 §4.1, Linux's `tcp_is_cwnd_limited`): the
     /// window was cwnd-limited, or in slow start cwnd is below twice the largest flight.
+    #[inline]
     pub(super) fn cwnd_limited(&self) -> bool {
         let usage = &self.cwnd_usage;
         if usage.limited {

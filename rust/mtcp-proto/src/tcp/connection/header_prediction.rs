@@ -142,7 +142,9 @@ impl Connection {
         if self.config.rack && self.rack.xmit.is_some() {
             self.timers.stop(Timer::Rack);
         }
-        if acked > 0 {
+        // grow_window checks cwnd_limited first too; asked here, an application-limited
+        // ping-pong (every ACK of one) skips the call.
+        if acked > 0 && self.cwnd_limited() {
             self.grow_window(now, acked);
         }
         self.prr_on_ack();
