@@ -46,3 +46,20 @@ def test_short_value_labels() -> None:
     assert bench._short_value(190_000.0) == "190k"
     assert bench._short_value(1_234_567.0) == "1.23M"
     assert bench._short_value(19.61) == "19.6"
+
+
+def test_table_names_the_mtu_of_a_jumbo_row() -> None:
+    # The suite's jumbo-frame bulk row must not read like the 1,500-byte one.
+    jumbo = {
+        "suite": "native",
+        "conns": 1,
+        "mode": "single",
+        "workload": "bulk",
+        "stack": "mtcp",
+        "gbps": 60.0,
+        "mtu": 9000,
+    }
+    recs = [*_records(), jumbo]
+    rows = bench.table(recs).splitlines()
+    assert any("| single, MTU 9000 |" in r and "60.00 Gbit/s" in r for r in rows)
+    assert sum("MTU" in r for r in rows) == 1

@@ -259,8 +259,11 @@ def table(records: list[dict[str, Any]]) -> str:
         ratio = f"{r['ratio']:.2f}x vs {r['ratio_vs']}" if "ratio" in r else ""
         p50 = f"{r['p50_us']:.1f}" if r.get("p50_us") else ""
         p99 = f"{r['p99_us']:.1f}" if r.get("p99_us") else ""
+        mode = r["mode"]
+        if r["stack"] == "mtcp" and r.get("mtu", 1500) != 1500:
+            mode = f"{mode}, MTU {r['mtu']}"  # e.g. the jumbo-frame bulk row
         lines.append(
-            f"| {r['suite']} | {r['workload']} | {r['conns']} | {r['stack']} | {r['mode']} "
+            f"| {r['suite']} | {r['workload']} | {r['conns']} | {r['stack']} | {mode} "
             f"| {fig} | {p50} | {p99} | {mem or ''} | {ratio} |"
         )
     return "\n".join(lines)
