@@ -742,39 +742,50 @@ impl Core {
             if found >= max {
                 break;
             }
-            let Some(s) = self.ready_queue(epid).and_then(|q| q.pop_front()) else {
+            let Some(s) = self.ready_queue(epid).and_then(|q| q.front().copied()) else {
                 break;
             };
-            let Some(sock) = self.sockets.get(s as u32) else {
-                continue;
+            let requeue = 'evaluate: {
+                let Some(sock) = self.sockets.get(s as u32) else {
+                    break 'evaluate false;
+                };
+                // Unchanged since `queue_touched` or the last collection looked at it (nothing
+                // touched it since): the same events.
+                let ready = match sock.readiness {
+                    READINESS_STALE => self.readiness_of(sock),
+                    known => known,
+                };
+                let Some(sock) = self.sockets.get_mut(s as u32) else {
+                    break 'evaluate false;
+                };
+                sock.readiness = ready;
+                let Some(reg) = sock.reg.filter(|r| r.epid == epid && r.serial == serial) else {
+                    break 'evaluate false;
+                };
+                sock.queued = false;
+                let events = ready & (reg.events | MTCP_EPOLLERR | MTCP_EPOLLHUP);
+                if events == 0 {
+                    break 'evaluate false;
+                }
+                out.push((s, events));
+                found += 1;
+                if reg.events & MTCP_EPOLLONESHOT != 0 {
+                    sock.reg = Some(EpollReg { events: 0, ..reg });
+                    false
+                } else {
+                    // Level-triggered: stays ready until the condition clears.
+                    sock.queued = reg.events & MTCP_EPOLLET == 0;
+                    sock.queued
+                }
             };
-            // Unchanged since `queue_touched` or the last collection looked at it (nothing
-            // touched it since): the same events.
-            let ready = match sock.readiness {
-                READINESS_STALE => self.readiness_of(sock),
-                known => known,
-            };
-            let Some(sock) = self.sockets.get_mut(s as u32) else {
-                continue;
-            };
-            sock.readiness = ready;
-            let Some(reg) = sock.reg.filter(|r| r.epid == epid && r.serial == serial) else {
-                continue;
-            };
-            sock.queued = false;
-            let events = ready & (reg.events | MTCP_EPOLLERR | MTCP_EPOLLHUP);
-            if events == 0 {
-                continue;
-            }
-            out.push((s, events));
-            found += 1;
-            if reg.events & MTCP_EPOLLONESHOT != 0 {
-                sock.reg = Some(EpollReg { events: 0, ..reg });
-            } else if reg.events & MTCP_EPOLLET == 0 {
-                // Level-triggered: stays ready until the condition clears.
-                sock.queued = true;
-                if let Some(q) = self.ready_queue(epid) {
-                    q.push_back(s);
+            if let Some(q) = self.ready_queue(epid) {
+                // A level-triggered socket that stays goes to the back of the queue, where it
+                // already is when it is alone there (a connection's usual case).
+                if !(requeue && q.len() == 1) {
+                    q.pop_front();
+                    if requeue {
+                        q.push_back(s);
+                    }
                 }
             }
         }
