@@ -742,49 +742,55 @@ impl Core {
             if found >= max {
                 break;
             }
-            let Some(s) = self.ready_queue(epid).and_then(|q| q.front().copied()) else {
+            let Some((s, generation)) = self.ready_queue(epid).and_then(|q| q.front().copied())
+            else {
                 break;
             };
-            let requeue = 'evaluate: {
-                let Some(sock) = self.sockets.get(s as u32) else {
-                    break 'evaluate false;
+            // Queued for a descriptor closed since: nothing to report (the one now in its slot
+            // has its own entry when it has events, as Linux drops closed descriptors).
+            let live = generation == self.sockets.generation(s as u32);
+            let requeue = live
+                && 'evaluate: {
+                    let Some(sock) = self.sockets.get(s as u32) else {
+                        break 'evaluate false;
+                    };
+                    // Unchanged since `queue_touched` or the last collection looked at it (nothing
+                    // touched it since): the same events.
+                    let ready = match sock.readiness {
+                        READINESS_STALE => self.readiness_of(sock),
+                        known => known,
+                    };
+                    let Some(sock) = self.sockets.get_mut(s as u32) else {
+                        break 'evaluate false;
+                    };
+                    sock.readiness = ready;
+                    let Some(reg) = sock.reg.filter(|r| r.epid == epid && r.serial == serial)
+                    else {
+                        break 'evaluate false;
+                    };
+                    sock.queued = false;
+                    let events = ready & (reg.events | MTCP_EPOLLERR | MTCP_EPOLLHUP);
+                    if events == 0 {
+                        break 'evaluate false;
+                    }
+                    out.push((s, events));
+                    found += 1;
+                    if reg.events & MTCP_EPOLLONESHOT != 0 {
+                        sock.reg = Some(EpollReg { events: 0, ..reg });
+                        false
+                    } else {
+                        // Level-triggered: stays ready until the condition clears.
+                        sock.queued = reg.events & MTCP_EPOLLET == 0;
+                        sock.queued
+                    }
                 };
-                // Unchanged since `queue_touched` or the last collection looked at it (nothing
-                // touched it since): the same events.
-                let ready = match sock.readiness {
-                    READINESS_STALE => self.readiness_of(sock),
-                    known => known,
-                };
-                let Some(sock) = self.sockets.get_mut(s as u32) else {
-                    break 'evaluate false;
-                };
-                sock.readiness = ready;
-                let Some(reg) = sock.reg.filter(|r| r.epid == epid && r.serial == serial) else {
-                    break 'evaluate false;
-                };
-                sock.queued = false;
-                let events = ready & (reg.events | MTCP_EPOLLERR | MTCP_EPOLLHUP);
-                if events == 0 {
-                    break 'evaluate false;
-                }
-                out.push((s, events));
-                found += 1;
-                if reg.events & MTCP_EPOLLONESHOT != 0 {
-                    sock.reg = Some(EpollReg { events: 0, ..reg });
-                    false
-                } else {
-                    // Level-triggered: stays ready until the condition clears.
-                    sock.queued = reg.events & MTCP_EPOLLET == 0;
-                    sock.queued
-                }
-            };
             if let Some(q) = self.ready_queue(epid) {
                 // A level-triggered socket that stays goes to the back of the queue, where it
                 // already is when it is alone there (a connection's usual case).
                 if !(requeue && q.len() == 1) {
                     q.pop_front();
                     if requeue {
-                        q.push_back(s);
+                        q.push_back((s, generation));
                     }
                 }
             }
@@ -794,7 +800,7 @@ impl Core {
 
     /// The ready queue of `epid`, already checked to be an epoll instance (no errno checks).
     #[inline]
-    fn ready_queue(&mut self, epid: SockId) -> Option<&mut std::collections::VecDeque<i32>> {
+    fn ready_queue(&mut self, epid: SockId) -> Option<&mut std::collections::VecDeque<(i32, u32)>> {
         match self.sockets.get_mut(epid as u32) {
             Some(Socket {
                 kind: Kind::Epoll(ep),

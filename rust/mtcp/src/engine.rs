@@ -1073,13 +1073,14 @@ impl Core {
             };
             if fire && !sock.queued {
                 sock.queued = true;
+                let generation = self.sockets.generation(s as u32);
                 if let Some(Socket {
                     kind: Kind::Epoll(ep),
                     ..
                 }) = self.sockets.get_mut(reg.epid as u32)
                 {
                     if ep.serial == reg.serial {
-                        ep.ready.push_back(s);
+                        ep.ready.push_back((s, generation));
                         self.wakeup = true;
                         continue;
                     }

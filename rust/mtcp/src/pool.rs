@@ -4,6 +4,9 @@
 /// A fixed-size pool of `T` indexed by small ints.
 pub(crate) struct Pool<T> {
     slots: Vec<Option<T>>,
+    /// Per slot, how many times it was freed: tells a value from a later one in the same slot
+    /// (an epoll ready-queue entry from a descriptor closed since).
+    generations: Vec<u32>,
     /// Free indices; the lowest is on top so a fresh pool hands out 0, 1, 2, …
     free: Vec<u32>,
 }
@@ -14,6 +17,7 @@ impl<T> Pool<T> {
         slots.resize_with(capacity, || None);
         Pool {
             slots,
+            generations: vec![0; capacity],
             free: (0..capacity as u32).rev().collect(),
         }
     }
@@ -47,6 +51,7 @@ impl<T> Pool<T> {
             return false;
         }
         *slot = None;
+        self.generations[index as usize] = self.generations[index as usize].wrapping_add(1);
         self.free.push(index);
         true
     }
@@ -54,8 +59,16 @@ impl<T> Pool<T> {
     /// Returns a slot to the pool.
     pub(crate) fn remove(&mut self, index: u32) -> Option<T> {
         let value = self.slots.get_mut(index as usize)?.take()?;
+        self.generations[index as usize] = self.generations[index as usize].wrapping_add(1);
         self.free.push(index);
         Some(value)
+    }
+
+    /// How many times slot `index` was freed (0 out of range): changes whenever its value
+    /// does.
+    #[inline]
+    pub(crate) fn generation(&self, index: u32) -> u32 {
+        self.generations.get(index as usize).copied().unwrap_or(0)
     }
 
     pub(crate) fn get(&self, index: u32) -> Option<&T> {
@@ -103,5 +116,21 @@ mod test {
         assert_eq!(pool.get(2), None);
         assert_eq!(pool.insert_with(|| 'f'), Some(2));
         assert_eq!(pool.insert_with(|| unreachable!("the pool is full")), None);
+    }
+
+    #[test]
+    fn a_slot_changes_generation_when_freed() {
+        let mut pool = Pool::new(2);
+        let a = pool.insert('a').unwrap();
+        let before = pool.generation(a);
+        assert!(pool.free(a));
+        let b = pool.insert('b').unwrap();
+        assert_eq!(a, b);
+        assert_ne!(pool.generation(b), before);
+        let after_free = pool.generation(b);
+        assert!(!pool.free(1), "a free slot stays as it was");
+        assert_eq!(pool.remove(b), Some('b'));
+        assert_ne!(pool.generation(b), after_free);
+        assert_eq!(pool.generation(7), 0);
     }
 }

@@ -51,7 +51,9 @@ pub(crate) struct Listener {
 
 pub(crate) struct EpollInstance {
     pub(crate) serial: u64,
-    pub(crate) ready: VecDeque<i32>,
+    /// Descriptors with events, each with its slot's generation when queued (an entry of a
+    /// descriptor closed since is dropped, not reported for the one now in its slot).
+    pub(crate) ready: VecDeque<(i32, u32)>,
 }
 
 pub(crate) enum Kind {

@@ -128,3 +128,35 @@ fn a_listener_stops_reporting_when_its_only_pending_connection_is_reset() {
     assert_eq!(wait(&p.server, ep), vec![]);
     assert_eq!(errno(p.server.accept(l)), Errno::EAGAIN);
 }
+
+#[test]
+fn a_closed_descriptor_leaves_the_ready_queue_so_its_successor_is_reported_once() {
+    let p = pair();
+    let ctx = &p.client;
+    let ep = ctx.epoll_create(4).unwrap();
+    let (r, w) = ctx.pipe().unwrap();
+    ctx.epoll_ctl(ep, MTCP_EPOLL_CTL_ADD, r, MTCP_EPOLLIN)
+        .unwrap();
+    ctx.epoll_ctl(ep, MTCP_EPOLL_CTL_ADD, w, MTCP_EPOLLOUT)
+        .unwrap();
+    ctx.write(w, b"x").unwrap();
+    // Both level-triggered and ready: both stay queued after this wait.
+    assert_eq!(wait(ctx, ep).len(), 2);
+    ctx.close(r).unwrap();
+    ctx.close(w).unwrap();
+    // The new pipe's ends take the closed ones' descriptors.
+    let (r2, w2) = ctx.pipe().unwrap();
+    let mut reused = [r2, w2];
+    reused.sort_unstable();
+    let mut old = [r, w];
+    old.sort_unstable();
+    assert_eq!(reused, old);
+    ctx.epoll_ctl(ep, MTCP_EPOLL_CTL_ADD, r2, MTCP_EPOLLIN)
+        .unwrap();
+    ctx.epoll_ctl(ep, MTCP_EPOLL_CTL_ADD, w2, MTCP_EPOLLOUT)
+        .unwrap();
+    ctx.write(w2, b"y").unwrap();
+    let mut expected = vec![(r2, MTCP_EPOLLIN), (w2, MTCP_EPOLLOUT)];
+    expected.sort_unstable();
+    assert_eq!(wait(ctx, ep), expected);
+}
