@@ -443,41 +443,40 @@ impl Core {
         }
     }
 
+    /// A closed stream's port and connection: the port is unbound, the connection closed
+    /// (FIN after queued data) or aborted (RST) and left to finish without its descriptor.
+    fn release_stream(
+        &mut self,
+        bound: Option<SocketAddrV4>,
+        flow: Option<FlowId>,
+        abort: bool,
+        now: Instant,
+    ) {
+        if let Some(b) = bound {
+            self.unbind(b.port());
+        }
+        if let Some(fid) = flow {
+            let conn = self.conn_mut(fid);
+            if abort {
+                conn.abort(now);
+            } else {
+                conn.close(now);
+            }
+            self.drop_socket_flow(fid);
+        }
+    }
+
     fn release_descriptor(&mut self, s: SockId, now: Instant, abort: bool) -> R<()> {
         if let Kind::Stream(st) = &self.sock(s)?.kind {
             // The usual case, a stream: freed in place (moving the socket out copies it).
             let (bound, flow) = (st.bound, st.flow);
             self.sockets.free(s as u32);
-            if let Some(b) = bound {
-                self.unbind(b.port());
-            }
-            if let Some(fid) = flow {
-                let conn = self.conn_mut(fid);
-                if abort {
-                    conn.abort(now);
-                } else {
-                    conn.close(now);
-                }
-                self.drop_socket_flow(fid);
-            }
+            self.release_stream(bound, flow, abort, now);
             return Ok(());
         }
         let sock = self.sockets.remove(s as u32).expect("checked above");
         match sock.kind {
-            Kind::Stream(st) => {
-                if let Some(b) = st.bound {
-                    self.unbind(b.port());
-                }
-                if let Some(fid) = st.flow {
-                    let conn = self.conn_mut(fid);
-                    if abort {
-                        conn.abort(now);
-                    } else {
-                        conn.close(now);
-                    }
-                    self.drop_socket_flow(fid);
-                }
-            }
+            Kind::Stream(st) => self.release_stream(st.bound, st.flow, abort, now),
             Kind::Listener(l) => {
                 self.listeners[l.local.port() as usize] = -1;
                 self.unbind(l.local.port());
