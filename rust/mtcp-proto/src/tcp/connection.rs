@@ -229,6 +229,11 @@ pub struct Connection {
     /// What the next poll_transmit owes: an ACK, a probe, a fast retransmission, a tail
     /// loss probe, TIME-WAIT's last ACK, the keepalive re-arm (send_now.rs).
     send_now: SendNow,
+    /// `has_output` was last found false and nothing that can change its answer has happened
+    /// since: `wants_transmit` answers without recomputing it. Every `&mut` entry point clears
+    /// it except `recv` (which only sets `send_now`'s ACK, and then clears it) and
+    /// `take_error`; test and debug builds check each shortcut against `has_output`.
+    output_quiet: bool,
     /// In-order bytes received since we last sent an ACK.
     unacked_bytes: usize,
     /// ACKs still to send at once in quickack mode (`TcpConfig::quick_acks`).
@@ -351,6 +356,7 @@ impl Connection {
             last_ack_sent: SeqNumber(0),
             ts_recent_stamp: Instant::ZERO,
             send_now: SendNow::default(),
+            output_quiet: false,
             unacked_bytes: 0,
             quick_acks_left: 0,
             last_data_at: None,
@@ -398,6 +404,7 @@ impl Connection {
     /// [`Connection::into_storage`] for a connection that is dropped in place afterwards
     /// (moving a connection out to consume it would copy it).
     pub fn take_storage(&mut self) -> Storage {
+        self.output_quiet = false;
         Storage {
             send: self.send_buf.take_storage(),
             recv: self.recv_buf.take_storage(),
@@ -410,6 +417,7 @@ impl Connection {
     /// right after the constructor. Parts this connection already allocated are kept, and a
     /// part too small for this connection's buffer sizes grows on first use.
     pub fn adopt_storage(&mut self, storage: Storage) {
+        self.output_quiet = false;
         self.send_buf.adopt_storage(storage.send);
         self.recv_buf.adopt_storage(storage.recv);
         self.scoreboard.adopt_storage(storage.segments);
@@ -461,6 +469,7 @@ impl Connection {
     /// The second step of [`Connection::accept`] after [`Connection::passive`]: takes the
     /// peer's SYN (RFC 9293 §3.10.7.2, LISTEN, "third, check for a SYN").
     pub fn take_syn(&mut self, syn: &TcpRepr<'_>, now: Instant) {
+        self.output_quiet = false;
         debug_assert!(self.state == State::SynReceived && self.snd_max == self.iss);
         self.take_peer_syn(syn);
         self.ts_recent_stamp = now;
@@ -556,6 +565,7 @@ impl Connection {
 
     /// Processes a segment of this connection (RFC 9293 §3.10.7).
     pub fn handle_segment(&mut self, now: Instant, segment: &TcpRepr<'_>) {
+        self.output_quiet = false;
         #[cfg(test)]
         let full_path_twin = self.full_path_twin(now, segment);
         // The predicted ordinary segment first (header_prediction.rs), else RFC 9293 §3.10.7.
@@ -570,6 +580,7 @@ impl Connection {
     /// Fires every timer whose deadline is at or before `now` (retransmission, delayed ACK,
     /// TIME-WAIT, idle timeout).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.output_quiet = false;
         for timer in Timer::ALL {
             if self.timers.expire(timer, now) {
                 self.on_timer(now, timer);
@@ -587,6 +598,7 @@ impl Connection {
     /// least MSS + 60 bytes. Call repeatedly until `None`, or until
     /// [`Connection::wants_transmit`] turns false: a call that finds nothing changes nothing.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        self.output_quiet = false;
         let written = self.transmit(now, buf);
         // After every segment, not only at the end of a pass, so that a pass may end without
         // a last call that finds nothing. Sending only ever turns `persist_needed` off (it
@@ -598,8 +610,17 @@ impl Connection {
     /// Whether [`Connection::poll_transmit`] may have something to send (cheap check for the
     /// runtime's transmit list). Never false while `poll_transmit` would send: a false answer
     /// may end a transmit pass.
-    pub fn wants_transmit(&self) -> bool {
-        self.has_output()
+    ///
+    /// Takes `&mut self` to remember a false answer until something can change it (the
+    /// runtime asks after every API call, and most reads change nothing).
+    pub fn wants_transmit(&mut self) -> bool {
+        if self.output_quiet {
+            debug_assert!(!self.has_output(), "output_quiet hid output");
+            return false;
+        }
+        let wants = self.has_output();
+        self.output_quiet = !wants;
+        wants
     }
 
     /// Queues application data; returns how many bytes were taken (short when the send buffer is
@@ -608,6 +629,7 @@ impl Connection {
     /// EAGAIN while the handshake is still in progress (SYN-SENT/SYN-RECEIVED);
     /// a pending error (ECONNRESET, ETIMEDOUT, ECONNREFUSED) is reported and cleared first.
     pub fn send(&mut self, data: &[u8]) -> Result<usize, Errno> {
+        self.output_quiet = false;
         if let Some(err) = self.error.take() {
             return Err(err);
         }
@@ -677,6 +699,7 @@ impl Connection {
     ///
     /// In SYN-SENT/SYN-RECEIVED the FIN is queued and sent once the handshake completes.
     pub fn shutdown_write(&mut self, now: Instant) {
+        self.output_quiet = false;
         let _ = now;
         if self.fin_queued {
             return;
@@ -692,6 +715,7 @@ impl Connection {
 
     /// `shutdown(SHUT_RD)`: further `recv` returns 0; data that arrives is acknowledged and dropped.
     pub fn shutdown_read(&mut self) {
+        self.output_quiet = false;
         self.read_shutdown = true;
         let unread = self.recv_buf.readable();
         self.recv_buf.discard(unread);
@@ -701,6 +725,7 @@ impl Connection {
     /// the receive buffer makes it an abort (RST), as in Linux (RFC 2525 §2.17). With linger 0
     /// it aborts. A connection in SYN-SENT goes straight to CLOSED.
     pub fn close(&mut self, now: Instant) {
+        self.output_quiet = false;
         match self.state {
             State::Closed | State::Listen | State::TimeWait => {}
             State::SynSent => self.enter_closed(None),
@@ -719,6 +744,7 @@ impl Connection {
 
     /// `abort`: send RST (unless in SYN-SENT/CLOSED/TIME-WAIT) and go to CLOSED.
     pub fn abort(&mut self, now: Instant) {
+        self.output_quiet = false;
         let _ = now;
         match self.state {
             State::SynSent | State::Closed | State::TimeWait | State::Listen => {}
@@ -818,17 +844,20 @@ impl Connection {
 
     /// Changes `TCP_NODELAY`.
     pub fn set_nodelay(&mut self, on: bool) {
+        self.output_quiet = false;
         self.config.nodelay = on;
     }
 
     /// Changes the user timeout (`TCP_USER_TIMEOUT`, RFC 5482); takes effect at the next
     /// retransmission timer.
     pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
+        self.output_quiet = false;
         self.config.user_timeout = timeout;
     }
 
     /// Changes the congestion controller (`TCP_CONGESTION`); cwnd and ssthresh carry over.
     pub fn set_congestion(&mut self, algorithm: super::CongestionAlgorithm) {
+        self.output_quiet = false;
         self.config.congestion = algorithm;
         let mss = usize::from(self.send_mss());
         self.cc.switch_to(algorithm, mss);
@@ -841,12 +870,14 @@ impl Connection {
 
     /// Changes linger (SO_LINGER).
     pub fn set_linger(&mut self, linger: Option<crate::time::Duration>) {
+        self.output_quiet = false;
         self.config.linger = linger;
     }
 
     /// Turns keepalive on (`SO_KEEPALIVE` with `TCP_KEEPIDLE/INTVL/CNT`) or off. The timer is
     /// (re)armed at the next `poll_transmit` ([`Connection::wants_transmit`] says so).
     pub fn set_keepalive(&mut self, keepalive: Option<KeepAlive>) {
+        self.output_quiet = false;
         if self.config.keepalive == keepalive {
             return;
         }
@@ -963,6 +994,7 @@ impl Connection {
         let threshold = (2 * usize::from(self.send_mss())).min(self.recv_buf.capacity() / 2);
         if self.recv_buf.free() >= self.rcv_wnd() + threshold.max(1) {
             self.send_now.set(SendNow::ACK);
+            self.output_quiet = false;
         }
     }
 }

@@ -59,6 +59,7 @@ impl Connection {
     /// `seq`. Acted on only when `seq` lies in SND.UNA..SND.MAX (RFC 5927 §4.1: a blind
     /// attacker must guess a sequence number in flight). Returns whether it was acted on.
     pub fn handle_icmp_error(&mut self, now: Instant, seq: SeqNumber, error: IcmpError) -> bool {
+        self.output_quiet = false;
         let _ = now;
         if matches!(self.state, State::Closed | State::Listen | State::TimeWait) {
             return false;

@@ -42,6 +42,7 @@ impl Connection {
     /// Ends TIME-WAIT at once (the 4-tuple goes to a new incarnation): the connection is
     /// CLOSED with no error and sends nothing. Other states are left alone.
     pub fn end_time_wait(&mut self) {
+        self.output_quiet = false;
         if self.state == State::TimeWait {
             self.enter_closed(None);
         }

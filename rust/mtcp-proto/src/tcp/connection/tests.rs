@@ -917,6 +917,31 @@ fn test_established_window_shrinks_and_reopens_with_update() {
     assert_eq!(update.repr.window_len, 8192);
 }
 
+/// `wants_transmit` remembers a false answer (`output_quiet`); a read that changes nothing
+/// keeps it, and a read that opens the window enough must still report the update.
+#[test]
+fn test_established_wants_transmit_after_quiet_read_reports_window_update() {
+    let mut c = established();
+    let chunk = [1u8; 1460];
+    let mut seq = REMOTE_SEQ + 1;
+    for _ in 0..5 {
+        send(&mut c, 0, data(seq, &chunk));
+        seq += chunk.len();
+    }
+    send(&mut c, 0, data(seq, &chunk[..892]));
+    drain(&mut c, 0);
+    assert!(!c.wants_transmit(), "drained: nothing to send");
+    let mut buf = [0; 8192];
+    assert_eq!(c.recv(&mut buf[..100], false), Ok(100));
+    assert!(!c.wants_transmit(), "a small read announces no window");
+    assert_eq!(c.recv(&mut buf, false), Ok(8092));
+    assert!(c.wants_transmit(), "the window update must not be hidden");
+    assert!(recv_one(&mut c, 1).is_pure_ack());
+    assert!(!c.wants_transmit());
+    c.send(b"reply").unwrap();
+    assert!(c.wants_transmit(), "send after a quiet answer");
+}
+
 #[test]
 fn test_established_shutdown_read_discards_and_acks() {
     let mut c = established();
