@@ -67,6 +67,24 @@ impl Connection {
         }
     }
 
+    /// Whether the send window (peer's and congestion) lets the segment at SND.NXT go. With
+    /// nothing in flight (an application that sends after its previous data was
+    /// acknowledged: every request/response exchange) an open peer window is enough, as
+    /// `pipe` is zero and the congestion window never below one segment; the full
+    /// computation (`send_window_end`, the costly part) only otherwise.
+    #[inline]
+    fn send_window_open(&self) -> bool {
+        if self.snd_una == self.snd_max && self.snd_wnd > 0 {
+            // Debug and test builds check the shortcut against the full computation.
+            debug_assert!(
+                self.send_window_end() > self.snd_nxt,
+                "send_window_open shortcut disagrees"
+            );
+            return true;
+        }
+        self.send_window_end() > self.snd_nxt
+    }
+
     /// Cheap over-approximation of "poll_transmit would write something".
     pub(super) fn has_output(&self) -> bool {
         let send_now = self.send_now;
@@ -87,7 +105,7 @@ impl Connection {
                         // Resending below SND.MAX (go-back-N after a timeout) needs no
                         // scoreboard room, as in next_data.
                         && (self.snd_nxt < self.snd_max || self.scoreboard.has_room())
-                        && self.send_window_end() > self.snd_nxt)
+                        && self.send_window_open())
                     || (self.fin_state() && self.snd_nxt <= self.data_end())
                     || self.next_retransmission().is_some()
                     // poll_transmit arms the persist timer (send() has no clock).
