@@ -613,6 +613,7 @@ impl Connection {
     ///
     /// Takes `&mut self` to remember a false answer until something can change it (the
     /// runtime asks after every API call, and most reads change nothing).
+    #[inline]
     pub fn wants_transmit(&mut self) -> bool {
         if self.output_quiet {
             debug_assert!(!self.has_output(), "output_quiet hid output");

@@ -85,7 +85,9 @@ impl Connection {
         self.send_window_end() > self.snd_nxt
     }
 
-    /// Cheap over-approximation of "poll_transmit would write something".
+    /// Cheap over-approximation of "poll_transmit would write something". Out of line:
+    /// `wants_transmit`'s inlined check of `output_quiet` often answers without it.
+    #[inline(never)]
     pub(super) fn has_output(&self) -> bool {
         let send_now = self.send_now;
         if self.pending_rst.is_some() || send_now.any(SendNow::FINAL_ACK | SendNow::KEEPALIVE_REARM)
