@@ -613,13 +613,21 @@ impl Core {
         }
         // A queued flow's deadline is read once, after the transmit pass settles it (sending
         // arms and stops timers anyway); `has_work` keeps the loop from sleeping meanwhile.
+        // `timer_at` is never later than the deadline last read here, so when no timer was
+        // armed since, the connection's earliest deadline cannot be earlier than it.
         if !flow.in_txq {
-            if let Some(deadline) = flow.conn.poll_timeout() {
+            if let Some(deadline) = flow.conn.poll_timeout_if_armed(flow.timer_at.is_some()) {
                 if flow.timer_at.is_none_or(|t| deadline < t) {
                     flow.timer_at = Some(deadline);
                     self.timers.insert(deadline, (fid, deadline));
                 }
             }
+            debug_assert!(
+                flow.conn
+                    .poll_timeout()
+                    .is_none_or(|d| flow.timer_at.is_some_and(|t| t <= d)),
+                "a connection deadline earlier than the flow's wake-up"
+            );
         }
         // The usual case (after every segment and API call of an open connection): only the
         // descriptor's readiness may have changed. Accept-queue promotion and release are

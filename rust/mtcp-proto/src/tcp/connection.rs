@@ -593,6 +593,16 @@ impl Connection {
         self.timers.next()
     }
 
+    /// [`Connection::poll_timeout`] for a caller that keeps a wake-up at or before the
+    /// deadline its previous call returned (`known`): `None` when no timer was armed since
+    /// that call, as the earliest deadline can then only be later; without `known`, the
+    /// earliest deadline. The runtime asks after every segment and API call, and most reads
+    /// arm nothing.
+    #[inline]
+    pub fn poll_timeout_if_armed(&mut self, known: bool) -> Option<Instant> {
+        self.timers.next_if_armed(known)
+    }
+
     /// Writes the next segment to send, TCP header and payload with a valid checksum, into
     /// `buf` and returns its length, or `None` when there is nothing to send now. `buf` is at
     /// least MSS + 60 bytes. Call repeatedly until `None`, or until

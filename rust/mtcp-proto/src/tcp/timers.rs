@@ -48,6 +48,9 @@ impl Timer {
 #[derive(Clone)]
 pub(super) struct TimerTable {
     deadlines: [u64; Timer::COUNT],
+    /// A timer was armed since [`TimerTable::next_if_armed`] last answered: only arming can
+    /// make the earliest deadline earlier (stopping and expiry make it later).
+    armed_since_read: bool,
 }
 
 /// The deadline of a timer that is not armed (later than any real instant).
@@ -57,6 +60,7 @@ impl Default for TimerTable {
     fn default() -> TimerTable {
         TimerTable {
             deadlines: [DISARMED; Timer::COUNT],
+            armed_since_read: false,
         }
     }
 }
@@ -78,6 +82,7 @@ impl TimerTable {
         // An instant at u64::MAX µs (half a million years away) would read as disarmed: it
         // is kept armed one microsecond earlier.
         self.deadlines[timer as usize] = at.total_micros().min(DISARMED - 1);
+        self.armed_since_read = true;
     }
 
     pub(super) fn get(&self, timer: Timer) -> Option<Instant> {
@@ -102,6 +107,18 @@ impl TimerTable {
     pub(super) fn next(&self) -> Option<Instant> {
         let earliest = self.deadlines.iter().fold(DISARMED, |a, &b| a.min(b));
         (earliest != DISARMED).then(|| Instant::from_micros(earliest))
+    }
+
+    /// The earliest deadline, or `None` when no timer was armed since the last call that
+    /// answered and `known` is set: the earliest deadline is then no earlier than the one
+    /// that call returned, which a caller that keeps `known` at or before it need not read.
+    #[inline]
+    pub(super) fn next_if_armed(&mut self, known: bool) -> Option<Instant> {
+        if known && !self.armed_since_read {
+            return None;
+        }
+        self.armed_since_read = false;
+        self.next()
     }
 
     /// Whether `timer` is armed with a deadline at or before `now`; if so it is disarmed.
@@ -139,5 +156,20 @@ mod tests {
         assert_eq!(t.next(), Some(Instant::from_millis(50)));
         t.stop_all();
         assert_eq!(t.next(), None);
+    }
+
+    #[test]
+    fn next_if_armed_answers_after_an_arming_or_without_a_known_deadline() {
+        let mut t = TimerTable::default();
+        t.set(Timer::Retransmit, Instant::from_millis(20));
+        assert_eq!(t.next_if_armed(true), Some(Instant::from_millis(20)));
+        assert_eq!(t.next_if_armed(true), None, "nothing armed since");
+        t.stop(Timer::Retransmit);
+        t.set(Timer::Idle, Instant::from_millis(50));
+        t.stop(Timer::Idle);
+        assert_eq!(t.next_if_armed(true), None, "armed then stopped");
+        t.set(Timer::DelayedAck, Instant::from_millis(5));
+        assert_eq!(t.next_if_armed(true), Some(Instant::from_millis(5)));
+        assert_eq!(t.next_if_armed(false), Some(Instant::from_millis(5)));
     }
 }
