@@ -89,6 +89,26 @@ impl Connection {
     /// `wants_transmit`'s inlined check of `output_quiet` often answers without it.
     #[inline(never)]
     pub(super) fn has_output(&self) -> bool {
+        // The usual answer after a received segment or a transmit pass: nothing owed,
+        // nothing queued past SND.NXT, no FIN queued, nothing marked lost, not in a
+        // handshake; then every branch of `has_output_full` says no (the persist check
+        // included: it needs queued data). Debug and test builds check it.
+        if self.send_now.is_empty()
+            && self.pending_rst.is_none()
+            && self.data_end() <= self.snd_nxt
+            && !self.fin_queued
+            && self.scoreboard.lost_outstanding() == 0
+            && !matches!(self.state, State::SynSent | State::SynReceived)
+        {
+            debug_assert!(!self.has_output_full(), "has_output shortcut disagrees");
+            return false;
+        }
+        self.has_output_full()
+    }
+
+    /// `has_output` in full.
+    #[inline]
+    fn has_output_full(&self) -> bool {
         let send_now = self.send_now;
         if self.pending_rst.is_some() || send_now.any(SendNow::FINAL_ACK | SendNow::KEEPALIVE_REARM)
         {

@@ -37,6 +37,12 @@ impl SendNow {
         self.0 & reason.0 != 0
     }
 
+    /// Whether no reason at all is set.
+    #[inline]
+    pub(super) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
     /// Whether any reason of `reasons` is set.
     #[inline]
     pub(super) fn any(self, reasons: SendNow) -> bool {
