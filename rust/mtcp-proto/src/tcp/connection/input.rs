@@ -252,15 +252,23 @@ impl Connection {
             self.snd_wl2 = ack;
         }
         if self.fin_acked() {
-            match self.state {
-                State::FinWait1 => self.state = State::FinWait2,
-                State::Closing => self.enter_time_wait(now),
-                State::LastAck => {
-                    self.enter_closed(None);
-                    return false;
-                }
-                _ => {}
+            return self.after_fin_acked(now);
+        }
+        true
+    }
+
+    /// The state change an ACK of our FIN makes (RFC 9293 §3.10.7.4): FIN-WAIT-1 goes to
+    /// FIN-WAIT-2, CLOSING to TIME-WAIT, LAST-ACK to CLOSED (then false: the connection is
+    /// gone, nothing more of the segment is processed).
+    fn after_fin_acked(&mut self, now: Instant) -> bool {
+        match self.state {
+            State::FinWait1 => self.state = State::FinWait2,
+            State::Closing => self.enter_time_wait(now),
+            State::LastAck => {
+                self.enter_closed(None);
+                return false;
             }
+            _ => {}
         }
         true
     }
@@ -312,16 +320,7 @@ impl Connection {
         self.scoreboard.clear();
         self.tlp = None;
         self.unanswered_probes = 0;
-        match self.state {
-            State::FinWait1 => self.state = State::FinWait2,
-            State::Closing => self.enter_time_wait(now),
-            State::LastAck => {
-                self.enter_closed(None);
-                return false;
-            }
-            _ => {}
-        }
-        true
+        self.after_fin_acked(now)
     }
 
     /// What every new cumulative ACK does first (the full path and header prediction): take
