@@ -275,3 +275,29 @@ fn keepalive_detects_a_dead_peer() {
         State::Established
     );
 }
+
+#[test]
+fn a_receiver_pausing_half_a_millisecond_on_a_microsecond_link_draws_no_probe() {
+    // 50 µs each way (a LAN, the in-memory link), nothing lost; every 2 ms the receiver
+    // stalls for 0.5 ms (its thread busy elsewhere), so its ACKs leave at the end of the
+    // stall. 2·SRTT (~0.2 ms) alone is shorter than the stall: without the PTO's slack (Linux's
+    // TCP_TIMEOUT_MIN) a tail-loss probe fires in nearly every stall, resending data that
+    // was never lost.
+    let link = Link {
+        delay: Duration::from_micros(50),
+        ..Link::lossless(0)
+    };
+    let mut pair = Pair::new(7, link, config(256 * 1024), config(256 * 1024), 8 * MIB, 0);
+    pair.delay_if = Some(Box::new(|now, to_server| {
+        let in_period = now.total_micros() % 2_000;
+        if !to_server && in_period < 500 {
+            Duration::from_micros(500 - in_period)
+        } else {
+            Duration::ZERO
+        }
+    }));
+    let (_, stats) = deliver_all(pair, 8 * MIB, Duration::from_secs(60));
+    assert_eq!(stats.tail_loss_probes, 0, "{stats:?}");
+    assert_eq!(stats.retransmitted_segments, 0, "{stats:?}");
+    assert_eq!(stats.timeouts, 0, "{stats:?}");
+}

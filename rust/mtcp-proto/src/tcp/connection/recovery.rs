@@ -24,6 +24,10 @@ const DUP_THRESH: usize = 3;
 /// that a lone lost last segment is probed well before a 200 ms minimum RTO. A peer that
 /// delays longer costs one needless probe, which its D-SACK reveals (no window reduction).
 const WORST_CASE_DELAYED_ACK: Duration = Duration::from_millis(40);
+/// Added to 2·SRTT when more than one segment is in flight (Linux's `TCP_TIMEOUT_MIN`, two
+/// jiffies): with microsecond round trips (the in-memory link, a LAN) 2·SRTT alone is shorter
+/// than the time a busy receiver takes to send its ACK, and the probe would be spurious.
+const PTO_SLACK: Duration = Duration::from_millis(2);
 /// Largest multiplier of the reordering window (RFC 8985 §6.2 step 4 keeps it ≤ SRTT anyway).
 const MAX_REO_WND_MULT: u32 = 8;
 
@@ -277,6 +281,8 @@ impl Connection {
                 let mut pto = srtt.saturating_mul(2);
                 if self.flight_size() <= usize::from(self.send_mss()) {
                     pto += WORST_CASE_DELAYED_ACK;
+                } else {
+                    pto += PTO_SLACK;
                 }
                 pto
             }
