@@ -30,16 +30,23 @@ fn pair() -> SimPair {
     sim_pair(7, Impairments::default(), Config::default())
 }
 
-#[test]
-fn a_pipe_end_stops_reporting_once_its_own_call_clears_the_condition() {
-    let p = pair();
-    let ctx = &p.client;
+/// A new epoll instance watching a new pipe: the read end for EPOLLIN, the write end for
+/// EPOLLOUT (both level-triggered). Returns (epoll, read end, write end).
+fn pipe_in_epoll(ctx: &Context) -> (SockId, SockId, SockId) {
     let ep = ctx.epoll_create(4).unwrap();
     let (r, w) = ctx.pipe().unwrap();
     ctx.epoll_ctl(ep, MTCP_EPOLL_CTL_ADD, r, MTCP_EPOLLIN)
         .unwrap();
     ctx.epoll_ctl(ep, MTCP_EPOLL_CTL_ADD, w, MTCP_EPOLLOUT)
         .unwrap();
+    (ep, r, w)
+}
+
+#[test]
+fn a_pipe_end_stops_reporting_once_its_own_call_clears_the_condition() {
+    let p = pair();
+    let ctx = &p.client;
+    let (ep, r, w) = pipe_in_epoll(ctx);
     assert_eq!(wait(ctx, ep), vec![(w, MTCP_EPOLLOUT)]);
 
     ctx.write(w, b"abc").unwrap();
@@ -133,12 +140,7 @@ fn a_listener_stops_reporting_when_its_only_pending_connection_is_reset() {
 fn a_closed_descriptor_leaves_the_ready_queue_so_its_successor_is_reported_once() {
     let p = pair();
     let ctx = &p.client;
-    let ep = ctx.epoll_create(4).unwrap();
-    let (r, w) = ctx.pipe().unwrap();
-    ctx.epoll_ctl(ep, MTCP_EPOLL_CTL_ADD, r, MTCP_EPOLLIN)
-        .unwrap();
-    ctx.epoll_ctl(ep, MTCP_EPOLL_CTL_ADD, w, MTCP_EPOLLOUT)
-        .unwrap();
+    let (ep, r, w) = pipe_in_epoll(ctx);
     ctx.write(w, b"x").unwrap();
     // Both level-triggered and ready: both stay queued after this wait.
     assert_eq!(wait(ctx, ep).len(), 2);
