@@ -1322,6 +1322,32 @@ fn record(p: &Params, o: &Outcome) -> String {
     )
 }
 
+/// One `run` argument line of the suite.
+fn run_line(
+    stack: &str,
+    mode: &str,
+    workload: &str,
+    conns: usize,
+    secs: &str,
+    extra: &[&str],
+) -> Vec<String> {
+    let conns = conns.to_string();
+    let head = [
+        "run",
+        "--stack",
+        stack,
+        "--mode",
+        mode,
+        "--workload",
+        workload,
+        "--conns",
+        &conns,
+        "--secs",
+        secs,
+    ];
+    head.iter().chain(extra).map(|s| s.to_string()).collect()
+}
+
 /// The suite: (workload, conns, stacks×modes), sized for `quick` (< 1 min) or default.
 fn plan(quick: bool) -> Vec<Vec<String>> {
     let secs = if quick { "1" } else { "3" };
@@ -1338,23 +1364,7 @@ fn plan(quick: bool) -> Vec<Vec<String>> {
             if quick && mode == "single" && stack == "kernel" {
                 continue;
             }
-            let mut a: Vec<String> = [
-                "run",
-                "--stack",
-                stack,
-                "--mode",
-                mode,
-                "--workload",
-                w,
-                "--conns",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            a.push(conns.to_string());
-            a.extend(["--secs".into(), secs.into()]);
-            a.extend(extra.iter().map(|s| s.to_string()));
-            runs.push(a);
+            runs.push(run_line(stack, mode, w, conns, secs, extra));
         }
     };
     add("short", 64, &[]);
@@ -1373,53 +1383,11 @@ fn plan(quick: bool) -> Vec<Vec<String>> {
     }
     // Bulk with 9,000-byte jumbo frames on the in-memory link (mtcp single: the per-core
     // figure; the kernel's loopback runs with a 65,536-byte MTU in the rows above).
-    runs.push(
-        [
-            "run",
-            "--stack",
-            "mtcp",
-            "--mode",
-            "single",
-            "--workload",
-            "bulk",
-            "--conns",
-            "1",
-            "--secs",
-            secs,
-            "--bytes",
-            &bulk,
-            "--buf",
-            "262144",
-            "--mtu",
-            "9000",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
-    );
+    let jumbo = ["--bytes", &bulk, "--buf", "262144", "--mtu", "9000"];
+    runs.push(run_line("mtcp", "single", "bulk", 1, secs, &jumbo));
     // 100 k connections: mtcp only (the kernel side would need 200 k descriptors).
-    let big = if quick { "20000" } else { "100000" };
-    let a: Vec<String> = [
-        "run",
-        "--stack",
-        "mtcp",
-        "--mode",
-        "single",
-        "--workload",
-        "scale",
-        "--conns",
-        big,
-        "--secs",
-        secs,
-        "--buf",
-        "2048",
-        "--inflight",
-        "1024",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    runs.push(a);
+    let big = if quick { 20_000 } else { 100_000 };
+    runs.push(run_line("mtcp", "single", "scale", big, secs, &scale));
     runs
 }
 
