@@ -888,17 +888,23 @@ fn test_established_eof_after_data() {
     assert_eq!(c.recv(&mut buf, false), Ok(0));
 }
 
-#[test]
-fn test_established_window_shrinks_and_reopens_with_update() {
-    let mut c = established();
+/// Fills the 8,192-byte receive buffer of an established connection (five full segments and
+/// the rest) at time 0; returns the next sequence number the peer would send.
+fn fill_receive_buffer(c: &mut Connection) -> SeqNumber {
     let chunk = [1u8; 1460];
     let mut seq = REMOTE_SEQ + 1;
     for _ in 0..5 {
-        send(&mut c, 0, data(seq, &chunk));
+        send(c, 0, data(seq, &chunk));
         seq += chunk.len();
     }
-    send(&mut c, 0, data(seq, &chunk[..892]));
-    seq += 892;
+    send(c, 0, data(seq, &chunk[..892]));
+    seq + 892
+}
+
+#[test]
+fn test_established_window_shrinks_and_reopens_with_update() {
+    let mut c = established();
+    let seq = fill_receive_buffer(&mut c);
     let last = drain(&mut c, 0).pop().unwrap();
     assert_eq!(last.ack(), seq);
     assert_eq!(last.repr.window_len, 0);
@@ -922,13 +928,7 @@ fn test_established_window_shrinks_and_reopens_with_update() {
 #[test]
 fn test_established_wants_transmit_after_quiet_read_reports_window_update() {
     let mut c = established();
-    let chunk = [1u8; 1460];
-    let mut seq = REMOTE_SEQ + 1;
-    for _ in 0..5 {
-        send(&mut c, 0, data(seq, &chunk));
-        seq += chunk.len();
-    }
-    send(&mut c, 0, data(seq, &chunk[..892]));
+    fill_receive_buffer(&mut c);
     drain(&mut c, 0);
     assert!(!c.wants_transmit(), "drained: nothing to send");
     let mut buf = [0; 8192];
