@@ -257,21 +257,18 @@ impl<'a> TcpRepr<'a> {
         // The usual segment (timestamps only) in one go: the same bytes as the planned
         // layout below (`01 01 08 0a`, TSval, TSecr), without working out the plan.
         if let Some(ts) = self.timestamps_only() {
-            const LEN: usize = HEADER_LEN + OptionsPlan::TIMESTAMP_LEN;
-            let h = &mut buf[..LEN];
-            h[field::SRC_PORT].copy_from_slice(&self.src_port.to_be_bytes());
-            h[field::DST_PORT].copy_from_slice(&self.dst_port.to_be_bytes());
-            h[field::SEQ_NUM].copy_from_slice(&self.seq_number.0.to_be_bytes());
-            h[field::ACK_NUM].copy_from_slice(&self.ack_number.0.to_be_bytes());
-            h[field::DATA_OFFSET] = ((LEN / 4) as u8) << 4;
-            h[field::FLAGS] = self.flags.0;
-            h[field::WINDOW].copy_from_slice(&self.window_len.to_be_bytes());
-            h[field::URGENT].copy_from_slice(&self.urgent_pointer.to_be_bytes());
-            h[20..24].copy_from_slice(&[kind::NOP, kind::NOP, kind::TIMESTAMP, 10]);
-            h[24..28].copy_from_slice(&ts.tsval.to_be_bytes());
-            h[field::CHECKSUM].copy_from_slice(&[0, 0]);
-            h[28..32].copy_from_slice(&ts.tsecr.to_be_bytes());
-            return LEN;
+            let header = PlainHeader {
+                src_port: self.src_port,
+                dst_port: self.dst_port,
+                seq_number: self.seq_number,
+                ack_number: self.ack_number,
+                flags: self.flags,
+                window_len: self.window_len,
+                timestamp: Some(ts),
+            };
+            let len = header.emit(buf);
+            buf[field::URGENT].copy_from_slice(&self.urgent_pointer.to_be_bytes());
+            return len;
         }
         self.emit_header_planned(buf)
     }
