@@ -43,14 +43,6 @@ impl RecvBuffer {
         self.capacity
     }
 
-    /// Makes `storage[..end]` addressable (`end <= capacity`).
-    fn reach(&mut self, end: usize) {
-        if self.storage.len() < end {
-            super::storage::reserve_whole(&mut self.storage, self.capacity);
-            self.storage.resize(end, 0);
-        }
-    }
-
     /// The allocation, emptied, for a later connection; the buffer is left empty.
     pub(super) fn take_storage(&mut self) -> Vec<u8> {
         self.head = 0;
@@ -81,7 +73,7 @@ impl RecvBuffer {
         let start = super::storage::ring_wrap(self.head + self.readable + offset, cap);
         let first = data.len().min(cap - start);
         // A write that wraps has reached the end first, so the wrapped part is addressable.
-        self.reach(start + first);
+        super::storage::reach(&mut self.storage, self.capacity, start + first);
         self.storage[start..start + first].copy_from_slice(&data[..first]);
         // Most writes do not wrap: no second (empty) copy call then.
         if first < data.len() {

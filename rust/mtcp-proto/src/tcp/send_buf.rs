@@ -44,14 +44,6 @@ impl SendBuffer {
         self.capacity
     }
 
-    /// Makes `storage[..end]` addressable (`end <= capacity`).
-    fn reach(&mut self, end: usize) {
-        if self.storage.len() < end {
-            super::storage::reserve_whole(&mut self.storage, self.capacity);
-            self.storage.resize(end, 0);
-        }
-    }
-
     /// The allocation, emptied, for a later connection; the buffer is left empty.
     pub(super) fn take_storage(&mut self) -> Vec<u8> {
         self.head = 0;
@@ -79,7 +71,7 @@ impl SendBuffer {
         let tail = super::storage::ring_wrap(self.head + self.len, cap);
         let first = n.min(cap - tail);
         // A write that wraps has reached the end first, so the wrapped part is addressable.
-        self.reach(tail + first);
+        super::storage::reach(&mut self.storage, self.capacity, tail + first);
         self.storage[tail..tail + first].copy_from_slice(&data[..first]);
         // Most writes do not wrap: no second (empty) copy call then.
         if first < n {

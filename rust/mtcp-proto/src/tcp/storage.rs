@@ -49,6 +49,16 @@ pub(super) fn reserve_whole<T>(v: &mut Vec<T>, whole: usize) {
     }
 }
 
+/// Makes `bytes[..end]` addressable (zero-filled when new), allocating the whole `capacity`
+/// the first time (`end <= capacity`): a ring buffer's storage grows only on first use.
+#[inline]
+pub(super) fn reach(bytes: &mut Vec<u8>, capacity: usize, end: usize) {
+    if bytes.len() < end {
+        reserve_whole(bytes, capacity);
+        bytes.resize(end, 0);
+    }
+}
+
 /// Takes `v`'s allocation, emptied.
 pub(super) fn emptied<T>(v: &mut Vec<T>) -> Vec<T> {
     let mut taken = core::mem::take(v);
