@@ -682,6 +682,9 @@ impl Connection {
         let n = self.recv_buf.read(buf, peek);
         if n > 0 {
             if !peek {
+                if self.assembler.is_empty() {
+                    self.recv_buf.rewind_if_empty();
+                }
                 self.on_app_read();
             }
             return Ok(n);

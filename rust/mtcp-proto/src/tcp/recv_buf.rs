@@ -6,10 +6,10 @@
 /// A ring buffer of received bytes: `readable` in-order bytes, then the receive window.
 #[cfg_attr(test, derive(Clone))]
 pub(super) struct RecvBuffer {
-    /// Grows (zero-filled) up to `capacity` as bytes are first written, so a connection pays
-    /// for zeroing only the part of its buffer it ever uses (a short connection touches a few
-    /// hundred bytes of 8 KiB); allocated whole on the first write (or adopted from a closed
-    /// connection, see [`super::Storage`]), never reallocated after.
+    /// Grows (zero-filled) up to `capacity` as bytes are first written (`storage::reach`), so a
+    /// connection pays for the part of its buffer it ever uses (a request/response connection
+    /// a few hundred bytes of 8 KiB); or adopted from a closed connection, see
+    /// [`super::Storage`].
     storage: Vec<u8>,
     capacity: usize,
     /// Index in `storage` of the next byte the application reads.
@@ -100,6 +100,15 @@ impl RecvBuffer {
             self.discard(n);
         }
         n
+    }
+
+    /// Starts the ring again at index 0 when it holds nothing: no readable bytes, and the
+    /// caller guarantees that no out-of-order segment is parked past them (their places are
+    /// relative to `head`). Request/response traffic then reuses the same storage.
+    pub(super) fn rewind_if_empty(&mut self) {
+        if self.readable == 0 {
+            self.head = 0;
+        }
     }
 
     /// Drops `n` readable bytes without copying them.

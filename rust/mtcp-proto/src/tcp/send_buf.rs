@@ -1,16 +1,17 @@
 //! The send buffer: a fixed-capacity ring of bytes the application has queued and the peer has
 //! not yet acknowledged (RFC 9293 §3.3.1, the region from SND.UNA onwards).
 //!
-//! Offset 0 is the oldest unacknowledged byte. The storage is allocated once, on the first
-//! write (or adopted from a closed connection, see [`super::Storage`]), and never reallocates
-//! (it is zero-filled lazily, as first written).
+//! Offset 0 is the oldest unacknowledged byte. The storage grows as bytes are first written
+//! further into the ring (or is adopted from a closed connection, see [`super::Storage`]), and
+//! an emptied ring starts again at index 0, so request/response traffic keeps using the same
+//! few hundred bytes.
 
 /// A ring buffer of queued outgoing bytes.
 #[cfg_attr(test, derive(Clone))]
 pub(super) struct SendBuffer {
-    /// Grows (zero-filled) up to `capacity` as bytes are first written, so a connection pays
-    /// for zeroing only the part of its buffer it ever uses (a short connection touches a few
-    /// hundred bytes of 8 KiB); allocated whole on the first write, never reallocated after.
+    /// Grows (zero-filled) up to `capacity` as bytes are first written (`storage::reach`), so a
+    /// connection pays for the part of its buffer it ever uses (a request/response connection
+    /// a few hundred bytes of 8 KiB).
     storage: Vec<u8>,
     capacity: usize,
     /// Index in `storage` of the byte at offset 0.
@@ -97,8 +98,14 @@ impl SendBuffer {
     /// Drops the `n` oldest bytes (they were acknowledged).
     pub(super) fn consume(&mut self, n: usize) {
         let n = n.min(self.len);
-        self.head = super::storage::ring_wrap(self.head + n, self.capacity());
         self.len -= n;
+        // An emptied ring starts again at index 0: offsets are relative to `head`, so nothing
+        // refers to the old index, and the next write lands in storage already touched.
+        self.head = if self.len == 0 {
+            0
+        } else {
+            super::storage::ring_wrap(self.head + n, self.capacity())
+        };
     }
 }
 

@@ -75,3 +75,66 @@ fn test_storage_of_an_unused_connection_is_empty() {
     // Allocations are made on first use: a connection that never moved data has none.
     assert_eq!(c.into_storage().bytes(), 0);
 }
+
+#[test]
+fn test_request_response_keeps_ring_storage_small() {
+    // 200 request/response rounds of 64 B through 8 KiB buffers: each ring is emptied between
+    // rounds and starts again at index 0, so neither grows past its first reservation (without
+    // the rewind both would walk their whole 8 KiB and hold it).
+    let mut c = established_with(&TcpConfig {
+        rcvbuf: 8192,
+        sndbuf: 8192,
+        ..plain()
+    });
+    let mut seq = REMOTE_SEQ + 1;
+    let mut acked = LOCAL_SEQ + 1;
+    for round in 0..200u8 {
+        let request = pattern(64, round);
+        send(&mut c, 10, data(seq, &request));
+        seq += 64;
+        let mut got = [0; 100];
+        assert_eq!(c.recv(&mut got, false), Ok(64));
+        assert_eq!(&got[..64], &request[..]);
+        let response = pattern(64, round.wrapping_add(100));
+        assert_eq!(c.send(&response), Ok(64));
+        let out = drain(&mut c, 10);
+        assert_eq!(out.iter().map(|o| o.payload.len()).sum::<usize>(), 64);
+        assert_eq!(out.last().unwrap().payload, response);
+        acked += 64;
+        send(
+            &mut c,
+            10,
+            TcpRepr {
+                seq_number: seq,
+                ack_number: acked,
+                ..SEND_TEMPL
+            },
+        );
+    }
+    let storage = c.into_storage();
+    assert!(
+        storage.send.capacity() <= 256 && storage.recv.capacity() <= 256,
+        "send {} recv {}",
+        storage.send.capacity(),
+        storage.recv.capacity()
+    );
+}
+
+#[test]
+fn test_emptied_receive_ring_keeps_a_parked_segment_in_place() {
+    // The application reads everything in order while a later segment is parked out of order:
+    // the ring must not start again at index 0 then, or the parked bytes would be lost.
+    let mut c = established();
+    let a = pattern(100, 1);
+    let b = pattern(100, 2);
+    let later = pattern(100, 3);
+    send(&mut c, 10, data(REMOTE_SEQ + 1, &a));
+    send(&mut c, 10, data(REMOTE_SEQ + 201, &later));
+    let mut got = [0; 400];
+    assert_eq!(c.recv(&mut got, false), Ok(100));
+    assert_eq!(&got[..100], &a[..]);
+    send(&mut c, 11, data(REMOTE_SEQ + 101, &b));
+    assert_eq!(c.recv(&mut got, false), Ok(200));
+    assert_eq!(&got[..100], &b[..]);
+    assert_eq!(&got[100..200], &later[..]);
+}
