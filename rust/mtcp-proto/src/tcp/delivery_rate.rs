@@ -157,6 +157,34 @@ impl DeliveryRate {
         self.app_limited = (self.delivered + in_flight as u64).max(1);
     }
 
+    /// What §3.3 GenerateRateSample changes in the delivery state, without the sample:
+    /// `newly_delivered` (non-zero) bytes were delivered at `now`, `rtt` is the ACK's RTT
+    /// sample and `newest_sent` the send time of the newest delivered segment with a stamp.
+    /// [`DeliveryRate::generate`] runs it; header prediction runs it alone when no
+    /// controller reads the sample (every controller but BBR).
+    #[inline]
+    pub(super) fn on_delivered(
+        &mut self,
+        newly_delivered: u64,
+        now: Instant,
+        rtt: Option<Duration>,
+        newest_sent: Option<Instant>,
+    ) {
+        self.delivered += newly_delivered;
+        self.delivered_time = now;
+        if let Some(rtt) = rtt {
+            self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
+        }
+        // §3.3: the app-limited stretch ends once its data has been delivered.
+        if self.app_limited != 0 && self.delivered > self.app_limited {
+            self.app_limited = 0;
+        }
+        // §3.3 UpdateRateSample: the next send interval starts at this segment's send time.
+        if let Some(sent_time) = newest_sent {
+            self.first_sent_time = sent_time;
+        }
+    }
+
     /// §3.3 GenerateRateSample, after an ACK whose deliveries `acc` holds, at `now`; `rtt`
     /// is the ACK's RTT sample. `None` when the ACK delivered nothing.
     pub(super) fn generate(
@@ -168,15 +196,12 @@ impl DeliveryRate {
         if acc.newly_delivered == 0 {
             return None;
         }
-        self.delivered += acc.newly_delivered;
-        self.delivered_time = now;
-        if let Some(rtt) = rtt {
-            self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
-        }
-        // §3.3: the app-limited stretch ends once its data has been delivered.
-        if self.app_limited != 0 && self.delivered > self.app_limited {
-            self.app_limited = 0;
-        }
+        self.on_delivered(
+            acc.newly_delivered,
+            now,
+            rtt,
+            acc.newest.map(|(_, sent)| sent),
+        );
         let mut sample = RateSample {
             delivered: 0,
             interval: None,
@@ -189,8 +214,6 @@ impl DeliveryRate {
         let Some((stamp, sent_time)) = acc.newest else {
             return Some(sample);
         };
-        // §3.3 UpdateRateSample: the next send interval starts at this segment's send time.
-        self.first_sent_time = sent_time;
         sample.prior_delivered = stamp.delivered;
         sample.app_limited = stamp.app_limited;
         sample.delivered = self.delivered - stamp.delivered;

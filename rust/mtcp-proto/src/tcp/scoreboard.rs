@@ -71,6 +71,20 @@ impl Delivered {
     }
 }
 
+/// The record an ACK of the sole segment in flight delivered, as RACK reads it
+/// ([`Scoreboard::take_sole_record`]; `Delivered::latest` and `reordered` of that ACK).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SoleAck {
+    /// When it was last (re)transmitted.
+    pub(super) xmit_time: Instant,
+    /// Its end.
+    pub(super) end: SeqNumber,
+    /// Whether it had been retransmitted.
+    pub(super) retransmitted: bool,
+    /// Never retransmitted, yet below what earlier ACKs delivered (RFC 8985 §6.2 step 3).
+    pub(super) reordered: bool,
+}
+
 /// The scoreboard: records in sequence order, covering SND.UNA..SND.MAX without gaps.
 #[derive(Debug)]
 #[cfg_attr(test, derive(Clone))]
@@ -265,6 +279,37 @@ impl Scoreboard {
             rate: RateAccumulator::sole(&seg.stamp, seg.xmit_time, seg.len()),
         };
         true
+    }
+
+    /// Header prediction's whole share of an ACK of the sole record in flight (the
+    /// `ack_sole_record` case) when no controller reads the delivery-rate sample: in one
+    /// pass what `ack_sole_record`, `finish_ack` and `take_rate_sample` leave in the
+    /// scoreboard and the delivery state, without building the [`Delivered`] or the
+    /// [`RateSample`]. Returns what RACK needs of the record, or `None`, having changed
+    /// nothing, when `una` does not acknowledge exactly one clean record.
+    #[inline]
+    pub(super) fn take_sole_record(&mut self, una: SeqNumber, now: Instant) -> Option<SoleAck> {
+        let seg = *self.segments.front()?;
+        if self.segments.len() != 1 || seg.end != una || seg.sacked || seg.lost {
+            return None;
+        }
+        self.segments.clear();
+        let original = !seg.retransmitted;
+        let reordered = original && self.highest_delivered.is_some_and(|high| seg.end < high);
+        // finish_ack (RACK.fack).
+        if self.highest_delivered.is_none_or(|high| seg.end > high) {
+            self.highest_delivered = Some(seg.end);
+        }
+        // take_rate_sample: Karn's rule for the sample's RTT, then the delivery state.
+        let rtt = original.then(|| now.saturating_duration_since(seg.xmit_time));
+        self.rate
+            .on_delivered(seg.len() as u64, now, rtt, Some(seg.xmit_time));
+        Some(SoleAck {
+            xmit_time: seg.xmit_time,
+            end: seg.end,
+            retransmitted: seg.retransmitted,
+            reordered,
+        })
     }
 
     /// Takes `bytes` of `seg` off the counters (they left the scoreboard).

@@ -15,12 +15,19 @@
 //! state with recovery machinery active, goes through the full path.
 use super::send_now::SendNow;
 use super::Connection;
-use crate::tcp::scoreboard::Delivered;
+use crate::tcp::scoreboard::{Delivered, SoleAck};
 use crate::tcp::seq_check::segment_acceptable;
 use crate::tcp::timers::Timer;
 use crate::tcp::State;
 use crate::time::Instant;
 use crate::wire::{TcpFlags, TcpRepr};
+
+#[cfg(test)]
+thread_local! {
+    /// Tests only: ACKs taken by `predicted_sole_ack` on this thread, so that a test can
+    /// tell that the one-pass path ran (and was checked against the full path).
+    pub(super) static LEAN_ACKS: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
 
 impl Connection {
     /// Processes `seg` on the fast path when it qualifies; returns false (having changed
@@ -103,24 +110,22 @@ impl Connection {
 
     /// RFC 9293 §3.10.7.4 fifth, for an ACK of everything outstanding or of nothing while
     /// nothing is outstanding (`process_ack`, `on_new_ack` and `after_sack_ack` without the
-    /// steps that are no-ops here).
+    /// steps that are no-ops here). An ACK of nothing delivers nothing: no rate sample.
     fn predicted_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         let ack = seg.ack_number;
-        let before = self.ack_snapshot();
-        let mut delivered = Delivered::default();
         if ack > self.snd_una {
-            let buffered = self.advance_snd_una(now, seg);
-            self.timers.stop(Timer::Retransmit); // RFC 6298 §5.2: nothing outstanding
-            if !self.scoreboard.ack_sole_record(ack, &mut delivered) {
-                self.scoreboard.on_cumulative_ack_into(ack, &mut delivered);
-            }
-            if self.scoreboard.is_empty() {
-                self.predicted_sack_ack(now, &delivered, buffered);
+            // The ping-pong's ACK of its one segment in flight, when no controller reads the
+            // rate sample, in one pass (`predicted_sole_ack`); else the general steps.
+            let sole = if self.cc.uses_rate_samples() {
+                None
             } else {
-                self.after_sack_ack(now, delivered, buffered); // not expected: the full steps
+                self.scoreboard.take_sole_record(ack, now)
+            };
+            match sole {
+                Some(sole) => self.predicted_sole_ack(now, seg, sole),
+                None => self.predicted_cumulative_ack(now, seg),
             }
         }
-        self.on_ack_delivery(now, &delivered, before);
         self.unanswered_probes = 0;
         // Window update (RFC 9293 §3.10.7.4: SND.WL1/SND.WL2 guard against old segments).
         if self.snd_wl1 < seg.seq_number || (self.snd_wl1 == seg.seq_number && self.snd_wl2 <= ack)
@@ -131,6 +136,63 @@ impl Connection {
             self.snd_wl1 = seg.seq_number;
             self.snd_wl2 = ack;
         }
+    }
+
+    /// A new ACK of everything outstanding, in general: the scoreboard's cumulative ACK, then
+    /// `after_sack_ack`'s steps and the delivery-rate sample for the controller.
+    fn predicted_cumulative_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        let ack = seg.ack_number;
+        let before = self.ack_snapshot();
+        let mut delivered = Delivered::default();
+        let buffered = self.advance_snd_una(now, seg);
+        self.timers.stop(Timer::Retransmit); // RFC 6298 §5.2: nothing outstanding
+        if !self.scoreboard.ack_sole_record(ack, &mut delivered) {
+            self.scoreboard.on_cumulative_ack_into(ack, &mut delivered);
+        }
+        if self.scoreboard.is_empty() {
+            self.predicted_sack_ack(now, &delivered, buffered);
+        } else {
+            self.after_sack_ack(now, delivered, buffered); // not expected: the full steps
+        }
+        self.on_ack_delivery(now, &delivered, before);
+    }
+
+    /// A new ACK of the one record in flight, which the scoreboard has already dropped and
+    /// taken into its delivery state (`Scoreboard::take_sole_record`): the rest of
+    /// `predicted_cumulative_ack` with the record's facts passed as they are, no `Delivered`
+    /// and no rate sample (only BBR reads one, and BBR does not come here).
+    fn predicted_sole_ack(&mut self, now: Instant, seg: &TcpRepr<'_>, sole: SoleAck) {
+        let acked = self.advance_snd_una(now, seg);
+        self.timers.stop(Timer::Retransmit); // RFC 6298 §5.2: nothing outstanding
+        self.frto_on_ack(acked > 0, false); // F-RTO is off: only clears its per-ACK note
+                                            // RACK (RFC 8985 §6.2 steps 2-3, `rack_update` with F-RTO off) for this record.
+        if sole.reordered {
+            self.rack.reordering_seen = true;
+        }
+        let rtt = now.saturating_duration_since(sole.xmit_time);
+        if !(sole.retransmitted && self.rack.min_rtt.is_some_and(|min| rtt < min)) {
+            self.rack.rtt = rtt;
+            self.rack.min_rtt = Some(self.rack.min_rtt.map_or(rtt, |m| m.min(rtt)));
+            let newer = match self.rack.xmit {
+                None => true,
+                Some(t) => sole.xmit_time > t || (sole.xmit_time == t && sole.end > self.rack.end),
+            };
+            if newer {
+                self.rack.xmit = Some(sole.xmit_time);
+                self.rack.end = sole.end;
+            }
+        }
+        // As in predicted_sack_ack from here.
+        if self.config.rack && self.rack.xmit.is_some() {
+            self.timers.stop(Timer::Rack);
+        }
+        if acked > 0 && self.cwnd_limited() {
+            self.grow_window(now, acked);
+        }
+        self.prr_on_ack();
+        self.timers.stop(Timer::TailLossProbe);
+        #[cfg(test)]
+        LEAN_ACKS.with(|n| n.set(n.get() + 1));
     }
 
     /// `after_sack_ack` for an ACK that emptied the scoreboard outside recovery.

@@ -3,6 +3,7 @@
 //! segment of every test of this crate (`Connection::handle_segment` under `cfg(test)` runs
 //! the full path on a clone and compares).
 use super::*;
+use crate::tcp::connection::header_prediction::LEAN_ACKS;
 
 fn sack_established() -> Connection {
     let config = TcpConfig {
@@ -85,6 +86,80 @@ fn test_header_prediction_takes_a_ping_pong_and_leaves_the_rest() {
         assert!(!c.predicts(&other), "{other:?}");
     }
     send(&mut c, 100, all);
+    assert_eq!(c.send_queue(), 0);
+}
+
+/// Every ACK of a ping-pong's response (its sole segment in flight) takes the one-pass path
+/// (`predicted_sole_ack`), whose state `handle_segment` compares with the full path's; with
+/// BBR, which reads the rate sample, none does.
+#[test]
+fn test_header_prediction_acks_a_sole_segment_in_one_pass() {
+    for (congestion, expected) in [
+        (CongestionAlgorithm::NewReno, 4),
+        (CongestionAlgorithm::Cubic, 4),
+        (CongestionAlgorithm::Bbr, 0),
+    ] {
+        let config = TcpConfig {
+            sack: true,
+            congestion,
+            ..plain()
+        };
+        let mut c = established_sack_at(&config, 0);
+        let before = LEAN_ACKS.with(|n| n.get());
+        let mut seq = REMOTE_SEQ + 1;
+        let mut acked = LOCAL_SEQ + 1;
+        for round in 0..5u64 {
+            let ms = 10 + 10 * round;
+            let request = TcpRepr {
+                ack_number: acked,
+                flags: TcpFlags::ACK | TcpFlags::PSH,
+                ..data(seq, b"ping")
+            };
+            assert!(c.predicts(&request), "{congestion:?} round {round}");
+            send(&mut c, ms, request);
+            seq += 4;
+            let mut buf = [0u8; 8];
+            assert_eq!(c.recv(&mut buf, false), Ok(4));
+            assert_eq!(c.send(b"pong"), Ok(4));
+            assert_eq!(drain(&mut c, ms).len(), 1);
+            acked += 4;
+        }
+        let taken = LEAN_ACKS.with(|n| n.get()) - before;
+        assert_eq!(taken, expected, "{congestion:?}");
+        assert!(c.srtt().is_some(), "{congestion:?}");
+    }
+}
+
+/// The sole record left after an ACK of the first of two segments sent apart: its ACK takes
+/// the one-pass path too, and the delivery state (the send interval starts at the newest
+/// delivered segment's send time, draft-cheng §3.3) must end as the full path leaves it.
+#[test]
+fn test_header_prediction_acks_the_last_of_two_segments_in_one_pass() {
+    let config = TcpConfig {
+        sack: true,
+        nodelay: true,
+        ..plain()
+    };
+    let mut c = established_sack_at(&config, 0);
+    assert_eq!(c.send(b"first"), Ok(5));
+    assert_eq!(drain(&mut c, 10).len(), 1);
+    assert_eq!(c.send(b"second"), Ok(6));
+    assert_eq!(drain(&mut c, 14).len(), 1);
+    let seq = REMOTE_SEQ + 1;
+    let first = TcpRepr {
+        seq_number: seq,
+        ..ack(LOCAL_SEQ + 1 + 5)
+    };
+    assert!(!c.predicts(&first), "part of the flight: the full path");
+    send(&mut c, 30, first);
+    let before = LEAN_ACKS.with(|n| n.get());
+    let second = TcpRepr {
+        seq_number: seq,
+        ..ack(LOCAL_SEQ + 1 + 11)
+    };
+    assert!(c.predicts(&second));
+    send(&mut c, 35, second);
+    assert_eq!(LEAN_ACKS.with(|n| n.get()) - before, 1);
     assert_eq!(c.send_queue(), 0);
 }
 
