@@ -14,6 +14,9 @@
 //! | AF_XDP (XSK rings, UMEM, own XDP program) | [`afxdp`] | root, or CAP_NET_ADMIN + CAP_NET_RAW + CAP_BPF |
 //! | DPDK ethdev (cargo feature `dpdk`) | `dpdk` | root (EAL: hugepages or `--no-huge`, devices) |
 //!
+//! A context's engine holds its queue as a [`Port`]: the in-memory link by its own type (its
+//! frame callbacks inline), every other backend boxed behind [`PacketIo`].
+//!
 //! [`steer`] wraps the queues of a multi-queue port whose own steering is not mTCP's RSS
 //! (multi-queue TAP, AF_XDP, DPDK vdevs) and hands each frame to the context that owns it.
 pub mod afpacket;
@@ -25,6 +28,7 @@ mod fd_waker;
 mod frame;
 pub mod memory;
 pub mod pcap;
+mod port;
 pub mod rss;
 mod rss_cbpf;
 pub mod sim;
@@ -34,6 +38,8 @@ pub mod tap;
 mod vnet_hdr;
 
 use std::sync::Arc;
+
+pub use port::Port;
 
 /// Frames a burst moves at most (mTCP and DPDK use 32–64).
 pub const BURST: usize = 64;

@@ -256,15 +256,17 @@ impl Home {
 /// A frame in flight.
 struct Packet {
     buf: SizedBuf,
-    len: usize,
     home: Home,
+    /// Bytes of the frame (at most [`MAX_MTU`] + 14: fits 32 bits, keeps the packet at 32 bytes).
+    len: u32,
     /// Sent by a station with checksum offload: TCP checksums unfinished, never corrupted.
     partial: bool,
 }
 
 impl Packet {
+    #[inline]
     fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+        &self.buf[..self.len as usize]
     }
 }
 
@@ -290,20 +292,16 @@ fn stash(
     }
 }
 
-/// One frame of a flushed burst bound for one receive queue.
-#[derive(Clone, Copy)]
-struct Delivery {
-    station: u32,
-    queue: u32,
-    frame: u32,
-}
-
-/// A sending queue's ring into one receive queue, and that queue's `Notify` as last read
-/// (valid while its epoch holds).
+/// A sending queue's ring into one receive queue, the frames pushed into it since the last
+/// flush, and that queue's `Notify` as last read (valid while its epoch holds).
 struct Outbox {
     station: u64,
     queue: u32,
     ring: Producer<Packet>,
+    /// The receive queue's shared side: its pending count, drops and `Notify`.
+    rx: Arc<RxQueue>,
+    /// Frames pushed and not yet published (they wait for `flush`).
+    unpublished: usize,
     notify_epoch: u64,
     notify: Option<Arc<dyn Notify>>,
 }
@@ -334,8 +332,16 @@ pub struct MemoryQueue {
     last_outbox: usize,
     /// This queue's end of its buffer-return channel.
     returns: Receiver<SizedBuf>,
-    /// Frames built by `tx`, waiting for `flush` (a slot is `None` once its buffer moved).
-    batch: Vec<Option<Packet>>,
+    /// Outboxes holding frames that wait for `flush` (indices into `outboxes`), and how many
+    /// frames were sent since the last flush.
+    dirty: Vec<usize>,
+    unflushed: usize,
+    /// The last unicast destination MAC sent to, when its station has one queue: the outbox
+    /// its frames go to (`usize::MAX`: none; reset with each snapshot) and the longest frame
+    /// that station takes. A burst of one connection's segments finds it each time.
+    route_dst: [u8; 6],
+    route_outbox: usize,
+    route_max_frame: usize,
     /// Free buffers of this queue.
     own: Vec<SizedBuf>,
     /// Free buffers of other queues (they go back when there are too many), each at least
@@ -343,11 +349,8 @@ pub struct MemoryQueue {
     foreign: Vec<(SizedBuf, Home)>,
     /// Buffers this queue allocated.
     allocated: usize,
-    /// Scratch of `flush`: frames for one destination, where each frame goes, and how many
-    /// deliveries each frame has left.
-    staging: Vec<Packet>,
-    deliveries: Vec<Delivery>,
-    remaining: Vec<u32>,
+    /// Scratch of `send_slow`: every (station, queue) one frame goes to.
+    targets: Vec<(usize, usize)>,
     stats: PortStats,
 }
 
@@ -385,13 +388,15 @@ impl MemoryQueue {
             outboxes: Vec::new(),
             last_outbox: 0,
             returns,
-            batch: Vec::with_capacity(BURST),
+            dirty: Vec::with_capacity(4),
+            unflushed: 0,
+            route_dst: [0; 6],
+            route_outbox: usize::MAX,
+            route_max_frame: 0,
             own: Vec::with_capacity(CACHE_HIGH),
             foreign: Vec::with_capacity(CACHE_HIGH + 2 * BURST),
             allocated: 0,
-            staging: Vec::with_capacity(BURST),
-            deliveries: Vec::with_capacity(2 * BURST),
-            remaining: Vec::with_capacity(BURST),
+            targets: Vec::with_capacity(8),
             stats: PortStats::default(),
         }
     }
@@ -483,20 +488,35 @@ impl MemoryQueue {
     fn take_snapshot(&mut self) {
         self.generation = self.hub.generation.load(Ordering::Acquire);
         self.stations = Arc::clone(&lock(&self.hub.stations));
-        // Rings into stations that left go with them.
+        self.route_outbox = usize::MAX;
+        // Rings into stations that left go with them (and the frames waiting in them).
         let stations = &self.stations;
         self.outboxes
             .retain(|o| stations.iter().any(|s| s.id == o.station));
+        self.dirty.clear();
+        for (i, o) in self.outboxes.iter().enumerate() {
+            if o.unpublished > 0 {
+                self.dirty.push(i);
+            }
+        }
     }
 
-    /// The outbox into (station `s`, queue `q`) of the snapshot, made on first use: our ring
-    /// goes to the receiver through its `new_rings` (the one lock, once per pair of queues).
+    /// The outbox into (station `s`, queue `q`) of the snapshot: usually the last one used.
+    #[inline]
     fn outbox(&mut self, s: usize, q: usize) -> usize {
+        let id = self.stations[s].id;
+        match self.outboxes.get(self.last_outbox) {
+            Some(o) if o.station == id && o.queue == q as u32 => self.last_outbox,
+            _ => self.find_outbox(s, q),
+        }
+    }
+
+    /// [`MemoryQueue::outbox`] when it is not the last one used, made on first use: our ring
+    /// goes to the receiver through its `new_rings` (the one lock, once per pair of queues).
+    #[inline(never)]
+    fn find_outbox(&mut self, s: usize, q: usize) -> usize {
         let station = &self.stations[s];
         let at = |o: &Outbox| o.station == station.id && o.queue == q as u32;
-        if self.outboxes.get(self.last_outbox).is_some_and(at) {
-            return self.last_outbox;
-        }
         let o = match self.outboxes.iter().position(at) {
             Some(o) => o,
             None => {
@@ -514,6 +534,8 @@ impl MemoryQueue {
                     station: station.id,
                     queue: q as u32,
                     ring,
+                    rx: Arc::clone(rx),
+                    unpublished: 0,
                     notify_epoch: u64::MAX,
                     notify: None,
                 });
@@ -524,163 +546,194 @@ impl MemoryQueue {
         o
     }
 
-    /// Pushes the frames of `staging` (or, with `whole_batch`, of the batch) into (station
-    /// `s`, queue `q`) of the snapshot and wakes its owner; returns how many went in. Frames
-    /// that find the ring full are dropped (counted at the receiver) and their buffers kept.
-    fn deliver(&mut self, s: usize, q: usize, whole_batch: bool) -> usize {
-        let o = self.outbox(s, q);
-        let MemoryQueue {
-            stations,
-            staging,
-            batch,
-            outboxes,
-            own,
-            foreign,
-            home,
-            ..
-        } = self;
-        let rx = &stations[s].queues[q];
-        let out = &mut outboxes[o];
-        let mut added = 0;
-        let mut dropped = 0;
-        let mut push = |packet: Packet| match out.ring.push(packet) {
-            Ok(()) => added += 1,
-            Err(p) => {
-                dropped += 1;
-                stash(own, foreign, *home, p.buf, p.home);
-            }
+    /// Routes a frame just built into the ring of the receive queue it goes to, where it
+    /// waits for the next flush. A frame to the same single-queue station as the last one
+    /// (every segment of a connection to a one-context peer) goes straight to its outbox.
+    #[inline]
+    fn send(&mut self, packet: Packet) {
+        self.refresh_stations();
+        let dst = dst_mac(packet.bytes());
+        if dst == self.route_dst
+            && self.route_outbox != usize::MAX
+            && packet.len as usize <= self.route_max_frame
+        {
+            debug_assert!(self.route_is_current(dst), "stale route to {dst:02x?}");
+            self.push_to(self.route_outbox, packet);
+            return;
+        }
+        self.send_routed(packet);
+    }
+
+    /// What `send_routed` would find for `dst` (the general lookup), compared with the
+    /// remembered route in debug builds.
+    fn route_is_current(&self, dst: [u8; 6]) -> bool {
+        let Some(station) = self.stations.iter().find(|st| st.mac == dst) else {
+            return false;
         };
-        if whole_batch {
-            // Usually one frame (a request or a response): no iterator adapters.
-            for slot in batch.iter_mut() {
-                if let Some(packet) = slot.take() {
-                    push(packet);
+        let out = &self.outboxes[self.route_outbox];
+        !Arc::ptr_eq(station, &self.station)
+            && station.queues.len() == 1
+            && out.station == station.id
+            && out.queue == 0
+            && Arc::ptr_eq(&out.rx, &station.queues[0])
+            && self.route_max_frame == station.max_frame()
+    }
+
+    /// [`MemoryQueue::send`] without a route to reuse: a unicast frame for one queue of
+    /// another station is pushed there (and remembered as the route when that station has one
+    /// queue); the rest goes through `send_slow`.
+    #[inline(never)]
+    fn send_routed(&mut self, packet: Packet) {
+        let bytes = packet.bytes();
+        let dst = dst_mac(bytes);
+        if !is_group(dst) {
+            if let Some(s) = self.stations.iter().position(|st| st.mac == dst) {
+                let station = &self.stations[s];
+                if !Arc::ptr_eq(station, &self.station)
+                    && packet.len as usize <= station.max_frame()
+                {
+                    let (queues, max_frame) = (station.queues.len(), station.max_frame());
+                    if let Steer::Queue(q) = rss::steer_frame(bytes, queues) {
+                        let o = self.outbox(s, q);
+                        if queues == 1 {
+                            self.route_dst = dst;
+                            self.route_outbox = o;
+                            self.route_max_frame = max_frame;
+                        }
+                        self.push_to(o, packet);
+                        return;
+                    }
                 }
             }
-            batch.clear();
-        } else {
-            staging.drain(..).for_each(&mut push);
         }
-        if dropped > 0 {
-            rx.drops.fetch_add(dropped, Ordering::Relaxed);
+        self.send_slow(packet);
+    }
+
+    /// Every (station, queue) a frame goes to, as a switch without learning does: each other
+    /// station whose MAC it is for (all of them for a group address) and whose MTU takes it,
+    /// on the queue RSS picks or, for what RSS can't place, on every queue. The last delivery
+    /// moves the frame's buffer, the others get copies; a frame nobody takes (unknown
+    /// destination, only smaller MTUs on the way) keeps its buffer here.
+    #[inline(never)]
+    fn send_slow(&mut self, packet: Packet) {
+        let mut targets = std::mem::take(&mut self.targets);
+        targets.clear();
+        let bytes = packet.bytes();
+        let dst = dst_mac(bytes);
+        for (s, station) in self.stations.iter().enumerate() {
+            let wanted = is_group(dst) || station.mac == dst;
+            if !wanted || Arc::ptr_eq(station, &self.station) {
+                continue;
+            }
+            if packet.len as usize > station.max_frame() {
+                self.stats.drops += 1;
+                continue;
+            }
+            match rss::steer_frame(bytes, station.queues.len()) {
+                Steer::Queue(q) => targets.push((s, q)),
+                Steer::All => targets.extend((0..station.queues.len()).map(|q| (s, q))),
+            }
         }
-        if added == 0 {
-            return 0;
+        match targets.split_last() {
+            Some((&(s, q), copies)) => {
+                for &(cs, cq) in copies {
+                    // Our buffers hold any frame we built (its length is at most our MTU's).
+                    let (mut buf, home) = self.take_buf();
+                    buf[..packet.len as usize].copy_from_slice(packet.bytes());
+                    let copy = Packet {
+                        buf,
+                        home,
+                        len: packet.len,
+                        partial: packet.partial,
+                    };
+                    self.push(cs, cq, copy);
+                }
+                self.push(s, q, packet);
+            }
+            None => self.put_back(packet),
         }
-        out.ring.publish();
-        rx.pending.fetch_add(added, Ordering::AcqRel);
-        let epoch = rx.notify_epoch.load(Ordering::Acquire);
-        if out.notify_epoch != epoch {
-            // First delivery there, or `set_notify` since: read it once under the lock.
-            out.notify = lock(&rx.notify).clone();
-            out.notify_epoch = epoch;
+        self.targets = targets;
+    }
+
+    /// Pushes a frame into the ring of (station `s`, queue `q`) of the snapshot, unpublished:
+    /// the receiver sees it after the next flush. A frame that finds the ring full is dropped
+    /// (counted at the receiver) and its buffer kept.
+    #[inline]
+    fn push(&mut self, s: usize, q: usize, packet: Packet) {
+        let o = self.outbox(s, q);
+        self.push_to(o, packet);
+    }
+
+    /// [`MemoryQueue::push`] into outbox `o`.
+    #[inline]
+    fn push_to(&mut self, o: usize, packet: Packet) {
+        let out = &mut self.outboxes[o];
+        match out.ring.push(packet) {
+            Ok(()) => {
+                if out.unpublished == 0 {
+                    self.dirty.push(o);
+                }
+                out.unpublished += 1;
+            }
+            Err(p) => {
+                out.rx.drops.fetch_add(1, Ordering::Relaxed);
+                stash(&mut self.own, &mut self.foreign, self.home, p.buf, p.home);
+            }
         }
-        if let Some(n) = &out.notify {
-            n.notify();
+    }
+
+    /// Makes the frames pushed since the last flush visible and wakes their receivers: per
+    /// receive queue one release store, one count and one wake-up.
+    fn publish(&mut self) {
+        for &o in &self.dirty {
+            let out = &mut self.outboxes[o];
+            out.ring.publish();
+            let rx = &out.rx;
+            rx.pending.fetch_add(out.unpublished, Ordering::AcqRel);
+            out.unpublished = 0;
+            let epoch = rx.notify_epoch.load(Ordering::Acquire);
+            if out.notify_epoch != epoch {
+                // First delivery there, or `set_notify` since: read it once under the lock.
+                out.notify = lock(&rx.notify).clone();
+                out.notify_epoch = epoch;
+            }
+            if let Some(n) = &out.notify {
+                n.notify();
+            }
         }
-        added
+        self.dirty.clear();
     }
 
     /// Takes the rings senders made into this queue since the last look.
+    #[inline]
     fn adopt_rings(&mut self) {
-        let queue = &self.rx;
-        let made = queue.rings_made.load(Ordering::Acquire);
+        let made = self.rx.rings_made.load(Ordering::Acquire);
         if made != self.rings_seen {
-            self.inbox.append(&mut lock(&queue.new_rings));
-            self.rings_seen = made;
+            self.adopt_new_rings(made);
         }
     }
 
+    #[inline(never)]
+    fn adopt_new_rings(&mut self, made: usize) {
+        self.inbox.append(&mut lock(&self.rx.new_rings));
+        self.rings_seen = made;
+    }
+
+    #[inline]
     fn put_back(&mut self, p: Packet) {
         self.put_buf(p.buf, p.home);
-    }
-
-    /// The one (station, queue) every batched frame goes to, when there is one: each frame
-    /// unicast to the same attached station and steered to the same queue, none too long.
-    /// The usual burst (one connection's segments) takes this path; anything else is routed
-    /// frame by frame.
-    fn single_target(&self) -> Option<(usize, usize)> {
-        let mut target = None;
-        for frame in self.batch.iter() {
-            let frame = frame.as_ref()?;
-            let bytes = frame.bytes();
-            let dst = dst_mac(bytes);
-            if is_group(dst) {
-                return None;
-            }
-            let s = self.stations.iter().position(|st| st.mac == dst)?;
-            let station = &self.stations[s];
-            if Arc::ptr_eq(station, &self.station) || frame.len > station.max_frame() {
-                return None;
-            }
-            let Steer::Queue(q) = rss::steer_frame(bytes, station.queues.len()) else {
-                return None;
-            };
-            match target {
-                None => target = Some((s, q)),
-                Some(t) if t == (s, q) => {}
-                Some(_) => return None,
-            }
-        }
-        target
-    }
-
-    /// Works out every (station, queue) each batched frame goes to.
-    fn route_batch(&mut self) {
-        self.deliveries.clear();
-        self.remaining.clear();
-        for (i, slot) in self.batch.iter().enumerate() {
-            let Some(frame) = slot else {
-                self.remaining.push(0);
-                continue;
-            };
-            let bytes = frame.bytes();
-            let dst = dst_mac(bytes);
-            let before = self.deliveries.len();
-            for (s, station) in self.stations.iter().enumerate() {
-                let wanted = if is_group(dst) {
-                    true
-                } else {
-                    station.mac == dst
-                };
-                if !wanted || Arc::ptr_eq(station, &self.station) {
-                    continue;
-                }
-                if frame.len > station.max_frame() {
-                    self.stats.drops += 1;
-                    continue;
-                }
-                let mut push = |queue: usize| {
-                    self.deliveries.push(Delivery {
-                        station: s as u32,
-                        queue: queue as u32,
-                        frame: i as u32,
-                    })
-                };
-                match rss::steer_frame(bytes, station.queues.len()) {
-                    Steer::Queue(q) => push(q),
-                    Steer::All => (0..station.queues.len()).for_each(push),
-                }
-            }
-            self.remaining.push((self.deliveries.len() - before) as u32);
-        }
-        // Group by destination queue; frame order is kept within a queue. A burst to a single
-        // queue (the usual case) is already in order.
-        let key = |d: &Delivery| (d.station, d.queue, d.frame);
-        if !self.deliveries.is_sorted_by_key(key) {
-            self.deliveries.sort_unstable_by_key(key);
-        }
     }
 
     /// What checksum offload asks of a received frame (module docs): with offload, a frame
     /// from a station without it is checked (false: drop it); without, a frame from a station
     /// with it gets its TCP checksum finished.
+    #[inline]
     fn accept_checksums(&self, packet: &mut Packet) -> bool {
         match (self.offload, packet.partial) {
             (true, true) | (false, false) => true,
             (true, false) => verify_frame(packet.bytes()),
             (false, true) => {
-                let len = packet.len;
+                let len = packet.len as usize;
                 // Only TCP is left unfinished; anything else is complete already.
                 let _ = complete_l4_checksum(&mut packet.buf[..len]);
                 true
@@ -688,29 +741,10 @@ impl MemoryQueue {
         }
     }
 
-    /// The buffer for one delivery of batch frame `i`: the frame's own buffer for its last
-    /// delivery, a copy before that.
-    fn buffer_for(&mut self, i: usize) -> Option<Packet> {
-        let left = &mut self.remaining[i];
-        *left -= 1;
-        if *left == 0 {
-            return self.batch[i].take();
-        }
-        let len = self.batch[i].as_ref()?.len;
-        let (mut buf, home) = self.take_buf();
-        let src = self.batch[i].as_ref()?;
-        buf[..len].copy_from_slice(src.bytes());
-        Some(Packet {
-            buf,
-            len: src.len,
-            home,
-            partial: src.partial,
-        })
-    }
-}
-
-impl PacketIo for MemoryQueue {
-    fn rx_burst(&mut self, max: usize, on_frame: &mut dyn FnMut(&[u8])) -> usize {
+    /// [`PacketIo::rx_burst`] with the callback's type known, so it can be inlined (the
+    /// engine drives an in-memory queue this way, through [`Port`](crate::Port)).
+    #[inline]
+    pub fn rx_burst_with<F: FnMut(&[u8])>(&mut self, max: usize, mut on_frame: F) -> usize {
         if !self.has_pending() {
             return 0;
         }
@@ -736,7 +770,7 @@ impl PacketIo for MemoryQueue {
                 }
                 on_frame(packet.bytes());
                 self.stats.rx_frames += 1;
-                self.stats.rx_bytes += packet.len as u64;
+                self.stats.rx_bytes += u64::from(packet.len);
                 self.put_back(packet);
             }
             if self.inbox[r].undersized && self.foreign.len() > cached {
@@ -755,14 +789,18 @@ impl PacketIo for MemoryQueue {
         total
     }
 
-    fn tx(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> usize) -> bool {
+    /// [`PacketIo::tx`] with the callback's type known, so it can be inlined (as
+    /// [`MemoryQueue::rx_burst_with`]). The frame goes into its receiver's ring at once,
+    /// unpublished, so the flush only publishes.
+    #[inline]
+    pub fn tx_with<F: FnOnce(&mut [u8]) -> usize>(&mut self, len: usize, fill: F) -> bool {
         // Every buffer `take_buf` gives is at least `buf_len` bytes.
         if len > self.buf_len {
             self.stats.drops += 1;
             return false;
         }
-        if self.batch.len() >= BURST {
-            self.flush();
+        if self.unflushed >= BURST {
+            self.flush_now();
         }
         let (mut buf, home) = self.take_buf();
         let n = fill(&mut buf[..len]);
@@ -773,54 +811,48 @@ impl PacketIo for MemoryQueue {
             self.put_buf(buf, home);
             return false;
         }
-        // Counted as sent here rather than in `flush` (one pass less over the batch there).
+        // Counted as sent here (frames dropped on the way count at the receiver or as drops).
         self.stats.tx_frames += 1;
         self.stats.tx_bytes += n as u64;
-        self.batch.push(Some(Packet {
+        self.unflushed += 1;
+        let partial = self.offload;
+        self.send(Packet {
             buf,
-            len: n,
             home,
-            partial: self.offload,
-        }));
+            len: n as u32,
+            partial,
+        });
         true
     }
 
-    fn flush(&mut self) {
-        if self.batch.is_empty() {
-            return;
-        }
-        self.refresh_stations();
-        if let Some((station, queue)) = self.single_target() {
-            // Moves the whole batch (no copies).
-            self.deliver(station, queue, true);
-            self.trim_cache();
-            return;
-        }
-        self.route_batch();
-        let mut next = 0;
-        while next < self.deliveries.len() {
-            let Delivery { station, queue, .. } = self.deliveries[next];
-            let end = self.deliveries[next..]
-                .iter()
-                .position(|d| d.station != station || d.queue != queue)
-                .map_or(self.deliveries.len(), |p| next + p);
-            self.staging.clear();
-            for k in next..end {
-                let frame = self.deliveries[k].frame as usize;
-                if let Some(f) = self.buffer_for(frame) {
-                    self.staging.push(f);
-                }
-            }
-            self.deliver(station as usize, queue as usize, false);
-            next = end;
-        }
-        // Frames nobody took (unknown destination, or only too-small MTUs on the way).
-        while let Some(slot) = self.batch.pop() {
-            if let Some(p) = slot {
-                self.put_buf(p.buf, p.home);
-            }
+    /// [`PacketIo::flush`]: publishes what `tx` pushed.
+    #[inline]
+    pub fn flush_now(&mut self) {
+        self.unflushed = 0;
+        if !self.dirty.is_empty() {
+            self.publish();
         }
         self.trim_cache();
+    }
+
+    /// [`PacketIo::has_pending`], inherent so it inlines.
+    #[inline]
+    pub fn has_pending(&self) -> bool {
+        self.rx.pending.load(Ordering::Acquire) != 0
+    }
+}
+
+impl PacketIo for MemoryQueue {
+    fn rx_burst(&mut self, max: usize, on_frame: &mut dyn FnMut(&[u8])) -> usize {
+        self.rx_burst_with(max, on_frame)
+    }
+
+    fn tx(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8]) -> usize) -> bool {
+        self.tx_with(len, fill)
+    }
+
+    fn flush(&mut self) {
+        self.flush_now();
     }
 
     fn caps(&self) -> Caps {
@@ -839,7 +871,7 @@ impl PacketIo for MemoryQueue {
     }
 
     fn has_pending(&self) -> bool {
-        self.rx.pending.load(Ordering::Acquire) != 0
+        MemoryQueue::has_pending(self)
     }
 
     fn stats(&self) -> PortStats {

@@ -244,6 +244,37 @@ fn detach_on_last_queue_drop_then_reattach() {
 }
 
 #[test]
+fn a_station_that_reattaches_with_the_same_mac_gets_the_next_frames() {
+    // A sender remembers where its last unicast MAC went: once that station leaves, the next
+    // frames must reach the new station with the MAC, not the ring of the one that left,
+    // even for a change between a frame's transmission and its flush.
+    let mut a = memory::attach("mem-reroute", mac(1), 1, 1500).unwrap();
+    let mut b = memory::attach("mem-reroute", mac(2), 1, 1500).unwrap();
+    let seqs = |q: &mut memory::MemoryQueue| -> Vec<u64> {
+        recv_all(q).iter().map(|f| seq_of(f)).collect()
+    };
+    send(&mut a[0], &seq_frame(mac(2), mac(1), 1, 64));
+    a[0].flush();
+    assert_eq!(seqs(&mut b[0]), [1]);
+    drop(b);
+    let mut b = memory::attach("mem-reroute", mac(2), 1, 1500).unwrap();
+    send(&mut a[0], &seq_frame(mac(2), mac(1), 2, 64));
+    a[0].flush();
+    assert_eq!(seqs(&mut b[0]), [2]);
+
+    send(&mut a[0], &seq_frame(mac(2), mac(1), 3, 64));
+    drop(b);
+    let mut c = memory::attach("mem-reroute", mac(2), 1, 1500).unwrap();
+    send(&mut a[0], &seq_frame(mac(2), mac(1), 4, 64));
+    a[0].flush();
+    assert_eq!(
+        seqs(&mut c[0]),
+        [4],
+        "frame 3 went with the station that left"
+    );
+}
+
+#[test]
 fn senders_from_several_threads_to_one_station() {
     let mut rx = memory::attach("mem-fanin", mac(10), 1, 1500).unwrap();
     let per_sender = 1000u64; // 3000 in all: fits one ring

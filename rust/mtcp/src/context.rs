@@ -65,7 +65,7 @@ pub(crate) enum Mode {
 }
 
 /// Returns a port queue to its stack.
-pub(crate) type GiveBack = Box<dyn FnOnce(Box<dyn mtcp_io::PacketIo>) + Send>;
+pub(crate) type GiveBack = Box<dyn FnOnce(mtcp_io::Port) + Send>;
 
 pub(crate) struct ContextInner {
     pub(crate) core: usize,
@@ -253,7 +253,10 @@ impl ContextInner {
                 // Send the resets now: no loop will run again.
                 engine.poll(now);
             }
-            std::mem::replace(&mut engine.io, Box::new(crate::stack::NullIo))
+            std::mem::replace(
+                &mut engine.io,
+                mtcp_io::Port::Boxed(Box::new(crate::stack::NullIo)),
+            )
         });
         if let Some(give_back) = self
             .on_destroy
@@ -510,7 +513,7 @@ impl Context {
             s.flows = engine.core.flows.len() as u64;
             s.sockets_in_use = engine.core.sockets.in_use() as u64;
             // The port's own drops (full queues, oversized frames) count too.
-            let port = engine.io.stats();
+            let port = mtcp_io::PacketIo::stats(&engine.io);
             s.drops += port.drops;
             s.rx_steered = port.steered;
             s

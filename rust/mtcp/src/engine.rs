@@ -5,7 +5,7 @@
 //! (`api.rs`) change the same state and leave transmission to the next poll.
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use mtcp_io::{PacketIo, BURST, MAX_FRAME};
+use mtcp_io::{PacketIo, Port, BURST, MAX_FRAME};
 use mtcp_proto::tcp::{
     reset_for, CongestionAlgorithm, Connection, State, Storage, SynCookieMode, SynCookies,
     TcpConfig, COOKIE_LIFETIME_MS,
@@ -113,7 +113,8 @@ pub(crate) struct RssFilter {
 }
 
 pub(crate) struct Engine {
-    pub(crate) io: Box<dyn PacketIo>,
+    /// The port queue, matched on so the in-memory link's frame callbacks inline.
+    pub(crate) io: Port,
     pub(crate) core: Core,
 }
 
@@ -820,7 +821,7 @@ impl Core {
         b
     }
 
-    pub(crate) fn transmit(&mut self, now: Instant, io: &mut dyn PacketIo) {
+    pub(crate) fn transmit(&mut self, now: Instant, io: &mut Port) {
         if !self.ctrl.is_empty() {
             self.transmit_ctrl(io);
         }
@@ -846,10 +847,10 @@ impl Core {
 
     /// Sends the control frames (ARP, ICMP, RST) and keeps their buffers.
     #[inline(never)]
-    fn transmit_ctrl(&mut self, io: &mut dyn PacketIo) {
+    fn transmit_ctrl(&mut self, io: &mut Port) {
         for buf in std::mem::take(&mut self.ctrl) {
             let n = buf.len();
-            if io.tx(n, &mut |out| {
+            if io.tx_with(n, |out| {
                 out[..n].copy_from_slice(&buf);
                 n
             }) {
@@ -860,7 +861,7 @@ impl Core {
         }
     }
 
-    fn emit_flow(&mut self, now: Instant, fid: FlowId, io: &mut dyn PacketIo) {
+    fn emit_flow(&mut self, now: Instant, fid: FlowId, io: &mut Port) {
         let Some(flow) = self.flows.get_mut(fid) else {
             return;
         };
@@ -882,7 +883,7 @@ impl Core {
                 let mut sent = 0;
                 let ident = &mut self.ip_ident;
                 let conn = &mut flow.conn;
-                let ok = io.tx(self.tx_frame, &mut |buf| {
+                let ok = io.tx_with(self.tx_frame, |buf| {
                     let Some(n) = conn.poll_transmit(now, &mut buf[ETH_IP_HEADERS..]) else {
                         return 0;
                     };
@@ -1124,22 +1125,20 @@ impl Engine {
         let Engine { io, core } = self;
         core.now = now;
         let mut received = 0;
-        // Asking first is cheaper than an empty burst through the port (most inline polls find
-        // nothing waiting).
-        if io.has_pending() {
-            for _ in 0..4 {
-                let n = io.rx_burst(BURST, &mut |frame| core.handle_frame(now, frame));
-                received += n;
-                if n < BURST {
-                    break;
-                }
+        // Each burst asks the port first whether anything waits (cheaper than an empty burst;
+        // most inline polls find nothing).
+        for _ in 0..4 {
+            let n = io.rx_burst_with(BURST, |frame| core.handle_frame(now, frame));
+            received += n;
+            if n < BURST {
+                break;
             }
         }
         core.fire_timers(now);
         let had_tx = core.has_work();
         if had_tx {
             // Only `transmit` builds frames, so with nothing queued there is nothing to flush.
-            core.transmit(now, &mut **io);
+            core.transmit(now, io);
             io.flush();
         }
         core.update_events();

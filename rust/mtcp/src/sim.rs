@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use mtcp_io::sim::SimFabric;
 pub use mtcp_io::sim::{Impairments, SimStats};
-use mtcp_io::PacketIo;
+use mtcp_io::Port;
 use mtcp_proto::{Duration, Instant};
 
 use crate::clock::Clock;
@@ -64,7 +64,7 @@ impl Network {
             .attach(config.effective_mac(), config.num_cores);
         let queues = ports
             .into_iter()
-            .map(|p| Box::new(p) as Box<dyn PacketIo>)
+            .map(|p| Port::Boxed(Box::new(p)))
             .collect();
         let seed = self.inner.seed ^ (hosts.len() as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let stack = Stack::from_parts(

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use mtcp_io::sys::combine::Combiner;
-use mtcp_io::{Caps, Notify, PacketIo, PortStats};
+use mtcp_io::{Caps, Notify, PacketIo, Port, PortStats};
 use mtcp_proto::Errno;
 
 use crate::clock::Clock;
@@ -243,7 +243,7 @@ pub(crate) struct StackInner {
     pub(crate) config: Config,
     pub(crate) net: NetConfig,
     /// One queue per core until a context takes it.
-    queues: Mutex<Vec<Option<Box<dyn PacketIo>>>>,
+    queues: Mutex<Vec<Option<Port>>>,
     /// Contexts live until destroyed (as in mTCP) or until the stack goes away: dropping the
     /// last handle of a context does not take its host off the network.
     contexts: Mutex<Vec<Arc<ContextInner>>>,
@@ -279,7 +279,7 @@ impl Stack {
         }
         config.validate().map_err(|e| invalid(e.to_string()))?;
         let mac = config.effective_mac();
-        let queues: Vec<Box<dyn PacketIo>> = match config.io {
+        let queues: Vec<Port> = match config.io {
             IoKind::Memory => {
                 let port = config
                     .port
@@ -289,7 +289,7 @@ impl Stack {
                 let (cores, mtu, offload) = (config.num_cores, config.mtu, config.checksum_offload);
                 mtcp_io::memory::attach_with_offload(&port, mac, cores, mtu, offload)?
                     .into_iter()
-                    .map(|q| Box::new(q) as Box<dyn PacketIo>)
+                    .map(Port::Memory)
                     .collect()
             }
             IoKind::Sim => {
@@ -297,8 +297,14 @@ impl Stack {
                     "io = sim hosts are made by mtcp::sim::Network::add_host",
                 ));
             }
-            IoKind::Tap | IoKind::AfPacket | IoKind::AfXdp => kernel_port(&mut config)?,
-            IoKind::Dpdk => dpdk_port(&mut config)?,
+            IoKind::Tap | IoKind::AfPacket | IoKind::AfXdp => kernel_port(&mut config)?
+                .into_iter()
+                .map(Port::Boxed)
+                .collect(),
+            IoKind::Dpdk => dpdk_port(&mut config)?
+                .into_iter()
+                .map(Port::Boxed)
+                .collect(),
         };
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -307,12 +313,7 @@ impl Stack {
         Ok(Stack::from_parts(config, queues, Clock::real(), seed))
     }
 
-    pub(crate) fn from_parts(
-        config: Config,
-        queues: Vec<Box<dyn PacketIo>>,
-        clock: Clock,
-        seed: u64,
-    ) -> Stack {
+    pub(crate) fn from_parts(config: Config, queues: Vec<Port>, clock: Clock, seed: u64) -> Stack {
         let addr = config.addr.unwrap_or(DEFAULT_ADDR);
         let net = NetConfig {
             ip: addr.addr,
@@ -411,7 +412,7 @@ impl Stack {
             thread: Mutex::new(None),
             num_queues: cfg.num_cores,
             busy_poll,
-            on_destroy: Mutex::new(Some(Box::new(move |io: Box<dyn PacketIo>| {
+            on_destroy: Mutex::new(Some(Box::new(move |io: Port| {
                 if let Some(stack) = stack.upgrade() {
                     let mut queues = stack.queues.lock().unwrap_or_else(|e| e.into_inner());
                     queues[core] = Some(io);
