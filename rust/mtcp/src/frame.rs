@@ -8,7 +8,7 @@ use mtcp_proto::tcp::IcmpError;
 use mtcp_proto::wire::{
     ArpOperation, ArpPacket, ArpRepr, ChecksumCaps, Error as WireError, EtherType, EthernetAddress,
     EthernetFrame, EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr,
-    SeqNumber, TcpPacket, TcpRepr,
+    SeqNumber, TcpPacket, TcpRepr, TcpTimestamp,
 };
 
 /// Ethernet (14) + IPv4 without options (20): where the TCP segment starts in a frame we build.
@@ -71,7 +71,109 @@ impl DropReason {
 }
 
 /// Classifies a frame received by a host with `mac` and `ip`.
+#[inline]
 pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps) -> Parsed<'_> {
+    if let Some(parsed) = parse_plain_tcp(frame, mac, ip, caps) {
+        debug_assert!(
+            same_tcp(&parsed, &parse_layered(frame, mac, ip, caps)),
+            "the plain-TCP parse differs from the layered one"
+        );
+        return parsed;
+    }
+    parse_layered(frame, mac, ip, caps)
+}
+
+/// Ethernet + IPv4 without options + TCP whose only option is the timestamps option in the
+/// layout Linux and mtcp send (NOP, NOP, kind 8, length 10; RFC 7323 Appendix A).
+const PLAIN_TCP_HEADERS: usize = ETH_IP_HEADERS + 20 + 12;
+
+/// `parse` for the frame of nearly every segment of an established connection: unicast to
+/// us, IPv4 without options and not a fragment, TCP with the timestamps option alone. Its
+/// headers sit at fixed offsets, so one length check and a few byte compares replace the
+/// layer-by-layer checks, and the repr is read in one pass. `None` for anything else (the
+/// caller then parses layer by layer), including a bad checksum when `caps.rx`, so that
+/// every drop keeps its reason. Debug builds compare each answer with `parse_layered`.
+#[inline]
+fn parse_plain_tcp(
+    frame: &[u8],
+    mac: [u8; 6],
+    ip: Ipv4Addr,
+    caps: ChecksumCaps,
+) -> Option<Parsed<'_>> {
+    const ETH: usize = EthernetRepr::HEADER_LEN;
+    let h: &[u8; PLAIN_TCP_HEADERS] = frame.first_chunk()?;
+    let total_len = usize::from(u16::from_be_bytes([h[16], h[17]]));
+    let plain = h[..6] == mac
+        && h[12..14] == [0x08, 0x00] // EtherType IPv4
+        && h[14] == 0x45 // version 4, header length 20: no options
+        && u16::from_be_bytes([h[20], h[21]]) & 0x3fff == 0 // not a fragment (MF, offset)
+        && h[23] == 6 // TCP
+        && h[30..34] == ip.octets()
+        && h[46] >> 4 == 8 // TCP data offset: 32 bytes, 12 of options
+        && h[54..58] == [1, 1, 8, 10] // NOP, NOP, timestamps
+        && total_len >= PLAIN_TCP_HEADERS - ETH
+        && ETH + total_len <= frame.len();
+    if !plain {
+        return None;
+    }
+    let datagram = &frame[ETH..ETH + total_len];
+    let segment = &datagram[Ipv4Repr::HEADER_LEN..];
+    let src_ip = Ipv4Addr::new(h[26], h[27], h[28], h[29]);
+    if caps.rx
+        && !(Ipv4Packet::new_unchecked(datagram).verify_checksum()
+            && TcpPacket::new_unchecked(segment).verify_checksum(src_ip, ip))
+    {
+        return None;
+    }
+    let tcp = TcpPacket::new_unchecked(segment);
+    let read_u32 = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+    Some(Parsed::Tcp {
+        src_mac: [h[6], h[7], h[8], h[9], h[10], h[11]],
+        src_ip,
+        segment: TcpRepr {
+            src_port: tcp.src_port(),
+            dst_port: tcp.dst_port(),
+            seq_number: tcp.seq_number(),
+            ack_number: tcp.ack_number(),
+            flags: tcp.flags(),
+            window_len: tcp.window_len(),
+            urgent_pointer: tcp.urgent_pointer(),
+            timestamp: Some(TcpTimestamp {
+                tsval: read_u32(58),
+                tsecr: read_u32(62),
+            }),
+            payload: &segment[PLAIN_TCP_HEADERS - ETH_IP_HEADERS..],
+            ..TcpRepr::new(0, 0)
+        },
+    })
+}
+
+/// Debug builds: whether two classifications are the same TCP segment from the same sender.
+fn same_tcp(a: &Parsed<'_>, b: &Parsed<'_>) -> bool {
+    match (a, b) {
+        (
+            Parsed::Tcp {
+                src_mac,
+                src_ip,
+                segment,
+            },
+            Parsed::Tcp {
+                src_mac: mac_b,
+                src_ip: ip_b,
+                segment: segment_b,
+            },
+        ) => {
+            src_mac == mac_b
+                && src_ip == ip_b
+                && segment == segment_b
+                && segment.payload.as_ptr() == segment_b.payload.as_ptr()
+        }
+        _ => false,
+    }
+}
+
+/// `parse` layer by layer: Ethernet, then ARP or IPv4, then TCP or ICMP.
+fn parse_layered(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps) -> Parsed<'_> {
     let Ok(eth) = EthernetFrame::new_checked(frame) else {
         return Parsed::Dropped(DropReason::Malformed);
     };
@@ -357,6 +459,107 @@ pub(crate) fn build_tcp(
 #[cfg(test)]
 mod test {
     use super::*;
+
+    const US_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+    const US: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    /// A frame from the peer to us carrying `segment`, checksums filled.
+    fn tcp_frame(segment: &TcpRepr<'_>) -> Vec<u8> {
+        let mut frame = Vec::new();
+        build_tcp(&mut frame, PEER_MAC, US_MAC, PEER, US, 7, segment, false);
+        frame
+    }
+
+    fn segment(payload: &[u8]) -> TcpRepr<'_> {
+        TcpRepr {
+            seq_number: SeqNumber(0x0102_0304),
+            ack_number: SeqNumber(0xa0b0_c0d0),
+            flags: mtcp_proto::wire::TcpFlags::ACK | mtcp_proto::wire::TcpFlags::PSH,
+            window_len: 0x1234,
+            timestamp: Some(TcpTimestamp {
+                tsval: 0x1122_3344,
+                tsecr: 0x5566_7788,
+            }),
+            payload,
+            ..TcpRepr::new(49_500, 80)
+        }
+    }
+
+    /// The plain-TCP parse takes the segment of an established connection (with or without
+    /// data, with Ethernet padding) and reads exactly what the layered parse reads.
+    #[test]
+    fn plain_tcp_parse_reads_what_the_layered_parse_reads() {
+        let data = [0x5au8; 64];
+        for payload in [&data[..], &data[..1], &[][..]] {
+            let frame = tcp_frame(&segment(payload));
+            for caps in [
+                ChecksumCaps::default(),
+                ChecksumCaps {
+                    rx: false,
+                    tx: true,
+                },
+            ] {
+                let fast = parse_plain_tcp(&frame, US_MAC, US, caps).expect("plain");
+                let layered = parse_layered(&frame, US_MAC, US, caps);
+                assert!(same_tcp(&fast, &layered));
+                let Parsed::Tcp { segment: got, .. } = fast else {
+                    unreachable!()
+                };
+                assert_eq!(got, segment(payload));
+            }
+        }
+    }
+
+    /// Every frame the plain-TCP parse must leave to the layered one: other options, IPv4
+    /// options, a fragment, not for us, broadcast, cut short, a bad checksum.
+    #[test]
+    fn plain_tcp_parse_leaves_every_other_frame() {
+        let caps = ChecksumCaps::default();
+        let plain = tcp_frame(&segment(b"x"));
+        let with_sack = tcp_frame(&TcpRepr {
+            sack_ranges: [Some((SeqNumber(1), SeqNumber(2))), None, None],
+            ..segment(b"x")
+        });
+        let without_options = tcp_frame(&TcpRepr {
+            timestamp: None,
+            ..segment(b"x")
+        });
+        let mut fragment = plain.clone();
+        fragment[20] |= 0x20; // more fragments
+        let mut other_mac = plain.clone();
+        other_mac[5] = 9;
+        let mut broadcast = plain.clone();
+        broadcast[..6].copy_from_slice(&[0xff; 6]);
+        let mut other_ip = plain.clone();
+        other_ip[33] = 9;
+        let mut bad_checksum = plain.clone();
+        bad_checksum[PLAIN_TCP_HEADERS] ^= 1; // the payload byte
+        let mut ip_options = plain.clone();
+        ip_options[14] = 0x46;
+        let short = plain[..PLAIN_TCP_HEADERS - 1].to_vec();
+        let mut long_total = plain.clone();
+        long_total[17] = long_total[17].wrapping_add(60);
+        for (name, frame) in [
+            ("sack", with_sack),
+            ("no options", without_options),
+            ("fragment", fragment),
+            ("other mac", other_mac),
+            ("broadcast", broadcast),
+            ("other ip", other_ip),
+            ("bad checksum", bad_checksum),
+            ("ip options", ip_options),
+            ("short", short),
+            ("total length past the frame", long_total),
+        ] {
+            assert!(
+                parse_plain_tcp(&frame, US_MAC, US, caps).is_none(),
+                "{name}"
+            );
+        }
+        assert!(parse_plain_tcp(&plain, US_MAC, US, caps).is_some());
+    }
 
     /// The direct header writer gives the bytes the generic Ethernet + IPv4 emitters give.
     #[test]
