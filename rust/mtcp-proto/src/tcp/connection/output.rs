@@ -9,6 +9,15 @@ use crate::wire::{PlainHeader, SeqNumber, TcpFlags, TcpRepr, TcpTimestamp};
 
 /// The TCP header without options.
 const BASE_HEADER_LEN: usize = 20;
+/// The TCP header with the timestamps option (NOP, NOP, kind 8).
+const TIMESTAMPED_HEADER_LEN: usize = BASE_HEADER_LEN + 12;
+
+#[cfg(test)]
+thread_local! {
+    /// Segments `transmit` wrote through its lean path on this thread (tests check that the
+    /// path they mean to exercise is the one taken).
+    pub(super) static LEAN_SEGMENTS: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
 
 impl Connection {
     /// The timestamps clock (RFC 7323 §5.4): milliseconds, offset by the ISS so that TSval does
@@ -136,7 +145,27 @@ impl Connection {
         }
     }
 
+    /// The next segment: the lean common case (`lean_transmit`) when it applies, else the
+    /// general sequence of checks (`transmit_general`).
+    #[inline]
     pub(super) fn transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        if self.lean_case() {
+            // Test builds run the general path on a clone and check that both leave the same
+            // connection and write the same bytes (header_prediction.rs does the same for the
+            // receive side).
+            #[cfg(test)]
+            let twin = self.general_twin(now, buf.len());
+            if let Some(written) = self.lean_transmit(now, buf) {
+                #[cfg(test)]
+                self.assert_lean_same_as(twin, &buf[..written]);
+                return Some(written);
+            }
+        }
+        self.transmit_general(now, buf)
+    }
+
+    /// `transmit` without the lean path: every reason to send, in order.
+    pub(super) fn transmit_general(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         if self.send_now.has(SendNow::KEEPALIVE_REARM) {
             self.send_now.clear(SendNow::KEEPALIVE_REARM);
             self.arm_keepalive(now);
@@ -541,6 +570,130 @@ impl Connection {
         }
         let header = self.plain_ack_header(now, seq);
         self.write_plain_segment(buf, &header, 0)
+    }
+
+    /// Whether `transmit` may try its lean path: at most an ACK is owed (no RST, window
+    /// probe, fast retransmission, tail loss probe, final ACK or keepalive re-arm), the
+    /// connection is ESTABLISHED or CLOSE-WAIT (no SYN or FIN can be due) and nothing is
+    /// marked lost (no hole to resend). Then the general path's only cases are new data
+    /// from SND.NXT and a pure ACK.
+    #[inline]
+    fn lean_case(&self) -> bool {
+        self.send_now.only(SendNow::ACK)
+            && self.pending_rst.is_none()
+            && matches!(self.state, State::Established | State::CloseWait)
+            && self.scoreboard.lost_outstanding() == 0
+    }
+
+    /// `transmit` in the lean case: new data, else the owed ACK alone; `None` (nothing
+    /// changed) where the general path must decide.
+    #[inline]
+    fn lean_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        let data_end = self.data_end();
+        if data_end > self.snd_nxt {
+            return self.lean_data(now, buf, data_end);
+        }
+        // Nothing queued past SND.NXT: the general path's last case, the ACK.
+        if self.send_now.has(SendNow::ACK) {
+            return Some(self.emit_ack(now, buf, self.snd_max));
+        }
+        None
+    }
+
+    /// New data from SND.NXT = SND.MAX outside recovery, with the ACK and no SACK blocks:
+    /// the segment worked out once, its header written from the connection's state and the
+    /// send state advanced in one place (`new_data_sent`). `None` (nothing changed) for
+    /// anything else: a resend after a timeout, recovery, SACK blocks to report, pacing
+    /// holding data back, a closed window, Nagle.
+    #[inline]
+    fn lean_data(&mut self, now: Instant, buf: &mut [u8], data_end: SeqNumber) -> Option<usize> {
+        let seq = self.snd_nxt;
+        if seq != self.snd_max || self.in_recovery || self.sack_blocks_due() || self.paced_out(now)
+        {
+            return None;
+        }
+        let mss = usize::from(self.send_mss());
+        let available = (data_end - seq) as usize;
+        let len = if self.snd_una == seq
+            && self.snd_wnd > 0
+            && self.cc.window() >= mss
+            && self.scoreboard.has_room()
+        {
+            // Nothing in flight (every request/response exchange): with cwnd at least a
+            // segment the peer's window is the only limit (`send_window_end`), and neither
+            // SWS avoidance nor Nagle holds anything back (`next_data`).
+            let len = available.min(self.snd_wnd).min(mss);
+            debug_assert_eq!(
+                self.next_data(),
+                Some((seq, len)),
+                "lean_data shortcut disagrees"
+            );
+            len
+        } else {
+            self.next_data()?.1
+        };
+        if len == 0 || buf.len() < TIMESTAMPED_HEADER_LEN + len {
+            return None;
+        }
+        let end = seq + len;
+        let mut header = self.plain_ack_header(now, seq);
+        if end == data_end {
+            header.flags |= TcpFlags::PSH;
+        }
+        self.new_data_sent(now, seq, end, len);
+        let written = self.write_plain_segment(buf, &header, len);
+        self.on_paced_segment(now, written);
+        Some(written)
+    }
+
+    /// `data_sent` for `lean_data`'s segment, `[seq, end)` of new data (`len` bytes, no FIN)
+    /// at SND.NXT = SND.MAX, outside recovery: the same updates in the same order, without
+    /// the branches for resends, fast retransmissions and FIN.
+    #[inline]
+    fn new_data_sent(&mut self, now: Instant, seq: SeqNumber, end: SeqNumber, len: usize) {
+        self.note_data_sent(now);
+        self.scoreboard.on_sent(seq, end, now);
+        self.snd_nxt = end;
+        if len < usize::from(self.send_mss()) {
+            self.last_small_end = end;
+        }
+        if self.snd_una == seq {
+            self.note_flight_started(now);
+            self.on_flight_start(now);
+        }
+        if self.rtt_timing.is_none() && !self.opts.timestamps {
+            self.rtt_timing = Some((end, now));
+        }
+        self.snd_max = end;
+        if !self.timers.is_armed(Timer::Retransmit) {
+            self.arm_rto(now);
+        }
+        self.arm_tlp(now); // RFC 8985 §7.2: the PTO restarts with new data
+        self.note_cwnd_usage();
+    }
+
+    /// Tests only: the connection and the segment the general path makes from this state,
+    /// for `transmit` to compare with its lean path's.
+    #[cfg(test)]
+    fn general_twin(&self, now: Instant, buf_len: usize) -> (Connection, Vec<u8>) {
+        let mut twin = self.clone();
+        let mut buf = vec![0; buf_len];
+        let written = twin.transmit_general(now, &mut buf).unwrap_or(0);
+        buf.truncate(written);
+        (twin, buf)
+    }
+
+    /// Tests only: panics unless the lean path left the same connection (its `Debug` form)
+    /// and wrote the same segment as the general path did on the twin.
+    #[cfg(test)]
+    fn assert_lean_same_as(&self, twin: (Connection, Vec<u8>), segment: &[u8]) {
+        LEAN_SEGMENTS.with(|n| n.set(n.get() + 1));
+        assert_eq!(segment, twin.1, "lean transmit wrote other bytes");
+        assert_eq!(
+            format!("{self:?}"),
+            format!("{:?}", twin.0),
+            "lean transmit left a different state than the general path"
+        );
     }
 
     /// A RST (RFC 9293 §3.10.7.1, §3.10.5).

@@ -22,6 +22,7 @@ const SEND_QUANTUM_MAX: u128 = 64 * 1024;
 
 impl Connection {
     /// Whether pacing holds data back at `now` (the previous segment's interval has not passed).
+    #[inline]
     pub(super) fn paced_out(&self, now: Instant) -> bool {
         let Some(at) = self.timers.get(Timer::Pace) else {
             return false;

@@ -49,6 +49,12 @@ impl SendNow {
         self.0 & reasons.0 != 0
     }
 
+    /// Whether no reason outside `reasons` is set.
+    #[inline]
+    pub(super) fn only(self, reasons: SendNow) -> bool {
+        self.0 & !reasons.0 == 0
+    }
+
     #[inline]
     pub(super) fn set(&mut self, reason: SendNow) {
         self.0 |= reason.0;
@@ -96,6 +102,7 @@ mod test {
         s.set_to(SendNow::FINAL_ACK, true);
         assert!(s.has(SendNow::TLP) && s.has(SendNow::FINAL_ACK) && !s.has(SendNow::ACK));
         assert!(s.any(SendNow::ACK | SendNow::TLP));
+        assert!(s.only(SendNow::TLP | SendNow::FINAL_ACK) && !s.only(SendNow::TLP));
         s.clear(SendNow::TLP);
         s.set_to(SendNow::FINAL_ACK, false);
         assert_eq!(s, SendNow::default());

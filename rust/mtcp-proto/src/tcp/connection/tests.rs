@@ -2231,6 +2231,7 @@ mod fin_acked;
 mod frto;
 mod header_prediction;
 mod icmp;
+mod lean_transmit;
 mod pacing;
 mod paws;
 mod pingpong;
