@@ -273,6 +273,11 @@ impl Core {
     pub(crate) fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
         self.stats.rx_frames += 1;
         self.stats.rx_bytes += frame.len() as u64;
+        // An established connection's segment first, read straight into its repr (frame.rs).
+        if let Some(plain) = frame::parse_plain_tcp(frame, self.net.mac, self.net.ip, self.caps) {
+            self.handle_tcp(now, plain.src_mac, plain.src_ip, &plain.segment);
+            return;
+        }
         match frame::parse(frame, self.net.mac, self.net.ip, self.caps) {
             Parsed::Tcp {
                 src_mac,

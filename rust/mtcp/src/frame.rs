@@ -70,36 +70,46 @@ impl DropReason {
     }
 }
 
-/// Classifies a frame received by a host with `mac` and `ip`.
-#[inline]
-pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps) -> Parsed<'_> {
-    if let Some(parsed) = parse_plain_tcp(frame, mac, ip, caps) {
-        debug_assert!(
-            same_tcp(&parsed, &parse_layered(frame, mac, ip, caps)),
-            "the plain-TCP parse differs from the layered one"
-        );
-        return parsed;
-    }
-    parse_layered(frame, mac, ip, caps)
-}
-
 /// Ethernet + IPv4 without options + TCP whose only option is the timestamps option in the
 /// layout Linux and mtcp send (NOP, NOP, kind 8, length 10; RFC 7323 Appendix A).
 const PLAIN_TCP_HEADERS: usize = ETH_IP_HEADERS + 20 + 12;
 
-/// `parse` for the frame of nearly every segment of an established connection: unicast to
-/// us, IPv4 without options and not a fragment, TCP with the timestamps option alone. Its
-/// headers sit at fixed offsets, so one length check and a few byte compares replace the
-/// layer-by-layer checks, and the repr is read in one pass. `None` for anything else (the
-/// caller then parses layer by layer), including a bad checksum when `caps.rx`, so that
-/// every drop keeps its reason. Debug builds compare each answer with `parse_layered`.
+/// A TCP segment from `src_mac` / `src_ip`, as [`parse_plain_tcp`] reads it.
+pub(crate) struct PlainTcp<'a> {
+    pub(crate) src_mac: [u8; 6],
+    pub(crate) src_ip: Ipv4Addr,
+    pub(crate) segment: TcpRepr<'a>,
+}
+
+/// The frame of nearly every segment of an established connection, tried before [`parse`]:
+/// unicast to us, IPv4 without options and not a fragment, TCP with the timestamps option
+/// alone. Its headers sit at fixed offsets, so one length check and a few byte compares
+/// replace the layer-by-layer checks, and the repr is read in one pass, without the
+/// classification enum. `None` for anything else, including a bad checksum when `caps.rx`
+/// (so that every drop keeps its reason in `parse`). Debug builds compare each answer with
+/// `parse`'s.
 #[inline]
-fn parse_plain_tcp(
+pub(crate) fn parse_plain_tcp(
     frame: &[u8],
     mac: [u8; 6],
     ip: Ipv4Addr,
     caps: ChecksumCaps,
-) -> Option<Parsed<'_>> {
+) -> Option<PlainTcp<'_>> {
+    let plain = read_plain_tcp(frame, mac, ip, caps)?;
+    debug_assert!(
+        same_tcp(&plain, &parse(frame, mac, ip, caps)),
+        "the plain-TCP parse differs from the layered one"
+    );
+    Some(plain)
+}
+
+#[inline(always)]
+fn read_plain_tcp(
+    frame: &[u8],
+    mac: [u8; 6],
+    ip: Ipv4Addr,
+    caps: ChecksumCaps,
+) -> Option<PlainTcp<'_>> {
     const ETH: usize = EthernetRepr::HEADER_LEN;
     let h: &[u8; PLAIN_TCP_HEADERS] = frame.first_chunk()?;
     let total_len = usize::from(u16::from_be_bytes([h[16], h[17]]));
@@ -127,7 +137,7 @@ fn parse_plain_tcp(
     }
     let tcp = TcpPacket::new_unchecked(segment);
     let read_u32 = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
-    Some(Parsed::Tcp {
+    Some(PlainTcp {
         src_mac: [h[6], h[7], h[8], h[9], h[10], h[11]],
         src_ip,
         segment: TcpRepr {
@@ -148,32 +158,26 @@ fn parse_plain_tcp(
     })
 }
 
-/// Debug builds: whether two classifications are the same TCP segment from the same sender.
-fn same_tcp(a: &Parsed<'_>, b: &Parsed<'_>) -> bool {
-    match (a, b) {
-        (
-            Parsed::Tcp {
-                src_mac,
-                src_ip,
-                segment,
-            },
-            Parsed::Tcp {
-                src_mac: mac_b,
-                src_ip: ip_b,
-                segment: segment_b,
-            },
-        ) => {
-            src_mac == mac_b
-                && src_ip == ip_b
-                && segment == segment_b
-                && segment.payload.as_ptr() == segment_b.payload.as_ptr()
+/// Debug builds: whether `parse` classified the frame as the same TCP segment.
+fn same_tcp(plain: &PlainTcp<'_>, parsed: &Parsed<'_>) -> bool {
+    match parsed {
+        Parsed::Tcp {
+            src_mac,
+            src_ip,
+            segment,
+        } => {
+            plain.src_mac == *src_mac
+                && plain.src_ip == *src_ip
+                && plain.segment == *segment
+                && plain.segment.payload.as_ptr() == segment.payload.as_ptr()
         }
         _ => false,
     }
 }
 
-/// `parse` layer by layer: Ethernet, then ARP or IPv4, then TCP or ICMP.
-fn parse_layered(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps) -> Parsed<'_> {
+/// Classifies a frame received by a host with `mac` and `ip`, layer by layer: Ethernet,
+/// then ARP or IPv4, then TCP or ICMP. The caller tries [`parse_plain_tcp`] first.
+pub(crate) fn parse(frame: &[u8], mac: [u8; 6], ip: Ipv4Addr, caps: ChecksumCaps) -> Parsed<'_> {
     let Ok(eth) = EthernetFrame::new_checked(frame) else {
         return Parsed::Dropped(DropReason::Malformed);
     };
@@ -501,13 +505,11 @@ mod test {
                     tx: true,
                 },
             ] {
-                let fast = parse_plain_tcp(&frame, US_MAC, US, caps).expect("plain");
-                let layered = parse_layered(&frame, US_MAC, US, caps);
+                let fast = read_plain_tcp(&frame, US_MAC, US, caps).expect("plain");
+                let layered = parse(&frame, US_MAC, US, caps);
                 assert!(same_tcp(&fast, &layered));
-                let Parsed::Tcp { segment: got, .. } = fast else {
-                    unreachable!()
-                };
-                assert_eq!(got, segment(payload));
+                assert_eq!(fast.segment, segment(payload));
+                assert_eq!((fast.src_mac, fast.src_ip), (PEER_MAC, PEER));
             }
         }
     }
@@ -553,12 +555,9 @@ mod test {
             ("short", short),
             ("total length past the frame", long_total),
         ] {
-            assert!(
-                parse_plain_tcp(&frame, US_MAC, US, caps).is_none(),
-                "{name}"
-            );
+            assert!(read_plain_tcp(&frame, US_MAC, US, caps).is_none(), "{name}");
         }
-        assert!(parse_plain_tcp(&plain, US_MAC, US, caps).is_some());
+        assert!(read_plain_tcp(&plain, US_MAC, US, caps).is_some());
     }
 
     /// The direct header writer gives the bytes the generic Ethernet + IPv4 emitters give.
