@@ -72,6 +72,7 @@ struct Release<'a, T> {
 }
 
 impl<T> Drop for Release<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         self.combiner.release();
     }
@@ -223,23 +224,46 @@ impl<T> Combiner<T> {
     }
 
     /// Gives the value back: first serves every request queued while it was held (and those
-    /// queued while serving), oldest first.
+    /// queued while serving), oldest first. The usual case, nothing queued, is one
+    /// compare-and-swap inline; serving is out of line, so the owner's call site saves no
+    /// registers for it.
+    #[inline]
     fn release(&self) {
-        loop {
-            match self.state.compare_exchange(
+        if self
+            .state
+            .compare_exchange(
                 Self::owned(),
                 ptr::null_mut(),
                 Ordering::Release,
                 Ordering::Relaxed,
-            ) {
-                Ok(_) => return,
-                Err(_) => {
-                    // Requests are queued: take the whole list, keep the value.
-                    let head = self.state.swap(Self::owned(), Ordering::AcqRel);
-                    // SAFETY: the list was taken whole; its callers wait for it, and this
-                    // thread still holds the value.
-                    unsafe { self.serve(head) };
-                }
+            )
+            .is_err()
+        {
+            self.release_contended();
+        }
+    }
+
+    /// `release` when requests were queued meanwhile.
+    #[cold]
+    #[inline(never)]
+    fn release_contended(&self) {
+        loop {
+            // Requests are queued: take the whole list, keep the value.
+            let head = self.state.swap(Self::owned(), Ordering::AcqRel);
+            // SAFETY: the list was taken whole; its callers wait for it, and this thread still
+            // holds the value.
+            unsafe { self.serve(head) };
+            if self
+                .state
+                .compare_exchange(
+                    Self::owned(),
+                    ptr::null_mut(),
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+            {
+                return;
             }
         }
     }
