@@ -62,6 +62,14 @@ impl RttEstimator {
             .min(self.max_rto)
     }
 
+    /// A lower bound of [`RttEstimator::rto`] whatever the samples and backoff: `min_rto`
+    /// (or `max_rto` when that is smaller). A wait no longer than this is shorter than the
+    /// RTO without computing it.
+    #[inline]
+    pub(super) fn rto_floor(&self) -> Duration {
+        self.min_rto.min(self.max_rto)
+    }
+
     /// Smoothed RTT, if measured.
     pub(super) fn srtt(&self) -> Option<Duration> {
         self.srtt.map(Duration::from_micros)
@@ -91,6 +99,25 @@ mod test {
         // rttvar = 3/4 * 50 = 37.5; srtt = 100 -> 100 + 150 = 250 ms.
         assert_eq!(e.rto(), Duration::from_micros(250_000));
         assert_eq!(e.srtt(), Some(Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn rto_is_never_below_its_floor() {
+        for (min, max) in [(200, 60_000), (200, 100), (1, 1)] {
+            let mut e = RttEstimator::new(
+                Duration::from_secs(1),
+                Duration::from_millis(min),
+                Duration::from_millis(max),
+            );
+            assert!(e.rto() >= e.rto_floor());
+            for rtt_ms in [0, 1, 50, 100_000] {
+                e.sample(Duration::from_millis(rtt_ms));
+                assert!(e.rto() >= e.rto_floor(), "{min} {max} {rtt_ms}");
+                e.back_off();
+                assert!(e.rto() >= e.rto_floor(), "{min} {max} {rtt_ms}");
+            }
+            assert_eq!(e.rto_floor(), Duration::from_millis(min.min(max)));
+        }
     }
 
     #[test]

@@ -530,9 +530,12 @@ impl Connection {
     /// so the peer's slow start is not paced by delayed ACKs. Returns whether this segment is
     /// acknowledged at once.
     pub(super) fn quick_ack(&mut self, now: Instant) -> bool {
-        let idle = self
-            .last_data_at
-            .is_none_or(|last| now.saturating_duration_since(last) > self.rtt.rto());
+        // Against the RTO's floor first: data arriving closer together than that (every
+        // busy connection's) is not idle, and the RTO itself need not be worked out.
+        let idle = self.last_data_at.is_none_or(|last| {
+            let gap = now.saturating_duration_since(last);
+            gap > self.rtt.rto_floor() && gap > self.rtt.rto()
+        });
         self.last_data_at = Some(now);
         self.last_receipt = now;
         if idle {
