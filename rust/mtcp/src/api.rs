@@ -273,6 +273,7 @@ impl Core {
         let fid = self
             .open_flow(
                 || Connection::connect(&config, local, addr, SeqNumber(iss), now),
+                |conn| conn.reopen_connect(&config, local, addr, SeqNumber(iss), now),
                 key,
                 Owner::Socket(s),
             )

@@ -7,8 +7,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use mtcp_io::{PacketIo, Port, BURST, MAX_FRAME};
 use mtcp_proto::tcp::{
-    reset_for, CongestionAlgorithm, Connection, State, Storage, SynCookieMode, SynCookies,
-    TcpConfig, COOKIE_LIFETIME_MS,
+    reset_for, CongestionAlgorithm, Connection, State, SynCookieMode, SynCookies, TcpConfig,
+    COOKIE_LIFETIME_MS,
 };
 use mtcp_proto::wire::{ChecksumCaps, TcpRepr};
 use mtcp_proto::{Duration, Instant};
@@ -46,6 +46,9 @@ pub(crate) struct Flow {
     pub(crate) timer_at: Option<Instant>,
     /// The next hop towards the peer, once looked up (the routes of a context never change).
     hop: Option<Ipv4Addr>,
+    /// Bytes of buffers a freed flow's connection keeps for the next one in its slot,
+    /// counted in `Core::kept_storage_bytes` (0 once reused, or when over the budget).
+    kept_bytes: usize,
 }
 
 impl Flow {
@@ -61,7 +64,21 @@ impl Flow {
             in_txq: false,
             timer_at: None,
             hop: None,
+            kept_bytes: 0,
         }
+    }
+
+    /// [`Flow::new`] in place, for a connection just rewritten in this freed slot.
+    #[inline]
+    fn reopen(&mut self, key: FlowKey, owner: Owner) {
+        self.key = key;
+        self.owner = owner;
+        self.mapped = true;
+        self.in_accept_queue = false;
+        self.in_txq = false;
+        self.timer_at = None;
+        self.hop = None;
+        self.kept_bytes = 0;
     }
 }
 
@@ -142,10 +159,10 @@ pub(crate) struct Core {
     /// Control frames (ARP, ICMP, RST) waiting for transmission.
     ctrl: Vec<Vec<u8>>,
     spare: Vec<Vec<u8>>,
-    /// Allocations of closed connections, for the next ones (see `mtcp_proto::tcp::Storage`),
-    /// and the bytes they hold.
-    storage_pool: Vec<Storage>,
-    storage_pool_bytes: usize,
+    /// Freed flow slots whose connections keep their buffers for the next connection built
+    /// in the slot (see `mtcp_proto::tcp::Storage`), and the bytes they hold.
+    kept_storage: usize,
+    kept_storage_bytes: usize,
     ip_ident: u16,
     iss_secret: u64,
     /// SYN cookie keys (RFC 4987 §3.6) and when the last cookie went out.
@@ -161,12 +178,15 @@ pub(crate) struct Core {
     pub(crate) now: Instant,
 }
 
-/// Closed connections' allocations a context keeps for new ones: enough for a burst of
-/// short connections, while a context that once held 100 k connections returns most of their
-/// memory when they close.
-const STORAGE_POOL_MAX: usize = 256;
+/// Closed connections' allocations a context keeps for new ones (in their freed flow slots):
+/// enough for a burst of short connections, while a context that once held 100 k connections
+/// returns most of their memory when they close.
+const STORAGE_KEPT_MAX: usize = 256;
 /// And at most this many bytes of them (256 connections with 4 MiB buffers would keep 2 GiB).
-const STORAGE_POOL_BYTES: usize = 64 << 20;
+const STORAGE_KEPT_BYTES: usize = 64 << 20;
+
+#[cfg(test)]
+mod slot_reuse_tests;
 
 /// Linux's ephemeral port range (ip_local_port_range).
 pub(crate) const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
@@ -225,8 +245,8 @@ impl Core {
             arp: ArpCache::new(),
             ctrl: Vec::new(),
             spare: Vec::new(),
-            storage_pool: Vec::new(),
-            storage_pool_bytes: 0,
+            kept_storage: 0,
+            kept_storage_bytes: 0,
             ip_ident: 0,
             iss_secret,
             syn_cookies,
@@ -489,9 +509,11 @@ impl Core {
         let iss = iss.unwrap_or_else(|| {
             mtcp_proto::wire::SeqNumber(self.initial_seq(key, syn.dst_port, now))
         });
-        // Built in the flow slab, then given the SYN there (no copy of the connection).
+        // Built in the flow slab (over the finished connection a freed slot keeps, if any),
+        // then given the SYN there (no copy of the connection).
         self.open_passive(
             || Connection::passive(&config, local, remote, iss),
+            |conn| conn.reopen_passive(&config, local, remote, iss),
             |conn| conn.take_syn(syn, now),
             key,
             lsock,
@@ -499,18 +521,20 @@ impl Core {
     }
 
     /// Puts a connection that listener `lsock` opened into the flow table (`make` builds it
-    /// there, `finish` completes it in place), counted as half-open until it is promoted to
-    /// the accept queue (SYN-cookie connections too, so the promotion can uncount them). False
-    /// when the flow table is full.
+    /// there, or `reuse` over a freed slot's connection, see `open_flow`; `finish` completes
+    /// it in place), counted as half-open until it is promoted to the accept queue
+    /// (SYN-cookie connections too, so the promotion can uncount them). False when the flow
+    /// table is full.
     #[inline]
     fn open_passive(
         &mut self,
         make: impl FnOnce() -> Connection,
+        reuse: impl FnOnce(&mut Connection),
         finish: impl FnOnce(&mut Connection),
         key: FlowKey,
         lsock: SockId,
     ) -> bool {
-        let Some(fid) = self.open_flow(make, key, Owner::Pending(lsock)) else {
+        let Some(fid) = self.open_flow(make, reuse, key, Owner::Pending(lsock)) else {
             return false;
         };
         if let Some(flow) = self.flows.get_mut(fid) {
@@ -565,8 +589,14 @@ impl Core {
             self.stats.drops += 1;
             return true;
         }
+        let make = || Connection::accept_cookie(&config, local, remote, ack, &options, now);
         self.open_passive(
-            || Connection::accept_cookie(&config, local, remote, ack, &options, now),
+            make,
+            |conn| {
+                let storage = conn.take_storage();
+                *conn = make();
+                conn.adopt_storage(storage);
+            },
             |_| {},
             key,
             lsock,
@@ -685,43 +715,49 @@ impl Core {
         }
     }
 
-    /// Puts the connection `make` builds into the flow slab (built in place) and the 4-tuple
-    /// map, with the allocations of a closed connection when the pool has one. `None` when
-    /// the slab is full.
+    /// Puts a new connection into the flow slab and the 4-tuple map: `reuse` rewrites the
+    /// finished connection a freed slot still holds (in place, keeping its buffers), `make`
+    /// builds one for a slot that never held any. `None` when the slab is full.
     #[inline]
     pub(crate) fn open_flow(
         &mut self,
         make: impl FnOnce() -> Connection,
+        reuse: impl FnOnce(&mut Connection),
         key: FlowKey,
         owner: Owner,
     ) -> Option<FlowId> {
-        let fid = self.flows.insert_with(|| Flow::new(make(), key, owner))?;
-        if let Some(storage) = self.storage_pool.pop() {
-            self.storage_pool_bytes -= storage.bytes();
-            if let Some(flow) = self.flows.get_mut(fid) {
-                flow.conn.adopt_storage(storage);
-            }
+        let mut kept = 0;
+        let fid = self.flows.insert_or_reuse(
+            || Flow::new(make(), key, owner),
+            |flow| {
+                kept = flow.kept_bytes;
+                reuse(&mut flow.conn);
+                flow.reopen(key, owner);
+            },
+        )?;
+        if kept > 0 {
+            self.kept_storage -= 1;
+            self.kept_storage_bytes -= kept;
         }
         self.flow_map.insert(key, fid);
         Some(fid)
     }
 
-    /// Takes a flow out of the table for good; its connection's allocations go to the pool.
+    /// Takes a flow out of the table for good. Its slot keeps the finished connection for
+    /// the next one opened there (`open_flow`), with its buffers while the context keeps fewer
+    /// than `STORAGE_KEPT_MAX` connections' worth, else without them (freed now).
     fn free_flow(&mut self, fid: FlowId) {
-        let mut storage = None;
-        let room = self.storage_pool.len() < STORAGE_POOL_MAX;
-        self.flows.remove_with(fid, |flow| {
-            if room {
-                storage = Some(flow.conn.take_storage());
+        let (count, bytes) = (&mut self.kept_storage, &mut self.kept_storage_bytes);
+        self.flows.retire_with(fid, |flow| {
+            let held = flow.conn.storage_bytes();
+            if held > 0 && *count < STORAGE_KEPT_MAX && *bytes + held <= STORAGE_KEPT_BYTES {
+                *count += 1;
+                *bytes += held;
+                flow.kept_bytes = held;
+            } else {
+                drop(flow.conn.take_storage());
             }
         });
-        if let Some(storage) = storage {
-            let bytes = storage.bytes();
-            if self.storage_pool_bytes + bytes <= STORAGE_POOL_BYTES {
-                self.storage_pool_bytes += bytes;
-                self.storage_pool.push(storage);
-            }
-        }
     }
 
     /// A closed connection gives up its 4-tuple; it is freed unless a descriptor still holds it

@@ -75,7 +75,10 @@ pub(crate) struct FlowId {
     pub(crate) gen: u32,
 }
 
-/// A slab of flows with generations.
+/// A slab of flows with generations. A slot's generation is odd while it is in use and even
+/// while it is free, so a free slot may keep its last value for [`Slab::insert_or_reuse`]
+/// (a closed connection's TCB and buffers, rewritten in place for the next one) without
+/// any id reaching it.
 pub(crate) struct Slab<T> {
     entries: Vec<(u32, Option<T>)>,
     free: Vec<u32>,
@@ -96,17 +99,42 @@ impl<T> Slab<T> {
         self.insert_with(|| value)
     }
 
-    /// Puts the value `make` builds into a free slot, or returns `None` (without calling
-    /// `make`) when the slab is full. Inlined, so that a large value (a connection is
-    /// 1.5 KB) is built where it stays instead of being copied there.
-    #[inline]
+    /// Puts the value `make` builds into a free slot (dropping a value it kept), or returns
+    /// `None` (without calling `make`) when the slab is full. The runtime uses
+    /// [`Slab::insert_or_reuse`].
+    #[cfg(test)]
     pub(crate) fn insert_with(&mut self, make: impl FnOnce() -> T) -> Option<FlowId> {
         let index = self.free.pop()?;
         let entry = &mut self.entries[index as usize];
         entry.0 = entry.0.wrapping_add(1);
-        // A free slot is empty: nothing to drop first, so `make` writes straight into it.
-        debug_assert!(entry.1.is_none());
+        debug_assert!(entry.0 & 1 == 1, "a free slot's generation is even");
+        // An empty slot: nothing to drop first, so `make` writes straight into it.
+        entry.1 = None;
         entry.1.get_or_insert_with(make);
+        Some(FlowId {
+            index,
+            gen: entry.0,
+        })
+    }
+
+    /// [`Slab::insert_with`] that gives a free slot's kept value (see [`Slab::retire_with`])
+    /// to `reuse` to rewrite in place, and calls `make` only for a slot that never held one.
+    #[inline]
+    pub(crate) fn insert_or_reuse(
+        &mut self,
+        make: impl FnOnce() -> T,
+        reuse: impl FnOnce(&mut T),
+    ) -> Option<FlowId> {
+        let index = self.free.pop()?;
+        let entry = &mut self.entries[index as usize];
+        entry.0 = entry.0.wrapping_add(1);
+        debug_assert!(entry.0 & 1 == 1, "a free slot's generation is even");
+        match &mut entry.1 {
+            Some(old) => reuse(old),
+            None => {
+                entry.1.get_or_insert_with(make);
+            }
+        }
         Some(FlowId {
             index,
             gen: entry.0,
@@ -115,7 +143,7 @@ impl<T> Slab<T> {
 
     /// Frees `id`'s slot, dropping its value in place after `last` has seen it (moving it
     /// out would copy it); false when `id` is stale.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn remove_with(&mut self, id: FlowId, last: impl FnOnce(&mut T)) -> bool {
         let Some(entry) = self.entries.get_mut(id.index as usize) else {
             return false;
@@ -127,7 +155,28 @@ impl<T> Slab<T> {
             return false;
         };
         last(value);
+        entry.0 = entry.0.wrapping_add(1);
         entry.1 = None;
+        self.free.push(id.index);
+        true
+    }
+
+    /// Frees `id`'s slot after `last` has seen its value, which the slot keeps (unreachable
+    /// by any id) for the next [`Slab::insert_or_reuse`] to rewrite; false when `id` is
+    /// stale.
+    #[inline]
+    pub(crate) fn retire_with(&mut self, id: FlowId, last: impl FnOnce(&mut T)) -> bool {
+        let Some(entry) = self.entries.get_mut(id.index as usize) else {
+            return false;
+        };
+        if entry.0 != id.gen {
+            return false;
+        }
+        let Some(value) = entry.1.as_mut() else {
+            return false;
+        };
+        last(value);
+        entry.0 = entry.0.wrapping_add(1);
         self.free.push(id.index);
         true
     }
@@ -161,7 +210,7 @@ impl<T> Slab<T> {
         self.entries
             .iter()
             .enumerate()
-            .filter(|(_, e)| e.1.is_some())
+            .filter(|(_, e)| e.0 & 1 == 1 && e.1.is_some())
             .map(|(i, e)| FlowId {
                 index: i as u32,
                 gen: e.0,
@@ -187,6 +236,32 @@ mod test {
         assert_eq!(a.index, b.index);
         assert!(slab.get(a).is_none());
         assert_eq!(slab.get(b), Some(&3));
+    }
+
+    #[test]
+    fn a_retired_value_is_unreachable_until_reused_in_place() {
+        let mut slab = Slab::new(2);
+        let a = slab.insert(1).unwrap();
+        let b = slab.insert(2).unwrap();
+        assert!(slab.retire_with(a, |v| *v += 10));
+        assert!(slab.get(a).is_none() && slab.get_mut(a).is_none());
+        assert!(!slab.retire_with(a, |_| unreachable!("a stale id")));
+        assert_eq!(slab.ids(), vec![b]);
+        assert_eq!(slab.len(), 1);
+        // The retired slot comes back first, with its kept value; `make` is not called.
+        let c = slab
+            .insert_or_reuse(|| unreachable!("the slot kept a value"), |v| *v += 100)
+            .unwrap();
+        assert_eq!(c.index, a.index);
+        assert_ne!(c.gen, a.gen);
+        assert_eq!(slab.get(c), Some(&111));
+        assert!(slab.get(a).is_none());
+        // A slot emptied by remove_with is built anew.
+        assert!(slab.remove_with(b, |_| {}));
+        let d = slab
+            .insert_or_reuse(|| 7, |_| unreachable!("nothing kept"))
+            .unwrap();
+        assert_eq!(slab.get(d), Some(&7));
     }
 
     #[test]

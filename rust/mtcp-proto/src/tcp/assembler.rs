@@ -40,6 +40,11 @@ impl Assembler {
         }
     }
 
+    /// Bytes its allocation holds (what [`super::Storage::bytes`] counts for it).
+    pub(super) fn storage_bytes(&self) -> usize {
+        self.ranges.capacity() * core::mem::size_of::<(usize, usize)>()
+    }
+
     /// The allocation, emptied, for a later connection; the assembler is left empty.
     pub(super) fn take_storage(&mut self) -> Vec<(usize, usize)> {
         super::storage::emptied(&mut self.ranges)

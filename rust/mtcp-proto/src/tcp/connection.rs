@@ -304,25 +304,24 @@ pub struct Connection {
     pending_rst: Option<PendingReset>,
 }
 
-impl Connection {
-    #[inline(always)]
-    fn new(
-        config: &TcpConfig,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
-        iss: SeqNumber,
-        state: State,
-    ) -> Connection {
+/// The fields of a connection just opened, written once for both ways of opening one:
+/// [`Connection::new`] builds a connection of them, [`Connection::reopen`] assigns them to a
+/// finished connection in place (no 1.4 KB copy), so the two cannot drift apart. `$out` is
+/// `built!()` or `assigned!(target)`, given the `field: value` list.
+macro_rules! initial_fields {
+    ($out:ident!($($target:tt)*), $config:ident, $local:ident, $remote:ident, $iss:ident, $state:ident) => {{
+        let config: &TcpConfig = $config;
+        let (local, remote, iss, state) = ($local, $remote, $iss, $state);
         let mss_cap = config.mss.clamp(MIN_PEER_MSS, DEFAULT_PEER_MSS);
-        Connection {
+        $out!($($target)*;
             config: config.clone(),
-            local,
-            remote,
-            state,
+            local: local,
+            remote: remote,
+            state: state,
             active_open: state == State::SynSent,
             error: None,
             soft_error: None,
-            iss,
+            iss: iss,
             snd_una: iss,
             snd_nxt: iss,
             snd_max: iss,
@@ -392,7 +391,36 @@ impl Connection {
             undo: None,
             timers: TimerTable::default(),
             pending_rst: None,
+        )
+    }};
+}
+
+/// `initial_fields!` output: a new connection.
+macro_rules! built {
+    (; $($field:ident: $value:expr),* $(,)?) => {
+        Connection { $($field: $value),* }
+    };
+}
+
+/// `initial_fields!` output: each field assigned to `$target` in turn.
+macro_rules! assigned {
+    ($target:ident; $($field:ident: $value:expr),* $(,)?) => {
+        {
+            $($target.$field = $value;)*
         }
+    };
+}
+
+impl Connection {
+    #[inline(always)]
+    fn new(
+        config: &TcpConfig,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+        state: State,
+    ) -> Connection {
+        initial_fields!(built!(), config, local, remote, iss, state)
     }
 
     /// Gives up the connection's allocations, emptied, for [`Connection::adopt_storage`] of a
@@ -413,6 +441,15 @@ impl Connection {
         }
     }
 
+    /// Bytes the connection's allocations hold: what [`Connection::take_storage`] would give
+    /// back ([`Storage::bytes`]), without taking it.
+    pub fn storage_bytes(&self) -> usize {
+        self.send_buf.storage_bytes()
+            + self.recv_buf.storage_bytes()
+            + self.scoreboard.storage_bytes()
+            + self.assembler.storage_bytes()
+    }
+
     /// Takes over a finished connection's allocations instead of making its own: call it
     /// right after the constructor. Parts this connection already allocated are kept, and a
     /// part too small for this connection's buffer sizes grows on first use.
@@ -422,6 +459,72 @@ impl Connection {
         self.recv_buf.adopt_storage(storage.recv);
         self.scoreboard.adopt_storage(storage.segments);
         self.assembler.adopt_storage(storage.ranges);
+    }
+
+    /// [`Connection::connect`] in the place of a finished connection, which it replaces
+    /// (keeping its allocations, as [`Connection::adopt_storage`] would).
+    #[inline(always)]
+    pub fn reopen_connect(
+        &mut self,
+        config: &TcpConfig,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+        now: Instant,
+    ) {
+        let _ = now;
+        self.reopen(config, local, remote, iss, State::SynSent);
+    }
+
+    /// [`Connection::passive`] in the place of a finished connection, which it replaces
+    /// (keeping its allocations). [`Connection::take_syn`] must come next.
+    #[inline(always)]
+    pub fn reopen_passive(
+        &mut self,
+        config: &TcpConfig,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+    ) {
+        self.reopen(config, local, remote, iss, State::SynReceived);
+    }
+
+    /// Rewrites this (finished) connection as `new` would build it, keeping its allocations.
+    #[inline(always)]
+    fn reopen(
+        &mut self,
+        config: &TcpConfig,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+        state: State,
+    ) {
+        // The buffers' allocations stay (emptied); everything else is as `new` makes it.
+        let storage = self.take_storage();
+        let this = &mut *self;
+        initial_fields!(assigned!(this), config, local, remote, iss, state);
+        self.adopt_storage(storage);
+        #[cfg(debug_assertions)]
+        self.assert_as_new(config, local, remote, iss, state);
+    }
+
+    /// Debug builds: a reopened connection reads exactly as a new one (its buffers empty,
+    /// whatever their allocations).
+    #[cfg(debug_assertions)]
+    fn assert_as_new(
+        &self,
+        config: &TcpConfig,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+        state: State,
+    ) {
+        let fresh = Connection::new(config, local, remote, iss, state);
+        assert_eq!(
+            format!("{self:?}"),
+            format!("{fresh:?}"),
+            "a reopened connection differs from a new one"
+        );
     }
 
     /// Active open (RFC 9293 §3.10.1): a connection in SYN-SENT whose SYN is ready to transmit.

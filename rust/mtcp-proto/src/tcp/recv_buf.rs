@@ -43,6 +43,11 @@ impl RecvBuffer {
         self.capacity
     }
 
+    /// Bytes its allocation holds (what [`super::Storage::bytes`] counts for it).
+    pub(super) fn storage_bytes(&self) -> usize {
+        self.storage.capacity()
+    }
+
     /// The allocation, emptied, for a later connection; the buffer is left empty.
     pub(super) fn take_storage(&mut self) -> Vec<u8> {
         self.head = 0;

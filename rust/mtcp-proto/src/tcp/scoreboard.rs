@@ -550,6 +550,11 @@ impl Scoreboard {
         self.segments.iter().rev().find(|s| !s.sacked).copied()
     }
 
+    /// Bytes its allocation holds (what [`super::Storage::bytes`] counts for it).
+    pub(super) fn storage_bytes(&self) -> usize {
+        self.segments.capacity() * core::mem::size_of::<SentSegment>()
+    }
+
     /// The record ring, emptied, for a later connection; the scoreboard is left empty.
     pub(super) fn take_storage(&mut self) -> VecDeque<SentSegment> {
         self.clear();

@@ -2237,6 +2237,7 @@ mod paws;
 mod pingpong;
 mod prr;
 mod quick_ack;
+mod reopen;
 mod reuse;
 mod sack_blocks;
 mod storage;
