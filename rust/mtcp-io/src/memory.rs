@@ -489,10 +489,16 @@ impl MemoryQueue {
         self.generation = self.hub.generation.load(Ordering::Acquire);
         self.stations = Arc::clone(&lock(&self.hub.stations));
         self.route_outbox = usize::MAX;
-        // Rings into stations that left go with them (and the frames waiting in them).
+        // Rings into stations that left go with them. Frames waiting in one for a flush are
+        // published first: a ring frees only the values published into it when it goes.
         let stations = &self.stations;
-        self.outboxes
-            .retain(|o| stations.iter().any(|s| s.id == o.station));
+        self.outboxes.retain(|o| {
+            let live = stations.iter().any(|s| s.id == o.station);
+            if !live {
+                o.ring.publish();
+            }
+            live
+        });
         self.dirty.clear();
         for (i, o) in self.outboxes.iter().enumerate() {
             if o.unpublished > 0 {
@@ -885,6 +891,9 @@ impl PacketIo for MemoryQueue {
 
 impl Drop for MemoryQueue {
     fn drop(&mut self) {
+        // Frames sent and not yet flushed leave as a NIC's queue would (a ring frees only
+        // published values when it goes).
+        self.flush_now();
         if self.station.live.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }

@@ -275,6 +275,17 @@ fn a_station_that_reattaches_with_the_same_mac_gets_the_next_frames() {
 }
 
 #[test]
+fn frames_not_yet_flushed_leave_when_their_queue_is_dropped() {
+    let mut a = memory::attach("mem-drop-flush", mac(1), 1, 1500).unwrap();
+    let mut b = memory::attach("mem-drop-flush", mac(2), 1, 1500).unwrap();
+    send(&mut a[0], &seq_frame(mac(2), mac(1), 7, 64));
+    assert!(recv_all(&mut b[0]).is_empty(), "nothing moves before flush");
+    drop(a);
+    let got = recv_all(&mut b[0]);
+    assert_eq!(got.iter().map(|f| seq_of(f)).collect::<Vec<_>>(), [7]);
+}
+
+#[test]
 fn senders_from_several_threads_to_one_station() {
     let mut rx = memory::attach("mem-fanin", mac(10), 1, 1500).unwrap();
     let per_sender = 1000u64; // 3000 in all: fits one ring
