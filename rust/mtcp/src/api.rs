@@ -176,9 +176,7 @@ impl Core {
             return Err(Errno::EADDRINUSE);
         }
         self.listeners[local.port() as usize] = s;
-        let sock = self.sock_mut(s)?;
-        sock.readiness = READINESS_STALE;
-        sock.kind = Kind::Listener(Listener {
+        self.sock_mut(s)?.kind = Kind::Listener(Listener {
             local,
             backlog: (backlog as usize).min(max),
             accept_queue: Default::default(),
@@ -214,7 +212,7 @@ impl Core {
         flow.owner = Owner::Socket(new);
         flow.in_accept_queue = false;
         let remote = flow.conn.remote();
-        self.touch(s, false);
+        // The listener's EPOLLIN may go: `call_on` touches it.
         self.after_flow_event(fid, true);
         Ok((new, remote))
     }
@@ -236,9 +234,8 @@ impl Core {
                 State::SynSent | State::SynReceived => Err(Errno::EALREADY),
                 State::Closed => {
                     // A failed attempt: report the error once, then ECONNABORTED, as Linux.
-                    let e = conn.take_error().unwrap_or(Errno::ECONNABORTED);
-                    self.readiness_changed(s); // EPOLLERR went with the error
-                    Err(e)
+                    // EPOLLERR goes with the error (`call_on` touches the descriptor).
+                    Err(conn.take_error().unwrap_or(Errno::ECONNABORTED))
                 }
                 _ => Err(Errno::EISCONN),
             };
@@ -282,7 +279,7 @@ impl Core {
             st.flow = Some(fid);
         }
         self.stats.connections_opened += 1;
-        self.after_flow_event(fid, false);
+        self.after_call_event(fid, s);
         Err(Errno::EINPROGRESS)
     }
 
@@ -328,22 +325,23 @@ impl Core {
     // ------------------------------------------------------------------ data
 
     pub(crate) fn recv(&mut self, s: SockId, buf: &mut [u8], flags: i32) -> R<usize> {
-        if let Kind::PipeRead(p) = self.sock(s)?.kind {
-            self.readiness_changed(s);
-            return self.pipe_read(p, buf);
-        }
+        // One look at the descriptor; the errors in Linux's order (a pipe takes no flags,
+        // then EINVAL, ENOTSOCK, ENOTCONN).
+        let flow = match &self.sock(s)?.kind {
+            Kind::Stream(st) => Ok(st.flow),
+            Kind::Listener(_) => Ok(None),
+            &Kind::PipeRead(p) => return self.pipe_read(p, buf),
+            _ => Err(Errno::ENOTSOCK),
+        };
         if flags & !MSG_PEEK != 0 {
             return Err(Errno::EINVAL);
         }
-        let fid = self
-            .flow_of(s)
-            .map_err(|_| Errno::ENOTSOCK)?
-            .ok_or(Errno::ENOTCONN)?;
+        let fid = flow?.ok_or(Errno::ENOTCONN)?;
         let r = self.conn_mut(fid).recv(buf, flags & MSG_PEEK != 0);
         // Only a read that consumed something (or an error) can open the window or change
         // readiness; an EAGAIN must not schedule work, or a polling app would spin the loop.
         if flags & MSG_PEEK == 0 && !matches!(r, Err(Errno::EAGAIN)) {
-            self.after_flow_event(fid, false);
+            self.after_call_event(fid, s);
         }
         r
     }
@@ -370,19 +368,18 @@ impl Core {
     }
 
     pub(crate) fn send(&mut self, s: SockId, data: &[u8]) -> R<usize> {
-        if let Kind::PipeWrite(p) = self.sock(s)?.kind {
-            self.readiness_changed(s);
-            return self.pipe_write(p, data);
-        }
-        let sock = self.sock(s)?;
-        let fid = match &sock.kind {
+        let fid = match &self.sock(s)?.kind {
             Kind::Stream(st) => st.flow.ok_or(Errno::EPIPE)?,
             Kind::Listener(_) => return Err(Errno::EPIPE),
+            &Kind::PipeWrite(p) => return self.pipe_write(p, data),
             _ => return Err(Errno::ENOTSOCK),
         };
         let r = self.conn_mut(fid).send(data);
-        if !matches!(r, Err(Errno::EAGAIN) | Ok(0)) {
-            self.after_flow_event(fid, false);
+        match r {
+            Ok(n) if n > 0 => self.after_send(fid, s),
+            Err(Errno::EAGAIN) | Ok(_) => {}
+            // A pending error was reported (and cleared).
+            Err(_) => self.after_call_event(fid, s),
         }
         r
     }
@@ -429,7 +426,7 @@ impl Core {
         if how == SHUT_WR || how == SHUT_RDWR {
             conn.shutdown_write(now);
         }
-        self.after_flow_event(fid, false);
+        self.after_call_event(fid, s);
         Ok(())
     }
 
@@ -526,8 +523,8 @@ impl Core {
         let o = sock.opts;
         match (level, opt) {
             (SOL_SOCKET, SO_ERROR) => {
+                // EPOLLERR goes with the error (`call_on` touches the descriptor).
                 let e = flow.and_then(|f| self.conn_mut(f).take_error());
-                self.readiness_changed(s); // EPOLLERR went with the error
                 Ok(e.map_or(0, |e| e.raw()))
             }
             (SOL_SOCKET, SO_TYPE) => Ok(SOCK_STREAM),
@@ -609,7 +606,7 @@ impl Core {
             conn.set_keepalive(crate::engine::keepalive_of(&opts));
             conn.set_user_timeout(crate::engine::user_timeout_of(&opts));
             conn.set_congestion(opts.congestion);
-            self.after_flow_event(fid, false);
+            self.after_call_event(fid, s);
         }
         Ok(())
     }
@@ -718,10 +715,9 @@ impl Core {
             }
             _ => return Err(Errno::EINVAL),
         }
-        // ADD and MOD report what is already pending (as Linux and mTCP do).
+        // ADD and MOD report what is already pending (as Linux and mTCP do): `call_on`
+        // touches the descriptor, and the call queues its events before it returns.
         sock.last_events = 0;
-        self.touch(s, false);
-        self.update_events();
         Ok(())
     }
 
@@ -733,81 +729,94 @@ impl Core {
         out: &mut Vec<(SockId, u32)>,
     ) -> R<usize> {
         self.update_events();
-        let Kind::Epoll(ep) = &self.sock(epid)?.kind else {
+        // The ready queue is taken out while it is walked (one lookup of the instance, not two
+        // per entry), and put back after: evaluating an entry changes only that descriptor.
+        let Kind::Epoll(ep) = &mut self.sock_mut(epid)?.kind else {
             return Err(Errno::EINVAL);
         };
-        let (serial, pending) = (ep.serial, ep.ready.len());
+        let serial = ep.serial;
+        let mut queue = std::mem::take(&mut ep.ready);
         let mut found = 0;
-        for _ in 0..pending {
+        for _ in 0..queue.len() {
             if found >= max {
                 break;
             }
-            let Some((s, generation)) = self.ready_queue(epid).and_then(|q| q.front().copied())
-            else {
+            let Some(&(s, generation)) = queue.front() else {
                 break;
             };
-            // Queued for a descriptor closed since: nothing to report (the one now in its slot
-            // has its own entry when it has events, as Linux drops closed descriptors).
-            let live = generation == self.sockets.generation(s as u32);
-            let requeue = live
-                && 'evaluate: {
-                    let Some(sock) = self.sockets.get(s as u32) else {
-                        break 'evaluate false;
-                    };
-                    // Unchanged since `queue_touched` or the last collection looked at it (nothing
-                    // touched it since): the same events.
-                    let ready = match sock.readiness {
-                        READINESS_STALE => self.readiness_of(sock),
-                        known => known,
-                    };
-                    let Some(sock) = self.sockets.get_mut(s as u32) else {
-                        break 'evaluate false;
-                    };
-                    sock.readiness = ready;
-                    let Some(reg) = sock.reg.filter(|r| r.epid == epid && r.serial == serial)
-                    else {
-                        break 'evaluate false;
-                    };
-                    sock.queued = false;
-                    let events = ready & (reg.events | MTCP_EPOLLERR | MTCP_EPOLLHUP);
-                    if events == 0 {
-                        break 'evaluate false;
-                    }
+            let requeue = match self.collect_one(epid, serial, s, generation) {
+                Some((events, requeue)) => {
                     out.push((s, events));
                     found += 1;
-                    if reg.events & MTCP_EPOLLONESHOT != 0 {
-                        sock.reg = Some(EpollReg { events: 0, ..reg });
-                        false
-                    } else {
-                        // Level-triggered: stays ready until the condition clears.
-                        sock.queued = reg.events & MTCP_EPOLLET == 0;
-                        sock.queued
-                    }
-                };
-            if let Some(q) = self.ready_queue(epid) {
-                // A level-triggered socket that stays goes to the back of the queue, where it
-                // already is when it is alone there (a connection's usual case).
-                if !(requeue && q.len() == 1) {
-                    q.pop_front();
-                    if requeue {
-                        q.push_back((s, generation));
-                    }
+                    requeue
+                }
+                None => false,
+            };
+            // A level-triggered socket that stays goes to the back of the queue, where it
+            // already is when it is alone there (a connection's usual case).
+            if !(requeue && queue.len() == 1) {
+                queue.pop_front();
+                if requeue {
+                    queue.push_back((s, generation));
                 }
             }
+        }
+        if let Some(Socket {
+            kind: Kind::Epoll(ep),
+            ..
+        }) = self.sockets.get_mut(epid as u32)
+        {
+            ep.ready = queue;
         }
         Ok(found)
     }
 
-    /// The ready queue of `epid`, already checked to be an epoll instance (no errno checks).
+    /// Evaluates ready-queue entry `(s, generation)` of epoll `epid`: the events to report, if
+    /// any, and whether the entry stays queued (level-triggered).
     #[inline]
-    fn ready_queue(&mut self, epid: SockId) -> Option<&mut std::collections::VecDeque<(i32, u32)>> {
-        match self.sockets.get_mut(epid as u32) {
-            Some(Socket {
-                kind: Kind::Epoll(ep),
-                ..
-            }) => Some(&mut ep.ready),
-            _ => None,
+    fn collect_one(
+        &mut self,
+        epid: SockId,
+        serial: u64,
+        s: SockId,
+        generation: u32,
+    ) -> Option<(u32, bool)> {
+        // Queued for a descriptor closed since: nothing to report (the one now in its slot has
+        // its own entry when it has events, as Linux drops closed descriptors).
+        if generation != self.sockets.generation(s as u32) {
+            return None;
         }
+        let sock = self.sockets.get(s as u32)?;
+        // Unchanged since `queue_touched` or the last collection looked at it (nothing touched
+        // it since): the same events.
+        let ready = match sock.readiness {
+            READINESS_STALE => self.readiness_of(sock),
+            known => {
+                debug_assert_eq!(
+                    known,
+                    self.readiness_of(sock),
+                    "descriptor {s}: its readiness changed without a touch"
+                );
+                known
+            }
+        };
+        let sock = self.sockets.get_mut(s as u32)?;
+        sock.readiness = ready;
+        let reg = sock.reg.filter(|r| r.epid == epid && r.serial == serial)?;
+        sock.queued = false;
+        let events = ready & (reg.events | MTCP_EPOLLERR | MTCP_EPOLLHUP);
+        if events == 0 {
+            return None;
+        }
+        let requeue = if reg.events & MTCP_EPOLLONESHOT != 0 {
+            sock.reg = Some(EpollReg { events: 0, ..reg });
+            false
+        } else {
+            // Level-triggered: stays ready until the condition clears.
+            reg.events & MTCP_EPOLLET == 0
+        };
+        sock.queued = requeue;
+        Some((events, requeue))
     }
 
     // ------------------------------------------------------------------ pipes

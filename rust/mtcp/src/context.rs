@@ -142,26 +142,39 @@ impl ContextInner {
         .map_err(err)
     }
 
+    /// [`ContextInner::call`] on descriptor `s`: once the call is done, `s` is touched
+    /// ([`crate::engine::Core::touch`]), whatever the call changed about it (data, a pending
+    /// error, a queue, its kind), so epoll looks at it again and its cached readiness goes.
+    /// Every call on a descriptor comes here: none has to know which of its effects epoll
+    /// can see.
+    fn call_on<T: Send>(
+        &self,
+        s: SockId,
+        op: impl FnOnce(&mut Engine, Instant) -> Result<T, Errno> + Send,
+    ) -> io::Result<T> {
+        self.call(move |engine, now| {
+            let result = op(engine, now);
+            engine.core.touch(s, false);
+            result
+        })
+    }
+
+    #[inline]
     fn after_call(&self, engine: &mut Engine, now: Instant) {
-        match self.mode {
-            Mode::Threaded => {
-                if engine.core.has_work() {
-                    // Send in the caller's thread, which holds the engine anyway (as Linux's
-                    // send() runs TCP output in the process): handing the work to the loop
-                    // thread costs a wake-up and a lock hand-off per call.
-                    engine.poll(now);
-                    if engine.core.has_work() {
-                        self.loop_wake.notify();
-                    }
-                }
+        if self.mode != Mode::Sim && engine.core.has_work() {
+            // Inline: run to completion, send what the call queued. Threaded: send in the
+            // caller's thread, which holds the engine anyway (as Linux's send() runs TCP
+            // output in the process): handing the work to the loop thread costs a wake-up
+            // and a lock hand-off per call.
+            engine.poll(now);
+            if self.mode == Mode::Threaded && engine.core.has_work() {
+                self.loop_wake.notify();
             }
-            // Run to completion: send what the call queued. A call that queued nothing (most
-            // reads, getsockopt, …) only needs its readiness changes; the poll before the
-            // next call takes in new frames and fires due timers.
-            Mode::Inline if engine.core.has_work() => {
-                engine.poll(now);
-            }
-            Mode::Inline | Mode::Sim => engine.core.update_events(),
+        } else {
+            // A call that queued nothing (most reads, getsockopt, …) only needs its readiness
+            // changes, now, so a thread waiting in epoll_wait is woken at once; the poll before
+            // the next call (or the loop thread) takes in new frames and fires due timers.
+            engine.core.update_events();
         }
         if engine.core.take_wakeup() {
             self.app_wake.notify();
@@ -291,23 +304,25 @@ impl Context {
 
     /// `mtcp_bind`: the host's address or 0.0.0.0; port 0 picks a free port.
     pub fn bind(&self, sockid: SockId, addr: SocketAddrV4) -> io::Result<()> {
-        self.inner.call(|e, _| e.core.bind(sockid, addr))
+        self.inner.call_on(sockid, |e, _| e.core.bind(sockid, addr))
     }
 
     /// `mtcp_listen`: EINVAL for a backlog ≤ 0 (as mTCP); larger than the pool is clamped.
     pub fn listen(&self, sockid: SockId, backlog: i32) -> io::Result<()> {
-        self.inner.call(|e, _| e.core.listen(sockid, backlog))
+        self.inner
+            .call_on(sockid, |e, _| e.core.listen(sockid, backlog))
     }
 
     /// `mtcp_accept`: the new descriptor and the peer's address; EAGAIN when none is queued.
     pub fn accept(&self, sockid: SockId) -> io::Result<(SockId, SocketAddrV4)> {
-        self.inner.call(|e, _| e.core.accept(sockid))
+        self.inner.call_on(sockid, |e, _| e.core.accept(sockid))
     }
 
     /// `mtcp_connect`, non-blocking: `Err` with EINPROGRESS when the SYN is on its way;
     /// completion shows as EPOLLOUT (or EPOLLERR with `SO_ERROR`).
     pub fn connect(&self, sockid: SockId, addr: SocketAddrV4) -> io::Result<()> {
-        self.inner.call(|e, now| e.core.connect(sockid, addr, now))
+        self.inner
+            .call_on(sockid, |e, now| e.core.connect(sockid, addr, now))
     }
 
     /// `mtcp_read`: `Ok(0)` at end of stream; EAGAIN when nothing is buffered.
@@ -317,46 +332,52 @@ impl Context {
 
     /// `mtcp_recv` with `flags` 0 or `MSG_PEEK`.
     pub fn recv(&self, sockid: SockId, buf: &mut [u8], flags: i32) -> io::Result<usize> {
-        self.inner.call(|e, _| e.core.recv(sockid, buf, flags))
+        self.inner
+            .call_on(sockid, |e, _| e.core.recv(sockid, buf, flags))
     }
 
     /// `mtcp_readv`: fills the buffers in order.
     pub fn readv(&self, sockid: SockId, bufs: &mut [&mut [u8]]) -> io::Result<usize> {
-        self.inner.call(|e, _| e.core.readv(sockid, bufs))
+        self.inner
+            .call_on(sockid, |e, _| e.core.readv(sockid, bufs))
     }
 
     /// `mtcp_write`: bytes accepted, possibly fewer than given; EAGAIN when the send buffer is
     /// full.
     pub fn write(&self, sockid: SockId, data: &[u8]) -> io::Result<usize> {
-        self.inner.call(|e, _| e.core.send(sockid, data))
+        self.inner.call_on(sockid, |e, _| e.core.send(sockid, data))
     }
 
     /// `mtcp_writev`.
     pub fn writev(&self, sockid: SockId, bufs: &[&[u8]]) -> io::Result<usize> {
-        self.inner.call(|e, _| e.core.writev(sockid, bufs))
+        self.inner
+            .call_on(sockid, |e, _| e.core.writev(sockid, bufs))
     }
 
     /// `shutdown` with `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR` (mTCP has none; this is Linux's).
     pub fn shutdown(&self, sockid: SockId, how: i32) -> io::Result<()> {
-        self.inner.call(|e, now| e.core.shutdown(sockid, how, now))
+        self.inner
+            .call_on(sockid, |e, now| e.core.shutdown(sockid, how, now))
     }
 
     /// `mtcp_close`: FIN after queued data (RST if unread data remains, or with linger 0); the
     /// descriptor returns to the pool at once.
     pub fn close(&self, sockid: SockId) -> io::Result<()> {
-        self.inner.call(|e, now| e.core.close(sockid, now))
+        self.inner
+            .call_on(sockid, |e, now| e.core.close(sockid, now))
     }
 
     /// `mtcp_abort`: RST and release.
     pub fn abort(&self, sockid: SockId) -> io::Result<()> {
-        self.inner.call(|e, now| e.core.abort(sockid, now))
+        self.inner
+            .call_on(sockid, |e, now| e.core.abort(sockid, now))
     }
 
     /// `mtcp_getsockopt` for integer options (`SO_ERROR` reads and clears the pending error;
     /// `SO_LINGER` gives l_onoff, 0 or 1, as an int read does on Linux).
     pub fn getsockopt(&self, sockid: SockId, level: i32, optname: i32) -> io::Result<i32> {
         self.inner
-            .call(|e, _| e.core.getsockopt(sockid, level, optname))
+            .call_on(sockid, |e, _| e.core.getsockopt(sockid, level, optname))
     }
 
     /// `mtcp_setsockopt` for integer options (`SO_LINGER`: seconds, negative turns it off).
@@ -367,28 +388,33 @@ impl Context {
         optname: i32,
         value: i32,
     ) -> io::Result<()> {
-        self.inner
-            .call(|e, _| e.core.setsockopt(sockid, level, optname, value))
+        self.inner.call_on(sockid, |e, _| {
+            e.core.setsockopt(sockid, level, optname, value)
+        })
     }
 
     /// `mtcp_getsockname`.
     pub fn getsockname(&self, sockid: SockId) -> io::Result<SocketAddrV4> {
-        self.inner.call(|e, _| e.core.getsockname(sockid))
+        self.inner
+            .call_on(sockid, |e, _| e.core.getsockname(sockid))
     }
 
     /// `mtcp_getpeername`: ENOTCONN unless connected.
     pub fn getpeername(&self, sockid: SockId) -> io::Result<SocketAddrV4> {
-        self.inner.call(|e, _| e.core.getpeername(sockid))
+        self.inner
+            .call_on(sockid, |e, _| e.core.getpeername(sockid))
     }
 
     /// `mtcp_socket_ioctl`: `FIONREAD` (bytes readable) and `FIONBIO` (accepted, no effect).
     pub fn socket_ioctl(&self, sockid: SockId, request: i32) -> io::Result<i32> {
-        self.inner.call(|e, _| e.core.ioctl(sockid, request))
+        self.inner
+            .call_on(sockid, |e, _| e.core.ioctl(sockid, request))
     }
 
     /// `mtcp_setsock_nonblock`: sockets are always non-blocking; checks the descriptor.
     pub fn setsock_nonblock(&self, sockid: SockId) -> io::Result<()> {
-        self.inner.call(|e, _| e.core.setsock_nonblock(sockid))
+        self.inner
+            .call_on(sockid, |e, _| e.core.setsock_nonblock(sockid))
     }
 
     /// `mtcp_epoll_create`: EINVAL for `size` ≤ 0. Several instances per context are allowed.
@@ -400,7 +426,7 @@ impl Context {
     /// epoll instance at a time.
     pub fn epoll_ctl(&self, epid: SockId, op: i32, sockid: SockId, events: u32) -> io::Result<()> {
         self.inner
-            .call(|e, _| e.core.epoll_ctl(epid, op, sockid, events))
+            .call_on(sockid, |e, _| e.core.epoll_ctl(epid, op, sockid, events))
     }
 
     /// `mtcp_epoll_wait`: waits up to `timeout_ms` (-1: forever, 0: poll) and appends

@@ -82,6 +82,19 @@ impl Flow {
     }
 }
 
+/// What happened to a flow, for `settle_flow`: it decides how the owner's readiness is marked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlowEvent {
+    /// A segment, an ICMP error or a timer: a new edge for edge-triggered waiters.
+    Net,
+    /// The engine's own doing: a transmit pass, a close, teardown.
+    Local,
+    /// An API call on the descriptor that owns the flow. `ContextInner::call_on` touches that
+    /// descriptor once the call is done (every call on a descriptor does, whatever it
+    /// changed), so the settle leaves it alone.
+    Call,
+}
+
 /// The addresses and routes of this host, shared by all its contexts.
 #[derive(Debug, Clone)]
 pub(crate) struct NetConfig {
@@ -633,13 +646,49 @@ impl Core {
     /// Bookkeeping after anything happened to a flow: accept-queue promotion, timer, transmit
     /// list, epoll readiness, and release once closed.
     pub(crate) fn after_flow_event(&mut self, fid: FlowId, from_net: bool) {
-        self.settle_flow(fid, from_net, true);
+        let event = if from_net {
+            FlowEvent::Net
+        } else {
+            FlowEvent::Local
+        };
+        self.settle_flow(fid, event, true);
+    }
+
+    /// `after_flow_event` for an API call on `s`, the flow's owner (see [`FlowEvent::Call`]).
+    pub(crate) fn after_call_event(&mut self, fid: FlowId, s: SockId) {
+        debug_assert!(
+            self.flows
+                .get(fid)
+                .is_none_or(|f| f.owner == Owner::Socket(s)),
+            "a call settles only the flow of its own descriptor"
+        );
+        self.settle_flow(fid, FlowEvent::Call, true);
+    }
+
+    /// After `send` took new data on `s`'s flow: onto the transmit list without asking
+    /// `wants_transmit`, since new data is what a transmit pass is for (when the window or
+    /// Nagle holds it back, the pass finds nothing to send, as after any other hint). Then
+    /// there is nothing left to settle: a queued flow's timers are read after its transmit
+    /// pass, and the call touches its descriptor itself ([`FlowEvent::Call`]).
+    #[inline]
+    pub(crate) fn after_send(&mut self, fid: FlowId, s: SockId) {
+        let Some(flow) = self.flows.get_mut(fid) else {
+            return;
+        };
+        debug_assert!(
+            flow.owner == Owner::Socket(s),
+            "a call settles only the flow of its own descriptor"
+        );
+        if !flow.in_txq {
+            flow.in_txq = true;
+            self.txq.push(fid);
+        }
     }
 
     /// `after_flow_event` without queueing for transmission: used right after a transmit pass
     /// drained the flow. `wants_transmit` is only a hint (Nagle may hold data back), so a flow
     /// goes back on the list only when something new happens to it.
-    fn settle_flow(&mut self, fid: FlowId, from_net: bool, may_queue: bool) {
+    fn settle_flow(&mut self, fid: FlowId, event: FlowEvent, may_queue: bool) {
         let Some(flow) = self.flows.get_mut(fid) else {
             return;
         };
@@ -672,25 +721,33 @@ impl Core {
         // a short connection's first and last segments).
         let open = flow.in_txq || !flow.conn.is_closed();
         match flow.owner {
-            Owner::Socket(s) if open => self.touch(s, from_net),
+            Owner::Socket(s) if open => self.touch_owner(s, event),
             Owner::Orphan if open => {}
             Owner::Pending(_)
                 if open && (flow.in_accept_queue || flow.conn.state() == State::SynReceived) => {}
-            _ => self.settle_owner(fid, from_net),
+            _ => self.settle_owner(fid, event),
+        }
+    }
+
+    /// Marks the owning descriptor of a flow `event` happened to.
+    #[inline]
+    fn touch_owner(&mut self, s: SockId, event: FlowEvent) {
+        if event != FlowEvent::Call {
+            self.touch(s, event == FlowEvent::Net);
         }
     }
 
     /// The rest of `settle_flow`: a connection not yet accepted (promotion to the accept
     /// queue), an orphan, or a closed connection (release).
     #[inline(never)]
-    fn settle_owner(&mut self, fid: FlowId, from_net: bool) {
+    fn settle_owner(&mut self, fid: FlowId, event: FlowEvent) {
         let Some(flow) = self.flows.get_mut(fid) else {
             return;
         };
         let state = flow.conn.state();
         let closed = flow.conn.is_closed() && !flow.in_txq;
         match flow.owner {
-            Owner::Socket(s) => self.touch(s, from_net),
+            Owner::Socket(s) => self.touch_owner(s, event),
             Owner::Pending(l) => {
                 let promote = !flow.in_accept_queue
                     && !closed
@@ -782,8 +839,8 @@ impl Core {
                 {
                     if queued {
                         lst.accept_queue.retain(|&f| f != fid);
-                        // Its EPOLLIN may go (no touch: the level-triggered re-check finds it).
-                        self.readiness_changed(l);
+                        // Its EPOLLIN may go.
+                        self.touch(l, false);
                     } else {
                         lst.half_open = lst.half_open.saturating_sub(1);
                     }
@@ -877,7 +934,7 @@ impl Core {
                     let after = flow.conn.stats().retransmitted_segments;
                     self.stats.retransmits += after.saturating_sub(before);
                 }
-                self.settle_flow(fid, false, false);
+                self.settle_flow(fid, FlowEvent::Local, false);
             }
         }
         txq.clear();
@@ -977,7 +1034,10 @@ impl Core {
 
     // ---------------------------------------------------------------- readiness and epoll
 
-    /// Marks a descriptor whose readiness may have changed.
+    /// Marks a descriptor whose readiness may have changed: its cached readiness goes, and
+    /// epoll looks at it again. The only way the cache is invalidated: the engine touches
+    /// the owner of a flow it settles, and `ContextInner::call_on` the descriptor of every
+    /// call on one, after the call.
     pub(crate) fn touch(&mut self, s: SockId, from_net: bool) {
         let Some(sock) = self.sockets.get_mut(s as u32) else {
             return;
@@ -1005,14 +1065,6 @@ impl Core {
         }
     }
 
-    /// Marks a descriptor whose readiness may have changed without a `touch` (an API call on
-    /// the descriptor itself): its cached readiness goes.
-    pub(crate) fn readiness_changed(&mut self, s: SockId) {
-        if let Some(sock) = self.sockets.get_mut(s as u32) {
-            sock.readiness = READINESS_STALE;
-        }
-    }
-
     /// The events a descriptor would report now.
     pub(crate) fn readiness(&self, s: SockId) -> u32 {
         match self.sockets.get(s as u32) {
@@ -1021,33 +1073,44 @@ impl Core {
         }
     }
 
-    /// The events `sock`, a descriptor of this core, would report now.
+    /// The events `sock`, a descriptor of this core, would report now. A stream's (the usual
+    /// question, after every event of a connection) inline, the rest out of line.
+    #[inline]
     pub(crate) fn readiness_of(&self, sock: &Socket) -> u32 {
-        match &sock.kind {
-            Kind::Stream(st) => match st.flow.and_then(|f| self.flows.get(f)) {
-                // mTCP: a socket without a connection has no events (Linux says OUT|HUP).
-                None => 0,
-                Some(flow) => {
-                    let r = flow.conn.readiness();
-                    let mut ev = 0;
-                    if r.readable {
-                        ev |= MTCP_EPOLLIN;
-                    }
-                    if r.writable {
-                        ev |= MTCP_EPOLLOUT;
-                    }
-                    if r.read_hangup {
-                        ev |= MTCP_EPOLLRDHUP | MTCP_EPOLLIN;
-                    }
-                    if r.hangup {
-                        ev |= MTCP_EPOLLHUP;
-                    }
-                    if r.error {
-                        ev |= MTCP_EPOLLERR;
-                    }
-                    ev
+        let Kind::Stream(st) = &sock.kind else {
+            return self.readiness_of_other(sock);
+        };
+        match st.flow.and_then(|f| self.flows.get(f)) {
+            // mTCP: a socket without a connection has no events (Linux says OUT|HUP).
+            None => 0,
+            Some(flow) => {
+                let r = flow.conn.readiness();
+                let mut ev = 0;
+                if r.readable {
+                    ev |= MTCP_EPOLLIN;
                 }
-            },
+                if r.writable {
+                    ev |= MTCP_EPOLLOUT;
+                }
+                if r.read_hangup {
+                    ev |= MTCP_EPOLLRDHUP | MTCP_EPOLLIN;
+                }
+                if r.hangup {
+                    ev |= MTCP_EPOLLHUP;
+                }
+                if r.error {
+                    ev |= MTCP_EPOLLERR;
+                }
+                ev
+            }
+        }
+    }
+
+    /// `readiness_of` for a descriptor other than a stream.
+    #[inline(never)]
+    fn readiness_of_other(&self, sock: &Socket) -> u32 {
+        match &sock.kind {
+            Kind::Stream(_) => self.readiness_of(sock),
             Kind::Listener(l) => {
                 if l.accept_queue.is_empty() {
                     0

@@ -1,8 +1,10 @@
 //! Level-triggered epoll reports what a descriptor is ready for at each wait, also when a
 //! call changed that without a segment or a touch of its own: a pipe end's own read or write,
 //! `SO_ERROR` (or a second `connect`) taking the pending error, and a connection leaving a
-//! listener's accept queue before `accept`. (The engine keeps each descriptor's last computed
-//! readiness until something may have changed it; these are the changes that must reset it.)
+//! listener's accept queue before `accept`, a stream's own `shutdown`. (The engine keeps each
+//! descriptor's last computed readiness until something may have changed it: every call on a
+//! descriptor touches it when done, the engine touches the owner of a flow it settles. Debug
+//! builds check each kept readiness against a fresh one.)
 mod common;
 
 use common::*;
@@ -110,6 +112,24 @@ fn epollerr_goes_with_the_error_so_error_takes() {
     assert_eq!(events_of(&ev, a) & MTCP_EPOLLERR, 0, "{ev:?}");
     assert_eq!(events_of(&ev, b) & MTCP_EPOLLERR, 0, "{ev:?}");
     assert_ne!(events_of(&ev, a) & MTCP_EPOLLHUP, 0, "{ev:?}");
+}
+
+#[test]
+fn shutting_its_read_side_makes_a_stream_readable_at_once() {
+    let p = pair();
+    let l = listener(&p.server, p.server_addr);
+    let (c, _s) = sim_connect(&p, l);
+    let ctx = &p.client;
+    let ep = ctx.epoll_create(4).unwrap();
+    let watch = MTCP_EPOLLIN | MTCP_EPOLLOUT | MTCP_EPOLLRDHUP;
+    ctx.epoll_ctl(ep, MTCP_EPOLL_CTL_ADD, c, watch).unwrap();
+    for _ in 0..2 {
+        assert_eq!(wait(ctx, ep), vec![(c, MTCP_EPOLLOUT)]);
+    }
+    // No segment goes out or comes in: only the call itself changes what the socket reports
+    // (Linux's tcp_poll: a read side shut down reads as end of stream).
+    ctx.shutdown(c, SHUT_RD).unwrap();
+    assert_eq!(wait(ctx, ep), vec![(c, watch)]);
 }
 
 #[test]
