@@ -715,9 +715,62 @@ impl<'a, T: AsRef<[u8]> + ?Sized> TcpPacket<&'a T> {
                 return Ok(repr);
             }
         }
+        // And for a SYN as Linux and mtcp send it (every handshake's two SYNs): MSS,
+        // SACK-permitted merged with timestamps, NOP and window scale, at fixed places.
+        if let Some(syn) = linux_syn_options(options) {
+            let mut full = repr;
+            debug_assert!(
+                parse_options_into(options, &mut full).is_ok(),
+                "the SYN layout is well formed"
+            );
+            syn.apply(&mut repr);
+            debug_assert_eq!(
+                repr, full,
+                "the SYN layout reads what the option loop reads"
+            );
+            return Ok(repr);
+        }
         parse_options_into(options, &mut repr)?;
         Ok(repr)
     }
+}
+
+/// The options of a SYN in the layout Linux and mtcp send them (`emit_header`):
+/// `02 04 mss`, `04 02 08 0a tsval tsecr`, `01 03 03 shift`.
+#[derive(Debug, Clone, Copy)]
+struct LinuxSynOptions {
+    mss: u16,
+    timestamp: TcpTimestamp,
+    window_scale: u8,
+}
+
+impl LinuxSynOptions {
+    /// Sets what `parse_options_into` sets for these options.
+    #[inline]
+    fn apply(self, repr: &mut TcpRepr<'_>) {
+        repr.max_seg_size = Some(self.mss);
+        repr.sack_permitted = true;
+        repr.timestamp = Some(self.timestamp);
+        repr.window_scale = Some(self.window_scale.min(MAX_WINDOW_SCALE));
+    }
+}
+
+/// `options` when they are exactly a SYN's in Linux's layout; `None` for any other list
+/// (which the general loop then reads).
+#[inline]
+fn linux_syn_options(options: &[u8]) -> Option<LinuxSynOptions> {
+    let o: &[u8; 20] = options.try_into().ok()?;
+    let layout = o[..2] == [kind::MSS, 4]
+        && o[4..8] == [kind::SACK_PERMITTED, 2, kind::TIMESTAMP, 10]
+        && o[16..19] == [kind::NOP, kind::WINDOW_SCALE, 3];
+    layout.then(|| LinuxSynOptions {
+        mss: read_u16(&o[2..4]),
+        timestamp: TcpTimestamp {
+            tsval: read_u32(&o[8..12]),
+            tsecr: read_u32(&o[12..16]),
+        },
+        window_scale: o[19],
+    })
 }
 
 /// The options of a segment into `repr` (a SYN's MSS, window scale, SACK-permitted and
@@ -1260,6 +1313,49 @@ mod test {
         };
         let len = repr.emit_header(&mut buf);
         assert_eq!(&buf[20..len], &[2, 4, 5, 180, 1, 1, 4, 2, 1, 3, 3, 7]);
+    }
+
+    /// The SYN layout's direct reader takes exactly Linux's layout and reads what the option
+    /// loop reads; any other SYN options go to the loop.
+    #[test]
+    fn linux_syn_layout_reads_what_the_option_loop_reads() {
+        let mut buf = [0u8; 60];
+        for shift in [0u8, 7, 14, 15] {
+            let repr = TcpRepr {
+                window_scale: Some(shift),
+                ..syn_repr()
+            };
+            let len = repr.emit_header(&mut buf);
+            let options = &buf[20..len];
+            let syn = linux_syn_options(options).expect("Linux's layout");
+            let mut direct = TcpRepr::new(1, 2);
+            syn.apply(&mut direct);
+            let mut looped = TcpRepr::new(1, 2);
+            parse_options_into(options, &mut looped).unwrap();
+            assert_eq!(direct, looped, "shift {shift}");
+            assert_eq!(direct.window_scale, Some(shift.min(14)));
+        }
+        let linux = [
+            2, 4, 5, 180, 4, 2, 8, 10, 0, 9, 0xa3, 0xf1, 0, 0, 0, 0, 1, 3, 3, 7,
+        ];
+        assert!(linux_syn_options(&linux).is_some());
+        for (at, byte) in [
+            (0, 1),
+            (1, 5),
+            (4, 1),
+            (5, 3),
+            (6, 1),
+            (7, 9),
+            (16, 0),
+            (17, 2),
+            (18, 4),
+        ] {
+            let mut other = linux;
+            other[at] = byte;
+            assert!(linux_syn_options(&other).is_none(), "byte {at} = {byte}");
+        }
+        assert!(linux_syn_options(&linux[..16]).is_none());
+        assert!(linux_syn_options(&[linux.as_slice(), &[1, 1, 1, 1]].concat()).is_none());
     }
 
     #[test]
