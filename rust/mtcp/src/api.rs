@@ -212,8 +212,13 @@ impl Core {
         flow.owner = Owner::Socket(new);
         flow.in_accept_queue = false;
         let remote = flow.conn.remote();
-        // The listener's EPOLLIN may go: `call_on` touches it.
-        self.after_flow_event(fid, true);
+        // The listener's EPOLLIN may go: `call_on` touches it. Nothing else needs settling:
+        // the connection is as it was (what it wants to send, its timers), and its new
+        // descriptor starts with its readiness unknown (`Socket::new`) and not in any epoll.
+        debug_assert!(self
+            .sockets
+            .get(new as u32)
+            .is_some_and(|sock| sock.reg.is_none() && sock.readiness == READINESS_STALE));
         Ok((new, remote))
     }
 

@@ -876,6 +876,15 @@ impl Core {
         flow.owner = Owner::Orphan;
         if !flow.mapped {
             self.free_flow(fid);
+        } else if !flow.conn.is_closed() {
+            // Closed by the application, not finished: its FIN (or RST) is what a transmit
+            // pass is for, so onto the list without asking `wants_transmit` (as `after_send`;
+            // a pass that finds nothing settles the flow as usual). An orphan has no
+            // descriptor to touch, and a queued flow's timers are read after its pass.
+            if !flow.in_txq {
+                flow.in_txq = true;
+                self.txq.push(fid);
+            }
         } else {
             self.after_flow_event(fid, false);
         }
