@@ -158,6 +158,11 @@ impl Connection {
             if let Some(written) = self.lean_transmit(now, buf) {
                 #[cfg(test)]
                 self.assert_lean_same_as(twin, &buf[..written]);
+                // With all queued data out and no ACK owed, `has_output`'s quiet case holds
+                // (lean_case ruled out a RST, lost data and a handshake, and no FIN is queued
+                // in these states): the runtime's `wants_transmit` after this segment answers
+                // from the flag instead of asking again (debug builds check it there).
+                self.output_quiet = self.send_now.is_empty() && self.data_end() <= self.snd_nxt;
                 return Some(written);
             }
         }

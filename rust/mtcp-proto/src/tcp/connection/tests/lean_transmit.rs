@@ -10,7 +10,8 @@ fn lean_segments() -> u64 {
     LEAN_SEGMENTS.with(|n| n.get())
 }
 
-/// Moves every segment `from` wants to send now into `to`; returns how many there were.
+/// Moves every segment `from` wants to send now into `to`, as the runtime does (until
+/// `wants_transmit` says no, which must then be right); returns how many there were.
 fn deliver(from: &mut Connection, to: &mut Connection, ms: u64) -> usize {
     let mut sent = 0;
     let mut buf = [0u8; 1600];
@@ -20,6 +21,14 @@ fn deliver(from: &mut Connection, to: &mut Connection, ms: u64) -> usize {
             .expect("emitted segment parses with a valid checksum");
         to.handle_segment(at(ms), &seg);
         sent += 1;
+        if !from.wants_transmit() {
+            assert_eq!(
+                from.poll_transmit(at(ms), &mut buf),
+                None,
+                "wants_transmit hid output"
+            );
+            break;
+        }
     }
     sent
 }
