@@ -15,8 +15,11 @@
 //! takes a lock: a sending queue has its own single-producer single-consumer ring into each
 //! receive queue it talks to (made on its first frame there, which the receiver picks up once),
 //! so a frame costs one slot write and a burst one release store, and a queue's shared state
-//! sits on its own cache lines so two contexts never write the same line. Callbacks ([`Notify`]
-//! and `on_frame`) run with nothing held, so they may send.
+//! sits on its own cache lines so two contexts never write the same line. A frame enters its
+//! receiver's ring as soon as `tx` has built it, unpublished (the sender remembers the ring of
+//! its last single-queue destination, so a connection's segments skip the lookup); `flush`
+//! only publishes each ring it filled, counts its frames and wakes its owner. Callbacks
+//! ([`Notify`] and `on_frame`) run with nothing held, so they may send.
 //!
 //! # Checksums
 //! Like Linux's loopback device, a station attached with checksum offload
