@@ -142,6 +142,26 @@ impl ContextInner {
         .map_err(err)
     }
 
+    /// One look for `epoll_wait`: (inline) runs the loop once, then collects up to `maxevents`
+    /// (> 0) events of `epid` into `out`; with the earliest timer deadline and the time.
+    #[inline]
+    fn epoll_look(
+        &self,
+        epid: SockId,
+        maxevents: i32,
+        out: &mut Vec<(SockId, u32)>,
+    ) -> (Result<usize, Errno>, Option<Instant>, Instant) {
+        self.with_engine(|engine| {
+            let now = self.clock.now();
+            if self.mode == Mode::Inline {
+                engine.poll(now);
+            }
+            let found = engine.core.epoll_collect(epid, maxevents as usize, out);
+            engine.core.take_wakeup();
+            (found, engine.core.next_deadline(), now)
+        })
+    }
+
     /// [`ContextInner::call`] on descriptor `s`: once the call is done, `s` is touched
     /// ([`crate::engine::Core::touch`]), whatever the call changed about it (data, a pending
     /// error, a queue, its kind), so epoll looks at it again and its cached readiness goes.
@@ -457,33 +477,47 @@ impl Context {
             self.inner.call(|e, _| e.core.epoll_collect(epid, 0, out))?;
             return Err(err(Errno::EINVAL));
         }
+        // The usual call finds events at its first look: that look goes without the waiting
+        // loop's set-up. Before looking: a notification after this point ends a wait at once.
+        let epoch = self.inner.app_wake.epoch();
+        let (found, deadline, now) = self.inner.epoll_look(epid, maxevents, out);
+        let found = found.map_err(err)?;
+        if found > 0 || self.inner.mode == Mode::Sim || self.inner.stop.load(Ordering::Acquire) {
+            return Ok(found);
+        }
+        self.epoll_wait_more(
+            epid,
+            out,
+            maxevents,
+            timeout_ms,
+            interrupted,
+            (epoch, deadline, now),
+        )
+    }
+
+    /// `epoll_wait_until` after a first look found nothing: waits and looks again until events,
+    /// the timeout or an interruption. `last` is the first look's (epoch, deadline, now).
+    #[inline(never)]
+    fn epoll_wait_more(
+        &self,
+        epid: SockId,
+        out: &mut Vec<(SockId, u32)>,
+        maxevents: i32,
+        timeout_ms: i32,
+        interrupted: &mut dyn FnMut() -> bool,
+        last: (u32, Option<Instant>, Instant),
+    ) -> io::Result<usize> {
         let inner = &*self.inner;
+        let (mut epoch, mut deadline, mut now) = last;
         // Read the wall clock only once a wait is needed (most inline calls find events).
-        let mut start = None;
+        let start = std::time::Instant::now();
         let limit = (timeout_ms >= 0).then(|| std::time::Duration::from_millis(timeout_ms as u64));
         // Inline mode polls a few times (yielding) before it parks, as the loop thread does:
         // the peer's next frame is usually microseconds away, and a futex sleep and wake-up
         // cost more than that.
         let mut spins = 0u32;
         loop {
-            // Before looking: a notification after this point ends the wait below at once.
-            let epoch = inner.app_wake.epoch();
-            let (found, deadline, now) = inner.with_engine(|engine| {
-                let now = inner.clock.now();
-                if inner.mode == Mode::Inline {
-                    engine.poll(now);
-                }
-                let found = engine
-                    .core
-                    .epoll_collect(epid, maxevents as usize, &mut *out);
-                engine.core.take_wakeup();
-                (found, engine.core.next_deadline(), now)
-            });
-            let found = found.map_err(err)?;
-            if found > 0 || inner.mode == Mode::Sim || inner.stop.load(Ordering::Acquire) {
-                return Ok(found);
-            }
-            let elapsed = start.get_or_insert_with(std::time::Instant::now).elapsed();
+            let elapsed = start.elapsed();
             let remaining = match limit {
                 Some(l) if elapsed >= l => return Ok(0),
                 Some(l) => l - elapsed,
@@ -492,22 +526,27 @@ impl Context {
             if inner.mode == Mode::Inline && spins < INLINE_SPIN_POLLS {
                 spins += 1;
                 std::hint::spin_loop();
-                continue;
-            }
-            if inner.mode == Mode::Inline && inner.busy_poll && elapsed < BUSY_POLL {
+            } else if inner.mode == Mode::Inline && inner.busy_poll && elapsed < BUSY_POLL {
                 // A polled port wakes nobody when a frame arrives: keep polling a while.
                 std::thread::yield_now();
-                continue;
-            }
-            let mut wait = remaining.min(std::time::Duration::from_millis(50));
-            if inner.mode == Mode::Inline {
-                if let Some(d) = deadline {
-                    wait = wait.min(std::time::Duration::from_micros((d - now).total_micros()));
+            } else {
+                let mut wait = remaining.min(std::time::Duration::from_millis(50));
+                if inner.mode == Mode::Inline {
+                    if let Some(d) = deadline {
+                        wait = wait.min(std::time::Duration::from_micros((d - now).total_micros()));
+                    }
+                }
+                inner.app_wake.wait_since(epoch, wait);
+                if interrupted() {
+                    return Err(err(Errno::EINTR));
                 }
             }
-            inner.app_wake.wait_since(epoch, wait);
-            if interrupted() {
-                return Err(err(Errno::EINTR));
+            epoch = inner.app_wake.epoch();
+            let found;
+            (found, deadline, now) = inner.epoll_look(epid, maxevents, out);
+            let found = found.map_err(err)?;
+            if found > 0 || inner.stop.load(Ordering::Acquire) {
+                return Ok(found);
             }
         }
     }

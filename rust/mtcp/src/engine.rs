@@ -646,12 +646,30 @@ impl Core {
     /// Bookkeeping after anything happened to a flow: accept-queue promotion, timer, transmit
     /// list, epoll readiness, and release once closed.
     pub(crate) fn after_flow_event(&mut self, fid: FlowId, from_net: bool) {
-        let event = if from_net {
-            FlowEvent::Net
+        if from_net {
+            self.settle_after_net(fid);
         } else {
-            FlowEvent::Local
-        };
-        self.settle_flow(fid, event, true);
+            self.settle_flow(fid, FlowEvent::Local, true);
+        }
+    }
+
+    /// `settle_flow` after a segment, an ICMP error or a timer (most settles), compiled for
+    /// that case alone.
+    #[inline(never)]
+    fn settle_after_net(&mut self, fid: FlowId) {
+        self.settle_flow(fid, FlowEvent::Net, true);
+    }
+
+    /// `settle_flow` after a call on the owning descriptor, compiled for that case alone.
+    #[inline(never)]
+    fn settle_after_call(&mut self, fid: FlowId) {
+        self.settle_flow(fid, FlowEvent::Call, true);
+    }
+
+    /// `settle_flow` after a transmit pass, compiled for that case alone.
+    #[inline(never)]
+    fn settle_after_transmit(&mut self, fid: FlowId) {
+        self.settle_flow(fid, FlowEvent::Local, false);
     }
 
     /// `after_flow_event` for an API call on `s`, the flow's owner (see [`FlowEvent::Call`]).
@@ -662,7 +680,7 @@ impl Core {
                 .is_none_or(|f| f.owner == Owner::Socket(s)),
             "a call settles only the flow of its own descriptor"
         );
-        self.settle_flow(fid, FlowEvent::Call, true);
+        self.settle_after_call(fid);
     }
 
     /// After `send` took new data on `s`'s flow: onto the transmit list without asking
@@ -688,6 +706,7 @@ impl Core {
     /// `after_flow_event` without queueing for transmission: used right after a transmit pass
     /// drained the flow. `wants_transmit` is only a hint (Nagle may hold data back), so a flow
     /// goes back on the list only when something new happens to it.
+    #[inline(always)]
     fn settle_flow(&mut self, fid: FlowId, event: FlowEvent, may_queue: bool) {
         let Some(flow) = self.flows.get_mut(fid) else {
             return;
@@ -943,7 +962,7 @@ impl Core {
                     let after = flow.conn.stats().retransmitted_segments;
                     self.stats.retransmits += after.saturating_sub(before);
                 }
-                self.settle_flow(fid, FlowEvent::Local, false);
+                self.settle_after_transmit(fid);
             }
         }
         txq.clear();
