@@ -65,6 +65,16 @@ impl Assembler {
         Assembler::with_limit(limit)
     }
 
+    /// [`Assembler::for_buffer`] in place, keeping the allocation (emptied), as
+    /// [`Assembler::adopt_storage`] of its own [`Assembler::take_storage`] would.
+    pub(super) fn reset_for_buffer(&mut self, rcvbuf: usize, mss: usize) {
+        let ranges = super::storage::emptied(&mut self.ranges);
+        *self = Assembler {
+            ranges,
+            ..Assembler::for_buffer(rcvbuf, mss)
+        };
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }

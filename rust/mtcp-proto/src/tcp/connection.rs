@@ -329,14 +329,11 @@ macro_rules! initial_fields {
             max_snd_wnd: 0,
             snd_wl1: SeqNumber(0),
             snd_wl2: iss,
-            send_buf: SendBuffer::new(config.sndbuf),
             send_buf_seq: iss + 1,
             fin_queued: false,
             irs: SeqNumber(0),
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
-            recv_buf: RecvBuffer::new(config.rcvbuf),
-            assembler: Assembler::for_buffer(config.rcvbuf, usize::from(config.mss)),
             recent_ooo: [None; sack_blocks::RECENT_RANGES],
             pending_fin: None,
             fin_received: false,
@@ -373,7 +370,6 @@ macro_rules! initial_fields {
             hystart: HyStart::new(),
             ack_rtt: None,
             cwnd_usage: cwnd_validation::CwndUsage::new(iss),
-            scoreboard: Scoreboard::new(config.sndbuf / 256),
             rack: Rack::default(),
             retransmit_first_hole: false,
             tlp: None,
@@ -390,23 +386,43 @@ macro_rules! initial_fields {
             frto: frto::Frto::default(),
             undo: None,
             timers: TimerTable::default(),
-            pending_rst: None,
+            pending_rst: None;
+            // The buffers: built by their constructor, or reset in place by the method
+            // that keeps their allocations.
+            send_buf: SendBuffer::new / reset(config.sndbuf),
+            recv_buf: RecvBuffer::new / reset(config.rcvbuf),
+            scoreboard: Scoreboard::new / reset(config.sndbuf / 256),
+            assembler: Assembler::for_buffer / reset_for_buffer(
+                config.rcvbuf,
+                usize::from(config.mss)
+            ),
         )
     }};
 }
 
 /// `initial_fields!` output: a new connection.
 macro_rules! built {
-    (; $($field:ident: $value:expr),* $(,)?) => {
-        Connection { $($field: $value),* }
+    (;
+        $($field:ident: $value:expr),* ;
+        $($buf:ident: $ty:ident::$new:ident / $reset:ident($($arg:expr),*)),* $(,)?
+    ) => {
+        Connection {
+            $($field: $value,)*
+            $($buf: $ty::$new($($arg),*),)*
+        }
     };
 }
 
-/// `initial_fields!` output: each field assigned to `$target` in turn.
+/// `initial_fields!` output: each field assigned to `$target` in turn, each buffer reset in
+/// place (keeping its allocation).
 macro_rules! assigned {
-    ($target:ident; $($field:ident: $value:expr),* $(,)?) => {
+    ($target:ident;
+        $($field:ident: $value:expr),* ;
+        $($buf:ident: $ty:ident::$new:ident / $reset:ident($($arg:expr),*)),* $(,)?
+    ) => {
         {
             $($target.$field = $value;)*
+            $($target.$buf.$reset($($arg),*);)*
         }
     };
 }
@@ -500,10 +516,8 @@ impl Connection {
         state: State,
     ) {
         // The buffers' allocations stay (emptied); everything else is as `new` makes it.
-        let storage = self.take_storage();
         let this = &mut *self;
         initial_fields!(assigned!(this), config, local, remote, iss, state);
-        self.adopt_storage(storage);
         #[cfg(debug_assertions)]
         self.assert_as_new(config, local, remote, iss, state);
     }

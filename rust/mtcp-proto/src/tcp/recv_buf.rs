@@ -39,6 +39,16 @@ impl RecvBuffer {
         }
     }
 
+    /// [`RecvBuffer::new`] in place, keeping the allocation (emptied) for the new buffer, as
+    /// [`RecvBuffer::adopt_storage`] of its own [`RecvBuffer::take_storage`] would.
+    pub(super) fn reset(&mut self, capacity: usize) {
+        let storage = super::storage::emptied(&mut self.storage);
+        *self = RecvBuffer {
+            storage,
+            ..RecvBuffer::new(capacity)
+        };
+    }
+
     pub(super) fn capacity(&self) -> usize {
         self.capacity
     }

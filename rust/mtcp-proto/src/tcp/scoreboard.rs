@@ -117,6 +117,17 @@ impl Scoreboard {
         }
     }
 
+    /// [`Scoreboard::new`] in place, keeping the record ring's allocation (emptied), as
+    /// [`Scoreboard::adopt_storage`] of its own [`Scoreboard::take_storage`] would.
+    pub(super) fn reset(&mut self, capacity: usize) {
+        let mut segments = core::mem::take(&mut self.segments);
+        segments.clear();
+        *self = Scoreboard {
+            segments,
+            ..Scoreboard::new(capacity)
+        };
+    }
+
     /// Whether another new segment may be recorded.
     pub(super) fn has_room(&self) -> bool {
         self.segments.len() < self.capacity

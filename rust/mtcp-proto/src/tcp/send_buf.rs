@@ -41,6 +41,16 @@ impl SendBuffer {
         }
     }
 
+    /// [`SendBuffer::new`] in place, keeping the allocation (emptied) for the new buffer, as
+    /// [`SendBuffer::adopt_storage`] of its own [`SendBuffer::take_storage`] would.
+    pub(super) fn reset(&mut self, capacity: usize) {
+        let storage = super::storage::emptied(&mut self.storage);
+        *self = SendBuffer {
+            storage,
+            ..SendBuffer::new(capacity)
+        };
+    }
+
     pub(super) fn capacity(&self) -> usize {
         self.capacity
     }

@@ -88,6 +88,11 @@ fn test_reopened_connection_sends_what_a_new_one_sends() {
         send(c, 1, data(REMOTE_SEQ + 1, &[9; 64]));
         let mut got = [0; 100];
         assert_eq!(c.recv(&mut got, false), Ok(64));
+        assert_eq!(
+            got[..64],
+            [9; 64],
+            "the bytes received, from the ring's start"
+        );
         assert_eq!(c.send(&[8; 64]), Ok(64));
         out.extend(drain(c, 1).into_iter().map(|o| (o.repr.flags, o.payload)));
         c.close(at(2));
