@@ -73,8 +73,9 @@ pub(crate) struct Socket {
     /// Events seen at the last evaluation (edge detection for EPOLLET).
     pub(crate) last_events: u32,
     /// `Core::readiness` as last computed, while nothing that could change it has happened
-    /// since (`READINESS_STALE` otherwise): `touch`, and the calls that change a descriptor's
-    /// state without one, reset it.
+    /// since (`READINESS_STALE` otherwise). Only `Core::touch` resets it: the engine touches
+    /// the owner of every flow it settles, and every API call on a descriptor touches it when
+    /// done (`ContextInner::call_on`). Debug builds check each kept value in `epoll_collect`.
     pub(crate) readiness: u32,
 }
 
