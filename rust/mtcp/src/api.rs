@@ -284,7 +284,7 @@ impl Core {
             st.flow = Some(fid);
         }
         self.stats.connections_opened += 1;
-        self.after_call_event(fid, s);
+        self.queue_opened(fid);
         Err(Errno::EINPROGRESS)
     }
 

@@ -524,20 +524,24 @@ impl Core {
         });
         // Built in the flow slab (over the finished connection a freed slot keeps, if any),
         // then given the SYN there (no copy of the connection).
-        self.open_passive(
+        let Some(fid) = self.open_passive(
             || Connection::passive(&config, local, remote, iss),
             |conn| conn.reopen_passive(&config, local, remote, iss),
             |conn| conn.take_syn(syn, now),
             key,
             lsock,
-        )
+        ) else {
+            return false;
+        };
+        self.queue_opened(fid);
+        true
     }
 
     /// Puts a connection that listener `lsock` opened into the flow table (`make` builds it
     /// there, or `reuse` over a freed slot's connection, see `open_flow`; `finish` completes
     /// it in place), counted as half-open until it is promoted to the accept queue
-    /// (SYN-cookie connections too, so the promotion can uncount them). False when the flow
-    /// table is full.
+    /// (SYN-cookie connections too, so the promotion can uncount them). `None` when the flow
+    /// table is full; the caller settles the flow.
     #[inline]
     fn open_passive(
         &mut self,
@@ -546,10 +550,8 @@ impl Core {
         finish: impl FnOnce(&mut Connection),
         key: FlowKey,
         lsock: SockId,
-    ) -> bool {
-        let Some(fid) = self.open_flow(make, reuse, key, Owner::Pending(lsock)) else {
-            return false;
-        };
+    ) -> Option<FlowId> {
+        let fid = self.open_flow(make, reuse, key, Owner::Pending(lsock))?;
         if let Some(flow) = self.flows.get_mut(fid) {
             finish(&mut flow.conn);
         }
@@ -561,8 +563,27 @@ impl Core {
             l.half_open += 1;
         }
         self.stats.connections_opened += 1;
-        self.after_flow_event(fid, true);
-        true
+        Some(fid)
+    }
+
+    /// A connection just opened whose SYN or SYN-ACK is due goes onto the transmit list, and
+    /// that is all the settling it needs: sending it is what a transmit pass is for, a queued
+    /// flow's timers are read after its pass, and its owner is the descriptor of the call
+    /// that opened it (touched by the call) or a listener that hears of it at promotion.
+    #[inline]
+    pub(crate) fn queue_opened(&mut self, fid: FlowId) {
+        let Some(flow) = self.flows.get_mut(fid) else {
+            return;
+        };
+        debug_assert!(
+            matches!(flow.conn.state(), State::SynSent | State::SynReceived)
+                && flow.conn.wants_transmit(),
+            "a connection just opened has its SYN to send"
+        );
+        if !flow.in_txq {
+            flow.in_txq = true;
+            self.txq.push(fid);
+        }
     }
 
     /// An ACK for no connection on a listening port: the third segment of a handshake answered
@@ -603,7 +624,7 @@ impl Core {
             return true;
         }
         let make = || Connection::accept_cookie(&config, local, remote, ack, &options, now);
-        self.open_passive(
+        let Some(fid) = self.open_passive(
             make,
             |conn| {
                 let storage = conn.take_storage();
@@ -613,7 +634,13 @@ impl Core {
             |_| {},
             key,
             lsock,
-        )
+        ) else {
+            return false;
+        };
+        // Established, and the ACK processed (maybe data, a FIN): the whole settle, which
+        // promotes it to the accept queue.
+        self.after_flow_event(fid, true);
+        true
     }
 
     /// Adopts what the port offers: checksums it vouches for on receive are not checked
