@@ -71,13 +71,16 @@ impl Flow {
     /// [`Flow::new`] in place, for a connection just rewritten in this freed slot.
     #[inline]
     fn reopen(&mut self, key: FlowKey, owner: Owner) {
+        // The next hop stays when the peer's address does (a context's routes never change).
+        if key.remote().ip() != self.key.remote().ip() {
+            self.hop = None;
+        }
         self.key = key;
         self.owner = owner;
         self.mapped = true;
         self.in_accept_queue = false;
         self.in_txq = false;
         self.timer_at = None;
-        self.hop = None;
         self.kept_bytes = 0;
     }
 }
@@ -842,6 +845,13 @@ impl Core {
             self.kept_storage -= 1;
             self.kept_storage_bytes -= kept;
         }
+        debug_assert!(
+            self.flows
+                .get(fid)
+                .and_then(|f| f.hop)
+                .is_none_or(|hop| self.net.next_hop(*key.remote().ip()) == Some(hop)),
+            "a kept next hop is the peer's"
+        );
         self.flow_map.insert(key, fid);
         Some(fid)
     }

@@ -131,3 +131,30 @@ fn kept_buffers_are_bounded() {
     assert_eq!(with_buffers, STORAGE_KEPT_MAX);
     assert_eq!((core.kept_storage, core.kept_storage_bytes), (0, 0));
 }
+
+#[test]
+fn a_reopened_flow_keeps_its_next_hop_only_for_the_same_peer_address() {
+    let mut core = core();
+    let a = open(&mut core, 4000, false);
+    let peer = *key(4000).remote().ip();
+    core.flows.get_mut(a).unwrap().hop = Some(peer);
+    core.free_flow(a);
+    // Same peer address, another port: the hop stays.
+    let b = open(&mut core, 4001, true);
+    assert_eq!(core.flows.get(b).unwrap().hop, Some(peer));
+    core.free_flow(b);
+    // Another peer address in the same slot: looked up again.
+    let other = FlowKey::new(SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 3), 4002), 80);
+    let config = core.tcp.clone();
+    let local = SocketAddrV4::new(core.net.ip, 80);
+    let c = core
+        .open_flow(
+            || unreachable!("the slot kept a connection"),
+            |conn| conn.reopen_connect(&config, local, other.remote(), SeqNumber(1), Instant::ZERO),
+            other,
+            Owner::Orphan,
+        )
+        .unwrap();
+    assert_eq!(c.index, a.index);
+    assert_eq!(core.flows.get(c).unwrap().hop, None);
+}
