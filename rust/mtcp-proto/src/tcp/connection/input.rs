@@ -73,9 +73,16 @@ impl Connection {
         }
     }
 
-    /// Our SYN has been acknowledged: RTT sample and timer reset.
+    /// Our SYN has been acknowledged (SYN-SENT): RTT sample and timer reset.
     fn on_syn_acked(&mut self, now: Instant, seg: &TcpRepr<'_>) {
         self.take_rtt_sample(now, seg, self.iss + 1);
+        self.syn_acked(now);
+    }
+
+    /// `on_syn_acked` without the RTT sample, for SYN-RECEIVED, where the rest of
+    /// `process_ack` takes the ACK's one sample (`advance_snd_una`; RFC 6298 §3: one
+    /// measurement per ACK, not one for the SYN and another for the same ACK).
+    fn syn_acked(&mut self, now: Instant) {
         self.note_progress(now);
         self.retries = 0;
         self.timers.stop(Timer::Retransmit);
@@ -201,7 +208,7 @@ impl Connection {
                 });
                 return false;
             }
-            self.on_syn_acked(now, seg);
+            self.syn_acked(now);
             self.snd_wnd = usize::from(seg.window_len) << self.opts.snd_shift;
             self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
             self.snd_wl1 = seg.seq_number;

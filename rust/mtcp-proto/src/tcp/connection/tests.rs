@@ -2229,6 +2229,7 @@ fn test_established_window_shrunk_to_zero_under_flight_never_times_out() {
 mod cwnd_validation;
 mod fin_acked;
 mod frto;
+mod handshake_rtt;
 mod header_prediction;
 mod icmp;
 mod lean_transmit;
