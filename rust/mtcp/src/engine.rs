@@ -90,8 +90,13 @@ impl Flow {
 pub(crate) enum FlowEvent {
     /// A segment, an ICMP error or a timer: a new edge for edge-triggered waiters.
     Net,
-    /// The engine's own doing: a transmit pass, a close, teardown.
+    /// The engine's own doing: a close, teardown.
     Local,
+    /// A transmit pass. Sending changes nothing an application sees (the state, a pending
+    /// error and what the buffers hold change only with calls, segments and timers), so the
+    /// owner of a flow still open is not touched; debug builds check that its kept
+    /// readiness still holds.
+    Transmitted,
     /// An API call on the descriptor that owns the flow. `ContextInner::call_on` touches that
     /// descriptor once the call is done (every call on a descriptor does, whatever it
     /// changed), so the settle leaves it alone.
@@ -699,7 +704,7 @@ impl Core {
     /// `settle_flow` after a transmit pass, compiled for that case alone.
     #[inline(never)]
     fn settle_after_transmit(&mut self, fid: FlowId) {
-        self.settle_flow(fid, FlowEvent::Local, false);
+        self.settle_flow(fid, FlowEvent::Transmitted, false);
     }
 
     /// `after_flow_event` for an API call on `s`, the flow's owner (see [`FlowEvent::Call`]).
@@ -781,8 +786,18 @@ impl Core {
     /// Marks the owning descriptor of a flow `event` happened to.
     #[inline]
     fn touch_owner(&mut self, s: SockId, event: FlowEvent) {
-        if event != FlowEvent::Call {
-            self.touch(s, event == FlowEvent::Net);
+        match event {
+            FlowEvent::Call => {}
+            FlowEvent::Transmitted => {
+                debug_assert!(
+                    self.sockets.get(s as u32).is_none_or(|sock| {
+                        sock.readiness == READINESS_STALE
+                            || sock.readiness == self.readiness_of(sock)
+                    }),
+                    "descriptor {s}: a transmit pass changed its readiness"
+                );
+            }
+            FlowEvent::Net | FlowEvent::Local => self.touch(s, event == FlowEvent::Net),
         }
     }
 
@@ -796,6 +811,8 @@ impl Core {
         let state = flow.conn.state();
         let closed = flow.conn.is_closed() && !flow.in_txq;
         match flow.owner {
+            // A closing flow: touched after a transmit pass too.
+            Owner::Socket(s) if event == FlowEvent::Transmitted => self.touch(s, false),
             Owner::Socket(s) => self.touch_owner(s, event),
             Owner::Pending(l) => {
                 let promote = !flow.in_accept_queue
