@@ -98,21 +98,27 @@ impl Connection {
     /// `wants_transmit`'s inlined check of `output_quiet` often answers without it.
     #[inline(never)]
     pub(super) fn has_output(&self) -> bool {
-        // The usual answer after a received segment or a transmit pass: nothing owed,
-        // nothing queued past SND.NXT, no FIN queued, nothing marked lost, not in a
-        // handshake; then every branch of `has_output_full` says no (the persist check
-        // included: it needs queued data). Debug and test builds check it.
-        if self.send_now.is_empty()
-            && self.pending_rst.is_none()
-            && self.data_end() <= self.snd_nxt
-            && !self.fin_queued
-            && self.scoreboard.lost_outstanding() == 0
-            && !matches!(self.state, State::SynSent | State::SynReceived)
-        {
+        // The usual answer after a received segment or a transmit pass. Debug and test
+        // builds check it.
+        if self.nothing_to_send() {
             debug_assert!(!self.has_output_full(), "has_output shortcut disagrees");
             return false;
         }
         self.has_output_full()
+    }
+
+    /// `has_output`'s quick "no": nothing owed, nothing queued past SND.NXT, no FIN still to
+    /// send (none queued, or already past SND.NXT), nothing marked lost, not in a handshake;
+    /// then every branch of `has_output_full` says no (the persist check included: it needs
+    /// queued data).
+    #[inline]
+    fn nothing_to_send(&self) -> bool {
+        self.send_now.is_empty()
+            && self.pending_rst.is_none()
+            && self.data_end() <= self.snd_nxt
+            && (!self.fin_queued || self.data_end() < self.snd_nxt)
+            && self.scoreboard.lost_outstanding() == 0
+            && !matches!(self.state, State::SynSent | State::SynReceived)
     }
 
     /// `has_output` in full.
@@ -158,11 +164,14 @@ impl Connection {
             if let Some(written) = self.lean_transmit(now, buf) {
                 #[cfg(test)]
                 self.assert_lean_same_as(twin, &buf[..written]);
-                // With all queued data out and no ACK owed, `has_output`'s quiet case holds
-                // (lean_case ruled out a RST, lost data and a handshake, and no FIN is queued
-                // in these states): the runtime's `wants_transmit` after this segment answers
-                // from the flag instead of asking again (debug builds check it there).
-                self.output_quiet = self.send_now.is_empty() && self.data_end() <= self.snd_nxt;
+                // Usually all queued data (and the FIN) is out and no ACK is owed: the
+                // runtime's `wants_transmit` after this segment then answers from the flag
+                // instead of asking again. `lean_case` still holds, so of `nothing_to_send`
+                // only these conditions are left to check.
+                self.output_quiet = self.send_now.is_empty()
+                    && self.data_end() <= self.snd_nxt
+                    && (!self.fin_queued || self.data_end() < self.snd_nxt);
+                debug_assert_eq!(self.output_quiet, self.nothing_to_send());
                 return Some(written);
             }
         }
@@ -579,39 +588,70 @@ impl Connection {
 
     /// Whether `transmit` may try its lean path: at most an ACK is owed (no RST, window
     /// probe, fast retransmission, tail loss probe, final ACK or keepalive re-arm), the
-    /// connection is ESTABLISHED or CLOSE-WAIT (no SYN or FIN can be due) and nothing is
-    /// marked lost (no hole to resend). Then the general path's only cases are new data
-    /// from SND.NXT and a pure ACK.
+    /// handshake is over and nothing is marked lost (no hole to resend). Then the general
+    /// path's only cases are new data from SND.NXT (with our FIN at the end of a closed
+    /// stream) and a pure ACK.
     #[inline]
     fn lean_case(&self) -> bool {
         self.send_now.only(SendNow::ACK)
             && self.pending_rst.is_none()
-            && matches!(self.state, State::Established | State::CloseWait)
+            && !matches!(
+                self.state,
+                State::Closed | State::Listen | State::SynSent | State::SynReceived
+            )
             && self.scoreboard.lost_outstanding() == 0
     }
 
-    /// `transmit` in the lean case: new data, else the owed ACK alone; `None` (nothing
-    /// changed) where the general path must decide.
+    /// `transmit` in the lean case: new data or the FIN, else the owed ACK alone; `None`
+    /// (nothing changed) where the general path must decide.
     #[inline]
     fn lean_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         let data_end = self.data_end();
-        if data_end > self.snd_nxt {
-            return self.lean_data(now, buf, data_end);
+        if !self.fin_queued {
+            if data_end > self.snd_nxt {
+                return self.lean_data::<false>(now, buf, data_end);
+            }
+        } else if data_end >= self.snd_nxt {
+            // Our FIN is still to go: FIN-WAIT-1, CLOSING or LAST-ACK (`fin_state`).
+            if !self.fin_state() {
+                return None;
+            }
+            return self.lean_data_closing(now, buf, data_end);
         }
-        // Nothing queued past SND.NXT: the general path's last case, the ACK.
+        // Nothing queued past SND.NXT and no FIN due: the general path's last case, the ACK.
         if self.send_now.has(SendNow::ACK) {
             return Some(self.emit_ack(now, buf, self.snd_max));
         }
         None
     }
 
-    /// New data from SND.NXT = SND.MAX outside recovery, with the ACK and no SACK blocks:
-    /// the segment worked out once, its header written from the connection's state and the
-    /// send state advanced in one place (`new_data_sent`). `None` (nothing changed) for
-    /// anything else: a resend after a timeout, recovery, SACK blocks to report, pacing
-    /// holding data back, a closed window, Nagle.
+    /// `lean_data` once the application closed (our FIN is queued, not yet sent): out of
+    /// line, as it happens once per connection.
+    #[inline(never)]
+    fn lean_data_closing(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        data_end: SeqNumber,
+    ) -> Option<usize> {
+        self.lean_data::<true>(now, buf, data_end)
+    }
+
+    /// New data from SND.NXT = SND.MAX outside recovery, with the ACK, no SACK blocks, and,
+    /// when `CLOSING` (our FIN is queued and may go: `fin_state`), the FIN when it reaches
+    /// the end of the stream (a bare FIN when no data waits): the segment worked out once,
+    /// its header written from the connection's state and the send state advanced in one
+    /// place (`new_data_sent`). `None` (nothing changed) for anything else: a resend after a
+    /// timeout, recovery, SACK blocks to report, pacing holding data back, a closed window,
+    /// Nagle.
     #[inline]
-    fn lean_data(&mut self, now: Instant, buf: &mut [u8], data_end: SeqNumber) -> Option<usize> {
+    fn lean_data<const CLOSING: bool>(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+        data_end: SeqNumber,
+    ) -> Option<usize> {
+        debug_assert_eq!(CLOSING, self.fin_state());
         let seq = self.snd_nxt;
         if seq != self.snd_max || self.in_recovery || self.sack_blocks_due() || self.paced_out(now)
         {
@@ -619,7 +659,9 @@ impl Connection {
         }
         let mss = usize::from(self.send_mss());
         let available = (data_end - seq) as usize;
-        let len = if self.snd_una == seq
+        let len = if CLOSING && available == 0 {
+            0 // a bare FIN goes whatever the windows say (`next_data`)
+        } else if self.snd_una == seq
             && self.snd_wnd > 0
             && self.cc.window() >= mss
             && self.scoreboard.has_room()
@@ -627,23 +669,28 @@ impl Connection {
             // Nothing in flight (every request/response exchange): with cwnd at least a
             // segment the peer's window is the only limit (`send_window_end`), and neither
             // SWS avoidance nor Nagle holds anything back (`next_data`).
-            let len = available.min(self.snd_wnd).min(mss);
-            debug_assert_eq!(
-                self.next_data(),
-                Some((seq, len)),
-                "lean_data shortcut disagrees"
-            );
-            len
+            available.min(self.snd_wnd).min(mss)
         } else {
             self.next_data()?.1
         };
-        if len == 0 || buf.len() < TIMESTAMPED_HEADER_LEN + len {
+        debug_assert_eq!(
+            self.next_data(),
+            Some((seq, len)),
+            "lean_data disagrees with next_data"
+        );
+        if buf.len() < TIMESTAMPED_HEADER_LEN + len {
             return None;
         }
-        let end = seq + len;
         let mut header = self.plain_ack_header(now, seq);
+        let mut end = seq + len;
         if end == data_end {
-            header.flags |= TcpFlags::PSH;
+            if len > 0 {
+                header.flags |= TcpFlags::PSH;
+            }
+            if CLOSING {
+                header.flags |= TcpFlags::FIN;
+                end += 1;
+            }
         }
         self.new_data_sent(now, seq, end, len);
         let written = self.write_plain_segment(buf, &header, len);
@@ -651,12 +698,15 @@ impl Connection {
         Some(written)
     }
 
-    /// `data_sent` for `lean_data`'s segment, `[seq, end)` of new data (`len` bytes, no FIN)
-    /// at SND.NXT = SND.MAX, outside recovery: the same updates in the same order, without
-    /// the branches for resends, fast retransmissions and FIN.
-    #[inline]
+    /// `data_sent` for `lean_data`'s segment, `[seq, end)` of new sequence space (`len`
+    /// bytes of data, then the FIN if `end` is one past them) at SND.NXT = SND.MAX, outside
+    /// recovery: the same updates in the same order, without the branches for resends and
+    /// fast retransmissions.
+    #[inline(always)] // once in each lean_data: shared, LLVM would make it a call
     fn new_data_sent(&mut self, now: Instant, seq: SeqNumber, end: SeqNumber, len: usize) {
-        self.note_data_sent(now);
+        if len > 0 {
+            self.note_data_sent(now);
+        }
         self.scoreboard.on_sent(seq, end, now);
         self.snd_nxt = end;
         if len < usize::from(self.send_mss()) {

@@ -36,8 +36,12 @@ fn deliver(from: &mut Connection, to: &mut Connection, ms: u64) -> usize {
 /// A client and a server with the default configuration (timestamps, SACK, window scaling,
 /// as Linux), established at 0 ms.
 fn pair() -> (Connection, Connection) {
-    let config = TcpConfig::default();
-    let mut client = Connection::connect(&config, REMOTE, LOCAL, REMOTE_SEQ, at(0));
+    pair_with(&TcpConfig::default())
+}
+
+/// `pair` with `config` on both sides.
+fn pair_with(config: &TcpConfig) -> (Connection, Connection) {
+    let mut client = Connection::connect(config, REMOTE, LOCAL, REMOTE_SEQ, at(0));
     let mut buf = [0u8; 1600];
     let len = client.poll_transmit(at(0), &mut buf).expect("SYN");
     let syn = TcpRepr::parse(
@@ -47,7 +51,7 @@ fn pair() -> (Connection, Connection) {
         ChecksumCaps::default(),
     )
     .expect("SYN parses");
-    let mut server = Connection::accept(&config, LOCAL, REMOTE, &syn, LOCAL_SEQ, at(0));
+    let mut server = Connection::accept(config, LOCAL, REMOTE, &syn, LOCAL_SEQ, at(0));
     deliver(&mut server, &mut client, 0);
     deliver(&mut client, &mut server, 0);
     assert_eq!(
@@ -173,4 +177,62 @@ fn test_lean_transmit_leaves_sack_blocks_to_the_general_path() {
     let before = lean_segments();
     assert_eq!(recv_one(&mut c, 4).payload, b"more");
     assert_eq!(lean_segments() - before, 1);
+}
+
+#[test]
+fn test_lean_transmit_takes_a_short_connections_fins_and_their_acks() {
+    // With TIME-WAIT (by default it ends at once, and the last ACK goes as FINAL_ACK through
+    // the general path).
+    let (mut client, mut server) = pair_with(&TcpConfig {
+        timewait: Duration::from_secs(60),
+        ..TcpConfig::default()
+    });
+    let before = lean_segments();
+    let mut segments = 0;
+    let mut buf = [0u8; 64];
+    client.send(b"request").unwrap();
+    segments += deliver(&mut client, &mut server, 1);
+    assert_eq!(server.recv(&mut buf, false), Ok(7));
+    // The response and the server's FIN leave in one segment.
+    server.send(b"response").unwrap();
+    server.close(at(1));
+    assert_eq!(deliver(&mut server, &mut client, 1), 1);
+    segments += 1;
+    assert_eq!(client.recv(&mut buf, false), Ok(8));
+    assert_eq!(client.recv(&mut buf, false), Ok(0), "end of stream");
+    // The client's FIN (from CLOSE-WAIT), then the server's ACK of it (from TIME-WAIT).
+    client.close(at(2));
+    segments += deliver(&mut client, &mut server, 2);
+    segments += deliver(&mut server, &mut client, 2);
+    assert_eq!(server.state(), State::TimeWait);
+    assert!(client.is_closed());
+    assert!(segments >= 4, "{segments} segments");
+    assert_eq!(lean_segments() - before, segments as u64);
+}
+
+#[test]
+fn test_lean_transmit_takes_a_bare_fin() {
+    let (mut client, mut server) = pair();
+    client.send(b"request").unwrap();
+    deliver(&mut client, &mut server, 1);
+    let mut buf = [0u8; 64];
+    assert_eq!(server.recv(&mut buf, false), Ok(7));
+    deliver(&mut server, &mut client, 1);
+    // Nothing queued: the FIN goes alone, at SND.NXT, and takes one sequence number.
+    let snd_nxt = server.snd_nxt;
+    server.close(at(2));
+    let before = lean_segments();
+    let mut out = [0u8; 1600];
+    let len = server.poll_transmit(at(2), &mut out).expect("the FIN");
+    assert_eq!(lean_segments() - before, 1);
+    let fin = TcpRepr::parse(
+        &out[..len],
+        *LOCAL.ip(),
+        *REMOTE.ip(),
+        ChecksumCaps::default(),
+    )
+    .unwrap();
+    assert_eq!(fin.flags, TcpFlags::FIN | TcpFlags::ACK);
+    assert_eq!((fin.seq_number, fin.payload.len()), (snd_nxt, 0));
+    assert_eq!(server.snd_nxt, snd_nxt + 1);
 }
