@@ -242,6 +242,105 @@ impl Scoreboard {
     /// `on_cumulative_ack` adding to `delivered` (a fresh one), which the caller keeps in
     /// place rather than receiving a copy (header prediction, once per ACK).
     pub(super) fn on_cumulative_ack_into(&mut self, una: SeqNumber, delivered: &mut Delivered) {
+        #[cfg(test)]
+        let twin = {
+            let (mut board, mut d) = (self.clone(), *delivered);
+            board.cumulative_ack_by_record(una, &mut d);
+            (board, d)
+        };
+        if !self.ack_clean_records(una, delivered) {
+            self.cumulative_ack_by_record(una, delivered);
+        }
+        #[cfg(test)]
+        {
+            assert_eq!(
+                format!("{self:?}"),
+                format!("{:?}", twin.0),
+                "scoreboard after ACK"
+            );
+            assert_eq!(
+                format!("{delivered:?}"),
+                format!("{:?}", twin.1),
+                "delivered"
+            );
+        }
+    }
+
+    /// The bulk sender's cumulative ACK of several whole records when nothing is SACKed or
+    /// marked lost: one read-only pass finds how many records `una` covers and which of them
+    /// `Delivered` and the rate sample keep (by reference, where the general loop copies each
+    /// record out and merges it), then they leave the ring at once. The same result as
+    /// `cumulative_ack_by_record` (test builds compare every ACK with it); returns false,
+    /// having changed nothing, when a record is SACKed or lost, or `una` covers no whole record.
+    fn ack_clean_records(&mut self, una: SeqNumber, delivered: &mut Delivered) -> bool {
+        if self.sacked_bytes != 0 || self.lost_bytes != 0 {
+            return false;
+        }
+        let Some(first) = self.segments.front() else {
+            return false;
+        };
+        if first.end > una {
+            return false;
+        }
+        let high = self.highest_delivered;
+        let (mut latest, mut newest) = (first, first);
+        let (mut count, mut bytes) = (0, 0);
+        let (mut original, mut reordered) = (false, false);
+        let mut rest = None;
+        for seg in self.segments.iter() {
+            if seg.end > una {
+                rest = Some(seg);
+                break;
+            }
+            count += 1;
+            bytes += seg.len();
+            // deliver(): RFC 8985 §6.2 step 3 and F-RTO's evidence, per record.
+            if !seg.retransmitted {
+                original = true;
+                reordered |= high.is_some_and(|high| seg.end < high);
+            }
+            // Delivered::note: the most recently sent (ties: the higher end).
+            if seg.xmit_time > latest.xmit_time
+                || (seg.xmit_time == latest.xmit_time && seg.end > latest.end)
+            {
+                latest = seg;
+            }
+            // RateAccumulator::on_delivered: the first with the highest (P.delivered, sent).
+            if seg.stamp.delivered > newest.stamp.delivered
+                || (seg.stamp.delivered == newest.stamp.delivered
+                    && seg.xmit_time > newest.xmit_time)
+            {
+                newest = seg;
+            }
+        }
+        // The records cover SND.UNA..SND.MAX in order: the last one covered ends highest.
+        let highest_end = self.segments[count - 1].end;
+        delivered.reordered |= reordered;
+        delivered.original |= original;
+        if delivered.highest_end.is_none_or(|h| highest_end > h) {
+            delivered.highest_end = Some(highest_end);
+        }
+        delivered.note(latest);
+        delivered
+            .rate
+            .on_delivered(&newest.stamp, newest.xmit_time, bytes);
+        // A record `una` splits keeps its tail (nothing SACKed or lost: no counter moves).
+        let cut = rest
+            .filter(|seg| seg.start < una)
+            .map(|seg| (una - seg.start) as usize);
+        self.segments.drain(..count);
+        if let Some(cut) = cut {
+            if let Some(front) = self.segments.front_mut() {
+                front.start = una;
+            }
+            delivered.rate.on_delivered_bytes(cut);
+        }
+        true
+    }
+
+    /// `on_cumulative_ack_into` record by record: the general case (SACKed or lost records,
+    /// a partial ACK of the first record).
+    fn cumulative_ack_by_record(&mut self, una: SeqNumber, delivered: &mut Delivered) {
         while let Some(front) = self.segments.front_mut() {
             if front.start >= una {
                 break;
@@ -640,6 +739,78 @@ mod test {
         let before = format!("{b:?}");
         assert!(!b.ack_sole_record(SeqNumber(164), &mut Delivered::default()));
         assert_eq!(format!("{b:?}"), before);
+    }
+
+    /// The one-pass ACK of several clean records leaves the scoreboard and `Delivered`
+    /// exactly as the record-by-record loop does: records sent at one instant (the first of
+    /// equal rate stamps is the newest), stamps that differ only in app-limitedness, a
+    /// retransmitted record, a reordering reference between the records, an ACK that splits
+    /// a record, and a `Delivered` that already holds a delivery. It declines SACKed or lost
+    /// records and an ACK of no whole record.
+    #[test]
+    fn ack_clean_records_matches_record_by_record() {
+        let t = |m: u64| Instant::from_millis(m);
+        let build = |retransmit: bool| {
+            let mut b = Scoreboard::new(16);
+            for i in 0..8u32 {
+                if i == 2 {
+                    b.mark_app_limited(1); // stamps of equal P.delivered and send time differ
+                }
+                b.on_sent(
+                    SeqNumber(i * 100),
+                    SeqNumber(i * 100 + 100),
+                    t(u64::from(i / 4)),
+                );
+            }
+            if retransmit {
+                b.on_retransmit(SeqNumber(100), SeqNumber(200), t(1));
+            }
+            b
+        };
+        let mut taken = 0;
+        for retransmit in [false, true] {
+            for high in [None, Some(SeqNumber(250)), Some(SeqNumber(2000))] {
+                for prior in [false, true] {
+                    for una in [100, 250, 300, 550, 800] {
+                        let mut fast = build(retransmit);
+                        fast.highest_delivered = high;
+                        let mut d = Delivered::default();
+                        if prior {
+                            // An earlier delivery in this ACK, sent later than every record.
+                            let mut other = build(false);
+                            other.on_sent(SeqNumber(800), SeqNumber(900), t(9));
+                            other.on_sack_block(SeqNumber(800), SeqNumber(900), None, &mut d);
+                        }
+                        let (mut general, mut expected) = (fast.clone(), d);
+                        general.cumulative_ack_by_record(SeqNumber(una), &mut expected);
+                        assert!(fast.ack_clean_records(SeqNumber(una), &mut d));
+                        taken += 1;
+                        assert_eq!(format!("{d:?}"), format!("{expected:?}"), "una {una}");
+                        assert_eq!(format!("{fast:?}"), format!("{general:?}"), "una {una}");
+                    }
+                }
+            }
+        }
+        assert_eq!(taken, 60);
+        // Declined, unchanged: no whole record acknowledged, a SACKed record, a lost one.
+        let mut b = build(false);
+        for mark in [0, 1, 2] {
+            if mark == 1 {
+                b.on_sack_block(
+                    SeqNumber(300),
+                    SeqNumber(400),
+                    None,
+                    &mut Delivered::default(),
+                );
+            } else if mark == 2 {
+                b = build(false);
+                b.mark_lost_longer_than(0);
+            }
+            let una = if mark == 0 { 50 } else { 200 };
+            let before = format!("{b:?}");
+            assert!(!b.ack_clean_records(SeqNumber(una), &mut Delivered::default()));
+            assert_eq!(format!("{b:?}"), before);
+        }
     }
 
     #[test]
