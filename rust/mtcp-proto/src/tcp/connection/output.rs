@@ -723,7 +723,7 @@ impl Connection {
         if !self.timers.is_armed(Timer::Retransmit) {
             self.arm_rto(now);
         }
-        self.arm_tlp(now); // RFC 8985 §7.2: the PTO restarts with new data
+        self.arm_tlp_after_new_data(now); // RFC 8985 §7.2: the PTO restarts with new data
         self.note_cwnd_usage();
     }
 

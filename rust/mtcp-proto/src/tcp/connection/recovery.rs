@@ -276,6 +276,25 @@ impl Connection {
             self.timers.stop(Timer::TailLossProbe);
             return;
         }
+        self.set_pto(now);
+    }
+
+    /// `arm_tlp` right after new data left outside recovery (the lean transmit path): data
+    /// is outstanding and the state is a sending one, so only SACK, RACK and an outstanding
+    /// probe are left to check.
+    #[inline]
+    pub(super) fn arm_tlp_after_new_data(&mut self, now: Instant) {
+        debug_assert!(!self.in_recovery && self.snd_una < self.snd_max && self.state.sending());
+        if self.sack_mode() && self.config.rack && self.tlp.is_none() {
+            self.set_pto(now);
+        } else {
+            self.timers.stop(Timer::TailLossProbe);
+        }
+    }
+
+    /// Arms the PTO (RFC 8985 §7.2) from `now`, never after the RTO.
+    #[inline]
+    fn set_pto(&mut self, now: Instant) {
         let pto = match self.rtt.srtt() {
             Some(srtt) => {
                 let mut pto = srtt.saturating_mul(2);

@@ -236,3 +236,27 @@ fn test_lean_transmit_takes_a_bare_fin() {
     assert_eq!((fin.seq_number, fin.payload.len()), (snd_nxt, 0));
     assert_eq!(server.snd_nxt, snd_nxt + 1);
 }
+
+#[test]
+fn test_lean_transmit_leaves_the_pto_off_while_a_probe_is_out() {
+    // No Nagle: the new data goes while the request is unacknowledged.
+    let (mut client, _server) = pair_with(&TcpConfig {
+        nodelay: true,
+        ..TcpConfig::default()
+    });
+    let mut buf = [0u8; 1600];
+    // A request that is lost, then the tail loss probe (RFC 8985 §7.3) that resends it.
+    client.send(b"lost").unwrap();
+    client.poll_transmit(at(1), &mut buf).expect("the request");
+    let pto = client.poll_timeout().expect("the PTO");
+    client.handle_timeout(pto);
+    client.poll_transmit(pto, &mut buf).expect("the probe");
+    assert!(client.tlp.is_some(), "a probe is outstanding");
+    // New data while the probe is out goes the lean way and arms no second PTO
+    // (RFC 8985 §7.2: one probe per episode); the general path on a twin agrees.
+    client.send(b"more").unwrap();
+    let before = lean_segments();
+    client.poll_transmit(pto, &mut buf).expect("the new data");
+    assert_eq!(lean_segments() - before, 1);
+    assert!(!client.timers.is_armed(Timer::TailLossProbe));
+}
