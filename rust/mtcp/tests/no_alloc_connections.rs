@@ -1,11 +1,13 @@
 //! Opening and closing connections allocates no buffers once a context is warm: a closed
-//! connection's send and receive rings (and its scoreboard and reassembly ranges) go to a
-//! per-context pool and the next connection takes them (`mtcp_proto::tcp::Storage`). A
-//! counting global allocator watches short connections (connect, 64 B each way, FIN both
-//! ways) between two stacks on the in-memory hub, counting allocations of the rings' size
-//! (an odd `rcvbuf`/`sndbuf` that nothing else allocates). Other allocations are not
-//! counted: the timer wheel's 4,096 slots each allocate once, on their first use in real
-//! time. One test only in this binary, so no other test thread allocates meanwhile.
+//! connection's send and receive rings (and its scoreboard and reassembly ranges) stay with
+//! its flow slot, or go to the context's pool, and the next connection takes them. A counting
+//! global allocator watches short connections (connect, 10,000 B each way, FIN both ways)
+//! between two stacks on the in-memory hub. A ring's storage grows as it is first reached
+//! (256 B, doubling, then the whole ring), so a transfer of 10,000 B into a 12,345-byte ring
+//! makes it grow to exactly `RING` bytes, a size nothing else allocates; those allocations are
+//! counted. Other allocations are not: the timer wheel's 4,096 slots each allocate once, on
+//! their first use in real time. One test only in this binary, so no other test thread
+//! allocates meanwhile.
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -24,6 +26,10 @@ static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 /// `rcvbuf` and `sndbuf` of both stacks: a size no other allocation has.
 const RING: usize = 12_345;
+
+/// Bytes each way: more than the ring's last power-of-two step (8,192), so every ring that
+/// starts empty grows to exactly `RING` bytes.
+const TRANSFER: usize = 10_000;
 
 fn count(size: usize) {
     if size == RING {
@@ -90,10 +96,37 @@ impl Pair {
     }
 }
 
-/// One short connection: 64 B request, 64 B echo, the client closes, the server closes on
-/// EOF; runs until both sides have left the flow table (`tcp_timewait` is 0, as in mTCP).
+/// Writes all of `data` on `sock` of `from`, polling both contexts while the send buffer is
+/// full.
+fn write_all(p: &Pair, from: &Context, sock: SockId, data: &[u8]) {
+    let mut sent = 0;
+    p.run_until("write", || {
+        if let Ok(n) = from.write(sock, &data[sent..]) {
+            sent += n;
+        }
+        sent == data.len()
+    });
+}
+
+/// Reads exactly `want.len()` bytes from `sock` of `on` and checks them.
+fn read_exact(p: &Pair, on: &Context, sock: SockId, want: &[u8]) {
+    let mut got = vec![0u8; want.len()];
+    let mut len = 0;
+    p.run_until("read", || {
+        if let Ok(n) = on.read(sock, &mut got[len..]) {
+            len += n;
+        }
+        len == want.len()
+    });
+    assert_eq!(got, want);
+}
+
+/// One short connection: a 10,000 B request, its echo, the client closes, the server closes
+/// on EOF; runs until both sides have left the flow table (`tcp_timewait` is 0, as in mTCP).
 fn short_connection(p: &Pair, lsock: SockId, round: u64) {
-    let request = [round as u8; 64];
+    let request: Vec<u8> = (0..TRANSFER)
+        .map(|i| (i as u64).wrapping_mul(7).wrapping_add(round) as u8)
+        .collect();
     let c = p.client.socket(AF_INET, SOCK_STREAM, 0).unwrap();
     assert_eq!(
         errno(p.client.connect(c, p.server_addr)),
@@ -105,26 +138,12 @@ fn short_connection(p: &Pair, lsock: SockId, round: u64) {
         s.is_some()
     });
     let s = s.unwrap();
-    p.run_until("connect", || p.client.write(c, &request).is_ok());
-    let mut buf = [0u8; 128];
-    p.run_until("request", || match p.server.read(s, &mut buf) {
-        Ok(n) => {
-            assert_eq!(&buf[..n], &request[..]);
-            true
-        }
-        Err(_) => false,
-    });
-    assert_eq!(p.server.write(s, &request).unwrap(), 64);
-    let mut got = [0u8; 64];
-    let mut got_len = 0;
-    p.run_until("echo", || {
-        if let Ok(n) = p.client.read(c, &mut got[got_len..]) {
-            got_len += n;
-        }
-        got_len == 64
-    });
-    assert_eq!(got, request);
+    write_all(p, &p.client, c, &request);
+    read_exact(p, &p.server, s, &request);
+    write_all(p, &p.server, s, &request);
+    read_exact(p, &p.client, c, &request);
     p.client.close(c).unwrap();
+    let mut buf = [0u8; 128];
     p.run_until("FIN", || matches!(p.server.read(s, &mut buf), Ok(0)));
     p.server.close(s).unwrap();
     p.run_until("the end of both flows", || {
@@ -157,7 +176,7 @@ fn short_connections_allocate_nothing_once_warm() {
             short_connection(&p, lsock, 100 + round);
         }
     });
-    // Without the pool each connection allocates two rings per side (200 here).
+    // Without reuse each connection grows two rings per side to `RING` bytes (200 here).
     assert_eq!(
         n, 0,
         "{n} rings allocated in {rounds} warm short connections"
