@@ -695,21 +695,13 @@ impl Core {
                 if registered {
                     return Err(Errno::EEXIST);
                 }
-                sock.reg = Some(EpollReg {
-                    epid,
-                    serial,
-                    events,
-                });
+                sock.reg = Some(EpollReg::new(epid, serial, events));
             }
             MTCP_EPOLL_CTL_MOD => {
                 if !registered {
                     return Err(Errno::ENOENT);
                 }
-                sock.reg = Some(EpollReg {
-                    epid,
-                    serial,
-                    events,
-                });
+                sock.reg = Some(EpollReg::new(epid, serial, events));
             }
             MTCP_EPOLL_CTL_DEL => {
                 if !registered {
@@ -809,12 +801,12 @@ impl Core {
         sock.readiness = ready;
         let reg = sock.reg.filter(|r| r.epid == epid && r.serial == serial)?;
         sock.queued = false;
-        let events = ready & (reg.events | MTCP_EPOLLERR | MTCP_EPOLLHUP);
+        let events = ready & reg.events;
         if events == 0 {
             return None;
         }
         let requeue = if reg.events & MTCP_EPOLLONESHOT != 0 {
-            sock.reg = Some(EpollReg { events: 0, ..reg });
+            sock.reg = Some(reg.disarmed());
             false
         } else {
             // Level-triggered: stays ready until the condition clears.

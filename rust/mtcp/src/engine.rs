@@ -1258,7 +1258,7 @@ impl Core {
                 continue;
             };
             sock.readiness = ready;
-            let mask = ready & (reg.events | MTCP_EPOLLERR | MTCP_EPOLLHUP);
+            let mask = ready & reg.events;
             let fire = if reg.events & MTCP_EPOLLET != 0 {
                 let rising = mask & !sock.last_events;
                 sock.last_events = mask;

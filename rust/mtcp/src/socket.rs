@@ -4,6 +4,7 @@ use std::net::SocketAddrV4;
 
 use mtcp_proto::Duration;
 
+use crate::consts::{MTCP_EPOLLERR, MTCP_EPOLLET, MTCP_EPOLLHUP, MTCP_EPOLLONESHOT};
 use crate::flow_table::FlowId;
 
 /// A registration of a socket in an epoll instance.
@@ -12,7 +13,29 @@ pub(crate) struct EpollReg {
     pub(crate) epid: i32,
     /// Identifies the epoll instance even after its descriptor is reused.
     pub(crate) serial: u64,
+    /// What is reported: the events asked for plus EPOLLERR and EPOLLHUP, which are always
+    /// reported (epoll_ctl(2)), and the mode bits (EPOLLET, EPOLLONESHOT).
     pub(crate) events: u32,
+}
+
+impl EpollReg {
+    /// A registration by EPOLL_CTL_ADD or EPOLL_CTL_MOD with `events`.
+    pub(crate) fn new(epid: i32, serial: u64, events: u32) -> EpollReg {
+        EpollReg {
+            epid,
+            serial,
+            events: events | MTCP_EPOLLERR | MTCP_EPOLLHUP,
+        }
+    }
+
+    /// After an EPOLLONESHOT registration reported its event: nothing more, EPOLLERR and
+    /// EPOLLHUP included, until EPOLL_CTL_MOD arms it again (Linux keeps only its mode bits).
+    pub(crate) fn disarmed(self) -> EpollReg {
+        EpollReg {
+            events: self.events & (MTCP_EPOLLET | MTCP_EPOLLONESHOT),
+            ..self
+        }
+    }
 }
 
 /// Socket options kept per descriptor and applied to its connection.

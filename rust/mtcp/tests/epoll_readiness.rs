@@ -182,3 +182,37 @@ fn a_closed_descriptor_leaves_the_ready_queue_so_its_successor_is_reported_once(
     expected.sort_unstable();
     assert_eq!(wait(ctx, ep), expected);
 }
+
+#[test]
+fn a_oneshot_registration_reports_nothing_more_until_it_is_armed_again() {
+    // epoll_ctl(2): after its event, an EPOLLONESHOT descriptor is disabled, EPOLLERR and
+    // EPOLLHUP included, until EPOLL_CTL_MOD; MOD reports what is pending then.
+    let p = pair();
+    let ctx = &p.client;
+    let ep = ctx.epoll_create(4).unwrap();
+    let (r, w) = ctx.pipe().unwrap();
+    ctx.epoll_ctl(ep, MTCP_EPOLL_CTL_ADD, r, MTCP_EPOLLIN | MTCP_EPOLLONESHOT)
+        .unwrap();
+    assert_eq!(wait(ctx, ep), vec![]);
+    ctx.write(w, b"abc").unwrap();
+    assert_eq!(wait(ctx, ep), vec![(r, MTCP_EPOLLIN)]);
+    // Still readable, more data, then the writer's close (a hang-up): all silent.
+    assert_eq!(wait(ctx, ep), vec![]);
+    ctx.write(w, b"def").unwrap();
+    assert_eq!(wait(ctx, ep), vec![]);
+    ctx.close(w).unwrap();
+    assert_eq!(wait(ctx, ep), vec![]);
+    // Armed again: the pending condition at once, and once only.
+    ctx.epoll_ctl(ep, MTCP_EPOLL_CTL_MOD, r, MTCP_EPOLLIN | MTCP_EPOLLONESHOT)
+        .unwrap();
+    let ev = wait(ctx, ep);
+    assert_eq!(ev.len(), 1);
+    assert_ne!(events_of(&ev, r) & MTCP_EPOLLIN, 0);
+    assert_eq!(wait(ctx, ep), vec![]);
+    // A plain registration of no events still hears EPOLLHUP (it is always reported).
+    let (r2, w2) = ctx.pipe().unwrap();
+    ctx.epoll_ctl(ep, MTCP_EPOLL_CTL_ADD, r2, 0).unwrap();
+    assert_eq!(wait(ctx, ep), vec![]);
+    ctx.close(w2).unwrap();
+    assert_ne!(events_of(&wait(ctx, ep), r2) & MTCP_EPOLLHUP, 0);
+}
