@@ -156,7 +156,9 @@ impl Scoreboard {
         flight.saturating_sub(self.sacked_bytes + self.lost_bytes)
     }
 
-    /// Records a first transmission of `[start, end)`.
+    /// Records a first transmission of `[start, end)`. Inline: once per data segment, in the
+    /// transmit path's two callers; the ring's one-time allocation is out of line.
+    #[inline(always)]
     pub(super) fn on_sent(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
         if end <= start {
             return;
@@ -169,12 +171,10 @@ impl Scoreboard {
         if self.segments.len() >= self.capacity + 2 {
             return;
         }
-        let stamp = self.rate.stamp(now, self.segments.is_empty());
         if self.segments.capacity() < self.capacity + 2 {
-            // Two spare slots: splitting a record for a shorter retransmission never grows it.
-            self.segments
-                .reserve_exact(self.capacity + 2 - self.segments.len());
+            self.reserve_records();
         }
+        let stamp = self.rate.stamp(now, self.segments.is_empty());
         self.segments.push_back(SentSegment {
             start,
             end,
@@ -184,6 +184,15 @@ impl Scoreboard {
             retransmitted: false,
             stamp,
         });
+    }
+
+    /// Allocates the record ring (the first record, or a larger capacity after a reset).
+    /// Two spare slots: splitting a record for a shorter retransmission never grows it.
+    #[cold]
+    #[inline(never)]
+    fn reserve_records(&mut self) {
+        self.segments
+            .reserve_exact(self.capacity + 2 - self.segments.len());
     }
 
     /// Index of the record containing `seq`.
@@ -276,28 +285,26 @@ impl Scoreboard {
         if self.sacked_bytes != 0 || self.lost_bytes != 0 {
             return false;
         }
-        let Some(first) = self.segments.front() else {
-            return false;
-        };
-        if first.end > una {
+        // Records are in sequence order: the covered ones are a prefix, found by bisection.
+        let count = self.segments.partition_point(|seg| seg.end <= una);
+        if count == 0 {
             return false;
         }
-        let high = self.highest_delivered;
+        let (head, tail) = self.segments.as_slices();
+        let (head, tail) = match head.len().checked_sub(count) {
+            Some(_) => (&head[..count], &tail[..0]),
+            None => (head, &tail[..count - head.len()]),
+        };
+        let first = &head[0];
         let (mut latest, mut newest) = (first, first);
-        let (mut count, mut bytes) = (0, 0);
-        let (mut original, mut reordered) = (false, false);
-        let mut rest = None;
-        for seg in self.segments.iter() {
-            if seg.end > una {
-                rest = Some(seg);
-                break;
-            }
-            count += 1;
+        let mut first_original = None;
+        let mut bytes = 0;
+        for seg in head.iter().chain(tail) {
             bytes += seg.len();
-            // deliver(): RFC 8985 §6.2 step 3 and F-RTO's evidence, per record.
-            if !seg.retransmitted {
-                original = true;
-                reordered |= high.is_some_and(|high| seg.end < high);
+            // deliver(): the first record never retransmitted (their ends ascend, so it
+            // alone decides RFC 8985 §6.2 step 3's reordering; F-RTO's evidence too).
+            if first_original.is_none() && !seg.retransmitted {
+                first_original = Some(seg.end);
             }
             // Delivered::note: the most recently sent (ties: the higher end).
             if seg.xmit_time > latest.xmit_time
@@ -313,6 +320,10 @@ impl Scoreboard {
                 newest = seg;
             }
         }
+        let original = first_original.is_some();
+        let reordered =
+            first_original.is_some_and(|end| self.highest_delivered.is_some_and(|high| end < high));
+        let rest = self.segments.get(count);
         // The records cover SND.UNA..SND.MAX in order: the last one covered ends highest.
         let highest_end = self.segments[count - 1].end;
         delivered.reordered |= reordered;
