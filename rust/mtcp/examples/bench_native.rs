@@ -398,6 +398,8 @@ struct ShortClient<N: Net> {
     out: Outcome,
     t0: Instant,
     events: Vec<(i32, u32)>,
+    /// Where responses are read to (see `RpcClient::buf`).
+    buf: [u8; 256],
 }
 
 impl<N: Net> ShortClient<N> {
@@ -450,7 +452,6 @@ fn short_client_step<N: Net>(c: &mut ShortClient<N>, timeout_ms: i32) -> bool {
     }
     let mut events = std::mem::take(&mut c.events);
     let _ = c.net.wait(c.ep, &mut events, timeout_ms);
-    let mut buf = [0u8; 256];
     for &(fd, ev) in &events {
         match *slot(&mut c.slots, fd) {
             Slot::Free => {}
@@ -467,7 +468,7 @@ fn short_client_step<N: Net>(c: &mut ShortClient<N>, timeout_ms: i32) -> bool {
                     }
                 }
             }
-            Slot::Waiting(got) => match c.net.read(fd, &mut buf) {
+            Slot::Waiting(got) => match c.net.read(fd, &mut c.buf) {
                 Ok(0) => c.finish(fd, false),
                 Ok(n) if got + n >= MSG => c.finish(fd, true),
                 Ok(n) => *slot(&mut c.slots, fd) = Slot::Waiting(got + n),
@@ -517,6 +518,9 @@ struct RpcClient<N: Net> {
     /// first (a queue, so picking the next one costs the same at 1 k and 100 k connections).
     inflight: Option<usize>,
     idle: std::collections::VecDeque<i32>,
+    /// Where responses are read to: kept, as an application keeps its buffer, rather than a
+    /// zeroed array per step.
+    buf: [u8; 256],
 }
 
 fn rss_bytes() -> i64 {
@@ -616,7 +620,6 @@ fn rpc_client_step<N: Net>(c: &mut RpcClient<N>, timeout_ms: i32) -> bool {
     }
     let mut events = std::mem::take(&mut c.events);
     let _ = c.net.wait(c.ep, &mut events, timeout_ms);
-    let mut buf = [0u8; 256];
     for &(fd, ev) in &events {
         match *slot(&mut c.slots, fd) {
             Slot::Free => {}
@@ -631,7 +634,7 @@ fn rpc_client_step<N: Net>(c: &mut RpcClient<N>, timeout_ms: i32) -> bool {
                     c.established.push(fd);
                 }
             }
-            Slot::Waiting(got) => match c.net.read(fd, &mut buf) {
+            Slot::Waiting(got) => match c.net.read(fd, &mut c.buf) {
                 Ok(n) if n > 0 && got + n >= MSG => {
                     *slot(&mut c.slots, fd) = Slot::Waiting(got + n - MSG);
                     c.out.ops += 1;
@@ -847,6 +850,7 @@ fn workload<N: Net>(
                 started: 0,
                 t0: now,
                 events: Vec::with_capacity(1024),
+                buf: [0; 256],
             },
             single,
             cpus,
@@ -879,6 +883,7 @@ fn workload<N: Net>(
                     events: Vec::with_capacity(1024),
                     inflight: p.inflight,
                     idle: std::collections::VecDeque::new(),
+                    buf: [0; 256],
                 },
                 single,
                 cpus,
