@@ -108,8 +108,8 @@ impl Connection {
     }
 
     /// `has_output`'s quick "no": nothing owed, nothing queued past SND.NXT, no FIN still to
-    /// send (none queued, or already past SND.NXT), nothing marked lost, not in a handshake;
-    /// then every branch of `has_output_full` says no (the persist check included: it needs
+    /// send (none queued, or already past SND.NXT), nothing marked lost, no SYN due; then
+    /// every branch of `has_output_full` says no (the persist check included: it needs
     /// queued data).
     #[inline]
     fn nothing_to_send(&self) -> bool {
@@ -118,7 +118,7 @@ impl Connection {
             && self.data_end() <= self.snd_nxt
             && (!self.fin_queued || self.data_end() < self.snd_nxt)
             && self.scoreboard.lost_outstanding() == 0
-            && !matches!(self.state, State::SynSent | State::SynReceived)
+            && !self.syn_due()
     }
 
     /// `has_output` in full.
@@ -175,7 +175,12 @@ impl Connection {
                 return Some(written);
             }
         }
-        self.transmit_general(now, buf)
+        let written = self.transmit_general(now, buf);
+        if written.is_some() {
+            // As after a lean segment (a SYN, a FINAL_ACK, a resend usually leaves nothing).
+            self.output_quiet = self.nothing_to_send();
+        }
+        written
     }
 
     /// `transmit` without the lean path: every reason to send, in order.

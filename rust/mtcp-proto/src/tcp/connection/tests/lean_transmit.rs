@@ -260,3 +260,30 @@ fn test_lean_transmit_leaves_the_pto_off_while_a_probe_is_out() {
     assert_eq!(lean_segments() - before, 1);
     assert!(!client.timers.is_armed(Timer::TailLossProbe));
 }
+
+#[test]
+fn test_wants_transmit_after_a_general_segment_sees_what_is_left() {
+    // No Nagle: segments shortened by the SACK option would hold back the tail.
+    let config = TcpConfig {
+        sack: true,
+        nodelay: true,
+        ..plain()
+    };
+    let mut c = established_sack_at(&config, 0);
+    // Out-of-order data held: segments carry SACK blocks, through the general path.
+    send(&mut c, 1, data(REMOTE_SEQ + 11, b"later"));
+    drain(&mut c, 1);
+    c.send(&[7u8; 3000]).unwrap();
+    let before = lean_segments();
+    let first = recv_one(&mut c, 2);
+    assert!(first.repr.sack_ranges[0].is_some());
+    assert_eq!(lean_segments(), before);
+    // More than one segment was queued: the flag `transmit` leaves must not hide the rest.
+    assert!(c.wants_transmit(), "more data waits");
+    let rest = drain(&mut c, 2);
+    assert_eq!(
+        first.payload.len() + rest.iter().map(|s| s.payload.len()).sum::<usize>(),
+        3000
+    );
+    assert!(!c.wants_transmit());
+}
