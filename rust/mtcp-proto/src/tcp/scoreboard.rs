@@ -85,6 +85,55 @@ pub(super) struct SoleAck {
     pub(super) reordered: bool,
 }
 
+/// What `Scoreboard::ack_clean_records` keeps of the records one ACK covers, as references.
+struct CleanRun<'a> {
+    /// `Delivered::note`'s choice: the most recently sent (ties: the higher end).
+    latest: &'a SentSegment,
+    /// `RateAccumulator::on_delivered`'s choice: the first with the highest
+    /// (P.delivered, send time).
+    newest: &'a SentSegment,
+    /// End of the first record never retransmitted (ends ascend, so it alone decides
+    /// RFC 8985 §6.2 step 3's reordering, and F-RTO's evidence).
+    first_original: Option<SeqNumber>,
+    /// Bytes the records hold.
+    bytes: usize,
+}
+
+impl<'a> CleanRun<'a> {
+    fn new(first: &'a SentSegment) -> CleanRun<'a> {
+        CleanRun {
+            latest: first,
+            newest: first,
+            first_original: None,
+            bytes: 0,
+        }
+    }
+
+    /// Takes in `records` (one of the ring's two slices), in order.
+    #[inline(always)]
+    fn scan(&mut self, records: &'a [SentSegment]) {
+        for seg in records {
+            self.bytes += seg.len();
+            if self.first_original.is_none() && !seg.retransmitted {
+                self.first_original = Some(seg.end);
+            }
+            let latest = self.latest;
+            if seg.xmit_time > latest.xmit_time
+                || (seg.xmit_time == latest.xmit_time && seg.end > latest.end)
+            {
+                self.latest = seg;
+            }
+            let newest = self.newest;
+            if seg.stamp.delivered > newest.stamp.delivered
+                || (seg.stamp.delivered == newest.stamp.delivered
+                    && seg.xmit_time > newest.xmit_time)
+            {
+                self.newest = seg;
+            }
+        }
+    }
+}
+
 /// The scoreboard: records in sequence order, covering SND.UNA..SND.MAX without gaps.
 #[derive(Debug)]
 #[cfg_attr(test, derive(Clone))]
@@ -295,31 +344,15 @@ impl Scoreboard {
             Some(_) => (&head[..count], &tail[..0]),
             None => (head, &tail[..count - head.len()]),
         };
-        let first = &head[0];
-        let (mut latest, mut newest) = (first, first);
-        let mut first_original = None;
-        let mut bytes = 0;
-        for seg in head.iter().chain(tail) {
-            bytes += seg.len();
-            // deliver(): the first record never retransmitted (their ends ascend, so it
-            // alone decides RFC 8985 §6.2 step 3's reordering; F-RTO's evidence too).
-            if first_original.is_none() && !seg.retransmitted {
-                first_original = Some(seg.end);
-            }
-            // Delivered::note: the most recently sent (ties: the higher end).
-            if seg.xmit_time > latest.xmit_time
-                || (seg.xmit_time == latest.xmit_time && seg.end > latest.end)
-            {
-                latest = seg;
-            }
-            // RateAccumulator::on_delivered: the first with the highest (P.delivered, sent).
-            if seg.stamp.delivered > newest.stamp.delivered
-                || (seg.stamp.delivered == newest.stamp.delivered
-                    && seg.xmit_time > newest.xmit_time)
-            {
-                newest = seg;
-            }
-        }
+        let mut run = CleanRun::new(&head[0]);
+        run.scan(head);
+        run.scan(tail);
+        let CleanRun {
+            latest,
+            newest,
+            first_original,
+            bytes,
+        } = run;
         let original = first_original.is_some();
         let reordered =
             first_original.is_some_and(|end| self.highest_delivered.is_some_and(|high| end < high));
@@ -763,6 +796,17 @@ mod test {
         let t = |m: u64| Instant::from_millis(m);
         let build = |retransmit: bool| {
             let mut b = Scoreboard::new(16);
+            // Twelve records sent and acknowledged first: the next eight wrap around the
+            // ring's end (18 slots), so both of its slices are walked.
+            for i in 0..12u32 {
+                b.on_sent(
+                    SeqNumber(i * 100 + 10_000),
+                    SeqNumber(i * 100 + 10_100),
+                    t(0),
+                );
+            }
+            b.cumulative_ack_by_record(SeqNumber(11_200), &mut Delivered::default());
+            assert_eq!(b.segments.as_slices().1.len(), 0);
             for i in 0..8u32 {
                 if i == 2 {
                     b.mark_app_limited(1); // stamps of equal P.delivered and send time differ
@@ -776,6 +820,7 @@ mod test {
             if retransmit {
                 b.on_retransmit(SeqNumber(100), SeqNumber(200), t(1));
             }
+            assert!(!b.segments.as_slices().1.is_empty(), "the records wrap");
             b
         };
         let mut taken = 0;
