@@ -726,12 +726,37 @@ impl Core {
         out: &mut Vec<(SockId, u32)>,
     ) -> R<usize> {
         self.update_events();
-        // The ready queue is taken out while it is walked (one lookup of the instance, not two
-        // per entry), and put back after: evaluating an entry changes only that descriptor.
         let Kind::Epoll(ep) = &mut self.sock_mut(epid)?.kind else {
             return Err(Errno::EINVAL);
         };
         let serial = ep.serial;
+        // The usual look (one busy connection, level-triggered): one entry, evaluated where it
+        // sits. Evaluating an entry changes only that descriptor, never the queue, so a
+        // level-triggered entry that stays needs no second look at the instance (the loop
+        // below would leave a lone requeued entry in place too).
+        if max > 0 && ep.ready.len() == 1 {
+            let (s, generation) = ep.ready[0];
+            let found = match self.collect_one(epid, serial, s, generation) {
+                Some((events, requeue)) => {
+                    out.push((s, events));
+                    if requeue {
+                        return Ok(1);
+                    }
+                    1
+                }
+                None => 0,
+            };
+            if let Some(Socket {
+                kind: Kind::Epoll(ep),
+                ..
+            }) = self.sockets.get_mut(epid as u32)
+            {
+                ep.ready.pop_front();
+            }
+            return Ok(found);
+        }
+        // The ready queue is taken out while it is walked (one lookup of the instance, not two
+        // per entry), and put back after: evaluating an entry changes only that descriptor.
         let mut queue = std::mem::take(&mut ep.ready);
         let mut found = 0;
         for _ in 0..queue.len() {

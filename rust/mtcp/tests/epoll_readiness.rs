@@ -216,3 +216,31 @@ fn a_oneshot_registration_reports_nothing_more_until_it_is_armed_again() {
     ctx.close(w2).unwrap();
     assert_ne!(events_of(&wait(ctx, ep), r2) & MTCP_EPOLLHUP, 0);
 }
+
+#[test]
+fn a_lone_edge_triggered_entry_is_reported_once_per_edge() {
+    // The only entry of its ready queue (epoll_collect's one-entry path): once reported, an
+    // edge-triggered registration leaves the queue until a new arrival.
+    let p = pair();
+    let ctx = &p.client;
+    let ep = ctx.epoll_create(4).unwrap();
+    let (r, w) = ctx.pipe().unwrap();
+    ctx.epoll_ctl(ep, MTCP_EPOLL_CTL_ADD, r, MTCP_EPOLLIN | MTCP_EPOLLET)
+        .unwrap();
+    assert_eq!(wait(ctx, ep), vec![]);
+    for round in 0..3 {
+        ctx.write(w, b"abc").unwrap();
+        assert_eq!(wait(ctx, ep), vec![(r, MTCP_EPOLLIN)], "round {round}");
+        assert_eq!(
+            wait(ctx, ep),
+            vec![],
+            "round {round}: reported twice for one edge"
+        );
+    }
+    // Level-triggered again: reported at every wait while data remains.
+    ctx.epoll_ctl(ep, MTCP_EPOLL_CTL_MOD, r, MTCP_EPOLLIN)
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(wait(ctx, ep), vec![(r, MTCP_EPOLLIN)]);
+    }
+}
