@@ -54,6 +54,26 @@ pub const MAX_FRAME: usize = 2048;
 /// ([`Caps::max_frame`]). The other backends keep [`MAX_FRAME`]-byte buffers.
 pub const MAX_MTU: usize = 9000;
 
+/// Takes a burst of received frames in two passes, for [`Port::rx_burst_staged`]: `look`
+/// sees every frame of the burst before `handle` sees the first, so a receiver can start the
+/// memory accesses each frame will need (its connection's state, by prefetching) while the
+/// frames before it are handled (mTCP and IX process bursts in stages for the same reason).
+/// `look` is a hint pass: it must not change what `handle` does.
+pub trait BurstReceiver {
+    /// Whether `look` is worth its cost now (asked once per burst before any `look`): a
+    /// receiver whose state all fits in the cache has no misses to start early.
+    fn wants_look(&self) -> bool {
+        true
+    }
+    /// Frame `index` of the burst (0, 1, … in arrival order), before any frame of it is
+    /// handled. Called only when the burst holds more than one frame and the port can show a
+    /// burst before handing it over (the in-memory link); the frame is not checked yet.
+    fn look(&mut self, index: usize, frame: &[u8]);
+    /// Frame `index` of the burst, in arrival order, as `PacketIo::rx_burst`'s callback (a
+    /// frame the port drops, for a bad checksum, is skipped with its index).
+    fn handle(&mut self, index: usize, frame: &[u8]);
+}
+
 /// Something to wake when frames arrive (the context's loop thread, parked while idle).
 pub trait Notify: Send + Sync {
     /// Called by a backend after it queued frames for a sleeping receiver.

@@ -56,7 +56,7 @@ use crate::csum::{complete_l4_checksum, verify_frame};
 use crate::frame::{buffer_len, dst_mac, is_group, new_sized_buf, SizedBuf, ETH_HEADER};
 use crate::rss::{self, Steer};
 use crate::sys::spsc::{self, Consumer, Producer};
-use crate::{Caps, Notify, PacketIo, PortStats, BURST, MAX_FRAME, MAX_MTU};
+use crate::{BurstReceiver, Caps, Notify, PacketIo, PortStats, BURST, MAX_FRAME, MAX_MTU};
 
 /// Frames one receive queue holds from one sending queue with 2 KiB buffers (MTU up to 1,994);
 /// a frame arriving when they are all waiting is dropped and counted in the receiving queue's
@@ -785,6 +785,68 @@ impl MemoryQueue {
             if self.inbox[r].undersized && self.foreign.len() > cached {
                 // Too small to build our frames in: what this ring brought of other queues'
                 // buffers (the end of the cache) goes straight back.
+                self.return_foreign(cached);
+            }
+        }
+        if rings > 1 {
+            self.next_ring = (self.next_ring + 1) % rings;
+        }
+        if total > 0 {
+            self.rx.pending.fetch_sub(total, Ordering::AcqRel);
+        }
+        self.trim_cache();
+        total
+    }
+
+    /// [`Port::rx_burst_staged`](crate::Port::rx_burst_staged): as [`Self::rx_burst_with`],
+    /// but when a ring holds more than one frame, `look` sees its share of the burst first
+    /// (left in the ring, unchecked), then `handle` gets each frame as `rx_burst_with`'s
+    /// callback would. A frame's index is its place in the ring's share (a frame dropped for
+    /// its checksum keeps its place, so `handle` may skip one).
+    #[inline]
+    pub fn rx_burst_staged<R: BurstReceiver>(&mut self, max: usize, receiver: &mut R) -> usize {
+        if !self.has_pending() {
+            return 0;
+        }
+        self.adopt_rings();
+        let rings = self.inbox.len();
+        let mut total = 0;
+        for k in 0..rings {
+            let r = if rings == 1 {
+                0
+            } else {
+                (self.next_ring + k) % rings
+            };
+            let cached = self.foreign.len();
+            let share = max - total;
+            let ring = &mut self.inbox[r].ring;
+            if share > 1 && receiver.wants_look() && ring.peek(1).is_some() {
+                for i in 0..share {
+                    let Some(packet) = ring.peek(i) else {
+                        break;
+                    };
+                    receiver.look(i, packet.bytes());
+                }
+            }
+            let mut i = 0;
+            while total < max {
+                let Some(mut packet) = self.inbox[r].ring.pop() else {
+                    break;
+                };
+                total += 1;
+                i += 1;
+                if !self.accept_checksums(&mut packet) {
+                    self.stats.drops += 1;
+                    self.put_back(packet);
+                    continue;
+                }
+                receiver.handle(i - 1, packet.bytes());
+                self.stats.rx_frames += 1;
+                self.stats.rx_bytes += u64::from(packet.len);
+                self.put_back(packet);
+            }
+            if self.inbox[r].undersized && self.foreign.len() > cached {
+                // As in `rx_burst_with`: other queues' small buffers go straight back.
                 self.return_foreign(cached);
             }
         }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use crate::memory::MemoryQueue;
-use crate::{Caps, Notify, PacketIo, PortStats};
+use crate::{BurstReceiver, Caps, Notify, PacketIo, PortStats};
 
 /// One queue of a port, matched on by the engine.
 // One per context, held in place: boxing the in-memory queue would put back the indirection
@@ -37,6 +37,26 @@ impl Port {
                     return 0;
                 }
                 io.rx_burst(max, &mut on_frame)
+            }
+        }
+    }
+
+    /// A burst in two passes ([`BurstReceiver`]): the in-memory link takes the burst off its
+    /// ring first and shows it to `look`; a boxed backend lends each frame only for its
+    /// callback, so there `handle` alone sees them.
+    #[inline]
+    pub fn rx_burst_staged<R: BurstReceiver>(&mut self, max: usize, receiver: &mut R) -> usize {
+        match self {
+            Port::Memory(q) => q.rx_burst_staged(max, receiver),
+            Port::Boxed(io) => {
+                if !io.has_pending() {
+                    return 0;
+                }
+                let mut index = 0;
+                io.rx_burst(max, &mut |frame| {
+                    receiver.handle(index, frame);
+                    index += 1;
+                })
             }
         }
     }

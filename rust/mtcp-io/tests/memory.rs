@@ -616,3 +616,102 @@ fn a_jumbo_ring_holds_fewer_frames_for_the_same_memory() {
     assert_eq!(got.len(), frames);
     assert!(got.iter().enumerate().all(|(i, f)| seq_of(f) == i as u64));
 }
+
+/// Records the two passes of a staged burst.
+#[derive(Default)]
+struct Recorder {
+    /// ("look" or "handle", index, frame) in call order.
+    calls: Vec<(&'static str, usize, Vec<u8>)>,
+}
+
+impl mtcp_io::BurstReceiver for Recorder {
+    fn look(&mut self, index: usize, frame: &[u8]) {
+        self.calls.push(("look", index, frame.to_vec()));
+    }
+    fn handle(&mut self, index: usize, frame: &[u8]) {
+        self.calls.push(("handle", index, frame.to_vec()));
+    }
+}
+
+#[test]
+fn a_staged_burst_is_looked_at_whole_then_handled_in_order() {
+    let mut a = memory::attach("mem-staged", mac(1), 1, 1500).unwrap();
+    let b = memory::attach("mem-staged", mac(2), 1, 1500).unwrap();
+    let mut b = mtcp_io::Port::from(b.into_iter().next().unwrap());
+    let frames: Vec<Vec<u8>> = (0..5)
+        .map(|i| seq_frame(mac(2), mac(1), i, 60 + i as usize))
+        .collect();
+    for f in &frames {
+        assert!(send(&mut a[0], f));
+    }
+    a[0].flush();
+    let mut rec = Recorder::default();
+    assert_eq!(b.rx_burst_staged(BURST, &mut rec), 5);
+    let looks: Vec<_> = rec.calls[..5]
+        .iter()
+        .map(|c| (c.0, c.1, c.2.clone()))
+        .collect();
+    let handles: Vec<_> = rec.calls[5..]
+        .iter()
+        .map(|c| (c.0, c.1, c.2.clone()))
+        .collect();
+    let expect = |what| -> Vec<_> {
+        frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (what, i, f.clone()))
+            .collect()
+    };
+    assert_eq!(looks, expect("look"));
+    assert_eq!(handles, expect("handle"));
+    assert_eq!(b.stats().rx_frames, 5);
+    assert_eq!(b.rx_burst_staged(BURST, &mut rec), 0);
+    // A burst of one frame has nothing to look ahead to: only `handle` sees it.
+    assert!(send(&mut a[0], &frames[0]));
+    a[0].flush();
+    let mut rec = Recorder::default();
+    assert_eq!(b.rx_burst_staged(BURST, &mut rec), 1);
+    assert_eq!(rec.calls, vec![("handle", 0, frames[0].clone())]);
+    // A burst stops at `max`; the rest comes with the next one, indices from 0 again.
+    for f in &frames {
+        assert!(send(&mut a[0], f));
+    }
+    a[0].flush();
+    let mut rec = Recorder::default();
+    assert_eq!(b.rx_burst_staged(3, &mut rec), 3);
+    assert_eq!(b.rx_burst_staged(3, &mut rec), 2);
+    let handled: Vec<_> = rec
+        .calls
+        .iter()
+        .filter(|c| c.0 == "handle")
+        .map(|c| (c.1, c.2.clone()))
+        .collect();
+    let expect: Vec<_> = [0, 1, 2, 0, 1]
+        .into_iter()
+        .zip(frames.iter().cloned())
+        .collect();
+    assert_eq!(handled, expect);
+    // Every buffer went back: the sender can send a full ring again.
+    assert!(recv_all(&mut b).is_empty());
+}
+
+#[test]
+fn a_boxed_port_hands_a_staged_burst_to_handle_only() {
+    let mut a = memory::attach("mem-staged-boxed", mac(1), 1, 1500).unwrap();
+    let b = memory::attach("mem-staged-boxed", mac(2), 1, 1500).unwrap();
+    let boxed: Box<dyn PacketIo> = Box::new(b.into_iter().next().unwrap());
+    let mut b = mtcp_io::Port::from(boxed);
+    let frames: Vec<Vec<u8>> = (0..4).map(|i| seq_frame(mac(2), mac(1), i, 64)).collect();
+    for f in &frames {
+        assert!(send(&mut a[0], f));
+    }
+    a[0].flush();
+    let mut rec = Recorder::default();
+    assert_eq!(b.rx_burst_staged(BURST, &mut rec), 4);
+    let expect: Vec<_> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| ("handle", i, f.clone()))
+        .collect();
+    assert_eq!(rec.calls, expect);
+}

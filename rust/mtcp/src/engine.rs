@@ -20,6 +20,7 @@ use crate::flow_table::{FlowHash, FlowId, FlowKey, FlowMap, Slab};
 use crate::frame::{self, DropReason, Parsed, ETH_IP_HEADERS};
 use crate::pipe::Pipe;
 use crate::pool::Pool;
+use crate::rx_stage::{Lookahead, StagedRx};
 use crate::socket::{Kind, SockOpts, Socket, READINESS_STALE};
 use crate::timer_wheel::TimerWheel;
 
@@ -154,6 +155,8 @@ pub(crate) struct Engine {
     /// The port queue, matched on so the in-memory link's frame callbacks inline.
     pub(crate) io: Port,
     pub(crate) core: Core,
+    /// The flows of the receive burst being handled (`rx_stage`).
+    ahead: Lookahead,
 }
 
 pub(crate) struct Core {
@@ -1290,6 +1293,15 @@ impl Core {
 }
 
 impl Engine {
+    /// The engine of one context: `core` driven through the port queue `io`.
+    pub(crate) fn new(io: Port, core: Core) -> Engine {
+        Engine {
+            io,
+            core,
+            ahead: Lookahead::default(),
+        }
+    }
+
     /// One iteration of the loop; returns whether anything was received or sent.
     #[inline]
     pub(crate) fn poll(&mut self, now: Instant) -> bool {
@@ -1297,7 +1309,7 @@ impl Engine {
         // Then the full iteration below would only record `now` and update readiness (timer
         // expiry returns at once when the earliest deadline is later), so do just that. An
         // empty wheel takes the full path, which also advances the wheel's clock.
-        let Engine { io, core } = self;
+        let Engine { io, core, .. } = self;
         if !core.has_work() && core.next_deadline().is_some_and(|d| d > now) && !io.has_pending() {
             core.now = now;
             core.update_events();
@@ -1308,11 +1320,11 @@ impl Engine {
 
     #[inline(never)]
     fn poll_full(&mut self, now: Instant) -> bool {
-        let Engine { io, core } = self;
+        let Engine { io, core, ahead } = self;
         core.now = now;
         // Asking first is cheaper than an empty burst (most inline polls find nothing).
         let received = if io.has_pending() {
-            receive(io, core, now)
+            receive(io, core, ahead, now)
         } else {
             0
         };
@@ -1328,14 +1340,16 @@ impl Engine {
     }
 }
 
-/// Up to four bursts from the port, each frame straight to `handle_frame`; returns how many.
+/// Up to four bursts from the port, each in stages (`rx_stage`: the burst's flows looked up
+/// and prefetched, then every frame to `handle_frame` in order); returns how many.
 /// Out of line: a poll that only transmits (after a call queued a segment) then doesn't pay
 /// for the receive loop's set-up, and one that receives pays for it only once it has frames.
 #[inline(never)]
-fn receive(io: &mut Port, core: &mut Core, now: Instant) -> usize {
+fn receive(io: &mut Port, core: &mut Core, ahead: &mut Lookahead, now: Instant) -> usize {
     let mut received = 0;
+    let mut staged = StagedRx::new(core, now, ahead);
     for _ in 0..4 {
-        let n = io.rx_burst_with(BURST, |frame| core.handle_frame(now, frame));
+        let n = io.rx_burst_staged(BURST, &mut staged);
         received += n;
         if n < BURST {
             break;

@@ -197,6 +197,15 @@ impl<T> Slab<T> {
         entry.1.as_mut()
     }
 
+    /// Starts loading the first `max_bytes` of slot `index` into the cache (a hint for a
+    /// flow about to be used: it reads nothing, so a stale or free slot is harmless).
+    #[inline]
+    pub(crate) fn prefetch(&self, index: u32, max_bytes: usize) {
+        if let Some(entry) = self.entries.get(index as usize) {
+            mtcp_io::sys::prefetch::prefetch_value(entry, max_bytes);
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.entries.len() - self.free.len()
     }

@@ -27,6 +27,7 @@ mod flow_table;
 mod frame;
 mod pipe;
 mod pool;
+mod rx_stage;
 pub mod sim;
 mod socket;
 mod stack;

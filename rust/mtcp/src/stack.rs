@@ -401,10 +401,7 @@ impl Stack {
         let inner = Arc::new(ContextInner {
             core,
             mode,
-            engine: Combiner::new(Engine {
-                io,
-                core: core_state,
-            }),
+            engine: Combiner::new(Engine::new(io, core_state)),
             clock: self.inner.clock.clone(),
             app_wake,
             loop_wake: loop_wake.clone(),

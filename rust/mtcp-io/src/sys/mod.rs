@@ -11,5 +11,6 @@ pub(crate) mod dpdk;
 pub(crate) mod fd;
 pub mod futex;
 pub mod netdev;
+pub mod prefetch;
 pub(crate) mod spsc;
 pub mod tap;

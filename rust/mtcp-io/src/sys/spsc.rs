@@ -116,6 +116,24 @@ impl<T> Consumer<T> {
         self.head == self.ring.tail.0.load(Ordering::Acquire)
     }
 
+    /// The published value `ahead` places after the oldest (0: the one [`Consumer::pop`]
+    /// takes next), left in the ring.
+    #[inline]
+    pub(crate) fn peek(&mut self, ahead: usize) -> Option<&T> {
+        let at = self.head.wrapping_add(ahead);
+        if at.wrapping_sub(self.head) >= self.tail_seen.wrapping_sub(self.head) {
+            self.tail_seen = self.ring.tail.0.load(Ordering::Acquire);
+            if at.wrapping_sub(self.head) >= self.tail_seen.wrapping_sub(self.head) {
+                return None;
+            }
+        }
+        let slot = &self.ring.slots[at & self.ring.mask];
+        // SAFETY: head <= at < tail_seen: the producer wrote this slot before its release store
+        // of the tail we acquired, and won't touch it again until `pop` releases it, which
+        // needs `&mut self` and so waits for this shared borrow to end.
+        Some(unsafe { (*slot.get()).assume_init_ref() })
+    }
+
     /// Takes the oldest published value.
     pub(crate) fn pop(&mut self) -> Option<T> {
         if self.head == self.tail_seen {
@@ -156,6 +174,33 @@ mod test {
             (1..5).map(|_| c.pop().unwrap()).collect::<Vec<_>>(),
             [1, 2, 3, 4]
         );
+        assert_eq!(c.pop(), None);
+    }
+
+    #[test]
+    fn peek_sees_published_values_in_order_without_taking_them() {
+        let (mut p, mut c) = channel::<u32>(4);
+        let peek = |c: &mut Consumer<u32>, at: &[usize]| -> Vec<Option<u32>> {
+            at.iter().map(|&i| c.peek(i).copied()).collect()
+        };
+        assert_eq!(peek(&mut c, &[0]), [None]);
+        for i in 0..3 {
+            assert!(p.push(i).is_ok());
+        }
+        assert_eq!(peek(&mut c, &[0]), [None], "nothing published yet");
+        p.publish();
+        assert_eq!(peek(&mut c, &[0, 2, 3]), [Some(0), Some(2), None]);
+        assert_eq!(c.pop(), Some(0));
+        assert_eq!(peek(&mut c, &[0, 1, 2]), [Some(1), Some(2), None]);
+        // Across the end of the slots.
+        assert!(p.push(3).is_ok() && p.push(4).is_ok());
+        p.publish();
+        assert_eq!(peek(&mut c, &[3, 4]), [Some(4), None]);
+        assert_eq!(
+            (0..4).map(|_| c.pop().unwrap()).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        assert_eq!(peek(&mut c, &[0]), [None]);
         assert_eq!(c.pop(), None);
     }
 
