@@ -755,14 +755,12 @@ impl Core {
         }
         // A queued flow's deadline is read once, after the transmit pass settles it (sending
         // arms and stops timers anyway); `has_work` keeps the loop from sleeping meanwhile.
-        // `timer_at` is never later than the deadline last read here, so when no timer was
-        // armed since, the connection's earliest deadline cannot be earlier than it.
+        // `timer_at` is never later than the deadline last read here (it is what that read
+        // returned, or earlier, or none), as `poll_timeout_before` needs.
         if !flow.in_txq {
-            if let Some(deadline) = flow.conn.poll_timeout_if_armed(flow.timer_at.is_some()) {
-                if flow.timer_at.is_none_or(|t| deadline < t) {
-                    flow.timer_at = Some(deadline);
-                    self.timers.insert(deadline, (fid, deadline));
-                }
+            if let Some(deadline) = flow.conn.poll_timeout_before(flow.timer_at) {
+                flow.timer_at = Some(deadline);
+                self.timers.insert(deadline, (fid, deadline));
             }
             debug_assert!(
                 flow.conn

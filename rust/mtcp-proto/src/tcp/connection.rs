@@ -710,14 +710,14 @@ impl Connection {
         self.timers.next()
     }
 
-    /// [`Connection::poll_timeout`] for a caller that keeps a wake-up at or before the
-    /// deadline its previous call returned (`known`): `None` when no timer was armed since
-    /// that call, as the earliest deadline can then only be later; without `known`, the
-    /// earliest deadline. The runtime asks after every segment and API call, and most reads
-    /// arm nothing.
+    /// [`Connection::poll_timeout`] for a caller that keeps a wake-up `kept`, no later than
+    /// the earliest deadline when it last asked (what this returned, or `None`): the earliest
+    /// deadline if it is earlier than `kept` (any deadline without one), else `None`. Only a
+    /// timer armed since can be earlier, so most answers need no scan of the timers. The
+    /// runtime asks after every segment and API call, and most reads arm nothing.
     #[inline]
-    pub fn poll_timeout_if_armed(&mut self, known: bool) -> Option<Instant> {
-        self.timers.next_if_armed(known)
+    pub fn poll_timeout_before(&mut self, kept: Option<Instant>) -> Option<Instant> {
+        self.timers.next_before(kept)
     }
 
     /// Writes the next segment to send, TCP header and payload with a valid checksum, into

@@ -48,9 +48,13 @@ impl Timer {
 #[derive(Clone)]
 pub(super) struct TimerTable {
     deadlines: [u64; Timer::COUNT],
-    /// A timer was armed since [`TimerTable::next_if_armed`] last answered: only arming can
-    /// make the earliest deadline earlier (stopping and expiry make it later).
-    armed_since_read: bool,
+    /// The earliest deadline armed since [`TimerTable::next_before`] was last asked
+    /// (`DISARMED`: none), and the timer that armed it: only arming can make the earliest
+    /// deadline earlier (stopping and expiry make it later), so while that timer still holds
+    /// it, it is the earliest deadline or no earlier than the one last read (one compare when
+    /// arming instead of a scan of every deadline when asked).
+    armed_min: u64,
+    armed_min_timer: u8,
 }
 
 /// The deadline of a timer that is not armed (later than any real instant).
@@ -60,7 +64,8 @@ impl Default for TimerTable {
     fn default() -> TimerTable {
         TimerTable {
             deadlines: [DISARMED; Timer::COUNT],
-            armed_since_read: false,
+            armed_min: DISARMED,
+            armed_min_timer: 0,
         }
     }
 }
@@ -81,8 +86,12 @@ impl TimerTable {
     pub(super) fn set(&mut self, timer: Timer, at: Instant) {
         // An instant at u64::MAX µs (half a million years away) would read as disarmed: it
         // is kept armed one microsecond earlier.
-        self.deadlines[timer as usize] = at.total_micros().min(DISARMED - 1);
-        self.armed_since_read = true;
+        let at = at.total_micros().min(DISARMED - 1);
+        self.deadlines[timer as usize] = at;
+        if at < self.armed_min {
+            self.armed_min = at;
+            self.armed_min_timer = timer as u8;
+        }
     }
 
     pub(super) fn get(&self, timer: Timer) -> Option<Instant> {
@@ -109,16 +118,31 @@ impl TimerTable {
         (earliest != DISARMED).then(|| Instant::from_micros(earliest))
     }
 
-    /// The earliest deadline, or `None` when no timer was armed since the last call that
-    /// answered and `known` is set: the earliest deadline is then no earlier than the one
-    /// that call returned, which a caller that keeps `known` at or before it need not read.
+    /// The earliest deadline if it is earlier than `kept` (any, without `kept`), else `None`.
+    /// For a caller that keeps a wake-up `kept` no later than the earliest deadline when it
+    /// last asked (it keeps what this returned, or `None`): then only a deadline armed since
+    /// can be earlier, and the earliest of those is known without a scan while its timer
+    /// still holds it.
     #[inline]
-    pub(super) fn next_if_armed(&mut self, known: bool) -> Option<Instant> {
-        if known && !self.armed_since_read {
-            return None;
-        }
-        self.armed_since_read = false;
-        self.next()
+    pub(super) fn next_before(&mut self, kept: Option<Instant>) -> Option<Instant> {
+        let armed = core::mem::replace(&mut self.armed_min, DISARMED);
+        let earlier = match kept {
+            None => self.next(),
+            // Nothing armed since earlier than `kept`: every deadline is at or after it.
+            Some(k) if armed >= k.total_micros() => None,
+            // Still armed at that deadline, and nothing else can be earlier.
+            Some(_) if self.deadlines[self.armed_min_timer as usize] == armed => {
+                Some(Instant::from_micros(armed))
+            }
+            // Stopped or moved since it was armed: ask every timer.
+            Some(k) => self.next().filter(|&d| d < k),
+        };
+        debug_assert_eq!(
+            earlier,
+            self.next().filter(|&d| kept.is_none_or(|k| d < k)),
+            "the deadline armed since the last read is not the earliest one before {kept:?}"
+        );
+        earlier
     }
 
     /// Whether `timer` is armed with a deadline at or before `now`; if so it is disarmed.
@@ -159,17 +183,31 @@ mod tests {
     }
 
     #[test]
-    fn next_if_armed_answers_after_an_arming_or_without_a_known_deadline() {
+    fn next_before_answers_only_an_earlier_deadline_armed_since() {
         let mut t = TimerTable::default();
+        assert_eq!(t.next_before(None), None);
         t.set(Timer::Retransmit, Instant::from_millis(20));
-        assert_eq!(t.next_if_armed(true), Some(Instant::from_millis(20)));
-        assert_eq!(t.next_if_armed(true), None, "nothing armed since");
-        t.stop(Timer::Retransmit);
+        assert_eq!(t.next_before(None), Some(Instant::from_millis(20)));
+        let kept = Some(Instant::from_millis(20));
+        assert_eq!(t.next_before(kept), None, "nothing armed since");
         t.set(Timer::Idle, Instant::from_millis(50));
-        t.stop(Timer::Idle);
-        assert_eq!(t.next_if_armed(true), None, "armed then stopped");
+        assert_eq!(t.next_before(kept), None, "armed later than kept");
         t.set(Timer::DelayedAck, Instant::from_millis(5));
-        assert_eq!(t.next_if_armed(true), Some(Instant::from_millis(5)));
-        assert_eq!(t.next_if_armed(false), Some(Instant::from_millis(5)));
+        t.set(Timer::Pace, Instant::from_millis(8));
+        assert_eq!(t.next_before(kept), Some(Instant::from_millis(5)));
+        let kept = Some(Instant::from_millis(5));
+        // The earliest armed since is stopped: the next one armed since is the answer.
+        t.set(Timer::Persist, Instant::from_millis(3));
+        t.set(Timer::Rack, Instant::from_millis(4));
+        t.stop(Timer::Persist);
+        assert_eq!(t.next_before(kept), Some(Instant::from_millis(4)));
+        let kept = Some(Instant::from_millis(4));
+        // Re-armed later after it was the earliest: the scan finds the other one.
+        t.set(Timer::TailLossProbe, Instant::from_millis(1));
+        t.set(Timer::KeepAlive, Instant::from_millis(2));
+        t.set(Timer::TailLossProbe, Instant::from_millis(60));
+        assert_eq!(t.next_before(kept), Some(Instant::from_millis(2)));
+        t.stop_all();
+        assert_eq!(t.next_before(None), None);
     }
 }
