@@ -1059,6 +1059,7 @@ impl Core {
             }
         };
         let (src_mac, src_ip) = (self.net.mac, self.net.ip);
+        let addresses = flow.conn.address_sum();
         match self.arp.lookup(hop, now) {
             Some(dst_mac) => loop {
                 let mut sent = 0;
@@ -1069,7 +1070,9 @@ impl Core {
                         return 0;
                     };
                     *ident = ident.wrapping_add(1);
-                    frame::write_headers(buf, src_mac, dst_mac, src_ip, remote_ip, *ident, n);
+                    frame::write_headers(
+                        buf, src_mac, dst_mac, src_ip, remote_ip, addresses, *ident, n,
+                    );
                     sent = ETH_IP_HEADERS + n;
                     sent
                 });
@@ -1102,6 +1105,7 @@ impl Core {
                     [0; 6],
                     src_ip,
                     remote_ip,
+                    addresses,
                     self.ip_ident,
                     n,
                 );

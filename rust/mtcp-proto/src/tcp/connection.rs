@@ -21,7 +21,7 @@ use super::timers::{Timer, TimerTable};
 use super::{KeepAlive, State, TcpConfig};
 use crate::errno::Errno;
 use crate::time::{Duration, Instant};
-use crate::wire::{SeqNumber, TcpFlags, TcpRepr};
+use crate::wire::{AddressSum, SeqNumber, TcpFlags, TcpRepr};
 use send_now::SendNow;
 
 mod cwnd_validation;
@@ -170,6 +170,9 @@ pub struct Connection {
     config: TcpConfig,
     local: SocketAddrV4,
     remote: SocketAddrV4,
+    /// `local` and `remote`'s addresses summed for the checksums of the segments we send
+    /// (they never change while the connection lives; `initial_fields!` sets it with them).
+    address_sum: AddressSum,
     state: State,
     /// We sent the first SYN (connect), so a RST in SYN-RECEIVED means "refused".
     active_open: bool,
@@ -317,6 +320,7 @@ macro_rules! initial_fields {
             config: config.clone(),
             local: local,
             remote: remote,
+            address_sum: AddressSum::new(*local.ip(), *remote.ip()),
             state: state,
             active_open: state == State::SynSent,
             error: None,
@@ -955,6 +959,19 @@ impl Connection {
     /// Remote address.
     pub fn remote(&self) -> SocketAddrV4 {
         self.remote
+    }
+
+    /// The local and remote addresses summed once ([`AddressSum`]): the part of the TCP and
+    /// IPv4 header checksums that never changes for this connection. Debug and test builds
+    /// check it against the addresses.
+    #[inline]
+    pub fn address_sum(&self) -> AddressSum {
+        debug_assert_eq!(
+            self.address_sum,
+            AddressSum::new(*self.local.ip(), *self.remote.ip()),
+            "kept address sum is stale"
+        );
+        self.address_sum
     }
 
     /// The effective send MSS (TCP_MAXSEG): the largest payload of a segment we send, i.e. the

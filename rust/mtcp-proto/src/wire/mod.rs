@@ -25,7 +25,7 @@ pub use arp::{ArpOperation, ArpPacket, ArpRepr};
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 pub use icmpv4::{Icmpv4Message, Icmpv4Packet, Icmpv4Repr};
 pub use ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
-pub use tcp::{PlainHeader, SeqNumber, TcpFlags, TcpPacket, TcpRepr, TcpTimestamp};
+pub use tcp::{AddressSum, PlainHeader, SeqNumber, TcpFlags, TcpPacket, TcpRepr, TcpTimestamp};
 
 /// Why a packet could not be parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

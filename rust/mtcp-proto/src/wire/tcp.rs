@@ -308,6 +308,49 @@ impl<'a> TcpRepr<'a> {
     pub fn fill_partial_checksum(segment: &mut [u8], src_addr: Ipv4Addr, dst_addr: Ipv4Addr) {
         TcpPacket::new_unchecked(segment).fill_partial_checksum(src_addr, dst_addr)
     }
+
+    /// [`TcpRepr::fill_checksum`] with the addresses' part of the pseudo-header summed
+    /// beforehand (a connection's, kept from its opening).
+    ///
+    /// # Panics
+    /// If `segment` is shorter than 20 bytes.
+    #[inline]
+    pub fn fill_checksum_with(segment: &mut [u8], addresses: AddressSum) {
+        TcpPacket::new_unchecked(segment).fill_checksum_with(addresses)
+    }
+
+    /// [`TcpRepr::fill_partial_checksum`] with the addresses summed beforehand.
+    ///
+    /// # Panics
+    /// If `segment` is shorter than 20 bytes.
+    #[inline]
+    pub fn fill_partial_checksum_with(segment: &mut [u8], addresses: AddressSum) {
+        TcpPacket::new_unchecked(segment).fill_partial_checksum_with(addresses)
+    }
+}
+
+/// The sum of a flow's two IPv4 addresses as four 16-bit words, not folded (below 2^18): the
+/// part of the TCP pseudo-header (RFC 9293 §3.1) and of the IPv4 header checksum (RFC 791,
+/// RFC 1071) that never changes for a connection, so it is worked out once when the
+/// connection opens instead of for every segment. The sum is symmetric: the same value serves
+/// either direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AddressSum(u32);
+
+impl AddressSum {
+    /// The sum for `src_addr` and `dst_addr`.
+    #[inline]
+    pub fn new(src_addr: Ipv4Addr, dst_addr: Ipv4Addr) -> Self {
+        let (src, dst) = (u32::from(src_addr), u32::from(dst_addr));
+        AddressSum((src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff))
+    }
+
+    /// The unfolded sum, at most `4 * 0xffff`: a caller adds its other words (at most a few
+    /// more, so a u32 cannot overflow) and folds twice.
+    #[inline]
+    pub fn get(self) -> u32 {
+        self.0
+    }
 }
 
 /// The header of a connection's ordinary segment: the fixed header (RFC 9293 §3.1) and at
@@ -882,12 +925,18 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     /// Computes and stores the checksum over the pseudo-header and the whole buffer, which
     /// must be exactly the segment (RFC 9293 §3.1).
     pub fn fill_checksum(&mut self, src_addr: Ipv4Addr, dst_addr: Ipv4Addr) {
+        self.fill_checksum_with(AddressSum::new(src_addr, dst_addr))
+    }
+
+    /// [`TcpPacket::fill_checksum`] with the addresses summed beforehand.
+    #[inline]
+    pub fn fill_checksum_with(&mut self, addresses: AddressSum) {
         self.set_checksum(0);
         let segment = self.buffer.as_ref();
         // An IPv4 datagram cannot carry more than 65515 bytes of segment; a longer buffer is a
         // caller bug, and truncating the length only yields a checksum the peer rejects.
         let length = segment.len() as u16;
-        let pseudo = tcp_pseudo_header_sum(src_addr, dst_addr, length);
+        let pseudo = tcp_pseudo_header_sum(addresses, length);
         let sum = checksum::combine(&[pseudo, checksum::data(segment)]);
         self.set_checksum(!sum);
     }
@@ -898,18 +947,24 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     /// segment from the TCP header on (this field included) and stores its complement here,
     /// which yields the same checksum as [`TcpPacket::fill_checksum`].
     pub fn fill_partial_checksum(&mut self, src_addr: Ipv4Addr, dst_addr: Ipv4Addr) {
+        self.fill_partial_checksum_with(AddressSum::new(src_addr, dst_addr))
+    }
+
+    /// [`TcpPacket::fill_partial_checksum`] with the addresses summed beforehand.
+    #[inline]
+    pub fn fill_partial_checksum_with(&mut self, addresses: AddressSum) {
         let length = self.buffer.as_ref().len() as u16;
-        self.set_checksum(tcp_pseudo_header_sum(src_addr, dst_addr, length));
+        self.set_checksum(tcp_pseudo_header_sum(addresses, length));
     }
 }
 
 /// [`checksum::pseudo_header_v4`] for TCP, for the segments we send: the address halves
-/// taken as numbers and two folds, which suffice as the sum of six 16-bit words stays
-/// below 2^19 (RFC 1071 §2(C), as `frame::write_headers` sums the IPv4 header).
+/// (summed once per connection, [`AddressSum`]) plus protocol and length, and two folds,
+/// which suffice as the sum of six 16-bit words stays below 2^19 (RFC 1071 §2(C), as
+/// `frame::write_headers` sums the IPv4 header).
 #[inline]
-fn tcp_pseudo_header_sum(src_addr: Ipv4Addr, dst_addr: Ipv4Addr, length: u16) -> u16 {
-    let (src, dst) = (u32::from(src_addr), u32::from(dst_addr));
-    let mut sum = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
+fn tcp_pseudo_header_sum(addresses: AddressSum, length: u16) -> u16 {
+    let mut sum = addresses.get();
     sum += u32::from(u8::from(IpProtocol::Tcp)) + u32::from(length);
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
@@ -1062,7 +1117,7 @@ mod test {
         }
         for (src, dst, length) in cases {
             assert_eq!(
-                tcp_pseudo_header_sum(src, dst, length),
+                tcp_pseudo_header_sum(AddressSum::new(src, dst), length),
                 checksum::pseudo_header_v4(src, dst, IpProtocol::Tcp, length),
                 "{src} {dst} {length}"
             );

@@ -420,11 +420,11 @@ impl Connection {
                 .copy_out(offset, &mut buf[header_len..header_len + payload_len]);
         }
         let total = header_len + payload_len;
-        let (src, dst) = (*self.local.ip(), *self.remote.ip());
+        let addresses = self.address_sum();
         if self.config.checksum_offload {
-            TcpRepr::fill_partial_checksum(&mut buf[..total], src, dst);
+            TcpRepr::fill_partial_checksum_with(&mut buf[..total], addresses);
         } else {
-            TcpRepr::fill_checksum(&mut buf[..total], src, dst);
+            TcpRepr::fill_checksum_with(&mut buf[..total], addresses);
         }
         total
     }

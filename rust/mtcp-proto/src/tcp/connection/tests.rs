@@ -2226,6 +2226,7 @@ fn test_established_window_shrunk_to_zero_under_flight_never_times_out() {
     assert_eq!(c.send_queue(), 0);
 }
 
+mod address_sum;
 mod cwnd_validation;
 mod fin_acked;
 mod frto;
