@@ -406,8 +406,23 @@ impl Connection {
         self.finish_segment(buf, header_len, header.seq_number, payload_len)
     }
 
-    /// After the header: the payload from the send buffer at `seq`, then the checksum.
+    /// After the header: the payload from the send buffer at `seq`, then the checksum. Out of
+    /// line for the general path's segments; `lean_data` has it inline.
+    #[inline(never)]
     fn finish_segment(
+        &self,
+        buf: &mut [u8],
+        header_len: usize,
+        seq: SeqNumber,
+        payload_len: usize,
+    ) -> usize {
+        self.finish_segment_inline(buf, header_len, seq, payload_len)
+    }
+
+    /// `finish_segment`'s body, inlined where written: the lean path's segment (one per
+    /// request or response) saves the call and its register saves.
+    #[inline(always)]
+    fn finish_segment_inline(
         &self,
         buf: &mut [u8],
         header_len: usize,
@@ -698,7 +713,8 @@ impl Connection {
             }
         }
         self.new_data_sent(now, seq, end, len);
-        let written = self.write_plain_segment(buf, &header, len);
+        let header_len = header.emit(buf);
+        let written = self.finish_segment_inline(buf, header_len, seq, len);
         self.on_paced_segment(now, written);
         Some(written)
     }
