@@ -742,7 +742,7 @@ impl Connection {
         }
         self.snd_max = end;
         if !self.timers.is_armed(Timer::Retransmit) {
-            self.arm_rto(now);
+            self.arm_rto_inline(now);
         }
         self.arm_tlp_after_new_data(now); // RFC 8985 §7.2: the PTO restarts with new data
         self.note_cwnd_usage();

@@ -9,7 +9,15 @@ use crate::time::Instant;
 impl Connection {
     /// (Re)arms the retransmission timer one RTO from `now`, or at the user timeout's end
     /// when that comes first.
+    #[inline(never)]
     pub(super) fn arm_rto(&mut self, now: Instant) {
+        self.arm_rto_inline(now)
+    }
+
+    /// `arm_rto`'s body, inlined into the lean transmit path (the first segment of every
+    /// request or response arms the timer), where the call cost as much as the body.
+    #[inline(always)]
+    pub(super) fn arm_rto_inline(&mut self, now: Instant) {
         let mut at = now + self.rtt.rto();
         if let (Some(limit), Some(since)) = (self.config.user_timeout, self.stalled_since) {
             at = at.min((since + limit).max(now));
