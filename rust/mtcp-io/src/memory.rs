@@ -753,55 +753,14 @@ impl MemoryQueue {
     /// [`PacketIo::rx_burst`] with the callback's type known, so it can be inlined (the
     /// engine drives an in-memory queue this way, through [`Port`](crate::Port)).
     #[inline]
-    pub fn rx_burst_with<F: FnMut(&[u8])>(&mut self, max: usize, mut on_frame: F) -> usize {
-        if !self.has_pending() {
-            return 0;
-        }
-        self.adopt_rings();
-        let rings = self.inbox.len();
-        let mut total = 0;
-        for k in 0..rings {
-            let r = if rings == 1 {
-                0
-            } else {
-                (self.next_ring + k) % rings
-            };
-            let cached = self.foreign.len();
-            while total < max {
-                let Some(mut packet) = self.inbox[r].ring.pop() else {
-                    break;
-                };
-                total += 1;
-                if !self.accept_checksums(&mut packet) {
-                    self.stats.drops += 1;
-                    self.put_back(packet);
-                    continue;
-                }
-                on_frame(packet.bytes());
-                self.stats.rx_frames += 1;
-                self.stats.rx_bytes += u64::from(packet.len);
-                self.put_back(packet);
-            }
-            if self.inbox[r].undersized && self.foreign.len() > cached {
-                // Too small to build our frames in: what this ring brought of other queues'
-                // buffers (the end of the cache) goes straight back.
-                self.return_foreign(cached);
-            }
-        }
-        if rings > 1 {
-            self.next_ring = (self.next_ring + 1) % rings;
-        }
-        if total > 0 {
-            self.rx.pending.fetch_sub(total, Ordering::AcqRel);
-        }
-        self.trim_cache();
-        total
+    pub fn rx_burst_with<F: FnMut(&[u8])>(&mut self, max: usize, on_frame: F) -> usize {
+        self.rx_burst_staged(max, &mut HandleOnly(on_frame))
     }
 
     /// [`Port::rx_burst_staged`](crate::Port::rx_burst_staged): as [`Self::rx_burst_with`],
     /// but when a ring holds more than one frame, `look` sees its share of the burst first
     /// (left in the ring, unchecked), then `handle` gets each frame as `rx_burst_with`'s
-    /// callback would. A frame's index is its place in the ring's share (a frame dropped for
+    /// callback would (`rx_burst_with` is this with a receiver that never looks). A frame's index is its place in the ring's share (a frame dropped for
     /// its checksum keeps its place, so `handle` may skip one).
     #[inline]
     pub fn rx_burst_staged<R: BurstReceiver>(&mut self, max: usize, receiver: &mut R) -> usize {
@@ -846,7 +805,8 @@ impl MemoryQueue {
                 self.put_back(packet);
             }
             if self.inbox[r].undersized && self.foreign.len() > cached {
-                // As in `rx_burst_with`: other queues' small buffers go straight back.
+                // Too small to build our frames in: what this ring brought of other queues'
+                // buffers (the end of the cache) goes straight back.
                 self.return_foreign(cached);
             }
         }
@@ -910,6 +870,24 @@ impl MemoryQueue {
     #[inline]
     pub fn has_pending(&self) -> bool {
         self.rx.pending.load(Ordering::Acquire) != 0
+    }
+}
+
+/// A plain frame callback as a [`BurstReceiver`] that never looks ahead: `rx_burst_with` is
+/// `rx_burst_staged` with it (`wants_look` is a constant false, so the look pass compiles
+/// away).
+struct HandleOnly<F>(F);
+
+impl<F: FnMut(&[u8])> BurstReceiver for HandleOnly<F> {
+    #[inline]
+    fn wants_look(&self) -> bool {
+        false
+    }
+    #[inline]
+    fn look(&mut self, _index: usize, _frame: &[u8]) {}
+    #[inline]
+    fn handle(&mut self, _index: usize, frame: &[u8]) {
+        (self.0)(frame)
     }
 }
 

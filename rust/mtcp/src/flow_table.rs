@@ -145,19 +145,10 @@ impl<T> Slab<T> {
     /// out would copy it); false when `id` is stale.
     #[cfg(test)]
     pub(crate) fn remove_with(&mut self, id: FlowId, last: impl FnOnce(&mut T)) -> bool {
-        let Some(entry) = self.entries.get_mut(id.index as usize) else {
-            return false;
-        };
-        if entry.0 != id.gen {
+        if !self.retire_with(id, last) {
             return false;
         }
-        let Some(value) = entry.1.as_mut() else {
-            return false;
-        };
-        last(value);
-        entry.0 = entry.0.wrapping_add(1);
-        entry.1 = None;
-        self.free.push(id.index);
+        self.entries[id.index as usize].1 = None;
         true
     }
 

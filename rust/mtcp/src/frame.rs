@@ -574,6 +574,42 @@ mod test {
         assert!(read_plain_tcp(&plain, US_MAC, US, caps).is_some());
     }
 
+    /// The same headers written by `write_headers` (with `addresses`) and by the generic
+    /// Ethernet + IPv4 emitters, over buffers prefilled alike.
+    fn headers_both_ways(
+        src_mac: [u8; 6],
+        dst_mac: [u8; 6],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        addresses: AddressSum,
+        ident: u16,
+        len: usize,
+    ) -> ([u8; ETH_IP_HEADERS + 8], [u8; ETH_IP_HEADERS + 8]) {
+        let mut direct = [0xeeu8; ETH_IP_HEADERS + 8];
+        let mut generic = [0xeeu8; ETH_IP_HEADERS + 8];
+        write_headers(
+            &mut direct,
+            src_mac,
+            dst_mac,
+            src,
+            dst,
+            addresses,
+            ident,
+            len,
+        );
+        write_ip_frame(
+            &mut generic,
+            src_mac,
+            dst_mac,
+            src,
+            dst,
+            ident,
+            IpProtocol::Tcp,
+            len,
+        );
+        (direct, generic)
+    }
+
     /// The direct header writer gives the bytes the generic Ethernet + IPv4 emitters give.
     #[test]
     fn write_headers_matches_generic_emit() {
@@ -606,29 +642,9 @@ mod test {
         ];
         for (src_mac, dst_mac, src, dst, ident, len) in cases {
             let (src, dst) = (Ipv4Addr::from(src), Ipv4Addr::from(dst));
-            let mut direct = [0xeeu8; ETH_IP_HEADERS + 8];
-            let mut generic = [0xeeu8; ETH_IP_HEADERS + 8];
             let addresses = AddressSum::new(src, dst);
-            write_headers(
-                &mut direct,
-                src_mac,
-                dst_mac,
-                src,
-                dst,
-                addresses,
-                ident,
-                len,
-            );
-            write_ip_frame(
-                &mut generic,
-                src_mac,
-                dst_mac,
-                src,
-                dst,
-                ident,
-                IpProtocol::Tcp,
-                len,
-            );
+            let (direct, generic) =
+                headers_both_ways(src_mac, dst_mac, src, dst, addresses, ident, len);
             assert_eq!(direct, generic);
             let ip = Ipv4Packet::new_unchecked(&direct[EthernetRepr::HEADER_LEN..]);
             assert!(ip.verify_checksum());
@@ -653,30 +669,10 @@ mod test {
             let (src, dst) = (Ipv4Addr::from(a as u32), Ipv4Addr::from((b >> 32) as u32));
             let ident = (a >> 48) as u16;
             let len = (b as usize) % 1481;
-            let mut direct = [0xeeu8; ETH_IP_HEADERS + 8];
-            let mut generic = [0xeeu8; ETH_IP_HEADERS + 8];
             // Summed in the other direction: the sum does not depend on the order.
             let addresses = AddressSum::new(dst, src);
-            write_headers(
-                &mut direct,
-                src_mac,
-                dst_mac,
-                src,
-                dst,
-                addresses,
-                ident,
-                len,
-            );
-            write_ip_frame(
-                &mut generic,
-                src_mac,
-                dst_mac,
-                src,
-                dst,
-                ident,
-                IpProtocol::Tcp,
-                len,
-            );
+            let (direct, generic) =
+                headers_both_ways(src_mac, dst_mac, src, dst, addresses, ident, len);
             assert_eq!(direct, generic, "{src} {dst} {ident} {len}");
         }
     }

@@ -97,16 +97,7 @@ impl<T> Combiner<T> {
     /// called from inside another `with` on the same combiner (the caller would wait for
     /// itself).
     pub fn with<R: Send>(&self, f: impl FnOnce(&mut T) -> R + Send) -> R {
-        if self
-            .state
-            .compare_exchange(
-                ptr::null_mut(),
-                Self::owned(),
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            )
-            .is_ok()
-        {
+        if self.try_take() {
             return self.run_owned(f);
         }
         self.with_contended(f)
@@ -116,15 +107,7 @@ impl<T> Combiner<T> {
     /// another thread holds it. For a thread whose work the holder does anyway, or that can come
     /// back later: a queued operation keeps its holder from returning to its own caller.
     pub fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
-        self.state
-            .compare_exchange(
-                ptr::null_mut(),
-                Self::owned(),
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            )
-            .ok()
-            .map(|_| self.run_owned(f))
+        self.try_take().then(|| self.run_owned(f))
     }
 
     /// Runs `f` on the value, which this thread holds, then gives the value back.
@@ -229,18 +212,36 @@ impl<T> Combiner<T> {
     /// registers for it.
     #[inline]
     fn release(&self) {
-        if self
-            .state
+        if !self.try_let_go() {
+            self.release_contended();
+        }
+    }
+
+    /// Takes the free value (null to owned, one compare-and-swap); false when it is held.
+    #[inline]
+    fn try_take(&self) -> bool {
+        self.state
+            .compare_exchange(
+                ptr::null_mut(),
+                Self::owned(),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// Gives the value back when nothing was queued meanwhile (owned to null); false when
+    /// requests wait.
+    #[inline]
+    fn try_let_go(&self) -> bool {
+        self.state
             .compare_exchange(
                 Self::owned(),
                 ptr::null_mut(),
                 Ordering::Release,
                 Ordering::Relaxed,
             )
-            .is_err()
-        {
-            self.release_contended();
-        }
+            .is_ok()
     }
 
     /// `release` when requests were queued meanwhile.
@@ -253,16 +254,7 @@ impl<T> Combiner<T> {
             // SAFETY: the list was taken whole; its callers wait for it, and this thread still
             // holds the value.
             unsafe { self.serve(head) };
-            if self
-                .state
-                .compare_exchange(
-                    Self::owned(),
-                    ptr::null_mut(),
-                    Ordering::Release,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-            {
+            if self.try_let_go() {
                 return;
             }
         }
