@@ -690,12 +690,24 @@ impl Connection {
         #[cfg(test)]
         let full_path_twin = self.full_path_twin(now, segment);
         // The predicted ordinary segment first (header_prediction.rs), else RFC 9293 §3.10.7.
-        if !self.try_header_prediction(now, segment) {
+        let predicted = self.try_header_prediction(now, segment);
+        if !predicted {
             self.process_segment(now, segment);
         }
         self.update_persist(now);
         #[cfg(test)]
         self.assert_same_as(full_path_twin);
+        if predicted {
+            // Usually the segment only acknowledged our data or delayed its own ACK: the
+            // runtime's `wants_transmit` after it then answers from the flag. The prediction
+            // ruled out a queued FIN, lost data and a handshake state (and an ACK of
+            // everything outstanding marks nothing lost), so of `nothing_to_send` only these
+            // conditions are left to check.
+            self.output_quiet = self.send_now.is_empty()
+                && self.pending_rst.is_none()
+                && self.data_end() <= self.snd_nxt;
+            debug_assert_eq!(self.output_quiet, self.nothing_to_send());
+        }
     }
 
     /// Fires every timer whose deadline is at or before `now` (retransmission, delayed ACK,

@@ -112,7 +112,7 @@ impl Connection {
     /// every branch of `has_output_full` says no (the persist check included: it needs
     /// queued data).
     #[inline]
-    fn nothing_to_send(&self) -> bool {
+    pub(super) fn nothing_to_send(&self) -> bool {
         self.send_now.is_empty()
             && self.pending_rst.is_none()
             && self.data_end() <= self.snd_nxt

@@ -208,3 +208,46 @@ fn test_header_prediction_takes_the_peers_fin() {
         assert_eq!(out[0].ack(), seq + 4 + last_data.len() + 1);
     }
 }
+
+/// A predicted segment leaves `output_quiet` set only when nothing waits to be sent, so the
+/// runtime's `wants_transmit` after it may answer from the flag: a delayed ACK leaves it
+/// set; queued data not yet sent, or an ACK owed at once (quickack mode), leave it clear.
+#[test]
+fn test_header_prediction_sets_output_quiet_only_when_nothing_waits() {
+    for quick_acks in [0, 2] {
+        let config = TcpConfig {
+            sack: true,
+            quick_acks,
+            ..plain()
+        };
+        let mut c = established_sack_at(&config, 0);
+        assert!(!c.wants_transmit());
+        let request = data(REMOTE_SEQ + 1, b"ping");
+        assert!(c.predicts(&request));
+        send(&mut c, 10, request);
+        if quick_acks == 0 {
+            // The ACK is delayed: nothing to send, and the flag says so.
+            assert!(c.output_quiet, "a delayed ACK leaves nothing to send");
+            assert!(!c.wants_transmit());
+            recv_nothing(&mut c, 10);
+        } else {
+            assert!(!c.output_quiet, "an ACK is owed at once");
+            assert!(c.wants_transmit());
+            let out = drain(&mut c, 10);
+            assert_eq!(out.len(), 1);
+            assert!(out[0].is_pure_ack());
+        }
+        // A response queued but not sent yet when the next segment arrives (nothing
+        // outstanding, so predicted): the response still waits.
+        assert_eq!(c.send(b"pong"), Ok(4));
+        let more = data(REMOTE_SEQ + 5, b"ping");
+        assert!(c.predicts(&more));
+        send(&mut c, 11, more);
+        assert!(!c.output_quiet, "queued data waits");
+        assert!(c.wants_transmit());
+        let out = drain(&mut c, 11);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].payload.as_slice(), b"pong");
+        assert!(!c.wants_transmit());
+    }
+}
