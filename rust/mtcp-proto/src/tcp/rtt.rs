@@ -14,19 +14,25 @@ pub(super) struct RttEstimator {
     backoff: u32,
     min_rto: Duration,
     max_rto: Duration,
+    /// `computed_rto()` as of the last change to the estimate or the backoff: the RTO is
+    /// read for every segment sent, and changes only with a sample or a timeout.
+    rto: Duration,
 }
 
 impl RttEstimator {
     /// RFC 6298 §2.1: before any sample, RTO is the initial value.
     pub(super) fn new(initial_rto: Duration, min_rto: Duration, max_rto: Duration) -> Self {
-        RttEstimator {
+        let mut estimator = RttEstimator {
             srtt: None,
             rttvar: 0,
             base_rto: initial_rto,
             backoff: 0,
             min_rto,
             max_rto,
-        }
+            rto: Duration::ZERO,
+        };
+        estimator.rto = estimator.computed_rto();
+        estimator
     }
 
     /// Feeds one RTT measurement (RFC 6298 §2.2, §2.3: alpha = 1/8, beta = 1/4, K = 4, G = 1 ms)
@@ -47,16 +53,26 @@ impl RttEstimator {
         let granularity = 1000;
         self.base_rto = Duration::from_micros(srtt + (4 * self.rttvar).max(granularity));
         self.backoff = 0;
+        self.rto = self.computed_rto();
     }
 
     /// RFC 6298 §5.5: the timer expired, double the RTO.
     pub(super) fn back_off(&mut self) {
         self.backoff = self.backoff.saturating_add(1);
+        self.rto = self.computed_rto();
     }
 
     /// The RTO to arm now: the estimate raised to `min_rto` (RFC 6298 §2.4), doubled once per
-    /// backoff (§5.5), capped at `max_rto` (§2.5).
+    /// backoff (§5.5), capped at `max_rto` (§2.5). Kept, not computed: debug and test builds
+    /// check it against `computed_rto`.
+    #[inline]
     pub(super) fn rto(&self) -> Duration {
+        debug_assert_eq!(self.rto, self.computed_rto(), "stale RTO");
+        self.rto
+    }
+
+    /// [`RttEstimator::rto`] computed from the estimate and the backoff.
+    fn computed_rto(&self) -> Duration {
         let rto = self.base_rto.max(self.min_rto);
         rto.saturating_mul(1u64 << self.backoff.min(32))
             .min(self.max_rto)
@@ -133,5 +149,21 @@ mod test {
             e.back_off();
         }
         assert_eq!(e.rto(), Duration::from_secs(60));
+    }
+
+    /// The kept RTO follows every change: a timeout doubles it, a sample after timeouts
+    /// ends the backoff and sets it from the new estimate.
+    #[test]
+    fn kept_rto_follows_samples_and_backoff() {
+        let mut e = est();
+        e.back_off();
+        assert_eq!(e.rto(), Duration::from_secs(2));
+        e.sample(Duration::from_millis(100));
+        assert_eq!(e.rto(), Duration::from_millis(300));
+        e.back_off();
+        assert_eq!(e.rto(), Duration::from_millis(600));
+        e.sample(Duration::from_millis(100));
+        assert_eq!(e.rto(), Duration::from_micros(250_000));
+        assert_eq!(e.rto(), e.computed_rto());
     }
 }
