@@ -217,13 +217,27 @@ impl Scoreboard {
                 return; // not new data: the caller uses on_retransmit
             }
         }
-        if self.segments.len() >= self.capacity + 2 {
+        self.on_sent_new(start, end, now);
+    }
+
+    /// [`Scoreboard::on_sent`] for the lean transmit path's segment: new sequence space at
+    /// SND.MAX, so never empty and never below the last record's end (debug builds check
+    /// both); the ring's length is read once.
+    #[inline(always)]
+    pub(super) fn on_sent_new(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
+        debug_assert!(start < end, "on_sent_new: empty range");
+        debug_assert!(
+            self.segments.back().is_none_or(|last| start >= last.end),
+            "on_sent_new: not new data"
+        );
+        let len = self.segments.len();
+        if len >= self.capacity + 2 {
             return;
         }
         if self.segments.capacity() < self.capacity + 2 {
             self.reserve_records();
         }
-        let stamp = self.rate.stamp(now, self.segments.is_empty());
+        let stamp = self.rate.stamp(now, len == 0);
         self.segments.push_back(SentSegment {
             start,
             end,

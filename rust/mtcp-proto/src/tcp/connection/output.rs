@@ -728,7 +728,7 @@ impl Connection {
         if len > 0 {
             self.note_data_sent(now);
         }
-        self.scoreboard.on_sent(seq, end, now);
+        self.scoreboard.on_sent_new(seq, end, now);
         self.snd_nxt = end;
         if len < usize::from(self.send_mss()) {
             self.last_small_end = end;
