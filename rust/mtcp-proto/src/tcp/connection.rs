@@ -707,6 +707,10 @@ impl Connection {
                 && self.pending_rst.is_none()
                 && self.data_end() <= self.snd_nxt;
             debug_assert_eq!(self.output_quiet, self.nothing_to_send());
+        } else {
+            // The handshake's last ACK, a SYN-ACK, our FIN's ACK: `has_output`'s quick "no"
+            // here, instead of in a call from the runtime's `wants_transmit` after it.
+            self.output_quiet = self.nothing_to_send();
         }
     }
 

@@ -94,3 +94,39 @@ fn test_established_sack_timeout_with_full_scoreboard_wants_transmit() {
     assert_eq!(c.stats().timeouts, 1);
     assert_hint_covers_output(&mut c, now);
 }
+
+/// A segment through the full receive path (not predicted) leaves `output_quiet` set only
+/// when nothing waits: the handshake's last ACK leaves it set; out-of-order data (a
+/// duplicate ACK owed at once) and data Nagle held until the ACK leave it clear.
+#[test]
+fn test_full_path_segment_leaves_output_quiet_only_when_nothing_waits() {
+    let mut c = syn_received_with(&plain(), &remote_syn());
+    drain(&mut c, 0);
+    send(&mut c, 1, ack(LOCAL_SEQ + 1));
+    assert_eq!(c.state(), State::Established);
+    assert!(
+        c.output_quiet,
+        "the handshake's last ACK leaves nothing to send"
+    );
+    recv_nothing(&mut c, 1);
+    // Out of order (plain(): no SACK, so not predicted either way): a duplicate ACK now.
+    let later = data(REMOTE_SEQ + 11, b"later");
+    assert!(!c.predicts(&later));
+    send(&mut c, 2, later);
+    assert!(!c.output_quiet);
+    assert!(c.wants_transmit(), "the duplicate ACK is owed");
+    let out = drain(&mut c, 2);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].ack(), REMOTE_SEQ + 1);
+    // Nagle holds a small second write while the first is in flight; its ACK lets it out.
+    assert_eq!(c.send(b"one"), Ok(3));
+    assert_eq!(drain(&mut c, 3).len(), 1);
+    assert_eq!(c.send(b"two"), Ok(3));
+    assert!(drain(&mut c, 3).is_empty(), "Nagle holds it");
+    send(&mut c, 4, ack(LOCAL_SEQ + 4));
+    assert!(!c.output_quiet);
+    assert!(c.wants_transmit(), "the ACK lets the held data out");
+    let out = drain(&mut c, 4);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].payload.as_slice(), b"two");
+}
