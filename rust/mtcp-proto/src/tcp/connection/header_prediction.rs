@@ -182,15 +182,7 @@ impl Connection {
                 self.rack.end = sole.end;
             }
         }
-        // As in predicted_sack_ack from here.
-        if self.config.rack && self.rack.xmit.is_some() {
-            self.timers.stop(Timer::Rack);
-        }
-        if acked > 0 && self.cwnd_limited() {
-            self.grow_window(now, acked);
-        }
-        self.prr_on_ack();
-        self.timers.stop(Timer::TailLossProbe);
+        self.after_emptying_ack(now, acked);
         #[cfg(test)]
         LEAN_ACKS.with(|n| n.set(n.get() + 1));
     }
@@ -200,6 +192,13 @@ impl Connection {
         self.scoreboard.finish_ack(delivered);
         self.frto_on_ack(acked > 0, false); // F-RTO is off: only clears its per-ACK note
         self.rack_update(now, delivered, false);
+        self.after_emptying_ack(now, acked);
+    }
+
+    /// The last steps of an ACK that left nothing in flight, outside recovery: both predicted
+    /// ACK paths end here.
+    #[inline(always)]
+    fn after_emptying_ack(&mut self, now: Instant, acked: usize) {
         // RACK's detection over an empty scoreboard finds nothing and stops its timer.
         if self.config.rack && self.rack.xmit.is_some() {
             self.timers.stop(Timer::Rack);
