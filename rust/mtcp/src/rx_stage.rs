@@ -61,26 +61,28 @@ impl<'a> StagedRx<'a> {
         StagedRx { core, now, ahead }
     }
 
-    /// Prefetches all of the flow of frame `index` of the burst, and its owner's socket.
+    /// The flow `look` found for frame `index` of the burst, if it looked that far.
+    #[inline]
+    fn looked_flow(&self, index: usize) -> Option<FlowId> {
+        if index >= self.ahead.looked {
+            return None;
+        }
+        self.ahead.flows[index]
+    }
+
+    /// Prefetches all of the flow of frame `index` of the burst.
     #[inline]
     fn prefetch_flow(&self, index: usize) {
-        if index >= self.ahead.looked {
-            return;
+        if let Some(fid) = self.looked_flow(index) {
+            self.core.flows.prefetch(fid.index, usize::MAX);
         }
-        let Some(fid) = self.ahead.flows[index] else {
-            return;
-        };
-        self.core.flows.prefetch(fid.index, usize::MAX);
     }
 
     /// Prefetches the owner socket of frame `index`'s flow (whose first lines `look`
     /// prefetched a while ago).
     #[inline]
     fn prefetch_owner(&self, index: usize) {
-        if index >= self.ahead.looked {
-            return;
-        }
-        let Some(fid) = self.ahead.flows[index] else {
+        let Some(fid) = self.looked_flow(index) else {
             return;
         };
         if let Some(flow) = self.core.flows.get(fid) {
