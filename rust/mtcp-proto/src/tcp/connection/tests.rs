@@ -252,6 +252,23 @@ fn last_ack() -> Connection {
     c
 }
 
+/// LAST-ACK, then the peer's ACK of our FIN at `ms`: the connection is closed.
+#[track_caller]
+fn last_ack_acked_at(ms: u64) -> Connection {
+    let mut c = last_ack();
+    send(
+        &mut c,
+        ms,
+        TcpRepr {
+            seq_number: REMOTE_SEQ + 2,
+            ..ack(LOCAL_SEQ + 2)
+        },
+    );
+    assert_eq!(c.state(), State::Closed);
+    assert!(c.is_closed());
+    c
+}
+
 fn remote_fin(seq: SeqNumber, ack_number: SeqNumber) -> TcpRepr<'static> {
     TcpRepr {
         seq_number: seq,
@@ -1880,17 +1897,7 @@ fn test_closing_rst() {
 
 #[test]
 fn test_last_ack_ack_closes() {
-    let mut c = last_ack();
-    send(
-        &mut c,
-        5,
-        TcpRepr {
-            seq_number: REMOTE_SEQ + 2,
-            ..ack(LOCAL_SEQ + 2)
-        },
-    );
-    assert_eq!(c.state(), State::Closed);
-    assert!(c.is_closed());
+    let c = last_ack_acked_at(5);
     assert_eq!(c.peek_error(), None);
     let r = c.readiness();
     assert!(r.hangup && r.readable);

@@ -64,17 +64,7 @@ fn test_ack_of_the_data_only_keeps_the_fin_in_flight() {
 
 #[test]
 fn test_last_ack_ack_of_fin_closes_with_nothing_left() {
-    let mut c = last_ack();
-    send(
-        &mut c,
-        3,
-        TcpRepr {
-            seq_number: REMOTE_SEQ + 2,
-            ..ack(LOCAL_SEQ + 2)
-        },
-    );
-    assert_eq!(c.state(), State::Closed);
-    assert!(c.is_closed());
+    let mut c = last_ack_acked_at(3);
     assert_eq!(c.poll_timeout(), None);
     assert_eq!(c.send_queue(), 0);
     recv_nothing(&mut c, 3);

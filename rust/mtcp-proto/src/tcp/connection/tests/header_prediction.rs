@@ -15,6 +15,30 @@ fn sack_established() -> Connection {
     c
 }
 
+/// One round of a ping-pong at `ms`: the peer's "ping" at `seq` acknowledging `acked` (which
+/// must take the fast path), read back, answered with "pong"; returns what was sent.
+#[track_caller]
+fn ping_pong_round(
+    c: &mut Connection,
+    ms: u64,
+    seq: SeqNumber,
+    acked: SeqNumber,
+    what: &str,
+) -> Vec<Out> {
+    let request = TcpRepr {
+        ack_number: acked,
+        flags: TcpFlags::ACK | TcpFlags::PSH,
+        ..data(seq, b"ping")
+    };
+    assert!(c.predicts(&request), "{what}");
+    send(c, ms, request);
+    let mut buf = [0u8; 8];
+    assert_eq!(c.recv(&mut buf, false), Ok(4));
+    assert_eq!(&buf[..4], b"ping");
+    assert_eq!(c.send(b"pong"), Ok(4));
+    drain(c, ms)
+}
+
 #[test]
 fn test_header_prediction_takes_a_ping_pong_and_leaves_the_rest() {
     let mut c = sack_established();
@@ -24,19 +48,8 @@ fn test_header_prediction_takes_a_ping_pong_and_leaves_the_rest() {
         let ms = 10 + 10 * round;
         // Round 0 acknowledges nothing with nothing outstanding; later rounds acknowledge
         // the previous response, everything outstanding.
-        let request = TcpRepr {
-            ack_number: acked,
-            flags: TcpFlags::ACK | TcpFlags::PSH,
-            ..data(seq, b"ping")
-        };
-        assert!(c.predicts(&request), "round {round}");
-        send(&mut c, ms, request);
+        let out = ping_pong_round(&mut c, ms, seq, acked, &format!("round {round}"));
         seq += 4;
-        let mut buf = [0u8; 8];
-        assert_eq!(c.recv(&mut buf, false), Ok(4));
-        assert_eq!(&buf[..4], b"ping");
-        assert_eq!(c.send(b"pong"), Ok(4));
-        let out = drain(&mut c, ms);
         let response = out.last().expect("the response");
         assert_eq!(
             (response.payload.as_slice(), response.ack()),
@@ -110,18 +123,9 @@ fn test_header_prediction_acks_a_sole_segment_in_one_pass() {
         let mut acked = LOCAL_SEQ + 1;
         for round in 0..5u64 {
             let ms = 10 + 10 * round;
-            let request = TcpRepr {
-                ack_number: acked,
-                flags: TcpFlags::ACK | TcpFlags::PSH,
-                ..data(seq, b"ping")
-            };
-            assert!(c.predicts(&request), "{congestion:?} round {round}");
-            send(&mut c, ms, request);
+            let what = format!("{congestion:?} round {round}");
+            assert_eq!(ping_pong_round(&mut c, ms, seq, acked, &what).len(), 1);
             seq += 4;
-            let mut buf = [0u8; 8];
-            assert_eq!(c.recv(&mut buf, false), Ok(4));
-            assert_eq!(c.send(b"pong"), Ok(4));
-            assert_eq!(drain(&mut c, ms).len(), 1);
             acked += 4;
         }
         let taken = LEAN_ACKS.with(|n| n.get()) - before;
