@@ -591,10 +591,7 @@ impl Core {
                 && flow.conn.wants_transmit(),
             "a connection just opened has its SYN to send"
         );
-        if !flow.in_txq {
-            flow.in_txq = true;
-            self.txq.push(fid);
-        }
+        queue_for_transmit(&mut self.txq, flow, fid);
     }
 
     /// An ACK for no connection on a listening port: the third segment of a handshake answered
@@ -735,10 +732,7 @@ impl Core {
             flow.owner == Owner::Socket(s),
             "a call settles only the flow of its own descriptor"
         );
-        if !flow.in_txq {
-            flow.in_txq = true;
-            self.txq.push(fid);
-        }
+        queue_for_transmit(&mut self.txq, flow, fid);
     }
 
     /// `after_flow_event` without queueing for transmission: used right after a transmit pass
@@ -750,8 +744,7 @@ impl Core {
             return;
         };
         if may_queue && !flow.in_txq && flow.conn.wants_transmit() {
-            flow.in_txq = true;
-            self.txq.push(fid);
+            queue_for_transmit(&mut self.txq, flow, fid);
         }
         // A queued flow's deadline is read once, after the transmit pass settles it (sending
         // arms and stops timers anyway); `has_work` keeps the loop from sleeping meanwhile.
@@ -955,10 +948,7 @@ impl Core {
             // pass is for, so onto the list without asking `wants_transmit` (as `after_send`;
             // a pass that finds nothing settles the flow as usual). An orphan has no
             // descriptor to touch, and a queued flow's timers are read after its pass.
-            if !flow.in_txq {
-                flow.in_txq = true;
-                self.txq.push(fid);
-            }
+            queue_for_transmit(&mut self.txq, flow, fid);
         } else {
             self.after_flow_event(fid, false);
         }
@@ -1358,6 +1348,16 @@ fn receive(io: &mut Port, core: &mut Core, ahead: &mut Lookahead, now: Instant) 
         }
     }
     received
+}
+
+/// Puts `fid` on the transmit list unless it is there already: `flow.in_txq` says whether
+/// it is, so a flow is on the list at most once.
+#[inline(always)]
+fn queue_for_transmit(txq: &mut Vec<FlowId>, flow: &mut Flow, fid: FlowId) {
+    if !flow.in_txq {
+        flow.in_txq = true;
+        txq.push(fid);
+    }
 }
 
 /// Unroutable: drains a connection's segments (counted as drops) so it times out rather than
