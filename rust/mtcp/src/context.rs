@@ -130,11 +130,7 @@ impl ContextInner {
         op: impl FnOnce(&mut Engine, Instant) -> Result<T, Errno> + Send,
     ) -> io::Result<T> {
         self.with_engine(|engine| {
-            let now = self.clock.now();
-            if self.mode == Mode::Inline {
-                // Run to completion: take in what arrived before acting on it.
-                engine.poll(now);
-            }
+            let now = self.before_call(engine);
             let result = op(engine, now);
             self.after_call(engine, now);
             result
@@ -152,14 +148,22 @@ impl ContextInner {
         out: &mut Vec<(SockId, u32)>,
     ) -> (Result<usize, Errno>, Option<Instant>, Instant) {
         self.with_engine(|engine| {
-            let now = self.clock.now();
-            if self.mode == Mode::Inline {
-                engine.poll(now);
-            }
+            let now = self.before_call(engine);
             let found = engine.core.epoll_collect(epid, maxevents as usize, out);
             engine.core.take_wakeup();
             (found, engine.core.next_deadline(), now)
         })
+    }
+
+    /// The start of every call on the engine: the time, and (inline) the loop run once, to
+    /// take in what arrived and fire what is due before the call acts on it.
+    #[inline(always)]
+    fn before_call(&self, engine: &mut Engine) -> Instant {
+        let now = self.clock.now();
+        if self.mode == Mode::Inline {
+            engine.poll(now);
+        }
+        now
     }
 
     /// [`ContextInner::call`] on descriptor `s`: once the call is done, `s` is touched
